@@ -1,0 +1,393 @@
+package farm
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Built-in job type names.
+const (
+	TypeBinaryBuild    = "binary-build"
+	TypeLiveImageBuild = "live-image-build"
+	TypeRecipeBuild    = "recipe-build"
+	TypeCleanResource  = "clean-resource"
+	TypeScript         = "script"
+)
+
+// DefaultPool runs script jobs that name no pool, and the farm's internal jobs.
+const DefaultPool = "default"
+
+var (
+	namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
+	archPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,15}$`)
+)
+
+// ValidPoolName reports whether s can name a builder pool (and its queue).
+func ValidPoolName(s string) bool { return namePattern.MatchString(s) }
+
+// CheckName validates a pool, builder or resource name in field.
+func CheckName(field, s string) error {
+	if !namePattern.MatchString(s) {
+		return FieldError(field, "must be 1-40 characters of a-z, 0-9, '-' or '_', starting with a letter or digit")
+	}
+	return nil
+}
+
+// Launchpad-style score components. A higher score runs first.
+var (
+	pocketScores    = map[string]int64{"backports": 0, "release": 1500, "proposed": 3000, "updates": 3000, "security": 4500}
+	componentScores = map[string]int64{"multiverse": 0, "universe": 250, "restricted": 750, "main": 1000, "partner": 1250}
+	urgencyScores   = map[string]int64{"low": 5, "medium": 10, "high": 15, "emergency": 20, "critical": 20}
+)
+
+// PrivateArchiveBonus lifts builds for private archives above public ones, as Launchpad does.
+const PrivateArchiveBonus = 10000
+
+// Source points at an uploaded object a job works on (set by S3 ingest).
+type Source struct {
+	Source        string `json:"source,omitempty"`
+	SourceVersion string `json:"source_version,omitempty"`
+}
+
+func (s *Source) check() error {
+	if s.Source == "" {
+		return nil
+	}
+	if !strings.HasPrefix(s.Source, "s3://") && !strings.HasPrefix(s.Source, "https://") && !strings.HasPrefix(s.Source, "http://") {
+		return FieldError("source", "must be an s3:// or http(s):// URL")
+	}
+	return nil
+}
+
+func oneOf(field, value, def string, allowed map[string]int64) (string, error) {
+	if value == "" {
+		return def, nil
+	}
+	if _, ok := allowed[value]; !ok {
+		return "", FieldError(field, "unknown value %q (one of %s)", value, strings.Join(slices.Sorted(maps.Keys(allowed)), ", "))
+	}
+	return value, nil
+}
+
+func checkArch(field string, arch *string, def string) error {
+	if *arch == "" {
+		*arch = def
+	}
+	if !archPattern.MatchString(*arch) {
+		return FieldError(field, "must be an architecture name such as amd64 or arm64")
+	}
+	return nil
+}
+
+// archPool maps an architecture to its builder pool: arch-independent builds
+// run on amd64; builds that may not run virtualized go to the bare-metal pool.
+func archPool(arch string, virtualized bool) string {
+	if arch == "all" {
+		arch = "amd64"
+	}
+	if !virtualized {
+		return arch + "-metal"
+	}
+	return arch
+}
+
+// BinaryBuildArgs builds binary packages of one source package for one architecture.
+type BinaryBuildArgs struct {
+	Source
+	Package   string `json:"package,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Arch      string `json:"arch,omitempty"`
+	Pocket    string `json:"pocket,omitempty"`
+	Component string `json:"component,omitempty"`
+	Urgency   string `json:"urgency,omitempty"`
+	Archive   string `json:"archive,omitempty"`
+	Private   bool   `json:"private,omitempty"`
+	// Virtualized builds run on ordinary (EC2) builders; false needs bare metal.
+	Virtualized *bool `json:"virtualized,omitempty"`
+	// ArchiveScore is the archive's relative build score, added as Launchpad does.
+	ArchiveScore int64 `json:"archive_score,omitempty"`
+}
+
+func (BinaryBuildArgs) Kind() string { return TypeBinaryBuild }
+
+func validateBinaryBuild(a *BinaryBuildArgs) error {
+	var err error
+	if err = a.Source.check(); err != nil {
+		return err
+	}
+	if a.Source.Source == "" && a.Package == "" {
+		return FieldError("source", "is required (or name a package)")
+	}
+	if err = checkArch("arch", &a.Arch, "amd64"); err != nil {
+		return err
+	}
+	if a.Pocket, err = oneOf("pocket", a.Pocket, "release", pocketScores); err != nil {
+		return err
+	}
+	if a.Component, err = oneOf("component", a.Component, "main", componentScores); err != nil {
+		return err
+	}
+	if a.Urgency, err = oneOf("urgency", a.Urgency, "medium", urgencyScores); err != nil {
+		return err
+	}
+	if a.Archive == "" {
+		a.Archive = "primary"
+	}
+	if a.Virtualized == nil {
+		v := true
+		a.Virtualized = &v
+	}
+	if a.ArchiveScore < -100000 || a.ArchiveScore > 100000 {
+		return FieldError("archive_score", "must be between -100000 and 100000")
+	}
+	return nil
+}
+
+// ScoreBinaryBuild is Launchpad's additive build score.
+func ScoreBinaryBuild(a BinaryBuildArgs) int64 {
+	s := pocketScores[a.Pocket] + componentScores[a.Component] + urgencyScores[a.Urgency] + a.ArchiveScore
+	if a.Private {
+		s += PrivateArchiveBonus
+	}
+	return s
+}
+
+// LiveImageBuildArgs builds a live filesystem image (live-build).
+type LiveImageBuildArgs struct {
+	Source
+	Project     string `json:"project"`
+	Series      string `json:"series"`
+	Arch        string `json:"arch,omitempty"`
+	Subarch     string `json:"subarch,omitempty"`
+	ImageFormat string `json:"image_format,omitempty"`
+	Pocket      string `json:"pocket,omitempty"`
+	Private     bool   `json:"private,omitempty"`
+}
+
+func (LiveImageBuildArgs) Kind() string { return TypeLiveImageBuild }
+
+func validateLiveImage(a *LiveImageBuildArgs) error {
+	var err error
+	if err = a.Source.check(); err != nil {
+		return err
+	}
+	if a.Project == "" && a.Source.Source == "" {
+		return FieldError("project", "is required")
+	}
+	if a.Series == "" && a.Source.Source == "" {
+		return FieldError("series", "is required")
+	}
+	if err = checkArch("arch", &a.Arch, "amd64"); err != nil {
+		return err
+	}
+	a.Pocket, err = oneOf("pocket", a.Pocket, "release", pocketScores)
+	return err
+}
+
+// LiveImageBaseScore is Launchpad's base score for live filesystem builds.
+const LiveImageBaseScore = 2510
+
+// RecipeBuildArgs builds a source package from a branch and a recipe, then
+// fans out one binary-build per architecture when it succeeds.
+type RecipeBuildArgs struct {
+	Source
+	Recipe   string   `json:"recipe,omitempty"`
+	Branch   string   `json:"branch,omitempty"`
+	Revision string   `json:"revision,omitempty"`
+	Series   string   `json:"series,omitempty"`
+	Archs    []string `json:"archs,omitempty"`
+	Manual   bool     `json:"manual,omitempty"`
+	Archive  string   `json:"archive,omitempty"`
+}
+
+func (RecipeBuildArgs) Kind() string { return TypeRecipeBuild }
+
+func validateRecipe(a *RecipeBuildArgs) error {
+	if err := a.Source.check(); err != nil {
+		return err
+	}
+	if a.Branch == "" && a.Source.Source == "" {
+		return FieldError("branch", "is required")
+	}
+	if len(a.Archs) > 16 {
+		return FieldError("archs", "at most 16 architectures")
+	}
+	seen := map[string]bool{}
+	for i := range a.Archs {
+		if err := checkArch(fmt.Sprintf("archs[%d]", i), &a.Archs[i], ""); err != nil {
+			return err
+		}
+		if seen[a.Archs[i]] {
+			return FieldError(fmt.Sprintf("archs[%d]", i), "duplicate architecture %q", a.Archs[i])
+		}
+		seen[a.Archs[i]] = true
+	}
+	return nil
+}
+
+// recipeFollowOns fans out a binary-build per architecture of a succeeded recipe build.
+func recipeFollowOns(a RecipeBuildArgs, job *Job) ([]FollowOn, error) {
+	var out []FollowOn
+	for _, arch := range a.Archs {
+		p := BinaryBuildArgs{Arch: arch, Archive: a.Archive, Package: "recipe-" + job.ID}
+		// The source package the recipe build produced is the binary builds' input.
+		for _, art := range job.Artifacts {
+			if art.Bucket != "" && (strings.HasSuffix(art.Name, ".dsc") || strings.HasSuffix(art.Name, ".tar.gz")) {
+				p.Source.Source = "s3://" + art.Bucket + "/" + art.Key
+				break
+			}
+		}
+		raw, err := json.Marshal(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, FollowOn{Type: TypeBinaryBuild, Payload: raw, Priority: job.Priority})
+	}
+	return out, nil
+}
+
+// CleanResourceArgs cleans a dirty resource of a resource pool (internal).
+type CleanResourceArgs struct {
+	ResourcePool string `json:"resource_pool"`
+	Resource     string `json:"resource"`
+	CleanScript  string `json:"clean_script,omitempty"`
+	BuilderPool  string `json:"builder_pool,omitempty"`
+}
+
+func (CleanResourceArgs) Kind() string { return TypeCleanResource }
+
+func validateClean(a *CleanResourceArgs) error {
+	if err := CheckName("resource_pool", a.ResourcePool); err != nil {
+		return err
+	}
+	if a.Resource == "" {
+		return FieldError("resource", "is required")
+	}
+	if a.BuilderPool == "" {
+		a.BuilderPool = DefaultPool
+	}
+	return CheckName("builder_pool", a.BuilderPool)
+}
+
+// CleanResourceScore puts cleaning ahead of ordinary work so resources come back quickly.
+const CleanResourceScore = 5000
+
+// ScriptArgs runs a shell script with sh -c in a fresh work dir.
+type ScriptArgs struct {
+	Source
+	Script string            `json:"script,omitempty"`
+	Pool   string            `json:"pool,omitempty"`
+	Env    map[string]string `json:"env,omitempty"`
+	// Then lists follow-on jobs to create when this one succeeds.
+	Then []ThenJob `json:"then,omitempty"`
+}
+
+// ThenJob is a follow-on job declared in a script payload.
+type ThenJob struct {
+	Type     string          `json:"type"`
+	Payload  json.RawMessage `json:"payload"`
+	Priority int64           `json:"priority,omitempty"`
+}
+
+func (ScriptArgs) Kind() string { return TypeScript }
+
+// MaxScriptBytes bounds an inline script.
+const MaxScriptBytes = 64 << 10
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func validateScript(a *ScriptArgs) error {
+	if err := a.Source.check(); err != nil {
+		return err
+	}
+	if strings.TrimSpace(a.Script) == "" && a.Source.Source == "" {
+		return FieldError("script", "is required")
+	}
+	if len(a.Script) > MaxScriptBytes {
+		return FieldError("script", "is longer than %d bytes", MaxScriptBytes)
+	}
+	if a.Pool == "" {
+		a.Pool = DefaultPool
+	}
+	if err := CheckName("pool", a.Pool); err != nil {
+		return err
+	}
+	for k := range a.Env {
+		if !envName.MatchString(k) {
+			return FieldError("env", "%q is not a valid environment variable name", k)
+		}
+	}
+	if len(a.Then) > 32 {
+		return FieldError("then", "at most 32 follow-on jobs")
+	}
+	for i, t := range a.Then {
+		if t.Type == "" {
+			return FieldError(fmt.Sprintf("then[%d].type", i), "is required")
+		}
+	}
+	return nil
+}
+
+func scriptFollowOns(a ScriptArgs, _ *Job) ([]FollowOn, error) {
+	out := make([]FollowOn, 0, len(a.Then))
+	for _, t := range a.Then {
+		out = append(out, FollowOn{Type: t.Type, Payload: t.Payload, Priority: t.Priority})
+	}
+	return out, nil
+}
+
+// BuiltinTypes returns the farm's built-in job types.
+func BuiltinTypes() []JobType {
+	return []JobType{
+		Define(TypeSpec[BinaryBuildArgs]{
+			Validate: validateBinaryBuild,
+			Score:    ScoreBinaryBuild,
+			Pool:     func(a BinaryBuildArgs) string { return archPool(a.Arch, *a.Virtualized) },
+			Defaults: Defaults{TimeoutSeconds: 3 * 3600, MaxAttempts: 3},
+		}),
+		Define(TypeSpec[LiveImageBuildArgs]{
+			Validate: validateLiveImage,
+			Score: func(a LiveImageBuildArgs) int64 {
+				s := int64(LiveImageBaseScore) + pocketScores[a.Pocket]
+				if a.Private {
+					s += PrivateArchiveBonus
+				}
+				return s
+			},
+			Pool:     func(a LiveImageBuildArgs) string { return archPool(a.Arch, true) },
+			Defaults: Defaults{TimeoutSeconds: 4 * 3600, MaxAttempts: 2},
+		}),
+		Define(TypeSpec[RecipeBuildArgs]{
+			Validate: validateRecipe,
+			Score: func(a RecipeBuildArgs) int64 {
+				if a.Manual {
+					return LiveImageBaseScore + 1000
+				}
+				return LiveImageBaseScore
+			},
+			Pool:      func(RecipeBuildArgs) string { return "amd64" },
+			Defaults:  Defaults{TimeoutSeconds: 2 * 3600, MaxAttempts: 3},
+			FollowOns: recipeFollowOns,
+		}),
+		Define(TypeSpec[CleanResourceArgs]{
+			Validate: validateClean,
+			Score:    func(CleanResourceArgs) int64 { return CleanResourceScore },
+			Pool:     func(a CleanResourceArgs) string { return a.BuilderPool },
+			Defaults: Defaults{TimeoutSeconds: 600, MaxAttempts: 3},
+			Internal: true,
+		}),
+		Define(TypeSpec[ScriptArgs]{
+			Validate:  validateScript,
+			Pool:      func(a ScriptArgs) string { return a.Pool },
+			Defaults:  Defaults{TimeoutSeconds: 3600, MaxAttempts: 3},
+			FollowOns: scriptFollowOns,
+		}),
+	}
+}
+
+// DefaultRegistry returns a new registry with the built-in types.
+func DefaultRegistry() *Registry { return NewRegistry(BuiltinTypes()...) }

@@ -1,0 +1,122 @@
+package farm
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Job is the one permanent record of a job. Its queue entry (the fields that
+// put it on a pool's dispatch index or the reaper's lease index) exists only
+// while it is queued or running; the adapters derive it from Status.
+type Job struct {
+	ID              string          `json:"id"`
+	Type            string          `json:"type"`
+	Status          JobStatus       `json:"status"`
+	Pool            string          `json:"pool"`
+	Score           int64           `json:"score"`
+	ScorePinned     bool            `json:"score_pinned,omitempty"`
+	Priority        int64           `json:"priority"`
+	Payload         json.RawMessage `json:"payload"`
+	RequestedBy     string          `json:"requested_by"`
+	CreatedAt       time.Time       `json:"created_at"`
+	QueuedAt        *time.Time      `json:"queued_at,omitempty"`
+	StartedAt       *time.Time      `json:"started_at,omitempty"`
+	FinishedAt      *time.Time      `json:"finished_at,omitempty"`
+	DurationSeconds *float64        `json:"duration_seconds,omitempty"`
+	Attempts        int             `json:"attempts"`
+	MaxAttempts     int             `json:"max_attempts"`
+	TimeoutSeconds  int             `json:"timeout_seconds"`
+	// NotBefore holds a requeued job back (retry backoff): it is queued but not claimable until then.
+	NotBefore *time.Time `json:"not_before,omitempty"`
+	Builder   string     `json:"builder,omitempty"`
+	// ClaimToken fences the current claim. It is a secret shared only with the
+	// claiming builder, so it is never part of the job's public JSON.
+	ClaimToken     string     `json:"-"`
+	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
+	Result         string     `json:"result,omitempty"`
+	ExitCode       *int       `json:"exit_code,omitempty"`
+	Error          string     `json:"error,omitempty"`
+	Artifacts      []Artifact `json:"artifacts,omitempty"`
+	LogKey         string     `json:"log_key,omitempty"`
+	// LogTail is the last part of the log while the job runs (heartbeat-appended, bounded).
+	LogTail  string `json:"-"`
+	Progress string `json:"progress,omitempty"`
+	// BuilderFailures counts the builders that were lost while running this job.
+	BuilderFailures int      `json:"builder_failures,omitempty"`
+	ParentID        string   `json:"parent_id,omitempty"`
+	DependsOn       []string `json:"depends_on,omitempty"`
+	// Dependents are the waiting jobs that depend on this one; they are
+	// re-evaluated when it finishes.
+	Dependents     []string `json:"-"`
+	IdempotencyKey string   `json:"idempotency_key,omitempty"`
+	// FollowOnsCreated is set once the follow-on jobs of a succeeded job exist.
+	FollowOnsCreated bool       `json:"follow_ons_created,omitempty"`
+	CancelRequested  bool       `json:"cancel_requested,omitempty"`
+	EstimatedStartAt *time.Time `json:"estimated_start_at,omitempty"`
+	// Version increases by one with every write; writes are conditional on it.
+	Version int64 `json:"version"`
+}
+
+// Artifact is a file a builder uploaded for a job.
+type Artifact struct {
+	Name   string `json:"name"`
+	Bucket string `json:"bucket,omitempty"`
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+}
+
+// JobEvent is one entry of a job's append-only history.
+type JobEvent struct {
+	JobID  string    `json:"job_id"`
+	Seq    string    `json:"seq"`
+	At     time.Time `json:"at"`
+	From   JobStatus `json:"from,omitempty"`
+	To     JobStatus `json:"to"`
+	Actor  string    `json:"actor"`
+	Detail string    `json:"detail,omitempty"`
+	// ExpiresAt is when the store may drop the event (zero: keep).
+	ExpiresAt time.Time `json:"-"`
+}
+
+// Clone returns a deep copy, so a transition can be computed without touching
+// the stored original.
+func (j *Job) Clone() *Job {
+	if j == nil {
+		return nil
+	}
+	c := *j
+	c.Payload = append(json.RawMessage(nil), j.Payload...)
+	c.Artifacts = append([]Artifact(nil), j.Artifacts...)
+	c.DependsOn = append([]string(nil), j.DependsOn...)
+	c.Dependents = append([]string(nil), j.Dependents...)
+	c.QueuedAt = cloneTime(j.QueuedAt)
+	c.StartedAt = cloneTime(j.StartedAt)
+	c.FinishedAt = cloneTime(j.FinishedAt)
+	c.NotBefore = cloneTime(j.NotBefore)
+	c.LeaseExpiresAt = cloneTime(j.LeaseExpiresAt)
+	c.EstimatedStartAt = cloneTime(j.EstimatedStartAt)
+	if j.DurationSeconds != nil {
+		d := *j.DurationSeconds
+		c.DurationSeconds = &d
+	}
+	if j.ExitCode != nil {
+		e := *j.ExitCode
+		c.ExitCode = &e
+	}
+	return &c
+}
+
+func cloneTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	return &c
+}
+
+// TimePtr returns a pointer to t, truncated to milliseconds so that values
+// round-trip unchanged through every store.
+func TimePtr(t time.Time) *time.Time {
+	t = t.UTC().Truncate(time.Millisecond)
+	return &t
+}

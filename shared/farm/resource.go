@@ -1,0 +1,66 @@
+package farm
+
+import (
+	"maps"
+	"time"
+)
+
+// ResourceState is where a pooled resource is in its cycle:
+// free -> used -> dirty -> cleaning -> free.
+type ResourceState string
+
+const (
+	ResourceFree     ResourceState = "free"
+	ResourceUsed     ResourceState = "used"
+	ResourceDirty    ResourceState = "dirty"
+	ResourceCleaning ResourceState = "cleaning"
+)
+
+// ResourcePool is a named set of reusable resources (PPAs, test accounts, devices).
+type ResourcePool struct {
+	Name         string    `json:"name"`
+	Description  string    `json:"description,omitempty"`
+	LeaseSeconds int       `json:"lease_seconds"`
+	CleanScript  string    `json:"clean_script,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+	Version      int64     `json:"version"`
+}
+
+// Resource is one member of a resource pool.
+type Resource struct {
+	Pool       string            `json:"pool"`
+	Name       string            `json:"name"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+	State      ResourceState     `json:"state"`
+	Holder     string            `json:"holder,omitempty"`
+	// LeaseToken proves the holder; it is shown once, on acquire.
+	LeaseToken     string     `json:"-"`
+	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
+	CleanJobID     string     `json:"clean_job_id,omitempty"`
+	CleanFailures  int        `json:"clean_failures,omitempty"`
+	// Flagged is set when cleaning failed too often; an admin must look at it.
+	Flagged   string    `json:"flagged,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Version   int64     `json:"version"`
+}
+
+// Clone returns a deep copy.
+func (r *Resource) Clone() *Resource {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Attributes = maps.Clone(r.Attributes)
+	c.LeaseExpiresAt = cloneTime(r.LeaseExpiresAt)
+	return &c
+}
+
+// Clone returns a copy.
+func (p *ResourcePool) Clone() *ResourcePool {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
+}

@@ -1,0 +1,308 @@
+package farm
+
+import (
+	"fmt"
+	"time"
+)
+
+// The methods in this file compute a job's next state. Each returns a changed
+// copy and the history event to append; the stored job is untouched until a
+// store writes the copy conditionally on the original's version.
+
+// SeqFor returns the history sequence of the write that produces version v.
+// One write, one version, one event: sequences are unique and ordered.
+func SeqFor(version int64) string { return fmt.Sprintf("%012d", version) }
+
+func (j *Job) next(to JobStatus, actor, detail string, now time.Time) (*Job, *JobEvent, error) {
+	if err := CheckTransition(j.Status, to); err != nil {
+		return nil, nil, err
+	}
+	n := j.Clone()
+	n.Status = to
+	n.Version = j.Version + 1
+	ev := &JobEvent{JobID: j.ID, Seq: SeqFor(n.Version), At: now.UTC().Truncate(time.Millisecond), From: j.Status, To: to, Actor: actor, Detail: detail}
+	if to.Terminal() {
+		n.FinishedAt = TimePtr(now)
+		if n.StartedAt != nil {
+			d := n.FinishedAt.Sub(*n.StartedAt).Seconds()
+			n.DurationSeconds = &d
+		}
+		n.ClaimToken, n.LeaseExpiresAt = "", nil
+	}
+	if to == StatusQueued {
+		n.QueuedAt = TimePtr(now)
+		n.Builder, n.ClaimToken, n.LeaseExpiresAt = "", "", nil
+	}
+	return n, ev, nil
+}
+
+// Touched returns a copy with the version bumped and no state change, for
+// writes that carry no history event (lease renewals, log appends).
+func (j *Job) Touched() *Job {
+	n := j.Clone()
+	n.Version++
+	return n
+}
+
+// Claimable reports whether a builder may claim the job now.
+func (j *Job) Claimable(now time.Time) bool {
+	return j.Status == StatusQueued && (j.NotBefore == nil || !now.Before(*j.NotBefore))
+}
+
+// Claim gives a queued job to builder under a new claim token and lease.
+func (j *Job) Claim(builder, token string, now time.Time, lease time.Duration) (*Job, *JobEvent, error) {
+	if !j.Claimable(now) {
+		if j.Status == StatusQueued {
+			return nil, nil, Errorf(EConflict, "job %s is held back until %s", j.ID, j.NotBefore.Format(time.RFC3339))
+		}
+		return nil, nil, Errorf(EConflict, "job %s is %s, not queued", j.ID, j.Status)
+	}
+	n, ev, err := j.next(StatusRunning, "builder:"+builder, fmt.Sprintf("attempt %d on %s", j.Attempts+1, builder), now)
+	if err != nil {
+		return nil, nil, err
+	}
+	n.Attempts++
+	n.Builder = builder
+	n.ClaimToken = token
+	n.StartedAt = TimePtr(now)
+	n.LeaseExpiresAt = TimePtr(now.Add(lease))
+	n.NotBefore = nil
+	n.FinishedAt, n.DurationSeconds, n.Result, n.Error, n.ExitCode = nil, nil, "", "", nil
+	n.LogTail, n.Progress = "", ""
+	return n, ev, nil
+}
+
+// CheckClaim returns a conflict error unless token is the job's current claim.
+func (j *Job) CheckClaim(token string) error {
+	if !j.Status.Active() {
+		return Errorf(EConflict, "job %s is %s: the claim is no longer valid", j.ID, j.Status)
+	}
+	if token == "" || token != j.ClaimToken {
+		return Errorf(EConflict, "stale or foreign claim token for job %s", j.ID)
+	}
+	return nil
+}
+
+// MaxLogTail bounds the log tail kept on the job record (DynamoDB items are
+// limited to 400 KB; the full log goes to object storage at completion).
+const MaxLogTail = 64 << 10
+
+// Renew extends the lease of a running job and appends to its log tail.
+func (j *Job) Renew(token string, now time.Time, lease time.Duration, logAppend, progress string) (*Job, error) {
+	if err := j.CheckClaim(token); err != nil {
+		return nil, err
+	}
+	n := j.Touched()
+	n.LeaseExpiresAt = TimePtr(now.Add(lease))
+	n.LogTail = boundTail(j.LogTail+logAppend, MaxLogTail)
+	if progress != "" {
+		n.Progress = progress
+	}
+	return n, nil
+}
+
+func boundTail(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	s = s[len(s)-max:]
+	// Do not start in the middle of a UTF-8 sequence.
+	for i := 0; i < len(s) && i < 4; i++ {
+		if s[i]&0xC0 != 0x80 {
+			return s[i:]
+		}
+	}
+	return s
+}
+
+// Completion is what a builder reports when it stops running a job.
+type Completion struct {
+	ClaimToken string
+	Result     JobStatus // succeeded, failed or cancelled
+	Error      string
+	ExitCode   *int
+	Artifacts  []Artifact
+	LogKey     string
+	LogAppend  string
+}
+
+// Complete records a builder's result, fenced by its claim token. A job that
+// was being cancelled ends cancelled unless the builder finished it anyway.
+func (j *Job) Complete(builder string, c Completion, now time.Time) (*Job, *JobEvent, error) {
+	if err := j.CheckClaim(c.ClaimToken); err != nil {
+		return nil, nil, err
+	}
+	switch c.Result {
+	case StatusSucceeded, StatusFailed:
+	case StatusCancelled:
+		if j.Status != StatusCancelling {
+			return nil, nil, FieldError("result", "cancelled is only a result for a job being cancelled")
+		}
+	default:
+		return nil, nil, FieldError("result", "must be succeeded or failed, not %q", c.Result)
+	}
+	detail := string(c.Result)
+	if c.Error != "" {
+		detail += ": " + c.Error
+	}
+	n, ev, err := j.next(c.Result, "builder:"+builder, detail, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	n.Result = string(c.Result)
+	n.Error = c.Error
+	n.ExitCode = c.ExitCode
+	if c.Artifacts != nil {
+		n.Artifacts = c.Artifacts
+	}
+	if c.LogKey != "" {
+		n.LogKey = c.LogKey
+	}
+	n.LogTail = boundTail(j.LogTail+c.LogAppend, MaxLogTail)
+	return n, ev, nil
+}
+
+// Cancel asks for a job to stop: a job not yet running is cancelled at once, a
+// running one becomes cancelling until its builder stops. Asking again while
+// cancelling is a no-op (nil job, no error).
+func (j *Job) Cancel(actor string, now time.Time) (*Job, *JobEvent, error) {
+	switch j.Status {
+	case StatusWaiting, StatusQueued:
+		n, ev, err := j.next(StatusCancelled, actor, "cancelled before it ran", now)
+		if err == nil {
+			n.Result = string(StatusCancelled)
+			n.CancelRequested = true
+		}
+		return n, ev, err
+	case StatusRunning:
+		n, ev, err := j.next(StatusCancelling, actor, "cancel requested; waiting for builder "+j.Builder, now)
+		if err == nil {
+			n.CancelRequested = true
+		}
+		return n, ev, err
+	case StatusCancelling:
+		return nil, nil, nil
+	}
+	return nil, nil, Errorf(EConflict, "job %s is already %s", j.ID, j.Status)
+}
+
+// Retry puts a failed, cancelled or timed-out job back in the queue with its
+// attempts reset.
+func (j *Job) Retry(actor string, now time.Time) (*Job, *JobEvent, error) {
+	if !j.Status.Terminal() || j.Status == StatusSucceeded {
+		return nil, nil, Errorf(EConflict, "job %s is %s; only failed, cancelled or timed_out jobs can be retried", j.ID, j.Status)
+	}
+	n, ev, err := j.next(StatusQueued, actor, "retried", now)
+	if err != nil {
+		return nil, nil, err
+	}
+	n.Attempts, n.BuilderFailures = 0, 0
+	n.FinishedAt, n.DurationSeconds, n.StartedAt = nil, nil, nil
+	n.Result, n.Error, n.ExitCode, n.NotBefore, n.CancelRequested = "", "", nil, nil, false
+	return n, ev, nil
+}
+
+// Backoff is the hold-back before a requeued job may run again: it doubles
+// with each attempt, from base up to max.
+func Backoff(attempts int, base, max time.Duration) time.Duration {
+	d := base
+	for i := 1; i < attempts && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}
+
+// LeaseLost handles a job whose builder stopped renewing its lease: back to
+// the queue (after a backoff) while attempts remain and it has not killed too
+// many builders, otherwise timed_out. A job that was being cancelled ends
+// cancelled.
+func (j *Job) LeaseLost(now time.Time, backoff time.Duration, maxBuilderFailures int) (*Job, *JobEvent, error) {
+	if !j.Status.Active() {
+		return nil, nil, Errorf(EConflict, "job %s is %s: no lease to lose", j.ID, j.Status)
+	}
+	if j.LeaseExpiresAt != nil && now.Before(*j.LeaseExpiresAt) {
+		return nil, nil, Errorf(EConflict, "job %s lease has not expired", j.ID)
+	}
+	lost := fmt.Sprintf("lease expired: builder %s lost", j.Builder)
+	if j.Status == StatusCancelling {
+		n, ev, err := j.next(StatusCancelled, "reaper", lost+" while cancelling", now)
+		if err == nil {
+			n.Result = string(StatusCancelled)
+		}
+		return n, ev, err
+	}
+	failures := j.BuilderFailures + 1
+	switch {
+	case maxBuilderFailures > 0 && failures >= maxBuilderFailures:
+		n, ev, err := j.next(StatusFailed, "reaper", fmt.Sprintf("%s; the job has now lost %d builders and is failed", lost, failures), now)
+		if err == nil {
+			n.BuilderFailures, n.Result, n.Error = failures, string(StatusFailed), fmt.Sprintf("job lost %d builders", failures)
+		}
+		return n, ev, err
+	case j.Attempts >= j.MaxAttempts:
+		n, ev, err := j.next(StatusTimedOut, "reaper", fmt.Sprintf("%s; %d of %d attempts used", lost, j.Attempts, j.MaxAttempts), now)
+		if err == nil {
+			n.BuilderFailures, n.Result, n.Error = failures, string(StatusTimedOut), "builder lost on the last attempt"
+		}
+		return n, ev, err
+	}
+	n, ev, err := j.next(StatusQueued, "reaper", fmt.Sprintf("%s; requeued (attempt %d of %d), held back %s", lost, j.Attempts, j.MaxAttempts, backoff), now)
+	if err == nil {
+		n.BuilderFailures = failures
+		if backoff > 0 {
+			n.NotBefore = TimePtr(now.Add(backoff))
+		}
+	}
+	return n, ev, err
+}
+
+// Deadline is when a running job exceeds its own timeout.
+func (j *Job) Deadline() (time.Time, bool) {
+	if !j.Status.Active() || j.StartedAt == nil || j.TimeoutSeconds <= 0 {
+		return time.Time{}, false
+	}
+	return j.StartedAt.Add(time.Duration(j.TimeoutSeconds) * time.Second), true
+}
+
+// TimeOut ends a job that ran past its own timeout. Its builder learns of it
+// on its next heartbeat (a cancel directive) and its late result is refused.
+func (j *Job) TimeOut(now time.Time) (*Job, *JobEvent, error) {
+	deadline, ok := j.Deadline()
+	if !ok || now.Before(deadline) {
+		return nil, nil, Errorf(EConflict, "job %s has not exceeded its timeout", j.ID)
+	}
+	n, ev, err := j.next(StatusTimedOut, "reaper", fmt.Sprintf("ran longer than its timeout of %ds on %s", j.TimeoutSeconds, j.Builder), now)
+	if err == nil {
+		n.Result, n.Error = string(StatusTimedOut), fmt.Sprintf("timeout of %ds exceeded", j.TimeoutSeconds)
+	}
+	return n, ev, err
+}
+
+// Release queues a waiting job whose dependencies all succeeded.
+func (j *Job) Release(now time.Time) (*Job, *JobEvent, error) {
+	if j.Status != StatusWaiting {
+		return nil, nil, Errorf(EConflict, "job %s is %s, not waiting", j.ID, j.Status)
+	}
+	return j.next(StatusQueued, "dispatcher", "all dependencies succeeded", now)
+}
+
+// DependencyFailed fails a waiting job because a dependency did not succeed.
+func (j *Job) DependencyFailed(dep *Job, now time.Time) (*Job, *JobEvent, error) {
+	if j.Status != StatusWaiting {
+		return nil, nil, Errorf(EConflict, "job %s is %s, not waiting", j.ID, j.Status)
+	}
+	reason := fmt.Sprintf("dependency %s %s", dep.ID, dep.Status)
+	n, ev, err := j.next(StatusFailed, "dispatcher", reason, now)
+	if err == nil {
+		n.Result, n.Error = string(StatusFailed), reason
+	}
+	return n, ev, err
+}
+
+// PinScore sets the score by hand; the type's own score no longer applies.
+func (j *Job) PinScore(score int64, actor string, now time.Time) (*Job, *JobEvent, error) {
+	n := j.Touched()
+	n.Score, n.ScorePinned = score, true
+	ev := &JobEvent{JobID: j.ID, Seq: SeqFor(n.Version), At: now.UTC().Truncate(time.Millisecond), From: j.Status, To: j.Status, Actor: actor, Detail: fmt.Sprintf("score pinned to %d (was %d)", score, j.Score)}
+	return n, ev, nil
+}
