@@ -240,3 +240,11 @@ type Doorbell struct {
 	Pool  string `json:"pool"`
 	JobID string `json:"job_id"`
 }
+
+// HeartbeatConflict is the 409 answer to a heartbeat that carried a stale or
+// foreign claim: the valid jobs were still renewed, and the directives tell
+// the builder to stop the jobs it no longer owns.
+type HeartbeatConflict struct {
+	ErrorBody
+	HeartbeatResponse
+}
