@@ -80,8 +80,9 @@ func (b *Bell) Pools() []string {
 	return out
 }
 
-// Ring tells the builders of pool that jobID is ready.
-func (b *Bell) Ring(ctx context.Context, pool, jobID string) error {
+// Ring tells the builders of pool that jobID is ready, after delay (0: now;
+// SQS delays up to 15 minutes, longer delays are cut to that).
+func (b *Bell) Ring(ctx context.Context, pool, jobID string, delay time.Duration) error {
 	url, ok := b.urls[pool]
 	if !ok {
 		return farm.Errorf(farm.EInvalid, "no builder pool %q is served by this farm", pool)
@@ -90,7 +91,11 @@ func (b *Bell) Ring(ctx context.Context, pool, jobID string) error {
 	if err != nil {
 		return err
 	}
-	_, err = b.api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &url, MessageBody: aws.String(string(body))})
+	_, err = b.api.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:     &url,
+		MessageBody:  aws.String(string(body)),
+		DelaySeconds: int32(min(max(delay.Round(time.Second)/time.Second, 0), 900)),
+	})
 	if err != nil {
 		return fmt.Errorf("sqsdoorbell: ring %s: %w", pool, err)
 	}

@@ -25,12 +25,12 @@ func TestRingReceiveDeleteAndDeadLetter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := bell.Ring(ctx, "nope", "x"); !farm.IsCode(err, farm.EInvalid) {
+	if err := bell.Ring(ctx, "nope", "x", 0); !farm.IsCode(err, farm.EInvalid) {
 		t.Fatalf("ring of an unserved pool: %v, want invalid", err)
 	}
 	// Two rings for one job: duplicates are harmless, each is one message.
 	for range 2 {
-		if err := bell.Ring(ctx, "arm64", "01JOB"); err != nil {
+		if err := bell.Ring(ctx, "arm64", "01JOB", 0); err != nil {
 			t.Fatal(err)
 		}
 	}
