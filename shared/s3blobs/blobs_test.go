@@ -1,0 +1,171 @@
+package s3blobs_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/buildfarm/buildfarm/shared/awsconf"
+	"github.com/buildfarm/buildfarm/shared/emulator/emulatortest"
+	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/s3blobs"
+)
+
+func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }
+
+func newStore(t *testing.T) *s3blobs.Store {
+	t.Helper()
+	top, cfg, _ := emulatortest.Topology(t, "default")
+	return s3blobs.New(awsconf.NewS3(cfg), top.Bucket.Name)
+}
+
+// upload sends body to a presigned URL the way a builder does: plain
+// net/http, no AWS credentials, the signed headers as given.
+func upload(t *testing.T, p *s3blobs.Presigned, body []byte) {
+	t.Helper()
+	req, err := http.NewRequest(p.Method, p.URL, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(len(body))
+	if len(body) == 0 {
+		req.Body = http.NoBody
+	}
+	for k, v := range p.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(resp.Body)
+		t.Fatalf("presigned PUT: %d %s", resp.StatusCode, msg)
+	}
+}
+
+func TestPresignedPutThenHeadListAndGet(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	job := farm.NewID(time.Now())
+
+	p, err := s.PresignPut(ctx, s3blobs.ArtifactKey(job, "out/pkg.deb"), 15*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Method != http.MethodPut || !strings.Contains(p.URL, "X-Amz-Signature=") {
+		t.Fatalf("presigned = %+v", p)
+	}
+	if d := time.Until(p.ExpiresAt); d < 14*time.Minute || d > 16*time.Minute {
+		t.Fatalf("expires at %s, want about 15 minutes from now", p.ExpiresAt)
+	}
+	upload(t, p, []byte("package bytes"))
+	empty, err := s.PresignPut(ctx, s3blobs.ArtifactKey(job, "empty"), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upload(t, empty, nil)
+
+	obj, err := s.Head(ctx, s3blobs.ArtifactKey(job, "out/pkg.deb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obj.Size != int64(len("package bytes")) || obj.LastModified.IsZero() {
+		t.Fatalf("head = %+v", obj)
+	}
+	list, err := s.List(ctx, s3blobs.ArtifactPrefix(job))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Key != s3blobs.ArtifactKey(job, "empty") || list[0].Size != 0 || list[1].Key != s3blobs.ArtifactKey(job, "out/pkg.deb") || list[1].Size != 13 {
+		t.Fatalf("list = %+v", list)
+	}
+
+	// A presigned GET reads it back without credentials.
+	g, err := s.PresignGet(ctx, s3blobs.ArtifactKey(job, "out/pkg.deb"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(g.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || string(got) != "package bytes" {
+		t.Fatalf("presigned GET: %d %q", resp.StatusCode, got)
+	}
+}
+
+func TestPutGetLogAndMissingObjects(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	job := farm.NewID(time.Now())
+	key := s3blobs.LogKey(job)
+	if key != "logs/"+job+".log" {
+		t.Fatalf("log key %q", key)
+	}
+
+	if _, err := s.Head(ctx, key); !farm.IsCode(err, farm.ENotFound) {
+		t.Fatalf("head of a missing log: %v, want not_found", err)
+	}
+	if _, _, err := s.Get(ctx, key); !farm.IsCode(err, farm.ENotFound) {
+		t.Fatalf("get of a missing log: %v, want not_found", err)
+	}
+	if list, err := s.List(ctx, s3blobs.ArtifactPrefix(job)); err != nil || len(list) != 0 {
+		t.Fatalf("list of nothing = %v, %v", list, err)
+	}
+
+	if err := s.Put(ctx, key, "text/plain; charset=utf-8", []byte("line 1\nline 2\n")); err != nil {
+		t.Fatal(err)
+	}
+	body, obj, err := s.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer body.Close()
+	got, _ := io.ReadAll(body)
+	if string(got) != "line 1\nline 2\n" || obj.Size != 14 {
+		t.Fatalf("get = %q %+v", got, obj)
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in          string
+		bucket, key string
+		ok          bool
+	}{
+		{"s3://b/incoming/script/x.sh", "b", "incoming/script/x.sh", true},
+		{"s3://b/k", "b", "k", true},
+		{"s3://b/", "", "", false},
+		{"s3://b", "", "", false},
+		{"s3:///k", "", "", false},
+		{"https://b/k", "", "", false},
+		{"", "", "", false},
+	} {
+		b, k, ok := s3blobs.ParseURL(tc.in)
+		if b != tc.bucket || k != tc.key || ok != tc.ok {
+			t.Errorf("ParseURL(%q) = %q, %q, %v; want %q, %q, %v", tc.in, b, k, ok, tc.bucket, tc.key, tc.ok)
+		}
+	}
+}
+
+func TestKeys(t *testing.T) {
+	t.Parallel()
+	if got := s3blobs.ArtifactKey("01J", "a/b.txt"); got != "artifacts/01J/a/b.txt" {
+		t.Errorf("ArtifactKey = %q", got)
+	}
+	if got := s3blobs.ArtifactPrefix("01J"); got != "artifacts/01J/" {
+		t.Errorf("ArtifactPrefix = %q", got)
+	}
+}
