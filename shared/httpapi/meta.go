@@ -1,0 +1,44 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/buildfarm/buildfarm/shared/apiv1"
+)
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, apiv1.Health{Status: "ok"})
+	return nil
+}
+
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.WriteHeader(http.StatusOK)
+	w.Write(s.openapi)
+	return nil
+}
+
+func (s *Server) queue(w http.ResponseWriter, r *http.Request) error {
+	pools, err := s.sched.QueueSummary(r.Context())
+	if err != nil {
+		return err
+	}
+	out := apiv1.QueueSummary{Pools: make([]apiv1.PoolSummary, 0, len(pools))}
+	for _, p := range pools {
+		out.Pools = append(out.Pools, apiv1.PoolSummary{
+			Pool:              p.Pool,
+			Waiting:           p.Waiting,
+			Queued:            p.Queued,
+			Running:           p.Running,
+			BuildersIdle:      p.BuildersIdle,
+			BuildersBusy:      p.BuildersBusy,
+			BuildersOther:     p.BuildersOther,
+			Slots:             p.Slots,
+			OldestWaitSeconds: p.OldestWaitSeconds,
+			EstimatedStartAt:  p.EstimatedStartAt,
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
