@@ -125,9 +125,9 @@ func TestHeartbeat(t *testing.T) {
 	}
 
 	for body, field := range map[string]string{
-		`{"jobs":[{"id":"nope","claim_token":"x"}]}`: "jobs[0].id",
+		`{"jobs":[{"id":"nope","claim_token":"x"}]}`:                                                     "jobs[0].id",
 		`{"jobs":[{"id":"` + job.ID + `","claim_token":"x"},{"id":"` + job.ID + `","claim_token":"x"}]}`: "jobs[1].id",
-		`{"jobs":{}}`:                  "jobs",
+		`{"jobs":{}}`:                   "jobs",
 		`{"jobs":[],"state":"running"}`: "state",
 	} {
 		expectError(t, e.do(builder1, "POST", "/v1/builders/b1/heartbeat", body), http.StatusBadRequest, farm.EInvalid, field)
