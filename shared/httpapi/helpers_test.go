@@ -188,7 +188,15 @@ func (s *syncBuffer) String() string {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	logs := &syncBuffer{}
-	logger := slog.New(httpapi.ContextHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	e := newEnvLogging(t, logs)
+	e.logs = logs
+	return e
+}
+
+// newEnvLogging is newEnv with its logs written to w.
+func newEnvLogging(t testing.TB, w io.Writer) *env {
+	t.Helper()
+	logger := slog.New(httpapi.ContextHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	store := &failingStore{Store: memstore.New()}
 	sched := scheduler.New(scheduler.Options{Store: store, Pools: []string{"default", "amd64"}, Logger: logger})
 	a := auth.New(store, adminToken)
@@ -197,7 +205,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, srv: srv, sched: sched, store: store, auth: a, blobs: blobs, logs: logs,
+	e := &env{t: t, srv: srv, sched: sched, store: store, auth: a, blobs: blobs,
 		tokens: map[string]string{none: "", badToken: "bft_" + strings.Repeat("0", 64), admin: adminToken},
 		actors: map[string]string{admin: "admin"},
 	}
