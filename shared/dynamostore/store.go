@@ -393,4 +393,3 @@ func (s *Store) GetResource(ctx context.Context, pool, name string) (*farm.Resou
 	}
 	return rec.resource()
 }
-

@@ -268,9 +268,9 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 			return j
 		}
 		create(t, s,
-			mk(ids[0], farm.StatusRunning, -10*time.Second, -30*time.Second),  // expired
-			mk(ids[1], farm.StatusRunning, 20*time.Second, -2*time.Minute),    // live lease, past its 60 s timeout
-			mk(ids[2], farm.StatusCancelling, -time.Second, -5*time.Second),   // expired
+			mk(ids[0], farm.StatusRunning, -10*time.Second, -30*time.Second), // expired
+			mk(ids[1], farm.StatusRunning, 20*time.Second, -2*time.Minute),   // live lease, past its 60 s timeout
+			mk(ids[2], farm.StatusCancelling, -time.Second, -5*time.Second),  // expired
 			mk(ids[3], farm.StatusQueued, 0, 0),
 		)
 		exp, err := s.ExpiredLeases(ctx, t0, 10)
@@ -443,4 +443,3 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		mustCode(t, s.Commit(ctx, scheduler.Tx{Pools: []scheduler.PoolWrite{{Prev: pool, Next: np}}}), farm.EConflict)
 	})
 }
-
