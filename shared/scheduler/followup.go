@@ -20,12 +20,14 @@ import (
 //   - finished: re-evaluate the jobs waiting on it; create the follow-on jobs
 //     of a job that succeeded; settle the resource a clean-resource job cleaned.
 func (s *Scheduler) AfterTransition(ctx context.Context, job *farm.Job) {
-	if err := s.afterTransition(ctx, job); err != nil {
+	if err := s.FollowUp(ctx, job); err != nil {
 		s.log.WarnContext(ctx, "follow-up work failed; it is retried by the dispatcher and the reaper", "job_id", job.ID, "status", job.Status, "err", err)
 	}
 }
 
-func (s *Scheduler) afterTransition(ctx context.Context, job *farm.Job) error {
+// FollowUp is AfterTransition returning its error, for callers that retry
+// (the dispatcher reports the stream record as failed).
+func (s *Scheduler) FollowUp(ctx context.Context, job *farm.Job) error {
 	switch {
 	case job.Status == farm.StatusQueued:
 		return s.ringIfQueued(ctx, job.ID)
