@@ -87,13 +87,26 @@ func (s *Scheduler) Reap(ctx context.Context) (*ReapReport, error) {
 	return rep, errors.Join(errs...)
 }
 
-// ReapJob checks one job's lease and timeout now (a lease timer fired).
+// ReapJob checks one job's lease and timeout now (its lease timer fired),
+// and arms the timer again for a job whose lease was renewed meanwhile.
 func (s *Scheduler) ReapJob(ctx context.Context, id string) error {
 	if _, _, err := s.reapLease(ctx, id); err != nil {
 		return err
 	}
-	_, err := s.timeOut(ctx, id)
-	return err
+	if _, err := s.timeOut(ctx, id); err != nil {
+		return err
+	}
+	job, err := s.store.GetJob(ctx, id)
+	if farm.IsCode(err, farm.ENotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if job.Status.Active() {
+		s.armLeaseTimer(ctx, job)
+	}
+	return nil
 }
 
 // reapLease handles a job whose lease expired: the builder is lost. The job
