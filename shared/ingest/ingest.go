@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -58,14 +59,14 @@ func (h *Handler) handleMessage(ctx context.Context, body string) error {
 		h.Logger.InfoContext(ctx, "S3 test event ignored")
 		return nil
 	}
-	var s3ev events.S3Event
-	if err := json.Unmarshal([]byte(body), &s3ev); err != nil {
+	var n notification
+	if err := json.Unmarshal([]byte(body), &n); err != nil {
 		return fmt.Errorf("message is not an S3 event: %w", err)
 	}
-	if len(s3ev.Records) == 0 {
+	if len(n.Records) == 0 {
 		return fmt.Errorf("message holds no S3 records")
 	}
-	for _, r := range s3ev.Records {
+	for _, r := range n.Records {
 		if err := h.handleRecord(ctx, r); err != nil {
 			return err
 		}
@@ -73,15 +74,37 @@ func (h *Handler) handleMessage(ctx context.Context, body string) error {
 	return nil
 }
 
-func (h *Handler) handleRecord(ctx context.Context, r events.S3EventRecord) error {
+// notification is the part of an S3 event notification ingest reads. It is
+// decoded on its own rather than through events.S3Event, whose strict time
+// parsing refuses the event times some emulators write.
+type notification struct {
+	Records []notificationRecord `json:"Records"`
+}
+
+type notificationRecord struct {
+	EventName string `json:"eventName"`
+	S3        struct {
+		Bucket struct {
+			Name string `json:"name"`
+		} `json:"bucket"`
+		Object struct {
+			Key       string `json:"key"`
+			VersionID string `json:"versionId"`
+			Sequencer string `json:"sequencer"`
+		} `json:"object"`
+	} `json:"s3"`
+}
+
+func (h *Handler) handleRecord(ctx context.Context, r notificationRecord) error {
 	if !strings.HasPrefix(r.EventName, "ObjectCreated:") {
 		h.Logger.InfoContext(ctx, "S3 event ignored", "event", r.EventName)
 		return nil
 	}
 	bucket, obj := r.S3.Bucket.Name, r.S3.Object
-	key := obj.URLDecodedKey
-	if key == "" {
-		key = obj.Key
+	// Keys arrive URL-encoded, spaces as '+'.
+	key, err := url.QueryUnescape(obj.Key)
+	if err != nil {
+		return fmt.Errorf("object key %q is not URL-encoded: %w", obj.Key, err)
 	}
 	typ, name, ok := strings.Cut(strings.TrimPrefix(key, h.IncomingPrefix), "/")
 	if !strings.HasPrefix(key, h.IncomingPrefix) || !ok || typ == "" {

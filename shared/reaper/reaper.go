@@ -36,7 +36,7 @@ type Reaper struct {
 // Tick runs one pass and publishes per-pool queue metrics.
 func (r *Reaper) Tick(ctx context.Context) (*scheduler.ReapReport, error) {
 	rep, err := r.Sched.Reap(ctx)
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		r.Logger.ErrorContext(ctx, "reaper pass had errors; the next pass retries", "err", err)
 	}
 	if rep == nil {
