@@ -346,6 +346,7 @@ type resourceRecord struct {
 	Attributes     map[string]string `dynamodbav:"attributes,omitempty"`
 	State          string            `dynamodbav:"state"`
 	Holder         string            `dynamodbav:"holder,omitempty"`
+	AcquiredBy     string            `dynamodbav:"acquired_by,omitempty"`
 	LeaseToken     string            `dynamodbav:"lease_token,omitempty"`
 	LeaseExpiresAt string            `dynamodbav:"lease_expires_at,omitempty"`
 	CleanJobID     string            `dynamodbav:"clean_job_id,omitempty"`
@@ -359,7 +360,7 @@ type resourceRecord struct {
 
 func toResourceRecord(r *farm.Resource) resourceRecord {
 	rec := resourceRecord{
-		Pool: r.Pool, Name: r.Name, Attributes: r.Attributes, State: string(r.State), Holder: r.Holder, LeaseToken: r.LeaseToken,
+		Pool: r.Pool, Name: r.Name, Attributes: r.Attributes, State: string(r.State), Holder: r.Holder, AcquiredBy: r.AcquiredBy, LeaseToken: r.LeaseToken,
 		LeaseExpiresAt: fmtTimePtr(r.LeaseExpiresAt), CleanJobID: r.CleanJobID, CleanFailures: r.CleanFailures, Flagged: r.Flagged,
 		UpdatedAt: fmtTime(r.UpdatedAt), Version: r.Version,
 	}
@@ -371,7 +372,7 @@ func toResourceRecord(r *farm.Resource) resourceRecord {
 
 func (r resourceRecord) resource() (*farm.Resource, error) {
 	res := &farm.Resource{
-		Pool: r.Pool, Name: r.Name, Attributes: r.Attributes, State: farm.ResourceState(r.State), Holder: r.Holder, LeaseToken: r.LeaseToken,
+		Pool: r.Pool, Name: r.Name, Attributes: r.Attributes, State: farm.ResourceState(r.State), Holder: r.Holder, AcquiredBy: r.AcquiredBy, LeaseToken: r.LeaseToken,
 		CleanJobID: r.CleanJobID, CleanFailures: r.CleanFailures, Flagged: r.Flagged, Version: r.Version,
 	}
 	var err error

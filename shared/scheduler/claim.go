@@ -89,6 +89,7 @@ func (s *Scheduler) claimCandidate(ctx context.Context, b *farm.Builder, cand *f
 	}
 	s.armLeaseTimer(ctx, next)
 	s.log.InfoContext(ctx, "job claimed", "job_id", next.ID, "builder", b.Name, "pool", next.Pool, "score", next.Score, "attempt", next.Attempts)
+	s.AfterTransition(ctx, next)
 	return next, nil
 }
 

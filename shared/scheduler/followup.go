@@ -30,7 +30,13 @@ func (s *Scheduler) AfterTransition(ctx context.Context, job *farm.Job) {
 func (s *Scheduler) FollowUp(ctx context.Context, job *farm.Job) error {
 	switch {
 	case job.Status == farm.StatusQueued:
-		return s.ringIfQueued(ctx, job.ID)
+		err := s.ringIfQueued(ctx, job.ID)
+		if job.Type == farm.TypeCleanResource {
+			err = errors.Join(err, s.settleCleanedResource(ctx, job))
+		}
+		return err
+	case job.Status.Active() && job.Type == farm.TypeCleanResource:
+		return s.settleCleanedResource(ctx, job)
 	case job.Status == farm.StatusWaiting:
 		return s.evaluateWaiting(ctx, job.ID)
 	case job.Status.Terminal():
