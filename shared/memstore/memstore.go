@@ -80,7 +80,7 @@ func (s *Store) Commit(_ context.Context, tx scheduler.Tx) error {
 		s.tokens[t.Hash] = &c
 	}
 	if tx.Idempotency != nil {
-		c := *tx.Idempotency
+		c := *tx.Idempotency.Next
 		s.idempotency[c.Key] = &c
 	}
 	return nil
@@ -137,9 +137,13 @@ func (s *Store) check(tx scheduler.Tx) error {
 			return conflict("token already exists")
 		}
 	}
-	if rec := tx.Idempotency; rec != nil {
-		if cur := s.idempotency[rec.Key]; cur != nil && cur.ExpiresAt.After(rec.CreatedAt) {
-			return &farm.Error{Code: farm.EConflict, Message: fmt.Sprintf("idempotency key %q already used", rec.Key), Err: scheduler.ErrIdempotencyKeyTaken}
+	if w := tx.Idempotency; w != nil {
+		cur := s.idempotency[w.Next.Key]
+		switch {
+		case w.Prev == nil && cur != nil && cur.ExpiresAt.After(w.Next.CreatedAt):
+			return &farm.Error{Code: farm.EConflict, Message: fmt.Sprintf("idempotency key %q already used", w.Next.Key), Err: scheduler.ErrIdempotencyKeyTaken}
+		case w.Prev != nil && (cur == nil || cur.Status != w.Prev.Status || cur.JobID != w.Prev.JobID):
+			return conflict("idempotency record %q changed since it was read", w.Next.Key)
 		}
 	}
 	return nil

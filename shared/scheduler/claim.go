@@ -9,11 +9,13 @@ import (
 )
 
 // Claim gives builder the best claimable job of pool: highest score, then
-// oldest. The claim is one transaction conditional on the job still being
-// queued as read (so two claimers never both win it) and on the builder
-// record being unchanged (so its slots are never overbooked). A claimer that
-// loses a job to another moves on to the next. It returns nil when the pool
-// has nothing to claim.
+// oldest. The job is claimed with a write conditional on it still being
+// queued as read, so two claimers never both win it; a claimer that loses
+// moves on to the next candidate at the cost of one refused write. Then the
+// job is added to the builder's slots with a write conditional on the
+// builder record being unchanged; if that shows the slots full (the same
+// builder claimed concurrently), the claim is undone, so slots are never
+// overbooked. It returns nil when the pool has nothing to claim.
 func (s *Scheduler) Claim(ctx context.Context, builderName, pool string) (*farm.Job, error) {
 	if !s.pools[pool] {
 		return nil, farm.FieldError("pool", "this farm does not serve pool %q", pool)
@@ -29,8 +31,7 @@ func (s *Scheduler) Claim(ctx context.Context, builderName, pool string) (*farm.
 		}
 		lost := false
 		for _, cand := range candidates {
-			var job *farm.Job
-			job, b, err = s.claimCandidate(ctx, b, pool, cand)
+			job, err := s.claimCandidate(ctx, b, cand)
 			if errors.Is(err, ErrLostRace) {
 				lost = true
 				continue
@@ -64,34 +65,10 @@ func (s *Scheduler) claimant(ctx context.Context, name, pool string) (*farm.Buil
 	return b, nil
 }
 
-// claimCandidate claims cand, trying again while only the builder record
-// changed underneath (another slot of the same builder claiming at once), so
-// that such a race never makes it skip to a lower-scored job. It returns an
-// ErrLostRace conflict once the job itself was taken, and the builder as last
-// read.
-func (s *Scheduler) claimCandidate(ctx context.Context, b *farm.Builder, pool string, cand *farm.Job) (*farm.Job, *farm.Builder, error) {
-	for attempt := 0; ; attempt++ {
-		job, err := s.claimOne(ctx, b, cand)
-		if !errors.Is(err, ErrLostRace) || attempt == 5 {
-			return job, b, err
-		}
-		if b, err = s.claimant(ctx, b.Name, pool); err != nil {
-			return nil, nil, err
-		}
-		cur, gerr := s.store.GetJob(ctx, cand.ID)
-		if gerr != nil {
-			return nil, b, gerr
-		}
-		if cur.Version != cand.Version {
-			return nil, b, LostRace("job %s was claimed by another builder", cand.ID)
-		}
-	}
-}
-
-// claimOne tries to claim one candidate. It returns (nil, nil) when the
+// claimCandidate claims cand for builder b. It returns (nil, nil) when the
 // candidate is not claimable by this builder, and an ErrLostRace conflict
-// when another writer got there first.
-func (s *Scheduler) claimOne(ctx context.Context, b *farm.Builder, cand *farm.Job) (*farm.Job, error) {
+// when another claimer took it first.
+func (s *Scheduler) claimCandidate(ctx context.Context, b *farm.Builder, cand *farm.Job) (*farm.Job, error) {
 	now := s.clock()
 	if !cand.Claimable(now) {
 		return nil, nil
@@ -103,22 +80,97 @@ func (s *Scheduler) claimOne(ctx context.Context, b *farm.Builder, cand *farm.Jo
 	if err != nil {
 		return nil, nil
 	}
-	nb := b.Clone()
-	nb.CurrentJobs = append(nb.CurrentJobs, next.ID)
-	nb.LastHeartbeat = farm.TimePtr(now)
-	if nb.State == farm.BuilderLost {
-		nb.State = farm.BuilderIdle
-	}
-	nb.Refresh()
-	nb.UpdatedAt = now
-	nb.Version++
-	ev.ExpiresAt = s.eventExpiry(now)
-	tx := Tx{Jobs: []JobWrite{{Prev: cand, Next: next, Event: ev}}, Builders: []BuilderWrite{{Prev: b, Next: nb}}}
-	if err := s.store.Commit(ctx, tx); err != nil {
+	if err := s.write(ctx, cand, next, ev); err != nil {
 		return nil, err
 	}
+	if err := s.takeSlot(ctx, b, next); err != nil {
+		s.undoClaim(ctx, next, err)
+		return nil, err
+	}
+	s.armLeaseTimer(ctx, next)
 	s.log.InfoContext(ctx, "job claimed", "job_id", next.ID, "builder", b.Name, "pool", next.Pool, "score", next.Score, "attempt", next.Attempts)
+	s.AfterTransition(ctx, next)
 	return next, nil
+}
+
+// takeSlot records the claimed job on the builder, re-reading it while other
+// writers change it, and refuses when it may no longer claim.
+func (s *Scheduler) takeSlot(ctx context.Context, b *farm.Builder, job *farm.Job) error {
+	for attempt := 0; ; attempt++ {
+		if err := b.CanClaim(); err != nil {
+			return err
+		}
+		nb := b.Clone()
+		nb.CurrentJobs = append(nb.CurrentJobs, job.ID)
+		nb.LastHeartbeat = job.StartedAt
+		if nb.State == farm.BuilderLost {
+			nb.State = farm.BuilderIdle
+		}
+		nb.Refresh()
+		nb.UpdatedAt = s.clock()
+		nb.Version++
+		err := s.store.Commit(ctx, Tx{Builders: []BuilderWrite{{Prev: b, Next: nb}}})
+		if !errors.Is(err, ErrLostRace) || attempt == 8 {
+			return err
+		}
+		if b, err = s.store.GetBuilder(ctx, b.Name); err != nil {
+			return err
+		}
+	}
+}
+
+// undoClaim puts a job claimed for a builder that could not take it back in
+// the queue.
+func (s *Scheduler) undoClaim(ctx context.Context, job *farm.Job, why error) {
+	err := retryOnConflict(ctx, func() error {
+		cur, err := s.store.GetJob(ctx, job.ID)
+		if err != nil {
+			return err
+		}
+		next, ev, err := cur.Unclaim(job.ClaimToken, farm.ErrorMessage(why), s.clock())
+		if err != nil {
+			return nil // no longer ours to undo
+		}
+		return s.write(ctx, cur, next, ev)
+	})
+	if err != nil {
+		// The lease will expire and the reaper requeues it.
+		s.log.WarnContext(ctx, "claim not undone; the reaper will requeue the job", "job_id", job.ID, "err", err)
+		return
+	}
+	s.ring(ctx, job, 0)
+}
+
+// releaseSlot removes job id from the builder's current jobs and applies
+// change (if any) to the builder in the same write. A failure is logged: the
+// next heartbeat prunes jobs the builder no longer holds.
+func (s *Scheduler) releaseSlot(ctx context.Context, builderName, id string, change func(*farm.Builder)) {
+	err := retryOnConflict(ctx, func() error {
+		b, err := s.store.GetBuilder(ctx, builderName)
+		if farm.IsCode(err, farm.ENotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		nb, _ := dropJob(b, id)
+		if nb == b {
+			if change == nil {
+				return nil
+			}
+			nb = b.Clone()
+			nb.Version++
+		}
+		if change != nil {
+			change(nb)
+		}
+		nb.Refresh()
+		nb.UpdatedAt = s.clock()
+		return s.store.Commit(ctx, Tx{Builders: []BuilderWrite{{Prev: b, Next: nb}}})
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "builder slot not released; its next heartbeat will", "builder", builderName, "job_id", id, "err", err)
+	}
 }
 
 // dropJob returns a copy of b without job id among its current jobs, and

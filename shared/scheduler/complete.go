@@ -8,8 +8,8 @@ import (
 )
 
 // Complete records a builder's result for a job it holds, fenced by the claim
-// token: a stale or foreign token is a conflict and changes nothing. The
-// builder's slot is freed in the same transaction.
+// token: a stale or foreign token is a conflict and changes nothing. Then the
+// builder's slot is freed.
 func (s *Scheduler) Complete(ctx context.Context, builderName, jobID string, c farm.Completion) (*farm.Job, error) {
 	var done *farm.Job
 	err := retryOnConflict(ctx, func() error {
@@ -25,23 +25,7 @@ func (s *Scheduler) Complete(ctx context.Context, builderName, jobID string, c f
 		if err != nil {
 			return err
 		}
-		ev.ExpiresAt = s.eventExpiry(now)
-		tx := Tx{Jobs: []JobWrite{{Prev: job, Next: next, Event: ev}}}
-		if b, err := s.store.GetBuilder(ctx, builderName); err == nil {
-			nb, _ := dropJob(b, jobID)
-			if nb == b {
-				nb = b.Clone()
-				nb.Version++
-			}
-			nb.JobsCompleted++
-			if next.Status == farm.StatusSucceeded {
-				// A builder that finishes work is healthy again.
-				nb.ConsecutiveFailures = 0
-			}
-			nb.UpdatedAt = now
-			tx.Builders = []BuilderWrite{{Prev: b, Next: nb}}
-		}
-		if err := s.store.Commit(ctx, tx); err != nil {
+		if err := s.write(ctx, job, next, ev); err != nil {
 			return err
 		}
 		done = next
@@ -50,6 +34,13 @@ func (s *Scheduler) Complete(ctx context.Context, builderName, jobID string, c f
 	if err != nil {
 		return nil, err
 	}
+	s.releaseSlot(ctx, builderName, jobID, func(b *farm.Builder) {
+		b.JobsCompleted++
+		if done.Status == farm.StatusSucceeded {
+			// A builder that finishes work is healthy again.
+			b.ConsecutiveFailures = 0
+		}
+	})
 	s.log.InfoContext(ctx, "job completed", "job_id", jobID, "builder", builderName, "status", done.Status)
 	s.AfterTransition(ctx, done)
 	return done, nil

@@ -20,15 +20,23 @@ import (
 //   - finished: re-evaluate the jobs waiting on it; create the follow-on jobs
 //     of a job that succeeded; settle the resource a clean-resource job cleaned.
 func (s *Scheduler) AfterTransition(ctx context.Context, job *farm.Job) {
-	if err := s.afterTransition(ctx, job); err != nil {
+	if err := s.FollowUp(ctx, job); err != nil {
 		s.log.WarnContext(ctx, "follow-up work failed; it is retried by the dispatcher and the reaper", "job_id", job.ID, "status", job.Status, "err", err)
 	}
 }
 
-func (s *Scheduler) afterTransition(ctx context.Context, job *farm.Job) error {
+// FollowUp is AfterTransition returning its error, for callers that retry
+// (the dispatcher reports the stream record as failed).
+func (s *Scheduler) FollowUp(ctx context.Context, job *farm.Job) error {
 	switch {
 	case job.Status == farm.StatusQueued:
-		return s.ringIfQueued(ctx, job.ID)
+		err := s.ringIfQueued(ctx, job.ID)
+		if job.Type == farm.TypeCleanResource {
+			err = errors.Join(err, s.settleCleanedResource(ctx, job))
+		}
+		return err
+	case job.Status.Active() && job.Type == farm.TypeCleanResource:
+		return s.settleCleanedResource(ctx, job)
 	case job.Status == farm.StatusWaiting:
 		return s.evaluateWaiting(ctx, job.ID)
 	case job.Status.Terminal():
@@ -121,41 +129,40 @@ func (s *Scheduler) evaluateWaiting(ctx context.Context, id string) error {
 	return err
 }
 
-// createFollowOns creates the follow-on jobs of a succeeded job, once: the
-// parent's follow_ons_created flag is set in the same transaction.
+// createFollowOns creates the follow-on jobs of a succeeded job, once. Their
+// ids derive from the parent's, so when the API and the dispatcher both get
+// here, the second finds the first's jobs; the parent's follow_ons_created
+// flag is set last.
 func (s *Scheduler) createFollowOns(ctx context.Context, parentID string) error {
-	var created []*farm.Job
-	err := retryOnConflict(ctx, func() error {
-		created = nil
-		parent, err := s.store.GetJob(ctx, parentID)
-		if err != nil || parent.Status != farm.StatusSucceeded || parent.FollowOnsCreated {
+	parent, err := s.store.GetJob(ctx, parentID)
+	if err != nil || parent.Status != farm.StatusSucceeded || parent.FollowOnsCreated {
+		return err
+	}
+	now := s.clock()
+	children, err := s.followOnJobs(parent, now)
+	if err != nil {
+		s.log.ErrorContext(ctx, "follow-on jobs refused; none created", "job_id", parent.ID, "err", err)
+	}
+	for _, c := range children {
+		ev := &farm.JobEvent{JobID: c.ID, Seq: farm.SeqFor(c.Version), At: now, To: c.Status, Actor: "dispatcher", Detail: "follow-on of " + parent.ID, ExpiresAt: s.eventExpiry(now)}
+		err := s.store.Commit(ctx, Tx{Jobs: []JobWrite{{Next: c, Event: ev}}})
+		if errors.Is(err, ErrLostRace) {
+			continue // created already
+		}
+		if err != nil {
 			return err
 		}
-		now := s.clock()
-		children, err := s.followOnJobs(parent, now)
-		if err != nil {
-			s.log.ErrorContext(ctx, "follow-on jobs refused; none created", "job_id", parent.ID, "err", err)
+		s.ring(ctx, c, 0)
+	}
+	return retryOnConflict(ctx, func() error {
+		parent, err := s.store.GetJob(ctx, parentID)
+		if err != nil || parent.FollowOnsCreated {
+			return err
 		}
 		next := parent.Touched()
 		next.FollowOnsCreated = true
-		tx := Tx{Jobs: []JobWrite{{Prev: parent, Next: next}}}
-		for _, c := range children {
-			ev := &farm.JobEvent{JobID: c.ID, Seq: farm.SeqFor(c.Version), At: now, To: c.Status, Actor: "dispatcher", Detail: "follow-on of " + parent.ID, ExpiresAt: s.eventExpiry(now)}
-			tx.Jobs = append(tx.Jobs, JobWrite{Next: c, Event: ev})
-		}
-		if tx.Size() > MaxTxItems {
-			return farm.Errorf(farm.EInvalid, "job %s declares too many follow-on jobs", parent.ID)
-		}
-		if err := s.store.Commit(ctx, tx); err != nil {
-			return err
-		}
-		created = children
-		return nil
+		return s.store.Commit(ctx, Tx{Jobs: []JobWrite{{Prev: parent, Next: next}}})
 	})
-	for _, c := range created {
-		s.ring(ctx, c, 0)
-	}
-	return err
 }
 
 // followOnJobs builds (without storing) the follow-on jobs of parent.
@@ -179,6 +186,11 @@ func (s *Scheduler) followOnJobs(parent *farm.Job, now time.Time) ([]*farm.Job, 
 		if err != nil {
 			return nil, fmt.Errorf("follow-on %d: %w", i, err)
 		}
+		finished := now
+		if parent.FinishedAt != nil {
+			finished = *parent.FinishedAt
+		}
+		j.ID = farm.DerivedID(finished, fmt.Sprintf("%s/follow-on/%d", parent.ID, i))
 		j.QueuedAt = farm.TimePtr(now)
 		out = append(out, j)
 	}

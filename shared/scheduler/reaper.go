@@ -87,13 +87,26 @@ func (s *Scheduler) Reap(ctx context.Context) (*ReapReport, error) {
 	return rep, errors.Join(errs...)
 }
 
-// ReapJob checks one job's lease and timeout now (a lease timer fired).
+// ReapJob checks one job's lease and timeout now (its lease timer fired),
+// and arms the timer again for a job whose lease was renewed meanwhile.
 func (s *Scheduler) ReapJob(ctx context.Context, id string) error {
 	if _, _, err := s.reapLease(ctx, id); err != nil {
 		return err
 	}
-	_, err := s.timeOut(ctx, id)
-	return err
+	if _, err := s.timeOut(ctx, id); err != nil {
+		return err
+	}
+	job, err := s.store.GetJob(ctx, id)
+	if farm.IsCode(err, farm.ENotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if job.Status.Active() {
+		s.armLeaseTimer(ctx, job)
+	}
+	return nil
 }
 
 // reapLease handles a job whose lease expired: the builder is lost. The job
@@ -104,57 +117,50 @@ func (s *Scheduler) ReapJob(ctx context.Context, id string) error {
 // job is the likely culprit and the builder's count is left alone; otherwise
 // the builder's count grows and at BuilderMaxFailures it is disabled.
 func (s *Scheduler) reapLease(ctx context.Context, id string) (reaped, disabled bool, err error) {
-	var after *farm.Job
+	var job, after *farm.Job
 	err = retryOnConflict(ctx, func() error {
-		reaped, disabled, after = false, false, nil
+		job, after = nil, nil
 		now := s.clock()
-		job, err := s.store.GetJob(ctx, id)
+		cur, err := s.store.GetJob(ctx, id)
 		if err != nil {
 			return err
 		}
-		if !job.Status.Active() || job.LeaseExpiresAt == nil || now.Before(*job.LeaseExpiresAt) {
+		if !cur.Status.Active() || cur.LeaseExpiresAt == nil || now.Before(*cur.LeaseExpiresAt) {
 			return nil
 		}
-		backoff := farm.Backoff(job.Attempts, s.cfg.RequeueBackoff, s.cfg.MaxRequeueBackoff)
-		next, ev, err := job.LeaseLost(now, backoff, s.cfg.JobMaxBuilderFailures)
+		backoff := farm.Backoff(cur.Attempts, s.cfg.RequeueBackoff, s.cfg.MaxRequeueBackoff)
+		next, ev, err := cur.LeaseLost(now, backoff, s.cfg.JobMaxBuilderFailures)
 		if err != nil {
 			return err
 		}
-		ev.ExpiresAt = s.eventExpiry(now)
-		tx := Tx{Jobs: []JobWrite{{Prev: job, Next: next, Event: ev}}}
-		if b, err := s.store.GetBuilder(ctx, job.Builder); err == nil {
-			nb, _ := dropJob(b, job.ID)
-			if nb == b {
-				nb = b.Clone()
-				nb.Version++
-			}
-			if nb.LastHeartbeat == nil || now.Sub(*nb.LastHeartbeat) >= s.cfg.Lease {
-				nb.State = farm.BuilderLost
-			}
-			if next.BuilderFailures <= b.ConsecutiveFailures+1 {
-				nb.ConsecutiveFailures++
-				nb.TotalFailures++
-				if nb.ConsecutiveFailures >= s.cfg.BuilderMaxFailures && !nb.Disabled {
-					nb.Disabled = true
-					nb.DisabledReason = fmt.Sprintf("disabled automatically after %d consecutive failures (last: lost the lease of job %s at %s)", nb.ConsecutiveFailures, job.ID, now.Format(time.RFC3339))
-					disabled = true
-				}
-			}
-			nb.Refresh()
-			nb.UpdatedAt = now
-			tx.Builders = []BuilderWrite{{Prev: b, Next: nb}}
-		}
-		if err := s.store.Commit(ctx, tx); err != nil {
+		if err := s.write(ctx, cur, next, ev); err != nil {
 			return err
 		}
-		reaped, after = true, next
-		s.log.WarnContext(ctx, "lease expired", "job_id", job.ID, "builder", job.Builder, "now", next.Status, "attempts", job.Attempts, "builder_disabled", disabled)
+		job, after = cur, next
 		return nil
 	})
-	if after != nil {
-		s.AfterTransition(ctx, after)
+	if err != nil || after == nil {
+		return false, false, err
 	}
-	return reaped, disabled, err
+	s.releaseSlot(ctx, job.Builder, job.ID, func(b *farm.Builder) {
+		now := s.clock()
+		if b.LastHeartbeat == nil || now.Sub(*b.LastHeartbeat) >= s.cfg.Lease {
+			b.State = farm.BuilderLost
+		}
+		if after.BuilderFailures > b.ConsecutiveFailures+1 {
+			return // the job has failed more builders than this one has failed jobs: blame the job
+		}
+		b.ConsecutiveFailures++
+		b.TotalFailures++
+		if b.ConsecutiveFailures >= s.cfg.BuilderMaxFailures && !b.Disabled {
+			b.Disabled = true
+			b.DisabledReason = fmt.Sprintf("disabled automatically after %d consecutive failures (last: lost the lease of job %s at %s)", b.ConsecutiveFailures, job.ID, now.Format(time.RFC3339))
+			disabled = true
+		}
+	})
+	s.log.WarnContext(ctx, "lease expired", "job_id", job.ID, "builder", job.Builder, "now", after.Status, "attempts", job.Attempts, "builder_disabled", disabled)
+	s.AfterTransition(ctx, after)
+	return true, disabled, nil
 }
 
 // timeOut ends a job that ran past its own timeout; its builder gets a cancel
@@ -176,25 +182,19 @@ func (s *Scheduler) timeOut(ctx context.Context, id string) (bool, error) {
 		if err != nil {
 			return err
 		}
-		ev.ExpiresAt = s.eventExpiry(now)
-		tx := Tx{Jobs: []JobWrite{{Prev: job, Next: next, Event: ev}}}
-		if b, err := s.store.GetBuilder(ctx, job.Builder); err == nil {
-			if nb, ok := dropJob(b, job.ID); ok {
-				nb.UpdatedAt = now
-				tx.Builders = []BuilderWrite{{Prev: b, Next: nb}}
-			}
-		}
-		if err := s.store.Commit(ctx, tx); err != nil {
+		if err := s.write(ctx, job, next, ev); err != nil {
 			return err
 		}
 		after = next
 		return nil
 	})
-	if after != nil {
-		s.log.WarnContext(ctx, "job timed out", "job_id", id, "builder", after.Builder)
-		s.AfterTransition(ctx, after)
+	if err != nil || after == nil {
+		return false, err
 	}
-	return after != nil, err
+	s.releaseSlot(ctx, after.Builder, id, nil)
+	s.log.WarnContext(ctx, "job timed out", "job_id", id, "builder", after.Builder)
+	s.AfterTransition(ctx, after)
+	return true, nil
 }
 
 // markLostBuilders marks builders that stopped heartbeating as lost. Builders

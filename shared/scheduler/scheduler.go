@@ -20,6 +20,14 @@ type Doorbell interface {
 	Ring(ctx context.Context, pool, jobID string, delay time.Duration) error
 }
 
+// LeaseTimer wakes the reaper for one job when its lease is due, so a lost
+// builder is noticed at its lease's end rather than at the next scheduled
+// sweep (SQS delay messages in AWS). Timers are hints too: the sweep still
+// finds every expired lease.
+type LeaseTimer interface {
+	Arm(ctx context.Context, jobID string, at time.Time) error
+}
+
 // Config holds the scheduler's timings and limits. Zero fields take defaults.
 type Config struct {
 	// Heartbeat is how often builders heartbeat (default 10 s).
@@ -80,6 +88,7 @@ type Scheduler struct {
 	store    Store
 	registry *farm.Registry
 	bell     Doorbell
+	timer    LeaseTimer
 	pools    map[string]bool
 	poolList []string
 	cfg      Config
@@ -92,6 +101,8 @@ type Options struct {
 	Store    Store
 	Registry *farm.Registry // default: the built-in types
 	Doorbell Doorbell       // default: rings nothing (tests)
+	// LeaseTimer, when set, is armed for every claim's lease.
+	LeaseTimer LeaseTimer
 	// Pools are the builder pools the farm serves; jobs routed elsewhere are refused.
 	Pools  []string
 	Config Config
@@ -101,7 +112,7 @@ type Options struct {
 
 // New returns a Scheduler.
 func New(o Options) *Scheduler {
-	s := &Scheduler{store: o.Store, registry: o.Registry, bell: o.Doorbell, cfg: o.Config.withDefaults(), now: o.Clock, log: o.Logger, pools: map[string]bool{}}
+	s := &Scheduler{store: o.Store, registry: o.Registry, bell: o.Doorbell, timer: o.LeaseTimer, cfg: o.Config.withDefaults(), now: o.Clock, log: o.Logger, pools: map[string]bool{}}
 	if s.registry == nil {
 		s.registry = farm.DefaultRegistry()
 	}
@@ -146,6 +157,16 @@ func (s *Scheduler) clock() time.Time { return s.now().UTC().Truncate(time.Milli
 func (s *Scheduler) ring(ctx context.Context, j *farm.Job, delay time.Duration) {
 	if err := s.bell.Ring(ctx, j.Pool, j.ID, delay); err != nil {
 		s.log.WarnContext(ctx, "doorbell failed; the dispatcher or reaper will ring again", "job_id", j.ID, "pool", j.Pool, "err", err)
+	}
+}
+
+// armLeaseTimer asks to be woken just after a job's lease is due.
+func (s *Scheduler) armLeaseTimer(ctx context.Context, j *farm.Job) {
+	if s.timer == nil || j.LeaseExpiresAt == nil {
+		return
+	}
+	if err := s.timer.Arm(ctx, j.ID, j.LeaseExpiresAt.Add(time.Second)); err != nil {
+		s.log.WarnContext(ctx, "lease timer not armed; the sweep will find the lease", "job_id", j.ID, "err", err)
 	}
 }
 

@@ -17,7 +17,10 @@ import (
 // conditional on the stored item still being the one the caller read (same
 // version, and for jobs the same status and claim token), or being absent for
 // a create. A write that lost a race changes nothing and returns an EConflict
-// *farm.Error.
+// *farm.Error wrapping ErrLostRace. The scheduler keeps transactions to one
+// item on every hot path: a single conditional write is cheaper than a
+// transaction on DynamoDB (and far cheaper on emulators), and everything it
+// would otherwise update together is either derived or repaired later.
 type Store interface {
 	Commit(ctx context.Context, tx Tx) error
 
@@ -51,7 +54,9 @@ type Store interface {
 
 // Tx is a set of writes applied all or nothing. A nil Prev creates the item
 // (conditional on its absence); otherwise the write replaces Prev
-// (conditional on Prev's version being the stored one).
+// (conditional on Prev's version being the stored one). Job history events
+// are appended once the state writes succeeded (the job record is the truth,
+// the event its record); they are never written for a failed commit.
 type Tx struct {
 	Jobs      []JobWrite
 	Builders  []BuilderWrite
@@ -59,20 +64,18 @@ type Tx struct {
 	Resources []ResourceWrite
 	// Tokens are created (never replaced).
 	Tokens []*farm.Token
-	// Idempotency is created unless a live record holds its key; then Commit
-	// fails with an error matching ErrIdempotencyKeyTaken.
-	Idempotency *farm.Idempotency
+	// Idempotency creates or replaces an idempotency record.
+	Idempotency *IdempotencyWrite
 }
 
-// Size is the number of items the transaction writes.
+// IdempotencyWrite creates an idempotency record (Prev nil: unless a live
+// record holds the key, else Commit fails with ErrIdempotencyKeyTaken) or
+// replaces one (conditional on Prev's status and job).
+type IdempotencyWrite struct{ Prev, Next *farm.Idempotency }
+
+// Size is the number of state items the transaction writes (events not counted).
 func (tx Tx) Size() int {
-	n := len(tx.Builders) + len(tx.Pools) + len(tx.Resources) + len(tx.Tokens)
-	for _, w := range tx.Jobs {
-		n++
-		if w.Event != nil {
-			n++
-		}
-	}
+	n := len(tx.Jobs) + len(tx.Builders) + len(tx.Pools) + len(tx.Resources) + len(tx.Tokens)
 	if tx.Idempotency != nil {
 		n++
 	}

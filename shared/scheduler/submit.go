@@ -44,52 +44,98 @@ type SubmitRequest struct {
 
 // Submit validates a request and stores the job, then rings its pool's
 // doorbell. created is false when an idempotency key returned an earlier job.
+//
+// With an idempotency key it follows Powertools' idempotency record: first
+// the record is claimed (in progress, naming the new job's id), then the job
+// is written, then the record is completed. A repeat finds the record: a
+// different request under the key is refused; the same request gets the
+// job, and if the first attempt died before writing it, the repeat writes
+// it under the recorded id, so there is still exactly one job.
 func (s *Scheduler) Submit(ctx context.Context, req SubmitRequest) (job *farm.Job, created bool, err error) {
 	now := s.clock()
 	job, err = s.newJob(req, now)
 	if err != nil {
 		return nil, false, err
 	}
-	var idem *farm.Idempotency
-	if req.IdempotencyKey != "" {
-		idem = &farm.Idempotency{
-			Key:         "submit:" + req.IdempotencyScope + ":" + req.IdempotencyKey,
-			Status:      farm.IdempotencyCompleted,
-			RequestHash: requestHash(job),
-			JobID:       job.ID,
-			CreatedAt:   now,
-			ExpiresAt:   now.Add(s.cfg.IdempotencyTTL),
+	if req.IdempotencyKey == "" {
+		if err := s.create(ctx, job, now); err != nil {
+			return nil, false, err
 		}
-		job.IdempotencyKey = req.IdempotencyKey
+		s.submitted(ctx, job)
+		return job, true, nil
 	}
-	err = retryOnConflict(ctx, func() error { return s.create(ctx, job, idem, now) })
+	job.IdempotencyKey = req.IdempotencyKey
+	rec := &farm.Idempotency{
+		Key:         "submit:" + req.IdempotencyScope + ":" + req.IdempotencyKey,
+		Status:      farm.IdempotencyInProgress,
+		RequestHash: requestHash(job),
+		JobID:       job.ID,
+		CreatedAt:   now,
+		ExpiresAt:   now.Add(s.cfg.IdempotencyTTL),
+	}
+	err = s.store.Commit(ctx, Tx{Idempotency: &IdempotencyWrite{Next: rec}})
 	if errors.Is(err, ErrIdempotencyKeyTaken) {
-		return s.replay(ctx, idem, now)
+		return s.replay(ctx, job, rec, now)
 	}
 	if err != nil {
 		return nil, false, err
 	}
+	if err := s.create(ctx, job, now); err != nil {
+		return nil, false, err
+	}
+	s.completeIdempotency(ctx, rec)
+	s.submitted(ctx, job)
+	return job, true, nil
+}
+
+func (s *Scheduler) submitted(ctx context.Context, job *farm.Job) {
 	if job.Status == farm.StatusQueued {
 		s.ring(ctx, job, 0)
 	}
 	s.log.InfoContext(ctx, "job submitted", "job_id", job.ID, "type", job.Type, "pool", job.Pool, "score", job.Score, "status", job.Status)
-	return job, true, nil
 }
 
-// replay answers a repeated idempotency key with the first job, or refuses a
-// different request under the same key.
-func (s *Scheduler) replay(ctx context.Context, idem *farm.Idempotency, now time.Time) (*farm.Job, bool, error) {
-	rec, err := s.store.GetIdempotency(ctx, idem.Key, now)
+// completeIdempotency marks a record completed once its job exists. Failing
+// to is harmless: a repeat finds the job either way.
+func (s *Scheduler) completeIdempotency(ctx context.Context, rec *farm.Idempotency) {
+	done := *rec
+	done.Status = farm.IdempotencyCompleted
+	if err := s.store.Commit(ctx, Tx{Idempotency: &IdempotencyWrite{Prev: rec, Next: &done}}); err != nil {
+		s.log.WarnContext(ctx, "idempotency record not marked completed", "key", rec.Key, "job_id", rec.JobID, "err", err)
+	}
+}
+
+// replay answers a repeated idempotency key.
+func (s *Scheduler) replay(ctx context.Context, job *farm.Job, want *farm.Idempotency, now time.Time) (*farm.Job, bool, error) {
+	rec, err := s.store.GetIdempotency(ctx, want.Key, now)
+	if farm.IsCode(err, farm.ENotFound) {
+		// It expired between the two calls: take the key afresh.
+		return nil, false, LostRace("idempotency record of %q expired; submit again", want.Key)
+	}
 	if err != nil {
 		return nil, false, err
 	}
-	if rec.RequestHash != idem.RequestHash {
+	if rec.RequestHash != want.RequestHash {
 		return nil, false, farm.Errorf(farm.EIdempotencyMismatch, "idempotency key was first used with a different request (job %s)", rec.JobID)
 	}
-	job, err := s.store.GetJob(ctx, rec.JobID)
-	if err != nil {
+	existing, err := s.store.GetJob(ctx, rec.JobID)
+	if err == nil {
+		return existing, false, nil
+	}
+	if !farm.IsCode(err, farm.ENotFound) {
 		return nil, false, err
 	}
+	// The first attempt recorded the key but never wrote its job (or is
+	// writing it right now): write it under the recorded id.
+	job.ID = rec.JobID
+	if err := s.create(ctx, job, now); errors.Is(err, ErrLostRace) {
+		existing, err := s.store.GetJob(ctx, rec.JobID)
+		return existing, false, err
+	} else if err != nil {
+		return nil, false, err
+	}
+	s.completeIdempotency(ctx, rec)
+	s.submitted(ctx, job)
 	return job, false, nil
 }
 
@@ -188,14 +234,15 @@ func (s *Scheduler) newJob(req SubmitRequest, now time.Time) (*farm.Job, error) 
 	}, nil
 }
 
-// create writes the job with its first event. A job with dependencies waits,
-// and is registered on each unfinished dependency in the same transaction
-// (conditional on the dependency not having changed), so a dependency that
-// finishes concurrently can never miss it.
-func (s *Scheduler) create(ctx context.Context, job *farm.Job, idem *farm.Idempotency, now time.Time) error {
-	tx := Tx{Idempotency: idem}
+// create writes a new job with its first event. A job with unfinished
+// dependencies is written waiting and then registered on each of them; a
+// dependency that finished in the meantime is noticed on registration (its
+// version changed), and the sweep re-evaluates every waiting job anyway, so
+// no dependency's end is ever missed.
+func (s *Scheduler) create(ctx context.Context, job *farm.Job, now time.Time) error {
 	job.Status, job.Error, job.Result, job.QueuedAt, job.FinishedAt = farm.StatusQueued, "", "", nil, nil
 	detail := "submitted by " + job.RequestedBy
+	var pending []string
 	for i, id := range job.DependsOn {
 		dep, err := s.store.GetJob(ctx, id)
 		if farm.IsCode(err, farm.ENotFound) {
@@ -206,29 +253,57 @@ func (s *Scheduler) create(ctx context.Context, job *farm.Job, idem *farm.Idempo
 		}
 		switch {
 		case dep.Status == farm.StatusSucceeded:
-			continue
 		case dep.Status.Terminal():
-			job.Status = farm.StatusFailed
-			job.Result = string(farm.StatusFailed)
-			job.Error = fmt.Sprintf("dependency %s %s", dep.ID, dep.Status)
-			job.FinishedAt = farm.TimePtr(now)
-			detail = job.Error
-		default:
 			if job.Status != farm.StatusFailed {
-				job.Status = farm.StatusWaiting
+				job.Status = farm.StatusFailed
+				job.Result = string(farm.StatusFailed)
+				job.Error = fmt.Sprintf("dependency %s %s", dep.ID, dep.Status)
+				job.FinishedAt = farm.TimePtr(now)
+				detail = job.Error
 			}
-			next := dep.Touched()
-			next.Dependents = append(next.Dependents, job.ID)
-			tx.Jobs = append(tx.Jobs, JobWrite{Prev: dep, Next: next})
+		default:
+			pending = append(pending, id)
 		}
 	}
-	if job.Status == farm.StatusFailed {
-		tx.Jobs = nil // nothing to wait for
+	if job.Status != farm.StatusFailed && len(pending) > 0 {
+		job.Status = farm.StatusWaiting
 	}
 	if job.Status == farm.StatusQueued {
 		job.QueuedAt = farm.TimePtr(now)
 	}
 	ev := &farm.JobEvent{JobID: job.ID, Seq: farm.SeqFor(job.Version), At: now, To: job.Status, Actor: job.RequestedBy, Detail: detail, ExpiresAt: s.eventExpiry(now)}
-	tx.Jobs = append(tx.Jobs, JobWrite{Next: job, Event: ev})
-	return s.store.Commit(ctx, tx)
+	if err := s.store.Commit(ctx, Tx{Jobs: []JobWrite{{Next: job, Event: ev}}}); err != nil {
+		return err
+	}
+	if job.Status != farm.StatusWaiting {
+		return nil
+	}
+	for _, id := range pending {
+		if err := s.registerDependent(ctx, id, job.ID); err != nil {
+			s.log.WarnContext(ctx, "dependency registration failed; the reaper's sweep covers it", "job_id", job.ID, "dependency", id, "err", err)
+		}
+	}
+	return nil
+}
+
+// registerDependent records on dependency depID that jobID waits for it, or
+// re-evaluates jobID at once if the dependency has finished.
+func (s *Scheduler) registerDependent(ctx context.Context, depID, jobID string) error {
+	finished := false
+	err := retryOnConflict(ctx, func() error {
+		dep, err := s.store.GetJob(ctx, depID)
+		if err != nil {
+			return err
+		}
+		if finished = dep.Status.Terminal(); finished {
+			return nil
+		}
+		next := dep.Touched()
+		next.Dependents = append(next.Dependents, jobID)
+		return s.store.Commit(ctx, Tx{Jobs: []JobWrite{{Prev: dep, Next: next}}})
+	})
+	if err == nil && finished {
+		return s.evaluateWaiting(ctx, jobID)
+	}
+	return err
 }

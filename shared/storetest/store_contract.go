@@ -268,9 +268,9 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 			return j
 		}
 		create(t, s,
-			mk(ids[0], farm.StatusRunning, -10*time.Second, -30*time.Second),  // expired
-			mk(ids[1], farm.StatusRunning, 20*time.Second, -2*time.Minute),    // live lease, past its 60 s timeout
-			mk(ids[2], farm.StatusCancelling, -time.Second, -5*time.Second),   // expired
+			mk(ids[0], farm.StatusRunning, -10*time.Second, -30*time.Second), // expired
+			mk(ids[1], farm.StatusRunning, 20*time.Second, -2*time.Minute),   // live lease, past its 60 s timeout
+			mk(ids[2], farm.StatusCancelling, -time.Second, -5*time.Second),  // expired
 			mk(ids[3], farm.StatusQueued, 0, 0),
 		)
 		exp, err := s.ExpiredLeases(ctx, t0, 10)
@@ -347,10 +347,10 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		s := newStore(t)
 		ids := newIDs(3)
 		rec := &farm.Idempotency{Key: "submit:x:k", Status: farm.IdempotencyCompleted, RequestHash: "h1", JobID: ids[0], CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-		must(t, s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Next: rawJob(ids[0], farm.StatusQueued, "default", 1)}}, Idempotency: rec}))
+		must(t, s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Next: rawJob(ids[0], farm.StatusQueued, "default", 1)}}, Idempotency: &scheduler.IdempotencyWrite{Next: rec}}))
 		dup := *rec
 		dup.JobID, dup.RequestHash, dup.CreatedAt = ids[1], "h2", t0.Add(time.Minute)
-		err := s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Next: rawJob(ids[1], farm.StatusQueued, "default", 1)}}, Idempotency: &dup})
+		err := s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Next: rawJob(ids[1], farm.StatusQueued, "default", 1)}}, Idempotency: &scheduler.IdempotencyWrite{Next: &dup}})
 		if !errors.Is(err, scheduler.ErrIdempotencyKeyTaken) {
 			t.Fatalf("second use of a key: %v, want ErrIdempotencyKeyTaken", err)
 		}
@@ -366,8 +366,16 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		_, err = s.GetIdempotency(ctx, rec.Key, t0.Add(2*time.Hour))
 		mustCode(t, err, farm.ENotFound)
 		later := *rec
-		later.JobID, later.CreatedAt, later.ExpiresAt = ids[2], t0.Add(2*time.Hour), t0.Add(3*time.Hour)
-		must(t, s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Next: rawJob(ids[2], farm.StatusQueued, "default", 1)}}, Idempotency: &later}))
+		later.JobID, later.CreatedAt, later.ExpiresAt, later.Status = ids[2], t0.Add(2*time.Hour), t0.Add(3*time.Hour), farm.IdempotencyInProgress
+		must(t, s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Next: rawJob(ids[2], farm.StatusQueued, "default", 1)}}, Idempotency: &scheduler.IdempotencyWrite{Next: &later}}))
+		// A record is replaced only from the state it was read in.
+		done := later
+		done.Status = farm.IdempotencyCompleted
+		must(t, s.Commit(ctx, scheduler.Tx{Idempotency: &scheduler.IdempotencyWrite{Prev: &later, Next: &done}}))
+		mustCode(t, s.Commit(ctx, scheduler.Tx{Idempotency: &scheduler.IdempotencyWrite{Prev: &later, Next: &done}}), farm.EConflict)
+		if got, _ := s.GetIdempotency(ctx, rec.Key, t0.Add(2*time.Hour)); got.Status != farm.IdempotencyCompleted {
+			t.Fatalf("record not completed: %+v", got)
+		}
 	})
 
 	t.Run("BuildersTokensPoolsResources", func(t *testing.T) {
@@ -435,4 +443,3 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		mustCode(t, s.Commit(ctx, scheduler.Tx{Pools: []scheduler.PoolWrite{{Prev: pool, Next: np}}}), farm.EConflict)
 	})
 }
-
