@@ -1,0 +1,42 @@
+// Command api is the Lambda behind the API Gateway HTTP API (payload format
+// 2.0): it serves the farm's net/http API handler through
+// aws-lambda-go-api-proxy. The bootstrap admin token is read at cold start
+// from the Secrets Manager secret FARM_ADMIN_TOKEN_SECRET_ARN names (or from
+// FARM_ADMIN_TOKEN).
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/buildfarm/buildfarm/shared/auth"
+	"github.com/buildfarm/buildfarm/shared/httpapi"
+	"github.com/buildfarm/buildfarm/shared/httpapi/wired"
+	"github.com/buildfarm/buildfarm/shared/wiring"
+)
+
+func main() {
+	// JSON lines with Lambda's requestId, and the API's request_id on every
+	// line logged with a request's context (the scheduler's included).
+	logger := slog.New(httpapi.ContextHandler(lambdacontext.NewLogHandler()))
+	slog.SetDefault(logger)
+	ctx := context.Background()
+	f, err := wiring.FromEnv(ctx, logger)
+	if err != nil {
+		wiring.Exit(logger, "api", err)
+	}
+	adminToken, err := auth.AdminTokenFromEnv(ctx, os.Getenv, func() auth.SecretsAPI { return secretsmanager.NewFromConfig(f.AWS) })
+	if err != nil {
+		wiring.Exit(logger, "api", err)
+	}
+	handler, err := wired.Handler(f, adminToken)
+	if err != nil {
+		wiring.Exit(logger, "api", err)
+	}
+	lambda.Start(httpapi.LambdaHandler(handler))
+}

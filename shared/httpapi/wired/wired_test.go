@@ -1,0 +1,171 @@
+package wired_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/buildfarm/buildfarm/shared/apiv1"
+	"github.com/buildfarm/buildfarm/shared/awsconf"
+	"github.com/buildfarm/buildfarm/shared/emulator/emulatortest"
+	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/httpapi"
+	"github.com/buildfarm/buildfarm/shared/httpapi/wired"
+	"github.com/buildfarm/buildfarm/shared/wiring"
+)
+
+func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }
+
+const adminToken = "wired-test-admin-token-0123456789"
+
+type client struct {
+	t    *testing.T
+	base string
+}
+
+// call sends a JSON request with token and decodes a JSON answer into out.
+func (c client) call(token, method, path string, body any, want int, out any) http.Header {
+	c.t.Helper()
+	var r io.Reader
+	if body != nil {
+		raw, _ := json.Marshal(body)
+		r = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, c.base+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		c.t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, raw, want)
+	}
+	if out != nil {
+		if s, ok := out.(*string); ok {
+			*s = string(raw)
+		} else if err := json.Unmarshal(raw, out); err != nil {
+			c.t.Fatalf("%s %s: %v in %s", method, path, err, raw)
+		}
+	}
+	return resp.Header
+}
+
+// TestJobLifeOnTheEmulator runs a job through the API wired to DynamoDB,
+// SQS and S3 on the emulator: tokens, registration with real queue URLs, a
+// claim with a presigned source, an artifact uploaded through its presigned
+// URL, completion recording it, and the log stored in S3.
+func TestJobLifeOnTheEmulator(t *testing.T) {
+	t.Parallel()
+	top, cfg, res := emulatortest.Topology(t, "default")
+	ctx := context.Background()
+	logger := slog.New(httpapi.ContextHandler(slog.NewJSONHandler(io.Discard, nil)))
+	f, err := wiring.New(ctx, wiring.Config{Topology: top}, cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := wired.Handler(f, adminToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	c := client{t: t, base: srv.URL}
+
+	var health apiv1.Health
+	c.call("", "GET", "/v1/health", nil, 200, &health)
+	var sub, bld apiv1.TokenResponse
+	c.call(adminToken, "POST", "/v1/tokens", map[string]string{"role": "submitter"}, 201, &sub)
+	c.call(adminToken, "POST", "/v1/tokens", map[string]string{"role": "builder", "builder": "w1"}, 201, &bld)
+
+	var reg apiv1.BuilderRegistration
+	c.call(bld.Token, "PUT", "/v1/builders/w1", map[string]any{"kind": "ec2", "arch": "amd64", "pools": []string{"default"}}, 200, &reg)
+	if want := res.QueueURLs[top.PoolQueues[0].Name]; reg.QueueURLs["default"] != want || want == "" {
+		t.Fatalf("queue_urls %v, want default -> %s", reg.QueueURLs, want)
+	}
+
+	// The job's source is an upload in the farm's bucket.
+	s3c := awsconf.NewS3(cfg)
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &top.Bucket.Name, Key: aws.String("incoming/script/build.sh"), Body: strings.NewReader("echo built")}); err != nil {
+		t.Fatal(err)
+	}
+	var job farm.Job
+	c.call(sub.Token, "POST", "/v1/jobs", map[string]any{"type": "script", "payload": map[string]any{"source": "s3://" + top.Bucket.Name + "/incoming/script/build.sh"}}, 201, &job)
+
+	var claim apiv1.ClaimResponse
+	c.call(bld.Token, "POST", "/v1/builders/w1/claim", map[string]string{"pool": "default"}, 200, &claim)
+	if claim.Job.ID != job.ID || claim.SourceURL == "" {
+		t.Fatalf("claim %+v", claim)
+	}
+	src, err := http.Get(claim.SourceURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(src.Body)
+	src.Body.Close()
+	if src.StatusCode != 200 || string(got) != "echo built" {
+		t.Fatalf("source download: %d %q", src.StatusCode, got)
+	}
+
+	c.call(bld.Token, "POST", "/v1/builders/w1/heartbeat", map[string]any{"jobs": []map[string]string{{"id": job.ID, "claim_token": claim.ClaimToken, "log": "step 1\n"}}}, 200, nil)
+
+	var up apiv1.ArtifactURL
+	c.call(bld.Token, "POST", "/v1/jobs/"+job.ID+"/artifacts", map[string]string{"claim_token": claim.ClaimToken, "name": "out/result.txt"}, 200, &up)
+	put, _ := http.NewRequest(up.Method, up.URL, strings.NewReader("result!"))
+	for k, v := range up.Headers {
+		put.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(put)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("presigned upload: %d", resp.StatusCode)
+	}
+
+	var done farm.Job
+	c.call(bld.Token, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{"claim_token": claim.ClaimToken, "result": "succeeded", "artifacts": []string{"out/result.txt"}, "log": "step 2\n"}, 200, &done)
+	if done.Status != farm.StatusSucceeded || len(done.Artifacts) != 1 || done.Artifacts[0].Size != 7 || done.Artifacts[0].Bucket != top.Bucket.Name || done.LogKey != "logs/"+job.ID+".log" {
+		t.Fatalf("done %+v", done)
+	}
+	var log string
+	c.call(sub.Token, "GET", "/v1/jobs/"+job.ID+"/log", nil, 200, &log)
+	if log != "step 1\nstep 2\n" {
+		t.Fatalf("stored log %q", log)
+	}
+	// A late, stale completion is refused and changes nothing.
+	c.call(bld.Token, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{"claim_token": claim.ClaimToken, "result": "failed"}, 409, nil)
+	var events apiv1.EventList
+	c.call(sub.Token, "GET", "/v1/jobs/"+job.ID+"/events", nil, 200, &events)
+	if len(events.Events) != 3 || events.Events[2].To != farm.StatusSucceeded {
+		t.Fatalf("events %+v", events.Events)
+	}
+	// Tokens live in the store: a new farm over the same tables accepts them.
+	f2, err := wiring.New(ctx, wiring.Config{Topology: top}, cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := wired.Handler(f2, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := httptest.NewServer(h2)
+	defer srv2.Close()
+	client{t: t, base: srv2.URL}.call(sub.Token, "GET", "/v1/jobs/"+job.ID, nil, 200, nil)
+	client{t: t, base: srv2.URL}.call(adminToken, "GET", "/v1/jobs/"+job.ID, nil, 401, nil)
+}
