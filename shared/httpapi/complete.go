@@ -27,8 +27,12 @@ func (s *Server) completeJob(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &req); err != nil {
 		return err
 	}
-	if req.Result == "" {
+	switch farm.JobStatus(req.Result) {
+	case farm.StatusSucceeded, farm.StatusFailed, farm.StatusCancelled:
+	case "":
 		return farm.FieldError("result", "is required (succeeded or failed)")
+	default:
+		return farm.FieldError("result", "must be succeeded or failed, not %q", clip(req.Result))
 	}
 	if err := checkArtifactNames(req.Artifacts); err != nil {
 		return err

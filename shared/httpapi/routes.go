@@ -38,8 +38,10 @@ var (
 )
 
 // routeGroups lists the route sets of the API. A new set of routes (the
-// resource pools, say) is one file with one method returning its routes,
-// named here.
+// resource pools, say) is one file: a method returning its routes, added
+// here or by the file's own init (routeGroups = append(routeGroups, ...)).
+// TestOpenAPIMatchesRoutes and TestRouteAccess then ask for its OpenAPI
+// operations and its access cases.
 var routeGroups = []func(*Server) []route{
 	(*Server).metaRoutes,
 	(*Server).jobRoutes,
