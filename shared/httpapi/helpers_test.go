@@ -130,14 +130,18 @@ func (fakeBells) QueueURLs(pools []string) map[string]string {
 // failingStore fails GetJob with an internal error when failGetJob is set.
 type failingStore struct {
 	*memstore.Store
-	mu         sync.Mutex
-	failGetJob error
+	mu          sync.Mutex
+	failGetJob  error
+	panicGetJob bool
 }
 
 func (s *failingStore) GetJob(ctx context.Context, id string) (*farm.Job, error) {
 	s.mu.Lock()
-	err := s.failGetJob
+	err, panics := s.failGetJob, s.panicGetJob
 	s.mu.Unlock()
+	if panics {
+		panic("store bug: nil map in secret-internal-name")
+	}
 	if err != nil {
 		return nil, err
 	}

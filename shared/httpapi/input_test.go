@@ -148,3 +148,25 @@ func TestAuthentication(t *testing.T) {
 	expectError(t, e.do(none, "POST", "/v1/jobs", `{bad json`), http.StatusUnauthorized, farm.EUnauthorized, "")
 	expectError(t, e.do(builder1, "POST", "/v1/jobs", `{bad json`), http.StatusForbidden, farm.EForbidden, "")
 }
+
+func TestPanicsAreInternalErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	job := e.submit(submitterA, "echo")
+	e.store.mu.Lock()
+	e.store.panicGetJob = true
+	e.store.mu.Unlock()
+	w := e.do(admin, "GET", "/v1/jobs/"+job.ID, nil)
+	d := expectError(t, w, http.StatusInternalServerError, farm.EInternal, "")
+	if strings.Contains(w.Body.String(), "secret-internal-name") {
+		t.Fatalf("panic text leaked: %s", w.Body)
+	}
+	if !strings.Contains(e.logs.String(), `"msg":"panic serving request"`) || !strings.Contains(e.logs.String(), d.RequestID) {
+		t.Fatalf("the panic is not logged with request id %s", d.RequestID)
+	}
+	// The server goes on serving.
+	e.store.mu.Lock()
+	e.store.panicGetJob = false
+	e.store.mu.Unlock()
+	e.must(http.StatusOK, admin, "GET", "/v1/jobs/"+job.ID, nil, nil)
+}
