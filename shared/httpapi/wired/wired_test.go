@@ -14,6 +14,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/buildfarm/buildfarm/shared/apiv1"
 	"github.com/buildfarm/buildfarm/shared/awsconf"
@@ -29,19 +32,53 @@ func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }
 const adminToken = "wired-test-admin-token-0123456789"
 
 type client struct {
-	t    *testing.T
-	base string
+	t      *testing.T
+	base   string
+	router routers.Router
+}
+
+func newClient(t *testing.T, base string) client {
+	doc, err := httpapi.OpenAPIDocument(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client{t: t, base: base, router: router}
+}
+
+// validate checks a call and its answer against the OpenAPI document.
+func (c client) validate(method, path string, header http.Header, body []byte, status int, respHeader http.Header, resp []byte) {
+	c.t.Helper()
+	ctx := context.Background()
+	req := httptest.NewRequest(method, "http://farm.test"+path, bytes.NewReader(body))
+	req.Header = header.Clone()
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+		c.t.Fatalf("%s %s: request does not match the OpenAPI document: %v", method, path, err)
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: status, Header: respHeader, Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+	out.SetBodyBytes(resp)
+	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+		c.t.Fatalf("%s %s: %d answer does not match the OpenAPI document: %v\n%s", method, path, status, err, resp)
+	}
 }
 
 // call sends a JSON request with token and decodes a JSON answer into out.
 func (c client) call(token, method, path string, body any, want int, out any) http.Header {
 	c.t.Helper()
-	var r io.Reader
+	var reqBody []byte
 	if body != nil {
-		raw, _ := json.Marshal(body)
-		r = bytes.NewReader(raw)
+		reqBody, _ = json.Marshal(body)
 	}
-	req, _ := http.NewRequest(method, c.base+path, r)
+	req, _ := http.NewRequest(method, c.base+path, bytes.NewReader(reqBody))
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -55,6 +92,7 @@ func (c client) call(token, method, path string, body any, want int, out any) ht
 	if resp.StatusCode != want {
 		c.t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, raw, want)
 	}
+	c.validate(method, path, req.Header, reqBody, resp.StatusCode, resp.Header, raw)
 	if out != nil {
 		if s, ok := out.(*string); ok {
 			*s = string(raw)
@@ -84,7 +122,7 @@ func TestJobLifeOnTheEmulator(t *testing.T) {
 	}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	c := client{t: t, base: srv.URL}
+	c := newClient(t, srv.URL)
 
 	var health apiv1.Health
 	c.call("", "GET", "/v1/health", nil, 200, &health)
@@ -148,6 +186,16 @@ func TestJobLifeOnTheEmulator(t *testing.T) {
 	if log != "step 1\nstep 2\n" {
 		t.Fatalf("stored log %q", log)
 	}
+	// Listings from the DynamoDB store match the document too.
+	var list apiv1.JobList
+	c.call(sub.Token, "GET", "/v1/jobs?status=succeeded&limit=5", nil, 200, &list)
+	if len(list.Jobs) != 1 || list.Jobs[0].ID != job.ID {
+		t.Fatalf("list %+v", list)
+	}
+	c.call(sub.Token, "GET", "/v1/jobs?status=running", nil, 200, nil)
+	c.call(sub.Token, "GET", "/v1/queue", nil, 200, nil)
+	c.call(sub.Token, "GET", "/v1/builders", nil, 200, nil)
+	c.call(sub.Token, "GET", "/v1/builders/w1", nil, 200, nil)
 	// A late, stale completion is refused and changes nothing.
 	c.call(bld.Token, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{"claim_token": claim.ClaimToken, "result": "failed"}, 409, nil)
 	var events apiv1.EventList
@@ -166,6 +214,7 @@ func TestJobLifeOnTheEmulator(t *testing.T) {
 	}
 	srv2 := httptest.NewServer(h2)
 	defer srv2.Close()
-	client{t: t, base: srv2.URL}.call(sub.Token, "GET", "/v1/jobs/"+job.ID, nil, 200, nil)
-	client{t: t, base: srv2.URL}.call(adminToken, "GET", "/v1/jobs/"+job.ID, nil, 401, nil)
+	c2 := newClient(t, srv2.URL)
+	c2.call(sub.Token, "GET", "/v1/jobs/"+job.ID, nil, 200, nil)
+	c2.call(adminToken, "GET", "/v1/jobs/"+job.ID, nil, 401, nil)
 }
