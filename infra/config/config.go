@@ -48,7 +48,7 @@ type Config struct {
 	DispatchRetryAttempts   int `json:"dispatchRetryAttempts"`
 	OldestQueuedAlarmSecs   int `json:"oldestQueuedJobAgeAlarmSeconds"`
 	QueueAgeAlarmSeconds    int `json:"queueAgeAlarmSeconds"`
-	LambdaErrorsAlarmCount  int `json:"lambdaErrorsAlarmThreshold"`
+	ErrorsAlarmThreshold    int `json:"errorsAlarmThreshold"` // Lambda errors and API 5xx per 5 minutes
 	StreamIteratorAlarmSecs int `json:"streamIteratorAgeAlarmSeconds"`
 	// AlarmEmail, when set, subscribes an address to the alarm topic.
 	AlarmEmail string `json:"alarmEmail"`
@@ -81,7 +81,7 @@ func Defaults() Config {
 		DispatchRetryAttempts:   10,
 		OldestQueuedAlarmSecs:   900,
 		QueueAgeAlarmSeconds:    3600,
-		LambdaErrorsAlarmCount:  1,
+		ErrorsAlarmThreshold:    1,
 		StreamIteratorAlarmSecs: 300,
 		BuilderNames:            []string{"ec2-1"},
 		BuilderInstanceType:     "t4g.medium",
@@ -139,7 +139,7 @@ func keys() []string {
 		"logRetentionDays", "logsExpireDays", "artifactsExpireDays", "incomingExpireDays",
 		"noncurrentExpireDays", "accessLogsExpireDays", "apiThrottleRate", "apiThrottleBurst",
 		"dispatchRetryAttempts", "oldestQueuedJobAgeAlarmSeconds", "queueAgeAlarmSeconds",
-		"lambdaErrorsAlarmThreshold", "streamIteratorAgeAlarmSeconds", "alarmEmail",
+		"errorsAlarmThreshold", "streamIteratorAgeAlarmSeconds", "alarmEmail",
 		"builderPools", "builderAsg", "builderNames", "builderInstanceType", "builderSlots"}
 }
 
@@ -155,7 +155,7 @@ func applyContext(c *Config, get Getter) error {
 		"noncurrentExpireDays": &c.NoncurrentExpireDays, "accessLogsExpireDays": &c.AccessLogsExpireDays,
 		"apiThrottleRate": &c.APIThrottleRate, "apiThrottleBurst": &c.APIThrottleBurst,
 		"dispatchRetryAttempts": &c.DispatchRetryAttempts, "oldestQueuedJobAgeAlarmSeconds": &c.OldestQueuedAlarmSecs,
-		"queueAgeAlarmSeconds": &c.QueueAgeAlarmSeconds, "lambdaErrorsAlarmThreshold": &c.LambdaErrorsAlarmCount,
+		"queueAgeAlarmSeconds": &c.QueueAgeAlarmSeconds, "errorsAlarmThreshold": &c.ErrorsAlarmThreshold,
 		"streamIteratorAgeAlarmSeconds": &c.StreamIteratorAlarmSecs, "builderSlots": &c.BuilderSlots,
 	}
 	bools := map[string]*bool{"retainData": &c.RetainData, "builderAsg": &c.BuilderAsg}
@@ -295,7 +295,7 @@ func (c *Config) Validate() error {
 		"noncurrentExpireDays": c.NoncurrentExpireDays, "accessLogsExpireDays": c.AccessLogsExpireDays,
 		"apiThrottleRate": c.APIThrottleRate, "apiThrottleBurst": c.APIThrottleBurst,
 		"oldestQueuedJobAgeAlarmSeconds": c.OldestQueuedAlarmSecs, "queueAgeAlarmSeconds": c.QueueAgeAlarmSeconds,
-		"lambdaErrorsAlarmThreshold": c.LambdaErrorsAlarmCount, "streamIteratorAgeAlarmSeconds": c.StreamIteratorAlarmSecs,
+		"errorsAlarmThreshold": c.ErrorsAlarmThreshold, "streamIteratorAgeAlarmSeconds": c.StreamIteratorAlarmSecs,
 		"builderSlots": c.BuilderSlots,
 	}
 	for _, k := range slices.Sorted(maps.Keys(positive)) {
