@@ -30,10 +30,17 @@ func (f *Farm) builderGroups(profile awsiam.IInstanceProfile) error {
 	}
 	agentKey := AgentKeyPrefix + "farm-builder-linux-" + goarch
 
-	tokens := awssecretsmanager.NewSecret(f.Stack, jsii.String("BuilderTokens"), &awssecretsmanager.SecretProps{
+	f.BuilderTokens = awssecretsmanager.NewSecret(f.Stack, jsii.String("BuilderTokens"), &awssecretsmanager.SecretProps{
 		Description:       jsii.String("buildfarm " + f.Config.Prefix + ": builder bearer tokens as a JSON object {\"<builder name>\": \"<token>\"}"),
 		SecretStringValue: awscdk.SecretValue_UnsafePlainText(jsii.String("{}")),
 		RemovalPolicy:     f.removal(),
+	})
+	tokens := f.BuilderTokens
+	suppress(tokens, false, suppression{
+		id: "AwsSolutions-SMG4",
+		reason: "Builder tokens are bearer tokens of the farm's own API, minted by an admin with POST /v1/tokens; " +
+			"Secrets Manager has no rotation function for them. Rotate by minting new tokens, updating the secret " +
+			"and restarting the agents (docs/infra.md).",
 	})
 	// The only permissions beyond the three queue actions, each with its reason.
 	f.BuilderRole.AttachInlinePolicy(awsiam.NewPolicy(f.Stack, jsii.String("BuilderBootstrapPolicy"), &awsiam.PolicyProps{
@@ -54,6 +61,9 @@ func (f *Farm) builderGroups(profile awsiam.IInstanceProfile) error {
 		},
 	}))
 
+	f.output("BuilderTokensSecretArn", tokens.SecretArn(), "Builder tokens as JSON {\"<builder name>\": \"<token>\"} for the Auto Scaling builders")
+	f.output("AgentBinaryS3Uri", jsii.String("s3://"+*f.Bucket.BucketName()+"/"+agentKey), "Upload the farm-builder binary ("+goarch+") here")
+
 	vpc := awsec2.NewVpc(f.Stack, jsii.String("BuilderVpc"), &awsec2.VpcProps{
 		MaxAzs:      jsii.Number(2),
 		NatGateways: jsii.Number(0),
@@ -70,7 +80,7 @@ func (f *Farm) builderGroups(profile awsiam.IInstanceProfile) error {
 	})
 	sg := awsec2.NewSecurityGroup(f.Stack, jsii.String("BuilderSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              vpc,
-		Description:      jsii.String("buildfarm builders: no inbound; outbound HTTPS to the API, SQS and S3"),
+		Description:      jsii.String("buildfarm builders: no inbound; outbound to the API, SQS, S3 and what jobs fetch"),
 		AllowAllOutbound: jsii.Bool(true),
 	})
 	for i, name := range f.Config.BuilderNames {

@@ -32,6 +32,8 @@ aws secretsmanager get-secret-value --region '` + p.Region + `' --secret-id '` +
 Description=buildfarm builder agent (farm-builder)
 Wants=network-online.target
 After=network-online.target
+# Keep retrying until the token is in the secret: never give up.
+StartLimitIntervalSec=0
 
 [Service]
 User=farm-builder
@@ -41,14 +43,15 @@ ExecStartPre=+/usr/local/libexec/farm-builder-token
 EnvironmentFile=-/run/farm-builder/token.env
 ExecStart=/usr/local/bin/farm-builder
 Restart=always
-RestartSec=5
+RestartSec=15
 
 [Install]
 WantedBy=multi-user.target`
 	return []string{
 		"set -euxo pipefail",
 		"useradd --system --create-home --home-dir /var/lib/farm-builder --shell /sbin/nologin farm-builder || true",
-		fmt.Sprintf("aws s3 cp --region '%s' 's3://%s/%s' /usr/local/bin/farm-builder", p.Region, p.Bucket, p.AgentKey),
+		// The operator may publish the binary after the instance starts: wait for it.
+		fmt.Sprintf("until aws s3 cp --region '%s' 's3://%s/%s' /usr/local/bin/farm-builder; do sleep 30; done", p.Region, p.Bucket, p.AgentKey),
 		"chmod 0755 /usr/local/bin/farm-builder",
 		heredoc("/etc/farm-builder.env", env),
 		heredoc("/usr/local/libexec/farm-builder-token", fetch),

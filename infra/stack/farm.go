@@ -73,8 +73,10 @@ type Farm struct {
 	BuilderRole       awsiam.Role
 	BuilderProfile    awsiam.InstanceProfile
 	BuilderPolicy     awsiam.ManagedPolicy
-	AlarmTopic        awssns.Topic
-	Alarms            []awscloudwatch.Alarm
+	// BuilderTokens holds the Auto Scaling builders' tokens (builderAsg only).
+	BuilderTokens awssecretsmanager.Secret
+	AlarmTopic    awssns.Topic
+	Alarms        []awscloudwatch.Alarm
 }
 
 // CheckFunctionAssets reports a missing bootstrap before any CDK work.

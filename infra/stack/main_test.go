@@ -151,6 +151,9 @@ func (f *fixture) collectIDs() {
 	set("builderProfile", f.farm.BuilderProfile)
 	set("alarmTopic", f.farm.AlarmTopic)
 	set("notificationsRole", f.farm.NotificationsRole)
+	if f.farm.BuilderTokens != nil {
+		set("builderTokens", f.farm.BuilderTokens)
+	}
 }
 
 func fixtures() map[string]*fixture {
