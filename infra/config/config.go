@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -284,6 +285,13 @@ func (c *Config) Validate() error {
 	if c.FunctionsDir == "" {
 		return fmt.Errorf("config: functionsDir is empty")
 	}
+	// Absolute, so the Go check for the bootstraps and CDK's asset staging
+	// (in the jsii node process) look at the same directory.
+	abs, err := filepath.Abs(c.FunctionsDir)
+	if err != nil {
+		return fmt.Errorf("config: functionsDir: %w", err)
+	}
+	c.FunctionsDir = abs
 	if c.LambdaArch != "arm64" && c.LambdaArch != "x86_64" {
 		return fmt.Errorf("config: lambdaArch must be arm64 or x86_64, got %q", c.LambdaArch)
 	}

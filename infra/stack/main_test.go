@@ -43,7 +43,6 @@ type resource struct {
 var defaultFarm, asgFarm *fixture
 
 func TestMain(m *testing.M) {
-	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 	code := func() int {
 		dir, err := os.MkdirTemp("", "buildfarm-infra-test-")
 		if err != nil {
