@@ -15,7 +15,8 @@ func main() {
 	err := run()
 	jsii.Close()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "infra:", err)
+		// A newline first: jsii may have left a partial line on stderr.
+		fmt.Fprintln(os.Stderr, "\ninfra:", err)
 		os.Exit(1)
 	}
 }

@@ -118,3 +118,14 @@ func TestEveryKeyIsRead(t *testing.T) {
 		t.Errorf("applyContext reads %v, keys() = %v", asked, want)
 	}
 }
+
+func TestExampleFileIsValid(t *testing.T) {
+	t.Parallel()
+	c, err := Load(ctx(map[string]any{"config": "../farm.example.json"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Prefix != "buildfarm" || len(c.Pools) != 3 {
+		t.Errorf("example config %+v", c)
+	}
+}
