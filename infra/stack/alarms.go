@@ -15,7 +15,7 @@ import (
 // alarmTopic receives every alarm (and, with builderAsg, scaling events).
 func (f *Farm) alarmTopic() {
 	f.AlarmTopic = awssns.NewTopic(f.Stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
-		DisplayName: jsii.String("buildfarm " + f.Config.Prefix + " alarms"),
+		DisplayName: jsii.String(f.label() + " alarms"),
 		EnforceSSL:  jsii.Bool(true),
 	})
 	if f.Config.AlarmEmail != "" {

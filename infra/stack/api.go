@@ -34,7 +34,7 @@ func (f *Farm) httpAPI() {
 		})
 	f.API = awsapigatewayv2.NewHttpApi(f.Stack, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
 		ApiName:            jsii.String(f.Config.Prefix + "-api"),
-		Description:        jsii.String("buildfarm " + f.Config.Prefix + " HTTP API"),
+		Description:        jsii.String(f.label() + " HTTP API"),
 		DefaultIntegration: integration,
 		CreateDefaultStage: jsii.Bool(false),
 	})

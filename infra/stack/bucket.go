@@ -35,7 +35,7 @@ func (f *Farm) bucket() {
 
 	f.NotificationsRole = awsiam.NewRole(f.Stack, jsii.String("BucketNotificationsRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("buildfarm " + f.Config.Prefix + ": CDK handler that sets the bucket's notification configuration"),
+		Description: jsii.String(f.label() + ": CDK handler that sets the bucket's notification configuration"),
 	})
 	rules := []*awss3.LifecycleRule{
 		{Id: jsii.String("expire-logs"), Prefix: jsii.String(b.LogsPrefix), Expiration: days(f.Config.LogsExpireDays)},

@@ -22,7 +22,7 @@ const AgentKeyPrefix = "builder/"
 // The instances pull the agent binary from the farm bucket and their token
 // from the BuilderTokens secret (a JSON object name -> token that the
 // operator fills after minting tokens with POST /v1/tokens).
-func (f *Farm) builderGroups(profile awsiam.IInstanceProfile) error {
+func (f *Farm) builderGroups(profile awsiam.IInstanceProfile) {
 	itype := awsec2.NewInstanceType(jsii.String(f.Config.BuilderInstanceType))
 	cpu, goarch := awsec2.AmazonLinuxCpuType_ARM_64, "arm64"
 	if itype.Architecture() == awsec2.InstanceArchitecture_X86_64 {
@@ -31,7 +31,7 @@ func (f *Farm) builderGroups(profile awsiam.IInstanceProfile) error {
 	agentKey := AgentKeyPrefix + "farm-builder-linux-" + goarch
 
 	f.BuilderTokens = awssecretsmanager.NewSecret(f.Stack, jsii.String("BuilderTokens"), &awssecretsmanager.SecretProps{
-		Description:       jsii.String("buildfarm " + f.Config.Prefix + ": builder bearer tokens as a JSON object {\"<builder name>\": \"<token>\"}"),
+		Description:       jsii.String(f.label() + ": builder bearer tokens as a JSON object {\"<builder name>\": \"<token>\"}"),
 		SecretStringValue: awscdk.SecretValue_UnsafePlainText(jsii.String("{}")),
 		RemovalPolicy:     f.removal(),
 	})
@@ -127,5 +127,4 @@ func (f *Farm) builderGroups(profile awsiam.IInstanceProfile) error {
 		})
 		awscdk.Tags_Of(asg).Add(jsii.String("buildfarm:builder"), jsii.String(name), nil)
 	}
-	return nil
 }

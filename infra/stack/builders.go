@@ -14,13 +14,13 @@ var BuilderQueueActions = []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "s
 // instance profile with that policy, and (builderAsg=true) Auto Scaling groups
 // that run the agent. Bare-metal builders use the managed policy through IAM
 // Roles Anywhere (see docs/infra.md).
-func (f *Farm) builders() error {
+func (f *Farm) builders() {
 	var arns []*string
 	for _, q := range f.poolQueues(f.Config.BuilderPools) {
 		arns = append(arns, q.QueueArn())
 	}
 	f.BuilderPolicy = awsiam.NewManagedPolicy(f.Stack, jsii.String("BuilderQueuesPolicy"), &awsiam.ManagedPolicyProps{
-		Description: jsii.String("buildfarm " + f.Config.Prefix + ": builders consume their pools' doorbell queues, nothing else"),
+		Description: jsii.String(f.label() + ": builders consume their pools' doorbell queues, nothing else"),
 		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ConsumePoolDoorbells"),
 			Actions:   jsii.Strings(BuilderQueueActions...),
@@ -29,14 +29,13 @@ func (f *Farm) builders() error {
 	})
 	f.BuilderRole = awsiam.NewRole(f.Stack, jsii.String("BuilderRole"), &awsiam.RoleProps{
 		AssumedBy:       awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
-		Description:     jsii.String("buildfarm " + f.Config.Prefix + ": EC2 builders"),
+		Description:     jsii.String(f.label() + ": EC2 builders"),
 		ManagedPolicies: &[]awsiam.IManagedPolicy{f.BuilderPolicy},
 	})
 	f.BuilderProfile = awsiam.NewInstanceProfile(f.Stack, jsii.String("BuilderInstanceProfile"), &awsiam.InstanceProfileProps{
 		Role: f.BuilderRole,
 	})
 	if f.Config.BuilderAsg {
-		return f.builderGroups(f.BuilderProfile)
+		f.builderGroups(f.BuilderProfile)
 	}
-	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
@@ -113,7 +114,8 @@ func New(scope constructs.Construct, cfg config.Config, props *awscdk.StackProps
 		props.StackName = jsii.String(cfg.StackName)
 	}
 	if props.Description == nil {
-		props.Description = jsii.String(fmt.Sprintf("buildfarm %q: pools %v", cfg.Prefix, top.Pools))
+		props.Description = jsii.String(fmt.Sprintf("buildfarm %s: tables, queues, bucket, functions, API and alarms (pools %s)",
+			cfg.Prefix, strings.Join(top.Pools, ", ")))
 	}
 	f := &Farm{
 		Stack:    awscdk.NewStack(scope, jsii.String(cfg.StackName), props),
@@ -128,9 +130,7 @@ func New(scope constructs.Construct, cfg config.Config, props *awscdk.StackProps
 	f.functions()
 	f.httpAPI()
 	f.alarmTopic()
-	if err := f.builders(); err != nil {
-		return nil, err
-	}
+	f.builders()
 	f.alarms()
 	f.dashboard()
 	f.outputs()
@@ -145,4 +145,10 @@ func (f *Farm) removal() awscdk.RemovalPolicy {
 	return awscdk.RemovalPolicy_DESTROY
 }
 
-func (f *Farm) table(id string) awsdynamodb.Table { return f.Tables[id] }
+// label names this farm in descriptions: "buildfarm", or "buildfarm <prefix>".
+func (f *Farm) label() string {
+	if f.Config.Prefix == topology.DefaultPrefix {
+		return "buildfarm"
+	}
+	return "buildfarm " + f.Config.Prefix
+}

@@ -37,7 +37,7 @@ var fnSpecs = map[string]fnSpec{
 // SecretString is the bearer token itself. The api function reads it.
 func (f *Farm) adminToken() {
 	f.AdminToken = awssecretsmanager.NewSecret(f.Stack, jsii.String("AdminToken"), &awssecretsmanager.SecretProps{
-		Description: jsii.String("buildfarm " + f.Config.Prefix + ": bootstrap admin bearer token (SecretString is the token)"),
+		Description: jsii.String(f.label() + ": bootstrap admin bearer token (SecretString is the token)"),
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
 			PasswordLength:     jsii.Number(48),
 			ExcludePunctuation: jsii.Bool(true),
@@ -80,7 +80,7 @@ func (f *Farm) function(s fnSpec, env map[string]*string) awslambda.Function {
 	// AWSLambdaBasicExecutionRole managed policy (logs on every log group).
 	role := awsiam.NewRole(f.Stack, jsii.String(id+"Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("buildfarm " + f.Config.Prefix + " " + s.name + " function"),
+		Description: jsii.String(f.label() + " " + s.name + " function"),
 	})
 	logs.GrantWrite(role)
 	arch := awslambda.Architecture_ARM_64()
@@ -89,7 +89,7 @@ func (f *Farm) function(s fnSpec, env map[string]*string) awslambda.Function {
 	}
 	return awslambda.NewFunction(f.Stack, jsii.String(id), &awslambda.FunctionProps{
 		FunctionName:  jsii.String(f.Config.Prefix + "-" + s.name),
-		Description:   jsii.String("buildfarm " + s.description),
+		Description:   jsii.String(f.label() + ": " + s.description),
 		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture:  arch,
 		Handler:       jsii.String("bootstrap"),
@@ -200,7 +200,7 @@ func (f *Farm) grantReaper() {
 		MaxConcurrency: jsii.Number(2),
 	}))
 	awsevents.NewRule(f.Stack, jsii.String("ReaperSchedule"), &awsevents.RuleProps{
-		Description: jsii.String("buildfarm " + f.Config.Prefix + ": reaper tick"),
+		Description: jsii.String(f.label() + ": reaper tick"),
 		Schedule:    awsevents.Schedule_Expression(jsii.String("rate(1 minute)")),
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
 			// A missed tick is made up by the next one a minute later.

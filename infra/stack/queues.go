@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"slices"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
@@ -50,18 +52,9 @@ func (f *Farm) queues() {
 func (f *Farm) poolQueues(pools []string) []awssqs.Queue {
 	var out []awssqs.Queue
 	for _, q := range f.Topology.PoolQueues {
-		if pools == nil || contains(pools, q.Pool) {
+		if pools == nil || slices.Contains(pools, q.Pool) {
 			out = append(out, f.Queues[q.ID])
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
