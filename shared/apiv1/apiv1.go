@@ -1,0 +1,250 @@
+// Package apiv1 holds the request and response bodies of the HTTP API v1:
+// the wire contract shared by the server (httpapi) and the Go client.
+// Jobs, builders, events and resources travel as the domain's own JSON.
+package apiv1
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/buildfarm/buildfarm/shared/farm"
+)
+
+// ErrorBody is every error response: {"error":{"code","message"}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail describes one error. Field names the bad input field when known.
+type ErrorDetail struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Field     string `json:"field,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// Health is GET /v1/health.
+type Health struct {
+	Status string `json:"status"`
+}
+
+// SubmitJobRequest is POST /v1/jobs.
+type SubmitJobRequest struct {
+	Type           string          `json:"type"`
+	Payload        json.RawMessage `json:"payload"`
+	Priority       *int64          `json:"priority,omitempty"`
+	MaxAttempts    *int            `json:"max_attempts,omitempty"`
+	TimeoutSeconds *int            `json:"timeout_seconds,omitempty"`
+	DependsOn      []string        `json:"depends_on,omitempty"`
+	IdempotencyKey string          `json:"idempotency_key,omitempty"`
+}
+
+// JobList is GET /v1/jobs: newest first.
+type JobList struct {
+	Jobs       []*farm.Job `json:"jobs"`
+	NextCursor string      `json:"next_cursor,omitempty"`
+}
+
+// EventList is GET /v1/jobs/{id}/events: oldest first.
+type EventList struct {
+	Events []farm.JobEvent `json:"events"`
+}
+
+// ScoreRequest is POST /v1/jobs/{id}/score.
+type ScoreRequest struct {
+	Score *int64 `json:"score"`
+}
+
+// QueueSummary is GET /v1/queue.
+type QueueSummary struct {
+	Pools []PoolSummary `json:"pools"`
+}
+
+// PoolSummary is one builder pool's queue.
+type PoolSummary struct {
+	Pool              string     `json:"pool"`
+	Waiting           int        `json:"waiting"`
+	Queued            int        `json:"queued"`
+	Running           int        `json:"running"`
+	BuildersIdle      int        `json:"builders_idle"`
+	BuildersBusy      int        `json:"builders_busy"`
+	BuildersOther     int        `json:"builders_unavailable"`
+	Slots             int        `json:"slots"`
+	OldestWaitSeconds float64    `json:"oldest_wait_seconds"`
+	EstimatedStartAt  *time.Time `json:"estimated_start_at,omitempty"`
+}
+
+// BuilderRegistration is the answer to PUT /v1/builders/{name}: the builder,
+// the doorbell queue URL of each of its pools and its heartbeat timing.
+type BuilderRegistration struct {
+	*farm.Builder
+	QueueURLs        map[string]string `json:"queue_urls"`
+	HeartbeatSeconds int               `json:"heartbeat_seconds"`
+	LeaseSeconds     int               `json:"lease_seconds"`
+}
+
+// BuilderList is GET /v1/builders.
+type BuilderList struct {
+	Builders []*farm.Builder `json:"builders"`
+}
+
+// ClaimRequest is POST /v1/builders/{name}/claim.
+type ClaimRequest struct {
+	Pool string `json:"pool"`
+}
+
+// ClaimResponse is a successful claim (200). No job is 204 with no body.
+type ClaimResponse struct {
+	Job            *farm.Job `json:"job"`
+	ClaimToken     string    `json:"claim_token"`
+	LeaseExpiresAt time.Time `json:"lease_expires_at"`
+	// SourceURL is a presigned GET URL of the job's s3:// source, when it has one.
+	SourceURL string `json:"source_url,omitempty"`
+}
+
+// HeartbeatRequest is POST /v1/builders/{name}/heartbeat.
+type HeartbeatRequest struct {
+	Jobs []HeartbeatJob `json:"jobs"`
+	// Draining tells the farm the builder claims no more work (it is stopping).
+	Draining bool `json:"draining,omitempty"`
+}
+
+// HeartbeatJob renews one job's lease and appends to its log.
+type HeartbeatJob struct {
+	ID         string `json:"id"`
+	ClaimToken string `json:"claim_token"`
+	Log        string `json:"log,omitempty"`
+	Progress   string `json:"progress,omitempty"`
+}
+
+// Directive actions in a heartbeat response.
+const (
+	// ActionCancel: stop the job (kill it) and report it cancelled. Also sent
+	// for a job whose claim is no longer valid; its result will be refused.
+	ActionCancel = "cancel"
+	// ActionReregister: the farm does not know this builder; PUT it again.
+	ActionReregister = "reregister"
+)
+
+// Directive tells the builder to do something.
+type Directive struct {
+	JobID  string `json:"job_id,omitempty"`
+	Action string `json:"action"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// HeartbeatResponse carries the new lease and directives.
+type HeartbeatResponse struct {
+	LeaseExpiresAt   time.Time   `json:"lease_expires_at"`
+	Directives       []Directive `json:"directives"`
+	Drain            bool        `json:"drain"`
+	HeartbeatSeconds int         `json:"heartbeat_seconds"`
+	LeaseSeconds     int         `json:"lease_seconds"`
+}
+
+// CompleteRequest is POST /v1/jobs/{id}/complete.
+type CompleteRequest struct {
+	ClaimToken string `json:"claim_token"`
+	// Result is succeeded or failed (cancelled for a job being cancelled).
+	Result   string `json:"result"`
+	Error    string `json:"error,omitempty"`
+	ExitCode *int   `json:"exit_code,omitempty"`
+	// Artifacts names files uploaded through artifact URLs.
+	Artifacts []string `json:"artifacts,omitempty"`
+	// Log is the last part of the log not yet sent by a heartbeat.
+	Log string `json:"log,omitempty"`
+}
+
+// ArtifactURLRequest is POST /v1/jobs/{id}/artifacts.
+type ArtifactURLRequest struct {
+	ClaimToken string `json:"claim_token"`
+	Name       string `json:"name"`
+	// Kind is "artifact" (default) or "log": the job's full log, uploaded before completing.
+	Kind string `json:"kind,omitempty"`
+}
+
+// ArtifactURL is a presigned upload.
+type ArtifactURL struct {
+	Name      string            `json:"name"`
+	Key       string            `json:"key"`
+	URL       string            `json:"url"`
+	Method    string            `json:"method"`
+	Headers   map[string]string `json:"headers,omitempty"`
+	ExpiresAt time.Time         `json:"expires_at"`
+}
+
+// ReasonRequest is POST /v1/builders/{name}/disable and /enable.
+type ReasonRequest struct {
+	Reason string `json:"reason"`
+}
+
+// TokenRequest is POST /v1/tokens.
+type TokenRequest struct {
+	Role    string `json:"role"`
+	Builder string `json:"builder,omitempty"`
+	Name    string `json:"name,omitempty"`
+}
+
+// TokenResponse shows a new token's secret, once.
+type TokenResponse struct {
+	Token   string `json:"token"`
+	ID      string `json:"id"`
+	Role    string `json:"role"`
+	Builder string `json:"builder,omitempty"`
+}
+
+// ResourcePoolRequest is PUT /v1/resource-pools/{pool}.
+type ResourcePoolRequest struct {
+	Description  *string `json:"description,omitempty"`
+	LeaseSeconds *int    `json:"lease_seconds,omitempty"`
+	CleanScript  *string `json:"clean_script,omitempty"`
+}
+
+// AddResourceRequest is POST /v1/resource-pools/{pool}/resources.
+type AddResourceRequest struct {
+	Name       string            `json:"name"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+}
+
+// ResourcePoolView is GET /v1/resource-pools/{pool}.
+type ResourcePoolView struct {
+	*farm.ResourcePool
+	Resources []*farm.Resource `json:"resources"`
+}
+
+// AcquireRequest is POST /v1/resource-pools/{pool}/acquire.
+type AcquireRequest struct {
+	Holder       string `json:"holder"`
+	LeaseSeconds int    `json:"lease_seconds,omitempty"`
+}
+
+// AcquireResponse hands a resource to its holder.
+type AcquireResponse struct {
+	Resource       *farm.Resource `json:"resource"`
+	LeaseToken     string         `json:"lease_token"`
+	LeaseExpiresAt time.Time      `json:"lease_expires_at"`
+}
+
+// ReleaseRequest is POST /v1/resource-pools/{pool}/resources/{name}/release.
+type ReleaseRequest struct {
+	LeaseToken string `json:"lease_token"`
+}
+
+// DoorbellKind is the kind of every doorbell message.
+const DoorbellKind = "job-ready"
+
+// Doorbell is the SQS message that wakes a pool's builders. It is a hint:
+// safe to duplicate or lose; the jobs table is the truth.
+type Doorbell struct {
+	Kind  string `json:"kind"`
+	Pool  string `json:"pool"`
+	JobID string `json:"job_id"`
+}
+
+// HeartbeatConflict is the 409 answer to a heartbeat that carried a stale or
+// foreign claim: the valid jobs were still renewed, and the directives tell
+// the builder to stop the jobs it no longer owns.
+type HeartbeatConflict struct {
+	ErrorBody
+	HeartbeatResponse
+}
