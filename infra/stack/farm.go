@@ -90,7 +90,8 @@ func CheckFunctionAssets(dir string) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("lambda bootstrap missing: %v; run scripts/build-functions first (or set the functionsDir context to where the bootstraps are)", missing)
+		return fmt.Errorf("lambda bootstrap missing: %v; run scripts/build-functions first, which builds "+
+			"functions/<name>/main.go into %s/<name>/bootstrap (or point -c functionsDir=... at the bootstraps)", missing, dir)
 	}
 	return nil
 }
