@@ -60,10 +60,18 @@ func fakeRepo(t *testing.T, withBootstraps bool) string {
 }
 
 // Synthesizes the app as `cdk synth` does (cwd = repository root, context and
-// outdir from the environment) and checks the cloud assembly.
+// outdir from the environment) and checks the cloud assembly. infra/farm.json
+// names the prefix and pools; the context's pools win over the file's.
 func TestSynthesizesTheAppOffline(t *testing.T) {
 	t.Parallel()
 	repo, outdir := fakeRepo(t, true), filepath.Join(t.TempDir(), "cdk.out")
+	if err := os.MkdirAll(filepath.Join(repo, "infra"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	farmJSON := `{"prefix":"lab","pools":["gpu","default"]}`
+	if err := os.WriteFile(filepath.Join(repo, "infra", "farm.json"), []byte(farmJSON), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := runApp(t, repo, outdir, `{"pools":"default,arm64"}`); err != nil {
 		t.Fatalf("app failed: %v\n%s", err, out)
 	}
@@ -76,9 +84,9 @@ func TestSynthesizesTheAppOffline(t *testing.T) {
 		} `json:"artifacts"`
 	}
 	readJSON(t, filepath.Join(outdir, "manifest.json"), &manifest)
-	st, ok := manifest.Artifacts["buildfarm"]
+	st, ok := manifest.Artifacts["lab"]
 	if !ok || st.Type != "aws:cloudformation:stack" {
-		t.Fatalf("no buildfarm stack in the assembly: %+v", manifest.Artifacts)
+		t.Fatalf("no stack named after farm.json's prefix in the assembly: %+v", manifest.Artifacts)
 	}
 	var tpl struct {
 		Resources map[string]struct {
@@ -95,38 +103,16 @@ func TestSynthesizesTheAppOffline(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"buildfarm-pool-default", "buildfarm-pool-arm64-dlq", "buildfarm-ingest", "buildfarm-lease-timers-dlq"} {
+	for _, want := range []string{"lab-pool-default", "lab-pool-arm64-dlq", "lab-ingest", "lab-lease-timers-dlq"} {
 		if !queues[want] {
 			t.Errorf("no queue %s in %v", want, queues)
 		}
 	}
-	if queues["buildfarm-pool-amd64"] {
-		t.Error("amd64 pool present although context pools=default,arm64")
+	if queues["lab-pool-gpu"] {
+		t.Error("farm.json's pools used although the context sets pools")
 	}
-	if _, err := os.Stat(filepath.Join(outdir, "AwsSolutions-buildfarm-NagReport.csv")); err != nil {
+	if _, err := os.Stat(filepath.Join(outdir, "AwsSolutions-lab-NagReport.csv")); err != nil {
 		t.Errorf("cdk-nag report: %v", err)
-	}
-}
-
-// infra/farm.json in the directory cdk runs in configures the farm.
-func TestReadsFarmJSON(t *testing.T) {
-	t.Parallel()
-	repo, outdir := fakeRepo(t, true), filepath.Join(t.TempDir(), "cdk.out")
-	if err := os.MkdirAll(filepath.Join(repo, "infra"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(repo, "infra", "farm.json"), []byte(`{"prefix":"lab","pools":["gpu"]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := runApp(t, repo, outdir, `{}`); err != nil {
-		t.Fatalf("app failed: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(filepath.Join(outdir, "lab.template.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(b), `"lab-pool-gpu"`) || strings.Contains(string(b), `"lab-pool-default"`) {
-		t.Error("farm.json pools not applied")
 	}
 }
 
