@@ -45,7 +45,7 @@ var testEnv = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 type harness struct {
 	t     *testing.T
 	farm  *fakeFarm
-	bells *fakeBells
+	bells agent.Doorbells
 	agent *agent.Agent
 	cfg   agent.Config
 	stop  context.CancelFunc
@@ -66,7 +66,7 @@ func testConfig(t *testing.T, pools ...string) agent.Config {
 }
 
 // start runs an agent of cfg (see testConfig) until the test ends.
-func start(t *testing.T, f *fakeFarm, b *fakeBells, cfg agent.Config) *harness {
+func start(t *testing.T, f *fakeFarm, b agent.Doorbells, cfg agent.Config) *harness {
 	t.Helper()
 	c, err := client.New(f.srv.URL, "builder-token")
 	if err != nil {
