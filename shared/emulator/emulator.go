@@ -41,6 +41,22 @@ func Ensure(ctx context.Context, logs io.Writer) (*Emulator, error) {
 	return Start(ctx, "127.0.0.1:0", logs)
 }
 
+// EnsureAt returns the emulator named by AWS_ENDPOINT_URL, or one already
+// answering at addr, or starts moto_server there (and only then does Stop
+// stop it).
+func EnsureAt(ctx context.Context, addr string, logs io.Writer) (*Emulator, error) {
+	if url := os.Getenv("AWS_ENDPOINT_URL"); url != "" {
+		return &Emulator{URL: url}, nil
+	}
+	url := "http://" + addr
+	client := &http.Client{Timeout: time.Second}
+	if resp, err := client.Get(url + "/moto-api/"); err == nil {
+		resp.Body.Close()
+		return &Emulator{URL: url}, nil
+	}
+	return Start(ctx, addr, logs)
+}
+
 // Start runs moto_server on addr ("127.0.0.1:0" picks a free port) and waits
 // until it answers. Stop it with Stop.
 func Start(ctx context.Context, addr string, logs io.Writer) (*Emulator, error) {

@@ -3,17 +3,21 @@ package farm
 import "time"
 
 // Idempotency records the first use of an idempotency key, modelled on
-// Powertools' DynamoDB idempotency record. It is written in the same
-// transaction as the job it created, so it is never seen in progress; the
-// status field keeps the record's shape for tools that expect it.
+// Powertools' DynamoDB idempotency record: the key, a status (in progress
+// until the job exists, then completed), a hash of the request and an expiry
+// (TTL). The record names the job id before the job is written, so a retry
+// after a crash in between completes the same job instead of making another.
 type Idempotency struct {
 	Key         string
-	Status      string // "completed"
+	Status      string
 	RequestHash string
 	JobID       string
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 }
 
-// IdempotencyCompleted is the status of a record whose job exists.
-const IdempotencyCompleted = "completed"
+// Idempotency record statuses.
+const (
+	IdempotencyInProgress = "in_progress"
+	IdempotencyCompleted  = "completed"
+)

@@ -1,7 +1,9 @@
 package farm
 
 import (
+	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"sync"
 	"time"
@@ -36,4 +38,15 @@ func NewSecret(n int) string {
 		panic("crypto/rand failed: " + err.Error())
 	}
 	return hex.EncodeToString(b)
+}
+
+// DerivedID returns a ULID fixed by its inputs: the time part from t, the
+// random part from seed. Work that may run twice (follow-on jobs created by
+// whichever of the API and the dispatcher gets there first) derives its ids,
+// so the second run finds the first one's items instead of making more.
+func DerivedID(t time.Time, seed string) string {
+	sum := sha256.Sum256([]byte(seed))
+	var entropy [10]byte
+	copy(entropy[:], sum[:10])
+	return ulid.MustNew(ulid.Timestamp(t), bytes.NewReader(entropy[:])).String()
 }

@@ -34,6 +34,8 @@ type Resource struct {
 	Attributes map[string]string `json:"attributes,omitempty"`
 	State      ResourceState     `json:"state"`
 	Holder     string            `json:"holder,omitempty"`
+	// AcquiredBy is the principal that acquired it: only it (or an admin) releases it.
+	AcquiredBy string `json:"acquired_by,omitempty"`
 	// LeaseToken proves the holder; it is shown once, on acquire.
 	LeaseToken     string     `json:"-"`
 	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`

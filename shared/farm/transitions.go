@@ -306,3 +306,19 @@ func (j *Job) PinScore(score int64, actor string, now time.Time) (*Job, *JobEven
 	ev := &JobEvent{JobID: j.ID, Seq: SeqFor(n.Version), At: now.UTC().Truncate(time.Millisecond), From: j.Status, To: j.Status, Actor: actor, Detail: fmt.Sprintf("score pinned to %d (was %d)", score, j.Score)}
 	return n, ev, nil
 }
+
+// Unclaim undoes a claim the farm could not honour (the builder turned out
+// to have no free slot): the job goes back to the queue as it was, its
+// attempt not counted.
+func (j *Job) Unclaim(token, reason string, now time.Time) (*Job, *JobEvent, error) {
+	if j.Status != StatusRunning || j.ClaimToken != token {
+		return nil, nil, Errorf(EConflict, "job %s is no longer held by that claim", j.ID)
+	}
+	n, ev, err := j.next(StatusQueued, "builder:"+j.Builder, "claim undone: "+reason, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	n.Attempts = max(j.Attempts-1, 0)
+	n.StartedAt = nil
+	return n, ev, nil
+}

@@ -1,0 +1,139 @@
+package stack
+
+import (
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/buildfarm/buildfarm/shared/topology"
+)
+
+func TestFunctions(t *testing.T) {
+	t.Parallel()
+	for name, fx := range fixtures() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for _, fn := range FunctionNames {
+				id := fx.ids["fn:"+fn]
+				p := fx.res[id].Properties
+				want := map[string]any{
+					"FunctionName": fx.farm.Config.Prefix + "-" + fn,
+					"Runtime":      "provided.al2023",
+					"Handler":      "bootstrap",
+				}
+				for k, v := range want {
+					if p[k] != v {
+						t.Errorf("%s %s = %v, want %v", fn, k, p[k], v)
+					}
+				}
+				if toJSON(p["Architectures"]) != `["arm64"]` {
+					t.Errorf("%s architectures %v", fn, p["Architectures"])
+				}
+				logging, _ := p["LoggingConfig"].(map[string]any)
+				if logging["LogFormat"] != "JSON" {
+					t.Errorf("%s logging %v", fn, logging)
+				}
+				lg, _ := logging["LogGroup"].(map[string]any)
+				group := fx.res[lg["Ref"].(string)]
+				if group.Type != "AWS::Logs::LogGroup" || group.Properties["RetentionInDays"] != float64(fx.farm.Config.LogRetentionDays) {
+					t.Errorf("%s log group %v", fn, group)
+				}
+				if toJSON(p["Role"]) != toJSON(getAtt(fx.ids["role:"+fn], "Arn")) {
+					t.Errorf("%s role %v", fn, p["Role"])
+				}
+				env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+				wantEnv := []string{topology.EnvPrefix, topology.EnvPools, EnvBucket, EnvLeaseTimerQueue}
+				if fn == FnAPI {
+					wantEnv = append(wantEnv, EnvAdminTokenSecret)
+				}
+				slices.Sort(wantEnv)
+				if got := slices.Sorted(maps.Keys(env)); !slices.Equal(got, wantEnv) {
+					t.Errorf("%s env %v, want %v", fn, got, wantEnv)
+				}
+				top := fx.farm.Topology
+				checks := map[string]string{
+					topology.EnvPrefix:  `"` + top.Prefix + `"`,
+					topology.EnvPools:   `"` + joinPools(top.Pools) + `"`,
+					EnvBucket:           toJSON(ref(fx.ids["bucket"])),
+					EnvLeaseTimerQueue:  toJSON(ref(fx.ids["queue:"+top.LeaseTimerQueue.ID])),
+					EnvAdminTokenSecret: toJSON(ref(fx.ids["adminToken"])),
+				}
+				for k, v := range env {
+					if toJSON(v) != checks[k] {
+						t.Errorf("%s env %s = %s, want %s", fn, k, toJSON(v), checks[k])
+					}
+				}
+			}
+			// The four farm functions and CDK's bucket-notifications handler.
+			if n := len(fx.ofType("AWS::Lambda::Function")); n != len(FunctionNames)+1 {
+				t.Errorf("%d functions", n)
+			}
+			for id, g := range fx.ofType("AWS::Logs::LogGroup") {
+				if g.Properties["RetentionInDays"] != float64(fx.farm.Config.LogRetentionDays) {
+					t.Errorf("log group %s retention %v", id, g.Properties["RetentionInDays"])
+				}
+			}
+		})
+	}
+}
+
+func joinPools(p []string) string {
+	out := ""
+	for i, s := range p {
+		if i > 0 {
+			out += ","
+		}
+		out += s
+	}
+	return out
+}
+
+func TestTriggers(t *testing.T) {
+	t.Parallel()
+	fx := defaultFarm
+	top := fx.farm.Topology
+	esms := fx.ofType("AWS::Lambda::EventSourceMapping")
+	if len(esms) != 3 {
+		t.Fatalf("%d event source mappings, want 3 (ingest, dispatch, reaper)", len(esms))
+	}
+	bySource := map[string]map[string]any{}
+	for _, e := range esms {
+		if toJSON(e.Properties["FunctionResponseTypes"]) != `["ReportBatchItemFailures"]` {
+			t.Errorf("event source %v lacks ReportBatchItemFailures", e.Properties)
+		}
+		bySource[toJSON(e.Properties["EventSourceArn"])] = e.Properties
+	}
+	ingest := bySource[toJSON(getAtt(fx.ids["queue:"+top.IngestQueue.ID], "Arn"))]
+	if toJSON(ingest["FunctionName"]) != toJSON(ref(fx.ids["fn:ingest"])) {
+		t.Errorf("ingest queue mapping %v", ingest)
+	}
+	timers := bySource[toJSON(getAtt(fx.ids["queue:"+top.LeaseTimerQueue.ID], "Arn"))]
+	if toJSON(timers["FunctionName"]) != toJSON(ref(fx.ids["fn:reaper"])) {
+		t.Errorf("lease timer mapping %v", timers)
+	}
+	stream := bySource[toJSON(getAtt(fx.ids["table:Jobs"], "StreamArn"))]
+	want := map[string]any{
+		"FunctionName":               ref(fx.ids["fn:dispatch"]),
+		"BisectBatchOnFunctionError": true,
+		"MaximumRetryAttempts":       float64(fx.farm.Config.DispatchRetryAttempts),
+		"StartingPosition":           "TRIM_HORIZON",
+		"DestinationConfig":          map[string]any{"OnFailure": map[string]any{"Destination": getAtt(fx.ids["dispatchFailures"], "Arn")}},
+	}
+	for k, v := range want {
+		if toJSON(stream[k]) != toJSON(v) {
+			t.Errorf("jobs stream mapping %s = %s, want %s", k, toJSON(stream[k]), toJSON(v))
+		}
+	}
+	rules := fx.ofType("AWS::Events::Rule")
+	if len(rules) != 1 {
+		t.Fatalf("%d rules", len(rules))
+	}
+	for _, r := range rules {
+		if r.Properties["ScheduleExpression"] != "rate(1 minute)" {
+			t.Errorf("reaper schedule %v", r.Properties["ScheduleExpression"])
+		}
+		if toJSON(list(r.Properties["Targets"])[0].(map[string]any)["Arn"]) != toJSON(getAtt(fx.ids["fn:reaper"], "Arn")) {
+			t.Errorf("schedule target %v", r.Properties["Targets"])
+		}
+	}
+}

@@ -1,0 +1,56 @@
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/buildfarm/buildfarm/shared/topology"
+)
+
+// tables declares every table of the topology: on-demand, encrypted with the
+// AWS-managed key, point-in-time recovery, TTL and stream as the topology says.
+func (f *Farm) tables() {
+	f.Tables = map[string]awsdynamodb.Table{}
+	for _, t := range f.Topology.Tables() {
+		props := &awsdynamodb.TableProps{
+			TableName:    jsii.String(t.Name),
+			PartitionKey: attr(t.Partition),
+			BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
+			Encryption:   awsdynamodb.TableEncryption_AWS_MANAGED,
+			PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+				PointInTimeRecoveryEnabled: jsii.Bool(true),
+			},
+			RemovalPolicy: f.removal(),
+		}
+		if t.Sort != nil {
+			props.SortKey = attr(*t.Sort)
+		}
+		if t.TTLAttribute != "" {
+			props.TimeToLiveAttribute = jsii.String(t.TTLAttribute)
+		}
+		if t.Stream {
+			props.Stream = awsdynamodb.StreamViewType_NEW_AND_OLD_IMAGES
+		}
+		table := awsdynamodb.NewTable(f.Stack, jsii.String(t.ID), props)
+		for _, ix := range t.Indexes {
+			gsi := &awsdynamodb.GlobalSecondaryIndexProps{
+				IndexName:      jsii.String(ix.Name),
+				PartitionKey:   attr(ix.Partition),
+				ProjectionType: awsdynamodb.ProjectionType_ALL,
+			}
+			if ix.Sort != nil {
+				gsi.SortKey = attr(*ix.Sort)
+			}
+			table.AddGlobalSecondaryIndex(gsi)
+		}
+		f.Tables[t.ID] = table
+	}
+}
+
+func attr(k topology.Key) *awsdynamodb.Attribute {
+	typ := awsdynamodb.AttributeType_STRING
+	if k.Type == topology.Number {
+		typ = awsdynamodb.AttributeType_NUMBER
+	}
+	return &awsdynamodb.Attribute{Name: jsii.String(k.Name), Type: typ}
+}

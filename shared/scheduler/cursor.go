@@ -1,0 +1,41 @@
+package scheduler
+
+import (
+	"encoding/base64"
+
+	"github.com/buildfarm/buildfarm/shared/farm"
+)
+
+// EncodeCursor makes the opaque cursor that continues a listing after the job lastID.
+func EncodeCursor(lastID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(lastID))
+}
+
+// DecodeCursor returns the job id a cursor continues after ("" for none).
+func DecodeCursor(cursor string) (string, error) {
+	if cursor == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || !farm.ValidID(string(b)) {
+		return "", farm.FieldError("cursor", "is not a cursor returned by this API")
+	}
+	return string(b), nil
+}
+
+// NormalizeFilter validates a filter and applies the default and maximum limit.
+func NormalizeFilter(f JobFilter) (JobFilter, error) {
+	if f.Status != "" && !f.Status.Valid() {
+		return f, farm.FieldError("status", "unknown status %q", f.Status)
+	}
+	switch {
+	case f.Limit == 0:
+		f.Limit = DefaultListLimit
+	case f.Limit < 0 || f.Limit > MaxListLimit:
+		return f, farm.FieldError("limit", "must be between 1 and %d", MaxListLimit)
+	}
+	if _, err := DecodeCursor(f.Cursor); err != nil {
+		return f, err
+	}
+	return f, nil
+}

@@ -1,0 +1,223 @@
+package scheduler
+
+import (
+	"container/heap"
+	"context"
+	"time"
+
+	"github.com/buildfarm/buildfarm/shared/farm"
+)
+
+// PoolSummary is one builder pool's queue, builders and outlook.
+type PoolSummary struct {
+	Pool              string
+	Waiting           int
+	Queued            int
+	Running           int
+	BuildersIdle      int
+	BuildersBusy      int
+	BuildersOther     int // draining, lost or disabled
+	Slots             int // slots of the builders that can take work
+	OldestWaitSeconds float64
+	// EstimatedStartAt is when the next queued job should start (nil: no
+	// queued job, or no builder to run it).
+	EstimatedStartAt *time.Time
+}
+
+// maxEstimated bounds how much of a queue is simulated.
+const maxEstimated = 1000
+
+// QueueSummary describes every served pool.
+func (s *Scheduler) QueueSummary(ctx context.Context) ([]PoolSummary, error) {
+	builders, err := s.store.ListBuilders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PoolSummary, 0, len(s.poolList))
+	durations := durationCache{}
+	for _, pool := range s.poolList {
+		sum := PoolSummary{Pool: pool}
+		for _, b := range builders {
+			if !b.Serves(pool) {
+				continue
+			}
+			switch b.State {
+			case farm.BuilderIdle:
+				sum.BuildersIdle++
+				sum.Slots += b.Slots
+			case farm.BuilderBusy:
+				sum.BuildersBusy++
+				sum.Slots += b.Slots
+			default:
+				sum.BuildersOther++
+			}
+		}
+		queued, est, running, err := s.estimatePool(ctx, pool, sum.Slots, durations)
+		if err != nil {
+			return nil, err
+		}
+		now := s.clock()
+		sum.Queued, sum.Running = len(queued), running
+		for _, j := range queued {
+			since := j.CreatedAt
+			if j.QueuedAt != nil {
+				since = *j.QueuedAt
+			}
+			sum.OldestWaitSeconds = max(sum.OldestWaitSeconds, now.Sub(since).Seconds())
+		}
+		if len(queued) > 0 && est[queued[0].ID] != nil {
+			sum.EstimatedStartAt = est[queued[0].ID]
+		}
+		waiting, err := s.store.ListJobs(ctx, JobFilter{Status: farm.StatusWaiting, Pool: pool, Limit: MaxListLimit})
+		if err != nil {
+			return nil, err
+		}
+		sum.Waiting = len(waiting.Jobs)
+		out = append(out, sum)
+	}
+	return out, nil
+}
+
+// EstimateStart fills in EstimatedStartAt of a queued job.
+func (s *Scheduler) EstimateStart(ctx context.Context, job *farm.Job) error {
+	if job.Status != farm.StatusQueued {
+		job.EstimatedStartAt = nil
+		return nil
+	}
+	builders, err := s.store.ListBuilders(ctx)
+	if err != nil {
+		return err
+	}
+	slots := 0
+	for _, b := range builders {
+		if b.Serves(job.Pool) && (b.State == farm.BuilderIdle || b.State == farm.BuilderBusy) {
+			slots += b.Slots
+		}
+	}
+	_, est, _, err := s.estimatePool(ctx, job.Pool, slots, durationCache{})
+	if err != nil {
+		return err
+	}
+	job.EstimatedStartAt = est[job.ID]
+	return nil
+}
+
+// estimatePool simulates the pool's queue, like Launchpad's estimated
+// dispatch time: each of the pool's slots is free when its running job is
+// expected to end (now, if idle); queued jobs, in dispatch order, take the
+// slot that frees first and hold it for the mean recent duration of their
+// type. With no slots there is no estimate.
+func (s *Scheduler) estimatePool(ctx context.Context, pool string, slots int, durations durationCache) ([]*farm.Job, map[string]*time.Time, int, error) {
+	queued, err := s.store.QueuedJobs(ctx, pool, maxEstimated)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	var active []*farm.Job
+	for _, st := range []farm.JobStatus{farm.StatusRunning, farm.StatusCancelling} {
+		page, err := s.store.ListJobs(ctx, JobFilter{Status: st, Pool: pool, Limit: MaxListLimit})
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		active = append(active, page.Jobs...)
+	}
+	est := map[string]*time.Time{}
+	if slots == 0 || len(queued) == 0 {
+		return queued, est, len(active), nil
+	}
+	now := s.clock()
+	meanOf := func(typ string) (time.Duration, error) { return durations.mean(ctx, s, typ) }
+	free, err := slotFreeTimes(now, slots, active, meanOf)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	for _, j := range queued {
+		start := heap.Pop(free).(time.Time)
+		if j.NotBefore != nil && j.NotBefore.After(start) {
+			start = *j.NotBefore
+		}
+		est[j.ID] = farm.TimePtr(start)
+		d, err := meanOf(j.Type)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		heap.Push(free, start.Add(d))
+	}
+	return queued, est, len(active), nil
+}
+
+// slotFreeTimes is a min-heap of when each slot is next free.
+func slotFreeTimes(now time.Time, slots int, active []*farm.Job, meanOf func(string) (time.Duration, error)) (*timeHeap, error) {
+	h := &timeHeap{}
+	for i, j := range active {
+		if i >= slots {
+			break
+		}
+		d, err := meanOf(j.Type)
+		if err != nil {
+			return nil, err
+		}
+		end := now
+		if j.StartedAt != nil {
+			end = j.StartedAt.Add(d)
+		}
+		*h = append(*h, later(end, now))
+	}
+	for len(*h) < slots {
+		*h = append(*h, now)
+	}
+	heap.Init(h)
+	return h, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// DefaultDuration is assumed for a type with no finished job yet.
+const DefaultDuration = 5 * time.Minute
+
+// recentDurations is how many finished jobs of a type make its mean.
+const recentDurations = 20
+
+// durationCache memoises mean durations per type for one summary.
+type durationCache map[string]time.Duration
+
+func (c durationCache) mean(ctx context.Context, s *Scheduler, typ string) (time.Duration, error) {
+	if d, ok := c[typ]; ok {
+		return d, nil
+	}
+	page, err := s.store.ListJobs(ctx, JobFilter{Status: farm.StatusSucceeded, Type: typ, Limit: recentDurations})
+	if err != nil {
+		return 0, err
+	}
+	var sum float64
+	n := 0
+	for _, j := range page.Jobs {
+		if j.DurationSeconds != nil {
+			sum += *j.DurationSeconds
+			n++
+		}
+	}
+	d := DefaultDuration
+	if n > 0 {
+		d = time.Duration(sum / float64(n) * float64(time.Second))
+	}
+	c[typ] = d
+	return d, nil
+}
+
+type timeHeap []time.Time
+
+func (h timeHeap) Len() int           { return len(h) }
+func (h timeHeap) Less(i, j int) bool { return h[i].Before(h[j]) }
+func (h timeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timeHeap) Push(x any)        { *h = append(*h, x.(time.Time)) }
+func (h *timeHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

@@ -1,0 +1,137 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/buildfarm/buildfarm/shared/farm"
+)
+
+// Store is the durable state the scheduler needs. Two implementations exist
+// (memstore, dynamostore) and one conformance suite (storetest) runs against
+// both.
+//
+// Every change goes through Commit: a set of writes applied atomically, each
+// conditional on the stored item still being the one the caller read (same
+// version, and for jobs the same status and claim token), or being absent for
+// a create. A write that lost a race changes nothing and returns an EConflict
+// *farm.Error wrapping ErrLostRace. The scheduler keeps transactions to one
+// item on every hot path: a single conditional write is cheaper than a
+// transaction on DynamoDB (and far cheaper on emulators), and everything it
+// would otherwise update together is either derived or repaired later.
+type Store interface {
+	Commit(ctx context.Context, tx Tx) error
+
+	GetJob(ctx context.Context, id string) (*farm.Job, error)
+	ListJobs(ctx context.Context, f JobFilter) (*JobPage, error)
+	// QueuedJobs lists up to limit queued jobs of pool in dispatch order:
+	// highest score first, then oldest (smallest id) first.
+	QueuedJobs(ctx context.Context, pool string, limit int) ([]*farm.Job, error)
+	// ExpiredLeases lists running or cancelling jobs whose lease expired
+	// before now, soonest expiry first.
+	ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]*farm.Job, error)
+	// OverdueJobs lists running or cancelling jobs whose own timeout passed before now.
+	OverdueJobs(ctx context.Context, now time.Time, limit int) ([]*farm.Job, error)
+	// JobEvents lists a job's history, oldest first.
+	JobEvents(ctx context.Context, id string) ([]farm.JobEvent, error)
+
+	// GetIdempotency returns the live record of key, or ENotFound (also for an expired one).
+	GetIdempotency(ctx context.Context, key string, now time.Time) (*farm.Idempotency, error)
+
+	GetBuilder(ctx context.Context, name string) (*farm.Builder, error)
+	ListBuilders(ctx context.Context) ([]*farm.Builder, error)
+
+	GetToken(ctx context.Context, hash string) (*farm.Token, error)
+
+	GetResourcePool(ctx context.Context, name string) (*farm.ResourcePool, error)
+	GetResource(ctx context.Context, pool, name string) (*farm.Resource, error)
+	ListResources(ctx context.Context, pool string) ([]*farm.Resource, error)
+	// ExpiredResourceLeases lists used resources whose holder's lease expired before now.
+	ExpiredResourceLeases(ctx context.Context, now time.Time, limit int) ([]*farm.Resource, error)
+}
+
+// Tx is a set of writes applied all or nothing. A nil Prev creates the item
+// (conditional on its absence); otherwise the write replaces Prev
+// (conditional on Prev's version being the stored one). Job history events
+// are appended once the state writes succeeded (the job record is the truth,
+// the event its record); they are never written for a failed commit.
+type Tx struct {
+	Jobs      []JobWrite
+	Builders  []BuilderWrite
+	Pools     []PoolWrite
+	Resources []ResourceWrite
+	// Tokens are created (never replaced).
+	Tokens []*farm.Token
+	// Idempotency creates or replaces an idempotency record.
+	Idempotency *IdempotencyWrite
+}
+
+// IdempotencyWrite creates an idempotency record (Prev nil: unless a live
+// record holds the key, else Commit fails with ErrIdempotencyKeyTaken) or
+// replaces one (conditional on Prev's status and job).
+type IdempotencyWrite struct{ Prev, Next *farm.Idempotency }
+
+// Size is the number of state items the transaction writes (events not counted).
+func (tx Tx) Size() int {
+	n := len(tx.Jobs) + len(tx.Builders) + len(tx.Pools) + len(tx.Resources) + len(tx.Tokens)
+	if tx.Idempotency != nil {
+		n++
+	}
+	return n
+}
+
+// MaxTxItems is DynamoDB's limit of items in one transaction.
+const MaxTxItems = 100
+
+// JobWrite creates or replaces a job and appends its history event.
+type JobWrite struct {
+	Prev  *farm.Job
+	Next  *farm.Job
+	Event *farm.JobEvent
+}
+
+// BuilderWrite creates or replaces a builder.
+type BuilderWrite struct{ Prev, Next *farm.Builder }
+
+// PoolWrite creates or replaces a resource pool.
+type PoolWrite struct{ Prev, Next *farm.ResourcePool }
+
+// ResourceWrite creates or replaces a resource.
+type ResourceWrite struct{ Prev, Next *farm.Resource }
+
+// ErrLostRace is wrapped by the EConflict error of a write whose condition
+// failed because another writer changed the item first.
+var ErrLostRace = errors.New("lost a write race")
+
+// LostRace returns the conflict error stores report for a failed condition.
+func LostRace(format string, args ...any) error {
+	return &farm.Error{Code: farm.EConflict, Message: fmt.Sprintf(format, args...), Err: ErrLostRace}
+}
+
+// ErrIdempotencyKeyTaken is wrapped by Commit's error when the transaction's
+// idempotency key is already recorded.
+var ErrIdempotencyKeyTaken = errors.New("idempotency key already used")
+
+// JobFilter selects jobs to list, newest first.
+type JobFilter struct {
+	Status farm.JobStatus
+	Type   string
+	Pool   string
+	Limit  int
+	// Cursor continues a previous listing (JobPage.NextCursor).
+	Cursor string
+}
+
+// JobPage is one page of a listing.
+type JobPage struct {
+	Jobs       []*farm.Job
+	NextCursor string
+}
+
+// Listing limits.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 500
+)

@@ -1,0 +1,104 @@
+// Package wiring assembles a farm from its configuration: the topology, the
+// AWS clients, the DynamoDB store, doorbells, lease timers and the scheduler.
+// The Lambdas and the local runtime build themselves with it, so they run the
+// same code against AWS or an emulator (reached through AWS_ENDPOINT_URL).
+package wiring
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/buildfarm/buildfarm/shared/scheduler"
+	"github.com/buildfarm/buildfarm/shared/topology"
+)
+
+// Config is everything a farm process is configured with.
+type Config struct {
+	Topology *topology.Topology
+	// Bucket overrides the topology's bucket name (CloudFormation names it in AWS).
+	Bucket    string
+	Scheduler scheduler.Config
+	// SerializeWrites: see dynamostore.Options (the local runtime sets it).
+	SerializeWrites bool
+	// LeaseTimers arms an SQS lease timer per claim (AWS); locally the
+	// reaper's ticker is quick enough.
+	LeaseTimers bool
+	// LeaseTimerQueueURL overrides the lease-timer queue's URL.
+	LeaseTimerQueueURL string
+}
+
+// Environment variables read by ConfigFromEnv.
+const (
+	EnvBucket              = "FARM_BUCKET"
+	EnvHeartbeatSeconds    = "FARM_HEARTBEAT_SECONDS"
+	EnvLeaseSeconds        = "FARM_LEASE_SECONDS"
+	EnvRequeueBackoff      = "FARM_REQUEUE_BACKOFF_SECONDS"
+	EnvBuilderMaxFailures  = "FARM_BUILDER_MAX_FAILURES"
+	EnvJobMaxBuilderFails  = "FARM_JOB_MAX_BUILDER_FAILURES"
+	EnvEventTTLDays        = "FARM_EVENT_TTL_DAYS"
+	EnvIdempotencyTTLHours = "FARM_IDEMPOTENCY_TTL_HOURS"
+	EnvLeaseTimerQueueURL  = "FARM_LEASE_TIMER_QUEUE_URL"
+)
+
+// ConfigFromEnv reads the farm's configuration from the environment
+// (topology.FromEnv for names and pools). Unset values take defaults; a value
+// that does not parse is an error, not a silent default.
+func ConfigFromEnv() (Config, error) {
+	top, err := topology.FromEnv()
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{Topology: top, Bucket: os.Getenv(EnvBucket), LeaseTimerQueueURL: os.Getenv(EnvLeaseTimerQueueURL)}
+	c.LeaseTimers = c.LeaseTimerQueueURL != ""
+	for _, v := range []struct {
+		env  string
+		unit time.Duration
+		dst  *time.Duration
+	}{
+		{EnvHeartbeatSeconds, time.Second, &c.Scheduler.Heartbeat},
+		{EnvLeaseSeconds, time.Second, &c.Scheduler.Lease},
+		{EnvRequeueBackoff, time.Second, &c.Scheduler.RequeueBackoff},
+		{EnvEventTTLDays, 24 * time.Hour, &c.Scheduler.EventTTL},
+		{EnvIdempotencyTTLHours, time.Hour, &c.Scheduler.IdempotencyTTL},
+	} {
+		n, err := positive(v.env)
+		if err != nil {
+			return Config{}, err
+		}
+		*v.dst = time.Duration(n * float64(v.unit))
+	}
+	for _, v := range []struct {
+		env string
+		dst *int
+	}{{EnvBuilderMaxFailures, &c.Scheduler.BuilderMaxFailures}, {EnvJobMaxBuilderFails, &c.Scheduler.JobMaxBuilderFailures}} {
+		n, err := positive(v.env)
+		if err != nil {
+			return Config{}, err
+		}
+		*v.dst = int(n)
+	}
+	return c, nil
+}
+
+// positive reads a positive number from env (0 when unset).
+func positive(env string) (float64, error) {
+	s := os.Getenv(env)
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive number", env, s)
+	}
+	return n, nil
+}
+
+// BucketName is the bucket the farm uses.
+func (c Config) BucketName() string {
+	if c.Bucket != "" {
+		return c.Bucket
+	}
+	return c.Topology.Bucket.Name
+}
