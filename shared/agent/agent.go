@@ -96,8 +96,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := os.MkdirAll(a.cfg.WorkDir, 0o755); err != nil {
 		return fmt.Errorf("agent: work dir: %w", err)
 	}
-	if err := a.registerUntilDone(ctx); err != nil {
-		return err
+	if registered, err := a.registerUntilDone(ctx); err != nil || !registered {
+		return err // nil: drained before the farm ever answered
 	}
 
 	claimCtx, stopClaiming := context.WithCancel(ctx)
@@ -146,26 +146,32 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 // registerUntilDone registers, retrying with backoff while the farm is
-// unreachable. A refusal (bad token, invalid spec) is returned.
-func (a *Agent) registerUntilDone(ctx context.Context) error {
+// unreachable. A refusal (bad token, invalid spec) is returned; a drain
+// before the farm answered returns false.
+func (a *Agent) registerUntilDone(ctx context.Context) (bool, error) {
 	bo := a.newBackoff()
 	for {
 		err := a.register(ctx)
 		if err == nil {
-			return nil
+			return true, nil
+		}
+		if ctx.Err() != nil {
+			return false, ErrHardStop
 		}
 		if !temporary(err) {
-			return fmt.Errorf("agent: register %s: %w", a.cfg.Name, err)
+			return false, fmt.Errorf("agent: register %s: %w", a.cfg.Name, err)
 		}
 		wait := bo.next()
 		a.log.Warn("register failed; retrying", "err", err, "retry_in", wait.String())
+		t := time.NewTimer(wait)
 		select {
 		case <-a.drainCh:
-			return nil
-		default:
-		}
-		if !sleep(ctx, wait) {
-			return ErrHardStop
+			t.Stop()
+			return false, nil
+		case <-ctx.Done():
+			t.Stop()
+			return false, ErrHardStop
+		case <-t.C:
 		}
 	}
 }

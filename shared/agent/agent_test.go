@@ -448,3 +448,60 @@ func TestAgentRefusesABadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestRegistrationRefusedIsAnError(t *testing.T) {
+	t.Parallel()
+	f := newFakeFarm(t, "default")
+	f.refuse = true
+	h := start(t, f, newFakeBells(f), testConfig(t, "default"))
+	if err := h.wait(); err == nil || !farm.IsCode(err, farm.EForbidden) {
+		t.Fatalf("Run: %v, want the farm's forbidden error", err)
+	}
+}
+
+func TestDrainWhileTheFarmIsUnreachable(t *testing.T) {
+	t.Parallel()
+	f := newFakeFarm(t, "default")
+	f.srv.Close() // nobody answers: registration retries
+	cfg := testConfig(t, "default")
+	h := start(t, f, newFakeBells(f), cfg)
+	h.agent.Drain()
+	if err := h.wait(); err != nil {
+		t.Fatalf("Run: %v, want a clean drain", err)
+	}
+}
+
+func TestSourceIsDownloadedAndRun(t *testing.T) {
+	t.Parallel()
+	f := newFakeFarm(t, "default")
+	b := newFakeBells(f)
+	start(t, f, b, testConfig(t, "default"))
+	job := f.push("default", farm.TypeScript, map[string]string{"source": "s3://farm/incoming/script/build.sh"}, 60)
+	f.locked(func() {
+		f.sources[job.ID] = "echo \"running $0 from $FARM_SOURCE_FILE\"\ncp \"$FARM_SOURCE_FILE\" \"$FARM_ARTIFACTS_DIR/\"\n"
+	})
+	b.ring(f, "default", job.ID)
+	c := f.awaitCompletion(job.ID)
+	if c.Req.Result != "succeeded" || strings.Join(c.Req.Artifacts, ",") != "build.sh" {
+		t.Fatalf("completion %+v", c.Req)
+	}
+	f.locked(func() {
+		if log := string(f.uploads["logs/"+job.ID+"/build.log"]); !strings.Contains(log, "/build.sh from ") {
+			t.Errorf("full log:\n%s", log)
+		}
+	})
+}
+
+func TestArtifactUploadFailureFailsTheJob(t *testing.T) {
+	t.Parallel()
+	f := newFakeFarm(t, "default")
+	f.refuseUploads = true
+	b := newFakeBells(f)
+	start(t, f, b, testConfig(t, "default"))
+	job := f.script("default", `echo x > "$FARM_ARTIFACTS_DIR/out.bin"`, nil)
+	b.ring(f, "default", job.ID)
+	c := f.awaitCompletion(job.ID)
+	if c.Req.Result != "failed" || !strings.Contains(c.Req.Error, "artifact upload") || len(c.Req.Artifacts) != 0 {
+		t.Fatalf("completion %+v", c.Req)
+	}
+}

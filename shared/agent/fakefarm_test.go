@@ -30,7 +30,10 @@ type fakeFarm struct {
 	heartbeatSeconds int
 	leaseSeconds     int
 	queueURLs        map[string]string
-	known            bool // the builder is registered
+	known            bool              // the builder is registered
+	refuse           bool              // registration answers 403 (a token for another builder)
+	refuseUploads    bool              // the "S3" answers 403 to every PUT
+	sources          map[string]string // job id -> source content, served presigned
 	registrations    int
 	queued           map[string][]*farm.Job // pool -> jobs
 	jobs             map[string]*fakeJob
@@ -71,6 +74,7 @@ func newFakeFarm(t *testing.T, pools ...string) *fakeFarm {
 		queued:    map[string][]*farm.Job{},
 		jobs:      map[string]*fakeJob{},
 		uploads:   map[string][]byte{},
+		sources:   map[string]string{},
 	}
 	for _, p := range pools {
 		f.queueURLs[p] = "fake://queue/" + p
@@ -82,6 +86,16 @@ func newFakeFarm(t *testing.T, pools ...string) *fakeFarm {
 	mux.HandleFunc("POST /v1/jobs/{id}/artifacts", f.artifactURL)
 	mux.HandleFunc("POST /v1/jobs/{id}/complete", f.complete)
 	mux.HandleFunc("PUT /s3/{key...}", f.s3Put)
+	mux.HandleFunc("GET /src/{id}", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		body, ok := f.sources[r.PathValue("id")]
+		f.mu.Unlock()
+		if !ok || r.URL.Query().Get("X-Amz-Signature") == "" {
+			http.Error(w, "NoSuchKey", 404)
+			return
+		}
+		io.WriteString(w, body)
+	})
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -118,6 +132,10 @@ func (f *fakeFarm) register(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.refuse {
+		fail(w, 403, farm.EForbidden, "this token acts for another builder")
+		return
+	}
 	f.known = true
 	f.registrations++
 	urls := map[string]string{}
@@ -161,7 +179,11 @@ func (f *fakeFarm) claim(w http.ResponseWriter, r *http.Request) {
 	job.Builder = r.PathValue("name")
 	fj := &fakeJob{job: job, token: farm.NewSecret(8), status: farm.StatusRunning}
 	f.jobs[job.ID] = fj
-	reply(w, 200, apiv1.ClaimResponse{Job: job, ClaimToken: fj.token, LeaseExpiresAt: time.Now().Add(time.Duration(f.leaseSeconds) * time.Second)})
+	resp := apiv1.ClaimResponse{Job: job, ClaimToken: fj.token, LeaseExpiresAt: time.Now().Add(time.Duration(f.leaseSeconds) * time.Second)}
+	if _, ok := f.sources[job.ID]; ok {
+		resp.SourceURL = f.srv.URL + "/src/" + job.ID + "?X-Amz-Signature=fake"
+	}
+	reply(w, 200, resp)
 }
 
 func (f *fakeFarm) heartbeat(w http.ResponseWriter, r *http.Request) {
@@ -233,7 +255,10 @@ func (f *fakeFarm) artifactURL(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeFarm) s3Put(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("X-Fake-Presigned") != "yes" || r.Header.Get("Authorization") != "" || r.ContentLength < 0 {
+	f.mu.Lock()
+	refuse := f.refuseUploads
+	f.mu.Unlock()
+	if refuse || r.Header.Get("X-Fake-Presigned") != "yes" || r.Header.Get("Authorization") != "" || r.ContentLength < 0 {
 		http.Error(w, "SignatureDoesNotMatch", 403)
 		return
 	}

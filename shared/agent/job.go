@@ -216,6 +216,10 @@ func (a *Agent) execute(ctx context.Context, j *runningJob) (executor.Outcome, *
 		}
 		if ws.SourceFile != "" {
 			note(j.log, "source downloaded to %s", ws.SourceFile)
+		} else {
+			// An s3:// source the farm did not presign: the executor may
+			// still fetch it itself from FARM_PAYLOAD.
+			note(j.log, "the farm gave no source_url for this job's source: nothing downloaded")
 		}
 	}
 	j.setProgress("running")
