@@ -86,6 +86,17 @@ func newFakeFarm(t *testing.T, pools ...string) *fakeFarm {
 	mux.HandleFunc("POST /v1/jobs/{id}/artifacts", f.artifactURL)
 	mux.HandleFunc("POST /v1/jobs/{id}/complete", f.complete)
 	mux.HandleFunc("PUT /s3/{key...}", f.s3Put)
+	mux.HandleFunc("POST /v1/tokens", func(w http.ResponseWriter, r *http.Request) {
+		var req apiv1.TokenRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		if r.Header.Get("Authorization") != "Bearer admin-token" || req.Role != "builder" || req.Builder == "" {
+			fail(w, 403, farm.EForbidden, "admins only")
+			return
+		}
+		reply(w, 201, apiv1.TokenResponse{Token: "tok-" + req.Builder, ID: req.Builder, Role: req.Role, Builder: req.Builder})
+	})
 	mux.HandleFunc("GET /src/{id}", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		body, ok := f.sources[r.PathValue("id")]
@@ -132,6 +143,10 @@ func (f *fakeFarm) register(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if want := "Bearer tok-" + r.PathValue("name"); r.Header.Get("Authorization") != want && r.Header.Get("Authorization") != "Bearer builder-token" {
+		fail(w, 403, farm.EForbidden, "this token acts for another builder")
+		return
+	}
 	if f.refuse {
 		fail(w, 403, farm.EForbidden, "this token acts for another builder")
 		return
