@@ -181,6 +181,14 @@ func (a *Agent) runJob(ctx context.Context, j *runningJob) {
 	note(l, "result: %s%s", req.Result, errSuffix(req.Error))
 	j.setProgress("completing")
 	a.uploadLog(j)
+	j.mu.Lock()
+	fenced = j.fenced
+	j.mu.Unlock()
+	if fenced != nil {
+		// The claim went stale while we uploaded: the result is not ours to give.
+		j.logger.Warn("claim lost before completing: result dropped", "err", fenced, "result", req.Result)
+		return
+	}
 	a.complete(j, req)
 }
 
