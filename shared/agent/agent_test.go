@@ -505,3 +505,17 @@ func TestArtifactUploadFailureFailsTheJob(t *testing.T) {
 		t.Fatalf("completion %+v", c.Req)
 	}
 }
+
+func TestRefusedCompletionFallsBackToFailed(t *testing.T) {
+	t.Parallel()
+	f := newFakeFarm(t, "default")
+	f.refuseArtifacts = true
+	b := newFakeBells(f)
+	start(t, f, b, testConfig(t, "default"))
+	job := f.script("default", `echo x > "$FARM_ARTIFACTS_DIR/out.bin"`, nil)
+	b.ring(f, "default", job.ID)
+	c := f.awaitCompletion(job.ID)
+	if !c.Accepted || c.Req.Result != "failed" || len(c.Req.Artifacts) != 0 || !strings.Contains(c.Req.Error, "refused the completion") {
+		t.Fatalf("completion %+v", c)
+	}
+}

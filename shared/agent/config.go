@@ -65,9 +65,14 @@ type Config struct {
 	// BackoffMin and BackoffMax bound the jittered exponential backoff after
 	// errors (defaults 1 s and 60 s).
 	BackoffMin, BackoffMax time.Duration
-	// MaxLogChunk bounds the log text one heartbeat carries per job; the
-	// tail is kept and the skipped size noted (default 32 KiB).
+	// MaxLogChunk bounds the unsent log text kept per job: when a job writes
+	// faster than heartbeats carry it away, the oldest is skipped and the
+	// skipped size noted (default 32 KiB).
 	MaxLogChunk int
+	// MaxHeartbeatLog bounds the log text of one heartbeat, all jobs
+	// together, so that a builder with many slots stays under the farm's
+	// request size limit (default 512 KiB).
+	MaxHeartbeatLog int
 	// CompleteTimeout bounds the retries of a job's completion (default 10 min).
 	CompleteTimeout time.Duration
 }
@@ -116,6 +121,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxLogChunk <= 0 {
 		cfg.MaxLogChunk = 32 << 10
+	}
+	if cfg.MaxHeartbeatLog <= 0 {
+		cfg.MaxHeartbeatLog = 512 << 10
 	}
 	if cfg.CompleteTimeout <= 0 {
 		cfg.CompleteTimeout = 10 * time.Minute

@@ -33,6 +33,7 @@ type fakeFarm struct {
 	known            bool              // the builder is registered
 	refuse           bool              // registration answers 403 (a token for another builder)
 	refuseUploads    bool              // the "S3" answers 403 to every PUT
+	refuseArtifacts  bool              // complete answers 400 when it names artifacts
 	sources          map[string]string // job id -> source content, served presigned
 	registrations    int
 	queued           map[string][]*farm.Job // pool -> jobs
@@ -296,6 +297,9 @@ func (f *fakeFarm) complete(w http.ResponseWriter, r *http.Request) {
 	case fj == nil || fj.token != req.ClaimToken || fj.done:
 		c.Status = 409
 		fail(w, 409, farm.EConflict, "stale or foreign claim token")
+	case f.refuseArtifacts && len(req.Artifacts) > 0:
+		c.Status = 400
+		fail(w, 400, farm.EInvalid, "artifacts[0]: was not uploaded")
 	case req.Result == "cancelled" && fj.status != farm.StatusCancelling:
 		c.Status = 400
 		fail(w, 400, farm.EInvalid, "cancelled is only a result for a job being cancelled")

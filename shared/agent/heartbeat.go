@@ -45,8 +45,12 @@ func (a *Agent) beat(ctx context.Context) {
 
 	req := apiv1.HeartbeatRequest{Jobs: make([]apiv1.HeartbeatJob, 0, len(running)), Draining: draining}
 	sent := make([]sentChunk, 0, len(running))
+	perJob := a.cfg.MaxLogChunk
+	if len(running) > 0 {
+		perJob = min(perJob, a.cfg.MaxHeartbeatLog/len(running))
+	}
 	for _, j := range running {
-		c := j.log.Take()
+		c := j.log.Take(perJob)
 		sent = append(sent, sentChunk{j, c})
 		req.Jobs = append(req.Jobs, apiv1.HeartbeatJob{ID: j.id, ClaimToken: j.token, Log: c.Text(), Progress: j.Progress()})
 	}
@@ -70,6 +74,12 @@ func (a *Agent) beat(ctx context.Context) {
 		// ones were renewed and their log appended.
 		a.log.Warn("heartbeat conflict: some claims are no longer ours", "err", err)
 		a.applyHeartbeat(resp, true)
+	case farm.IsCode(err, farm.ETooLarge):
+		// Sending the same text again would be refused again.
+		for _, s := range sent {
+			s.job.log.Drop(s.chunk)
+		}
+		a.log.Warn("heartbeat too large for the farm: its log text was dropped (the full log is uploaded at the end)", "err", err)
 	case farm.IsCode(err, farm.ENotFound):
 		restore()
 		a.log.Warn("the farm does not know this builder; registering again", "err", err)

@@ -260,6 +260,13 @@ func (a *Agent) complete(j *runningJob, req apiv1.CompleteRequest) {
 			// retried meanwhile): report the stop as a failure instead.
 			req.Result = string(farm.StatusFailed)
 			continue
+		case farm.IsCode(err, farm.EInvalid) && len(req.Artifacts) > 0:
+			// The farm refused the artifact list: report a failure without it
+			// rather than leave the job running until its lease expires.
+			j.logger.Warn("completion refused; completing failed without artifacts", "err", err)
+			req.Result, req.ExitCode, req.Artifacts = string(farm.StatusFailed), nil, nil
+			req.Error = "the farm refused the completion: " + farm.ErrorMessage(err)
+			continue
 		case !temporary(err):
 			j.logger.Error("completion refused", "err", err, "result", req.Result)
 			return

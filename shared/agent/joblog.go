@@ -77,14 +77,21 @@ func (l *jobLog) bound() {
 	l.pending = append(l.pending[:0:0], l.pending[over:]...)
 }
 
-// Take returns the text not sent yet, holding back a UTF-8 sequence cut in
-// half by a write boundary until its end arrives.
-func (l *jobLog) Take() logChunk {
+// Take returns at most limit bytes of the text not sent yet, oldest first
+// (the rest waits for the next heartbeat), never cutting a UTF-8 sequence:
+// one cut by a write boundary waits until its end arrives.
+func (l *jobLog) Take(limit int) logChunk {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	keep := incompleteTail(l.pending)
-	c := logChunk{raw: l.pending[:len(l.pending)-keep], skipped: l.skipped}
-	l.pending = append([]byte(nil), l.pending[len(l.pending)-keep:]...)
+	n := len(l.pending) - incompleteTail(l.pending)
+	if n > limit {
+		n = limit
+		for n > 0 && n > limit-utf8.UTFMax && !utf8.RuneStart(l.pending[n]) {
+			n--
+		}
+	}
+	c := logChunk{raw: l.pending[:n:n], skipped: l.skipped}
+	l.pending = append([]byte(nil), l.pending[n:]...)
 	l.skipped = 0
 	return c
 }
@@ -96,6 +103,13 @@ func (l *jobLog) TakeAll() logChunk {
 	c := logChunk{raw: l.pending, skipped: l.skipped}
 	l.pending, l.skipped = nil, 0
 	return c
+}
+
+// Drop forgets a chunk the farm refused (too large): only its size is noted.
+func (l *jobLog) Drop(c logChunk) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.skipped += c.skipped + int64(len(c.raw))
 }
 
 // Restore gives back a chunk whose heartbeat failed, ahead of newer text.

@@ -18,8 +18,8 @@ import (
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
-// MaxArtifacts bounds the files one job uploads.
-const MaxArtifacts = 256
+// MaxArtifacts bounds the files one job uploads (the farm records at most 100).
+const MaxArtifacts = 100
 
 // Workspace is a job run's directory, <root>/<job id>-<attempt>: the
 // command's work dir, with the artifacts directory inside it.
