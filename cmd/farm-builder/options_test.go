@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/buildfarm/buildfarm/shared/agent"
+	"github.com/buildfarm/buildfarm/shared/farm"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+var offEC2 = discovery{
+	hostname: func() (string, error) { return "Build-01.example.com", nil },
+	lookupEC2: func(context.Context) (agent.EC2Identity, error) {
+		return agent.EC2Identity{}, errors.New("no metadata service")
+	},
+}
+
+var onEC2 = discovery{
+	hostname: func() (string, error) { return "ip-10-0-0-1.ec2.internal", nil },
+	lookupEC2: func(context.Context) (agent.EC2Identity, error) {
+		return agent.EC2Identity{InstanceID: "i-0abc", InstanceType: "m7g.large", Region: "eu-west-1"}, nil
+	},
+}
+
+func TestDefaultsOffEC2(t *testing.T) {
+	t.Parallel()
+	o, err := parseOptions([]string{"--api", "http://farm:8080", "--token", "t"}, envOf(nil), offEC2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := farm.BuilderSpec{Kind: farm.KindMetal, Arch: runtime.GOARCH, Pools: []string{"default"}, Slots: 1}
+	if !reflect.DeepEqual(o.agent.Spec, want) || o.agent.Name != "build-01" {
+		t.Fatalf("name %q spec %+v", o.agent.Name, o.agent.Spec)
+	}
+	if o.killGrace != 10*time.Second || o.agent.IdleClaimInterval != time.Minute || o.logLevel != slog.LevelInfo || o.ec2 != nil || o.agent.KeepWorkDirs {
+		t.Fatalf("options %+v", o)
+	}
+}
+
+func TestOnEC2TheInstanceNamesTheBuilder(t *testing.T) {
+	t.Parallel()
+	o, err := parseOptions([]string{"--api", "http://farm", "--token", "t"}, envOf(nil), onEC2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.agent.Name != "i-0abc" || o.agent.Spec.Kind != farm.KindEC2 || o.agent.Spec.Metadata["instance_type"] != "m7g.large" || o.ec2 == nil {
+		t.Fatalf("name %q spec %+v", o.agent.Name, o.agent.Spec)
+	}
+	// An explicit metal builder never asks the metadata service.
+	asked := false
+	d := onEC2
+	d.lookupEC2 = func(ctx context.Context) (agent.EC2Identity, error) { asked = true; return onEC2.lookupEC2(ctx) }
+	o, err = parseOptions([]string{"--api", "http://farm", "--token", "t", "--kind", "metal"}, envOf(nil), d, io.Discard)
+	if err != nil || asked || o.agent.Spec.Kind != farm.KindMetal || o.agent.Spec.Metadata != nil {
+		t.Fatalf("metal: asked=%v %+v %v", asked, o, err)
+	}
+}
+
+func TestEC2MetadataDemandedButMissingIsAnError(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--ec2-metadata"}, {"--kind", "ec2"}} {
+		_, err := parseOptions(append([]string{"--api", "http://farm", "--token", "t"}, args...), envOf(nil), offEC2, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "no metadata service") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
+
+func TestEnvironmentAndFlagsWin(t *testing.T) {
+	t.Parallel()
+	env := envOf(map[string]string{
+		"FARM_API": "http://env-farm", "FARM_TOKEN": "env-token", "FARM_BUILDER": "env-builder",
+		"FARM_POOLS": "amd64, amd64-metal", "FARM_SLOTS": "3", "FARM_KIND": "metal", "FARM_ARCH": "arm64",
+		"FARM_CAPABILITIES": "kvm,docker", "FARM_WORK_DIR": "/var/lib/farm", "FARM_EXECUTORS": "/etc/farm/executors.json",
+		"FARM_KEEP_WORK_DIRS": "true", "FARM_KILL_GRACE": "30s", "FARM_LOG_LEVEL": "debug", "FARM_METADATA": "rack=r1, owner=ops",
+	})
+	o, err := parseOptions(nil, env, offEC2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.api != "http://env-farm" || o.token != "env-token" || o.agent.Name != "env-builder" || o.executorsFile != "/etc/farm/executors.json" ||
+		o.agent.WorkDir != "/var/lib/farm" || !o.agent.KeepWorkDirs || o.killGrace != 30*time.Second || o.logLevel != slog.LevelDebug {
+		t.Fatalf("from env: %+v", o)
+	}
+	want := farm.BuilderSpec{Kind: farm.KindMetal, Arch: "arm64", Pools: []string{"amd64", "amd64-metal"}, Capabilities: []string{"kvm", "docker"}, Slots: 3,
+		Metadata: map[string]string{"rack": "r1", "owner": "ops"}}
+	if !reflect.DeepEqual(o.agent.Spec, want) {
+		t.Fatalf("spec from env %+v", o.agent.Spec)
+	}
+	o, err = parseOptions([]string{"--api", "http://flag-farm", "--name", "flag-builder", "--pools", "default", "--slots", "2", "--keep-work-dirs=false"}, env, offEC2, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.api != "http://flag-farm" || o.token != "env-token" || o.agent.Name != "flag-builder" || o.agent.Spec.Slots != 2 ||
+		!reflect.DeepEqual(o.agent.Spec.Pools, []string{"default"}) || o.agent.KeepWorkDirs {
+		t.Fatalf("flags must win: %+v", o)
+	}
+}
+
+func TestBadOptions(t *testing.T) {
+	t.Parallel()
+	base := []string{"--api", "http://farm", "--token", "t"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--token", "t"}, "--api"},
+		{[]string{"--api", "http://farm"}, "--token"},
+		{append(base, "--slots", "0"), "--slots"},
+		{append(base, "--slots", "many"), "--slots"},
+		{append(base, "--kind", "vm"), "--kind"},
+		{append(base, "--name", "Not A Name"), "--name"},
+		{append(base, "--pools", " , "), "--pools"},
+		{append(base, "--kill-grace", "soon"), "--kill-grace"},
+		{append(base, "--log-level", "loud"), "--log-level"},
+		{append(base, "--metadata", "novalue"), "--metadata"},
+		{append(base, "extra"), "unexpected"},
+	} {
+		if _, err := parseOptions(tc.args, envOf(nil), offEC2, io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want an error about %s", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestHelpNeverShowsTheToken(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	_, err := parseOptions([]string{"-h"}, envOf(map[string]string{"FARM_TOKEN": "s3cret-token"}), offEC2, &out)
+	if !errors.Is(err, errHelp) || strings.Contains(out.String(), "s3cret-token") || !strings.Contains(out.String(), "FARM_TOKEN") {
+		t.Fatalf("help (%v):\n%s", err, out.String())
+	}
+}
+
+func TestBuilderNameFromHost(t *testing.T) {
+	t.Parallel()
+	for host, want := range map[string]string{
+		"Build-01.example.com":     "build-01",
+		"ip-10-0-0-1.ec2.internal": "ip-10-0-0-1",
+		"weird_host!name":          "weird_host-name",
+		"...":                      "builder",
+		strings.Repeat("x", 60):    strings.Repeat("x", 40),
+	} {
+		if got := builderName(host); got != want {
+			t.Errorf("builderName(%q) = %q, want %q", host, got, want)
+		}
+	}
+}

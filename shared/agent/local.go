@@ -1,0 +1,89 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/buildfarm/buildfarm/shared/apiv1"
+	"github.com/buildfarm/buildfarm/shared/client"
+	"github.com/buildfarm/buildfarm/shared/farm"
+)
+
+// LocalBuilders runs builder agents inside another process: the local farm
+// (scripts/up with FARM_BUILDERS=N) uses its Start as its BuildersFunc.
+type LocalBuilders struct {
+	// Doorbells is shared by the agents (an sqsdoorbell.Receiver on the emulator).
+	Doorbells Doorbells
+	// NamePrefix names the agents <prefix>-1 ... <prefix>-n (default "local").
+	NamePrefix string
+	// Pools, Slots: what each agent serves (default: the default pool, 1 slot).
+	Pools []string
+	Slots int
+	// WorkDir holds one directory per agent (default: $TMPDIR/farm-builder).
+	WorkDir string
+	// Executors runs the jobs (default: script and clean-resource only).
+	Executors Executor
+	Logger    *slog.Logger
+
+	wg sync.WaitGroup
+}
+
+// Start makes a builder token for each of n agents with the admin token and
+// runs them against the farm at url until ctx ends (a hard stop). It returns
+// once they are started.
+func (l *LocalBuilders) Start(ctx context.Context, url, adminToken string, n int) error {
+	admin, err := client.New(url, adminToken)
+	if err != nil {
+		return err
+	}
+	prefix := l.NamePrefix
+	if prefix == "" {
+		prefix = "local"
+	}
+	pools := l.Pools
+	if len(pools) == 0 {
+		pools = []string{farm.DefaultPool}
+	}
+	var agents []*Agent
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("%s-%d", prefix, i)
+		tok, err := admin.CreateToken(ctx, apiv1.TokenRequest{Role: string(farm.RoleBuilder), Builder: name, Name: name})
+		if err != nil {
+			return fmt.Errorf("local builder %s: token: %w", name, err)
+		}
+		api, err := client.New(url, tok.Token, client.WithUserAgent("farm-builder/"+name))
+		if err != nil {
+			return err
+		}
+		cfg := Config{
+			Name:      name,
+			Spec:      farm.BuilderSpec{Kind: farm.KindMetal, Arch: runtime.GOARCH, Pools: pools, Slots: l.Slots, Metadata: map[string]string{"local": "true"}},
+			Executors: l.Executors,
+			Logger:    l.Logger,
+		}
+		if l.WorkDir != "" {
+			cfg.WorkDir = filepath.Join(l.WorkDir, name)
+		}
+		a, err := New(cfg, api, l.Doorbells)
+		if err != nil {
+			return err
+		}
+		agents = append(agents, a)
+	}
+	for _, a := range agents {
+		l.wg.Go(func() {
+			if err := a.Run(ctx); err != nil && !errors.Is(err, ErrHardStop) {
+				a.log.Error("local builder stopped", "err", err)
+			}
+		})
+	}
+	return nil
+}
+
+// Wait returns when every started agent has stopped.
+func (l *LocalBuilders) Wait() { l.wg.Wait() }

@@ -1,0 +1,153 @@
+// Package client is the typed Go client of the farm's HTTP API v1. Builders,
+// farmctl and tests use it. Every route of the API has one method; errors
+// from the farm come back as *StatusError, which wraps the farm's own
+// *farm.Error so that farm.IsCode(err, farm.EConflict) works on them.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// MaxResponseBytes bounds a JSON response body the client reads.
+const MaxResponseBytes = 16 << 20
+
+// Client talks to one farm with one token. It is safe for concurrent use.
+type Client struct {
+	base      *url.URL
+	token     string
+	http      *http.Client
+	userAgent string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient replaces the default HTTP client (which has a 60 s timeout).
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// WithUserAgent sets the User-Agent header of every request.
+func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
+
+// New returns a client of the farm at baseURL (e.g. http://127.0.0.1:8080;
+// a trailing /v1 is accepted) that authenticates with token.
+func New(baseURL, token string, opts ...Option) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("client: farm URL %q: %w", baseURL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("client: farm URL %q: want http(s)://host[:port]", baseURL)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/v1")
+	c := &Client{
+		base:      u,
+		token:     token,
+		http:      &http.Client{Timeout: 60 * time.Second},
+		userAgent: "buildfarm-client",
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// BaseURL returns the farm's base URL (without /v1).
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// HTTPClient returns the HTTP client in use (uploads share its transport).
+func (c *Client) HTTPClient() *http.Client { return c.http }
+
+// path joins escaped segments under /v1.
+func path(segments ...string) string {
+	var b strings.Builder
+	b.WriteString("/v1")
+	for _, s := range segments {
+		b.WriteByte('/')
+		b.WriteString(url.PathEscape(s))
+	}
+	return b.String()
+}
+
+// request is one API call.
+type request struct {
+	method string
+	path   string
+	query  url.Values
+	body   any // JSON-encoded when not nil
+	header http.Header
+}
+
+// response is a successful answer; the caller closes Body.
+type response struct {
+	status int
+	header http.Header
+	body   io.ReadCloser
+}
+
+// send performs req and turns every non-2xx answer into a *StatusError.
+func (c *Client) send(ctx context.Context, req request) (*response, error) {
+	// req.path is already escaped segment by segment.
+	target := c.base.String() + req.path
+	if len(req.query) > 0 {
+		target += "?" + req.query.Encode()
+	}
+	var body io.Reader
+	if req.body != nil {
+		b, err := json.Marshal(req.body)
+		if err != nil {
+			return nil, fmt.Errorf("client: encode %s %s: %w", req.method, req.path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	hr, err := http.NewRequestWithContext(ctx, req.method, target, body)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s %s: %w", req.method, req.path, err)
+	}
+	for k, v := range req.header {
+		hr.Header[k] = v
+	}
+	if req.body != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	hr.Header.Set("Accept", "application/json")
+	hr.Header.Set("User-Agent", c.userAgent)
+	if c.token != "" {
+		hr.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(hr)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s %s: %w", req.method, req.path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		defer resp.Body.Close()
+		return nil, decodeError(req.method, req.path, resp)
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: resp.Body}, nil
+}
+
+// do performs req and decodes a JSON answer into out (when out is not nil).
+// It returns the HTTP status of the success.
+func (c *Client) do(ctx context.Context, req request, out any) (int, error) {
+	resp, err := c.send(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.body.Close()
+	if out == nil || resp.status == http.StatusNoContent {
+		// Drain so the connection can be reused.
+		io.Copy(io.Discard, io.LimitReader(resp.body, MaxResponseBytes))
+		return resp.status, nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.body, MaxResponseBytes)).Decode(out); err != nil {
+		return resp.status, fmt.Errorf("client: %s %s: decode %d answer: %w", req.method, req.path, resp.status, err)
+	}
+	return resp.status, nil
+}

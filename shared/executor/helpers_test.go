@@ -1,0 +1,125 @@
+package executor_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/buildfarm/buildfarm/shared/executor"
+	"github.com/buildfarm/buildfarm/shared/farm"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// hangGuard bounds how long a test waits for something that must happen; it
+// is never a performance assertion.
+const hangGuard = 30 * time.Second
+
+// logBuffer is a job log tests can read while the job writes it.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// testEnv is a minimal environment for jobs: reproducible, no FARM_* leaks.
+var testEnv = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LANG=C"}
+
+func newSet(t *testing.T, cfg executor.Config, grace time.Duration) *executor.Set {
+	t.Helper()
+	return executor.NewSet(cfg, executor.Options{KillGrace: grace, BaseEnv: testEnv})
+}
+
+// newTask makes a workspace under a temp dir for a job of typ with payload.
+func newTask(t *testing.T, typ string, payload any, timeoutSeconds int) (*executor.Task, *executor.Workspace, *logBuffer) {
+	t.Helper()
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := &farm.Job{ID: farm.NewID(time.Now()), Type: typ, Payload: raw, Attempts: 1, TimeoutSeconds: timeoutSeconds}
+	ws, err := executor.NewWorkspace(t.TempDir(), job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &logBuffer{}
+	return ws.Task(job, "", log, nil), ws, log
+}
+
+// run executes task in the background and returns its outcome channel.
+func run(ctx context.Context, set *executor.Set, task *executor.Task) <-chan executor.Outcome {
+	done := make(chan executor.Outcome, 1)
+	go func() { done <- set.Execute(ctx, task) }()
+	return done
+}
+
+func await(t *testing.T, done <-chan executor.Outcome) executor.Outcome {
+	t.Helper()
+	select {
+	case out := <-done:
+		return out
+	case <-time.After(hangGuard):
+		t.Fatal("the job did not end")
+		return executor.Outcome{}
+	}
+}
+
+// waitForFile waits until path exists and returns its trimmed content.
+func waitForFile(t *testing.T, path string) string {
+	t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(path); err == nil && len(bytes.TrimSpace(b)) > 0 && bytes.HasSuffix(b, []byte("\n")) {
+			return strings.TrimSpace(string(b))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never appeared", path)
+	return ""
+}
+
+// processGone reports whether pid no longer runs (absent, or a zombie
+// waiting for a parent to reap it, which in a container may never come).
+func processGone(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X')
+}
+
+func waitGone(t *testing.T, pidText string) {
+	t.Helper()
+	pid, err := strconv.Atoi(pidText)
+	if err != nil {
+		t.Fatalf("pid %q: %v", pidText, err)
+	}
+	deadline := time.Now().Add(hangGuard)
+	for !processGone(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d is still running", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
