@@ -60,7 +60,7 @@ func run() error {
 		ReaperInterval: *reaper,
 		Handler:        wired.Handler,
 		Builders:       *builders,
-		StartBuilders:  startBuilders,
+		StartBuilders:  startBuilders(logger),
 		Logger:         logger,
 		EmulatorLogs:   nil,
 	})

@@ -32,9 +32,9 @@ import (
 // HandlerFunc builds the HTTP API handler of an assembled farm.
 type HandlerFunc func(f *wiring.Farm, adminToken string) (http.Handler, error)
 
-// BuildersFunc starts n builder agents against the API at url with the admin
-// token (which they use to get builder tokens); they stop with ctx.
-type BuildersFunc func(ctx context.Context, url, adminToken string, n int) error
+// BuildersFunc starts n builder agents against the farm's API at url with the
+// admin token (which they use to get builder tokens); they stop with ctx.
+type BuildersFunc func(ctx context.Context, f *wiring.Farm, url, adminToken string, n int) error
 
 // Config configures a local farm.
 type Config struct {
@@ -122,7 +122,7 @@ func Start(ctx context.Context, cfg Config) (*Farm, error) {
 	})
 	lf.startWorkers(runCtx, cfg, res, log)
 	if cfg.Builders > 0 && cfg.StartBuilders != nil {
-		if err := cfg.StartBuilders(runCtx, lf.URL, lf.AdminToken, cfg.Builders); err != nil {
+		if err := cfg.StartBuilders(runCtx, lf.Farm, lf.URL, lf.AdminToken, cfg.Builders); err != nil {
 			lf.Stop()
 			return nil, err
 		}
