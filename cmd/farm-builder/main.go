@@ -14,14 +14,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/buildfarm/buildfarm/shared/agent"
+	"github.com/buildfarm/buildfarm/shared/awscalls"
 	"github.com/buildfarm/buildfarm/shared/awsconf"
 	"github.com/buildfarm/buildfarm/shared/client"
 	"github.com/buildfarm/buildfarm/shared/executor"
@@ -55,7 +58,20 @@ func serve(opts *options, logger *slog.Logger) error {
 			return err
 		}
 	}
-	api, err := client.New(opts.api, opts.token, client.WithUserAgent("farm-builder/"+opts.agent.Name))
+	// Opt-in for the benchmark (scripts/bench): FARM_AWS_CALLS_FILE names a
+	// file that receives this process's AWS calls, counted by API, when it
+	// exits. Unset, calls is nil and counts nothing.
+	calls, writeCalls := awscalls.FromEnv(os.Getenv)
+	defer func() {
+		if err := writeCalls(); err != nil {
+			logger.Warn("AWS call counts not written", "err", err)
+		}
+	}()
+	clientOpts := []client.Option{client.WithUserAgent("farm-builder/" + opts.agent.Name)}
+	if calls != nil {
+		clientOpts = append(clientOpts, client.WithHTTPClient(&http.Client{Timeout: 60 * time.Second, Transport: calls.Transport(nil, "")}))
+	}
+	api, err := client.New(opts.api, opts.token, clientOpts...)
 	if err != nil {
 		return err
 	}
@@ -69,6 +85,7 @@ func serve(opts *options, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("aws configuration: %w", err)
 	}
+	calls.Attach(&awsCfg)
 	if awsCfg.Region == "" {
 		logger.Warn("no AWS region (set AWS_REGION): doorbells cannot be received; the builder claims every --idle-claim instead")
 	}
