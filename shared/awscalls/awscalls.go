@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -50,7 +51,8 @@ type Usage struct {
 	// ItemBytes sums the sizes of the items written or read; MaxItemBytes is the largest.
 	ItemBytes    int64 `json:"item_bytes,omitempty"`
 	MaxItemBytes int64 `json:"max_item_bytes,omitempty"`
-	// Records counts DynamoDB stream records returned; NonEmpty the calls that returned any.
+	// Records counts the DynamoDB stream records or SQS messages returned;
+	// NonEmpty the calls that returned any.
 	Records  int64 `json:"records,omitempty"`
 	NonEmpty int64 `json:"non_empty,omitempty"`
 }
@@ -104,6 +106,14 @@ func PhaseOf(ctx context.Context) string {
 	return p
 }
 
+type tallyKey struct{}
+
+// WithTally makes the calls made with ctx count in tally too (as well as in
+// the Counter attached to the client), e.g. to count one request's calls.
+func WithTally(ctx context.Context, tally *Counter) context.Context {
+	return context.WithValue(ctx, tallyKey{}, tally)
+}
+
 // Attach makes every client built from cfg count its calls here.
 func (c *Counter) Attach(cfg *aws.Config) {
 	if c == nil {
@@ -130,15 +140,24 @@ func (c *Counter) addMiddleware(stack *middleware.Stack) error {
 		if err != nil {
 			st.Errors = 1
 		}
-		if c.Inspect != nil {
-			var result any
-			if err == nil {
-				result = out.Result
-			}
-			st.Usage = c.Inspect(key.Service, key.Operation, in.Parameters, result, err)
-			key.Resource = st.Usage.Resource
+		var result any
+		if err == nil {
+			result = out.Result
 		}
+		st.Usage = sqsUsage(in.Parameters, result)
+		if c.Inspect != nil {
+			u := c.Inspect(key.Service, key.Operation, in.Parameters, result, err)
+			if u.Resource == "" {
+				u.Resource = st.Usage.Resource
+			}
+			st.Usage.add(u)
+			st.Usage.Resource = u.Resource
+		}
+		key.Resource = st.Usage.Resource
 		c.Add(key, st)
+		if t, ok := ctx.Value(tallyKey{}).(*Counter); ok && t != c {
+			t.Add(key, st)
+		}
 		return out, md, err
 	})
 	if err := stack.Initialize.Add(count, middleware.After); err != nil {
@@ -151,6 +170,29 @@ func (c *Counter) addMiddleware(stack *middleware.Stack) error {
 		return next.HandleDeserialize(ctx, in)
 	})
 	return stack.Deserialize.Add(attempt, middleware.After)
+}
+
+// sqsUsage names a doorbell call's queue and counts the messages a receive
+// returned, so that empty long polls can be told from deliveries.
+func sqsUsage(in, out any) Usage {
+	var u Usage
+	switch p := in.(type) {
+	case *sqs.SendMessageInput:
+		u.Resource = queueName(aws.ToString(p.QueueUrl))
+	case *sqs.DeleteMessageInput:
+		u.Resource = queueName(aws.ToString(p.QueueUrl))
+	case *sqs.ReceiveMessageInput:
+		u.Resource = queueName(aws.ToString(p.QueueUrl))
+		if o, ok := out.(*sqs.ReceiveMessageOutput); ok && len(o.Messages) > 0 {
+			u.Records = int64(len(o.Messages))
+			u.NonEmpty = 1
+		}
+	}
+	return u
+}
+
+func queueName(url string) string {
+	return url[strings.LastIndexByte(url, '/')+1:]
 }
 
 func (c *Counter) phase(ctx context.Context) string {

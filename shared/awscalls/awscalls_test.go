@@ -66,7 +66,8 @@ func TestCountsRealCalls(t *testing.T) {
 	cfg := config(srv.URL)
 	c.Attach(&cfg)
 	db := dynamodb.NewFromConfig(cfg)
-	ctx := awscalls.WithPhase(context.Background(), "submit")
+	tally := awscalls.New()
+	ctx := awscalls.WithTally(awscalls.WithPhase(context.Background(), "submit"), tally)
 	for range 2 {
 		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("jobs"), Item: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "x"}}}); err != nil {
 			t.Fatal(err)
@@ -87,6 +88,9 @@ func TestCountsRealCalls(t *testing.T) {
 	}
 	if n := requests.Load(); n != 4 {
 		t.Errorf("server saw %d requests, want 4", n)
+	}
+	if st := tally.Snapshot().Total(nil); st.Calls != 2 {
+		t.Errorf("the tally should hold the two calls made with its context: %+v", tally.Snapshot())
 	}
 	total := got.Total(nil)
 	if total.Calls != 3 || total.Attempts != 4 {

@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/buildfarm/buildfarm/shared/awscalls"
 )
@@ -128,25 +127,11 @@ func (e *Estimator) Inspect(service, operation string, in, out any, err error) a
 				u.NonEmpty = 1
 			}
 		}
-	case *sqs.SendMessageInput:
-		u.Resource = queueName(aws.ToString(p.QueueUrl))
-	case *sqs.ReceiveMessageInput:
-		u.Resource = queueName(aws.ToString(p.QueueUrl))
-		if o, ok := out.(*sqs.ReceiveMessageOutput); ok && len(o.Messages) > 0 {
-			u.Records = int64(len(o.Messages))
-			u.NonEmpty = 1
-		}
-	case *sqs.DeleteMessageInput:
-		u.Resource = queueName(aws.ToString(p.QueueUrl))
 	}
 	if u.Resource != "" && e.Short != nil {
 		u.Resource = e.Short(u.Resource)
 	}
 	return u
-}
-
-func queueName(url string) string {
-	return url[strings.LastIndexByte(url, '/')+1:]
 }
 
 // put accounts one item write: the base item (the larger of old and new)

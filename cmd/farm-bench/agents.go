@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/buildfarm/buildfarm/shared/apiv1"
+	"github.com/buildfarm/buildfarm/shared/awscalls"
+	"github.com/buildfarm/buildfarm/shared/client"
+	"github.com/buildfarm/buildfarm/shared/farm"
+)
+
+// agentProc is one farm-builder process.
+type agentProc struct {
+	name      string
+	cmd       *exec.Cmd
+	callsFile string
+	logFile   string
+	exited    chan struct{}
+	err       error
+}
+
+// startAgents starts n farm-builder processes of slots slots each for the
+// default pool, each with its own builder token, pointed at the farm's API
+// and (for doorbells) at the emulator. Their AWS calls are written to a file
+// each when they exit.
+func startAgents(ctx context.Context, bin, dir, apiURL string, admin *client.Client, emuEnv []string, prefix string, n, slots int) ([]*agentProc, error) {
+	var procs []*agentProc
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("%s-%d", prefix, i)
+		tok, err := admin.CreateToken(ctx, apiv1.TokenRequest{Role: string(farm.RoleBuilder), Builder: name, Name: "bench " + name})
+		if err != nil {
+			stopAgents(procs)
+			return nil, fmt.Errorf("token for %s: %w", name, err)
+		}
+		p := &agentProc{
+			name:      name,
+			callsFile: filepath.Join(dir, name+".calls.json"),
+			logFile:   filepath.Join(dir, name+".log"),
+			exited:    make(chan struct{}),
+		}
+		logs, err := os.Create(p.logFile)
+		if err != nil {
+			stopAgents(procs)
+			return nil, err
+		}
+		cmd := exec.Command(bin)
+		cmd.Env = append(slices.Clone(emuEnv),
+			"PATH="+os.Getenv("PATH"),
+			"HOME="+dir,
+			"FARM_API="+apiURL,
+			"FARM_TOKEN="+tok.Token,
+			"FARM_BUILDER="+name,
+			"FARM_POOLS="+farm.DefaultPool,
+			"FARM_SLOTS="+strconv.Itoa(slots),
+			"FARM_KIND=metal", // no instance metadata look-up
+			"FARM_WORK_DIR="+filepath.Join(dir, name),
+			"FARM_LOG_LEVEL=warn",
+			awscalls.EnvFile+"="+p.callsFile,
+		)
+		cmd.Stdout, cmd.Stderr = logs, logs
+		// Its own process group (stopAgents signals the group), and killed
+		// with the benchmark if the benchmark dies first.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			logs.Close()
+			stopAgents(procs)
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+		p.cmd = cmd
+		go func() {
+			p.err = cmd.Wait()
+			logs.Close()
+			close(p.exited)
+		}()
+		procs = append(procs, p)
+	}
+	return procs, nil
+}
+
+// stopAgents drains every agent (SIGTERM: running jobs finish, the
+// doorbell poll ends) and waits for it to exit and write its counts; one
+// that has not exited after 15 s is killed with its process group.
+func stopAgents(procs []*agentProc) {
+	for _, p := range procs {
+		if p.cmd != nil && p.cmd.Process != nil {
+			_ = syscall.Kill(p.cmd.Process.Pid, syscall.SIGTERM)
+		}
+	}
+	deadline := time.After(15 * time.Second)
+	for _, p := range procs {
+		if p.cmd == nil {
+			continue
+		}
+		select {
+		case <-p.exited:
+		case <-deadline:
+		}
+		select {
+		case <-p.exited:
+		default:
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.exited
+		}
+		// Jobs run in their own process groups; none should be left, but
+		// the agent's own group goes too.
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// agentCalls reads the counts the agents wrote when they exited.
+func agentCalls(procs []*agentProc) (awscalls.Calls, error) {
+	var sets []awscalls.Calls
+	var errs []error
+	for _, p := range procs {
+		c, err := awscalls.ReadFile(p.callsFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("agent %s wrote no call counts (exit: %v; log %s): %w", p.name, p.err, p.logFile, err))
+			continue
+		}
+		sets = append(sets, c)
+	}
+	return awscalls.Merge(sets...), errors.Join(errs...)
+}

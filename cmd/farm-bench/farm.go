@@ -1,0 +1,316 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/buildfarm/buildfarm/shared/apiv1"
+	"github.com/buildfarm/buildfarm/shared/awscalls"
+	"github.com/buildfarm/buildfarm/shared/awscalls/ddbunits"
+	"github.com/buildfarm/buildfarm/shared/client"
+	"github.com/buildfarm/buildfarm/shared/emulator"
+	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/httpapi/wired"
+	"github.com/buildfarm/buildfarm/shared/localfarm"
+	"github.com/buildfarm/buildfarm/shared/provision"
+	"github.com/buildfarm/buildfarm/shared/scheduler"
+	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/wiring"
+)
+
+// rig is what every scenario shares: the private emulator, an SDK config
+// for the benchmark's own (uncounted) calls, the built agent binary and a
+// scratch directory.
+type rig struct {
+	emu     *emulator.Emulator
+	aws     aws.Config
+	dir     string
+	builder string
+	log     *slog.Logger
+	logPath string
+	repo    string
+}
+
+// farmRun is one scenario's farm: a freshly provisioned topology (so that
+// table sizes do not carry over between scenarios), the local runtime with
+// lease timers on as in AWS, its API wrapped by an observer, a call counter
+// on every AWS client of the farm process, and its agents.
+type farmRun struct {
+	r      *rig
+	name   string
+	top    *topology.Topology
+	lf     *localfarm.Farm
+	obs    *observer
+	calls  *awscalls.Counter
+	admin  *client.Client
+	submit *client.Client
+	agents []*agentProc
+	dir    string
+}
+
+func (r *rig) startFarm(ctx context.Context, name string, sched scheduler.Config) (*farmRun, error) {
+	prefix := "bench-" + farm.NewSecret(3)
+	top, err := topology.New(prefix, []string{farm.DefaultPool})
+	if err != nil {
+		return nil, err
+	}
+	counter := awscalls.New()
+	counter.Classify = classify
+	est := ddbunits.New(tablesOf(top)...)
+	est.Short = func(s string) string { return strings.TrimPrefix(s, prefix+"-") }
+	counter.Inspect = est.Inspect
+	cfg := r.aws
+	cfg.APIOptions = slices.Clone(r.aws.APIOptions)
+	counter.Attach(&cfg)
+
+	obs := newObserver()
+	lf, err := localfarm.Start(ctx, localfarm.Config{
+		Addr: "127.0.0.1:0",
+		AWS:  &cfg,
+		Farm: wiring.Config{Topology: top, Scheduler: sched, LeaseTimers: true},
+		Handler: func(f *wiring.Farm, token string) (http.Handler, error) {
+			h, err := wired.Handler(f, token)
+			if err != nil {
+				return nil, err
+			}
+			return obs.wrap(h), nil
+		},
+		Logger: r.log.With("farm", name),
+	})
+	if err != nil {
+		_ = provision.Destroy(context.Background(), r.aws, top)
+		return nil, fmt.Errorf("%s: start the farm: %w", name, err)
+	}
+	fr := &farmRun{r: r, name: name, top: top, lf: lf, obs: obs, calls: counter, dir: filepath.Join(r.dir, name)}
+	if err := os.MkdirAll(fr.dir, 0o755); err != nil {
+		fr.stop()
+		return nil, err
+	}
+	if fr.admin, err = client.New(lf.URL, lf.AdminToken); err != nil {
+		fr.stop()
+		return nil, err
+	}
+	// Submissions use a submitter token, as a CI system would (the API
+	// looks it up in the tokens table on every request).
+	tok, err := fr.admin.CreateToken(ctx, apiv1.TokenRequest{Role: string(farm.RoleSubmitter), Name: "bench"})
+	if err != nil {
+		fr.stop()
+		return nil, fmt.Errorf("%s: submitter token: %w", name, err)
+	}
+	if fr.submit, err = client.New(lf.URL, tok.Token); err != nil {
+		fr.stop()
+		return nil, err
+	}
+	return fr, nil
+}
+
+func tablesOf(top *topology.Topology) []ddbunits.Table {
+	var out []ddbunits.Table
+	for _, t := range top.Tables() {
+		dt := ddbunits.Table{Name: t.Name, Key: []string{t.Partition.Name}, Indexes: map[string][]string{}}
+		if t.Sort != nil {
+			dt.Key = append(dt.Key, t.Sort.Name)
+		}
+		for _, ix := range t.Indexes {
+			keys := []string{ix.Partition.Name}
+			if ix.Sort != nil {
+				keys = append(keys, ix.Sort.Name)
+			}
+			dt.Indexes[ix.Name] = keys
+		}
+		out = append(out, dt)
+	}
+	return out
+}
+
+// startAgents starts n agent processes of slots slots and waits until each
+// has registered and made its first (empty) claim sweep, so that they sit
+// in their doorbell long polls when it returns.
+func (fr *farmRun) startAgents(ctx context.Context, n, slots int) error {
+	procs, err := startAgents(ctx, fr.r.builder, fr.dir, fr.lf.URL, fr.admin, fr.r.emu.Env(), fr.name, n, slots)
+	if err != nil {
+		return err
+	}
+	fr.agents = procs
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err = fr.obs.waitUntil(wctx, func(o *observer) bool {
+		swept := map[string]bool{}
+		for _, c := range o.claims {
+			swept[c.Builder] = true
+		}
+		for _, p := range procs {
+			if o.puts[p.name] == 0 || !swept[p.name] {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("%s: agents did not register and sweep within 30 s (logs in %s): %w", fr.name, fr.dir, err)
+	}
+	// Let them reach their long polls.
+	return sleepCtx(ctx, 300*time.Millisecond)
+}
+
+// stopAgents drains the agents and returns the AWS calls they made.
+func (fr *farmRun) stopAgents() (awscalls.Calls, error) {
+	stopAgents(fr.agents)
+	calls, err := agentCalls(fr.agents)
+	fr.agents = nil
+	return calls, err
+}
+
+// queueDepth is what a queue holds: messages waiting (visible or
+// delayed) and messages in flight (received, not yet deleted).
+func (fr *farmRun) queueDepth(ctx context.Context, name string) (waiting, inFlight int, err error) {
+	sq := sqs.NewFromConfig(fr.r.aws)
+	url, err := sq.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+	if err != nil {
+		return 0, 0, err
+	}
+	out, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: url.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{
+		sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+		sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+		sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed,
+	}})
+	if err != nil {
+		return 0, 0, err
+	}
+	n := func(a sqstypes.QueueAttributeName) int {
+		var k int
+		fmt.Sscan(out.Attributes[string(a)], &k)
+		return k
+	}
+	return n(sqstypes.QueueAttributeNameApproximateNumberOfMessages) + n(sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed),
+		n(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible), nil
+}
+
+// waitQueueEmpty waits, at most max, until queue holds nothing — or, with
+// inFlightOK, nothing waiting: a doorbell that an agent received without a
+// free slot to answer it stays in flight until its visibility timeout (30 s)
+// and is not waited for; it returns how many are in flight.
+func (fr *farmRun) waitQueueEmpty(ctx context.Context, queue string, max time.Duration, inFlightOK bool) (inFlight int, ok bool, err error) {
+	deadline := time.Now().Add(max)
+	for {
+		waiting, inFlight, err := fr.queueDepth(ctx, queue)
+		if err != nil {
+			return 0, false, err
+		}
+		if waiting == 0 && (inFlight == 0 || inFlightOK) {
+			return inFlight, true, nil
+		}
+		if time.Now().After(deadline) {
+			return inFlight, false, nil
+		}
+		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+			return inFlight, false, err
+		}
+	}
+}
+
+func (fr *farmRun) doorbellQueue() string {
+	q, _ := fr.top.PoolQueue(farm.DefaultPool)
+	return q.Name
+}
+
+// stop ends the agents, the farm and its topology.
+func (fr *farmRun) stop() {
+	if fr.agents != nil {
+		stopAgents(fr.agents)
+		fr.agents = nil
+	}
+	if fr.lf != nil {
+		fr.lf.Stop()
+		fr.lf = nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := provision.Destroy(ctx, fr.r.aws, fr.top); err != nil {
+		fr.r.log.Warn("topology not destroyed", "prefix", fr.top.Prefix, "err", err)
+	}
+}
+
+// farmPhases names the phases the classifier could not tell from the
+// caller: an SQS poller's receives and deletes belong to what its queue
+// feeds (lease checks or ingest), and its empty long polls are idle time.
+func (fr *farmRun) farmPhases(calls awscalls.Calls) awscalls.Calls {
+	lease := strings.TrimPrefix(fr.top.LeaseTimerQueue.Name, fr.top.Prefix+"-")
+	return splitReceives(calls.Map(func(k awscalls.Key) awscalls.Key {
+		k.Resource = strings.TrimPrefix(k.Resource, fr.top.Prefix+"-")
+		if k.Phase == phaseSQSPoller {
+			k.Phase = phaseIngest
+			if k.Resource == lease || k.Resource == fr.top.LeaseTimerQueue.Name {
+				k.Phase = phaseLease
+			}
+		}
+		return k
+	}))
+}
+
+// agentPhases names the phases of an agent's calls: doorbell deliveries
+// and deletes belong to claiming, presigned uploads to completing, empty
+// long polls are idle time.
+func (fr *farmRun) agentPhases(calls awscalls.Calls) awscalls.Calls {
+	return splitReceives(calls.Map(func(k awscalls.Key) awscalls.Key {
+		switch {
+		case k.Service == "SQS":
+			k.Phase = phaseClaim
+		case strings.HasPrefix(k.Operation, "Presigned"):
+			k.Phase = phaseComplete
+		default:
+			k.Phase = phaseOther
+		}
+		k.Resource = strings.TrimPrefix(k.Resource, fr.top.Prefix+"-")
+		return k
+	}))
+}
+
+// splitReceives moves the empty ReceiveMessage calls of every entry into
+// the idle_poll phase; the receives that delivered stay. A receive's time
+// is waiting, not work: it is dropped from both.
+func splitReceives(calls awscalls.Calls) awscalls.Calls {
+	var out awscalls.Calls
+	for _, e := range calls {
+		if e.Service != "SQS" || e.Operation != "ReceiveMessage" {
+			out = append(out, e)
+			continue
+		}
+		empty := e
+		empty.Phase = phaseIdlePoll
+		empty.Calls = e.Calls - e.NonEmpty
+		empty.Attempts = e.Attempts - e.NonEmpty
+		empty.Records, empty.NonEmpty, empty.Nanos = 0, 0, 0
+		full := e
+		full.Calls, full.Attempts, full.Nanos = e.NonEmpty, e.NonEmpty, 0
+		if full.Calls > 0 {
+			out = append(out, full)
+		}
+		if empty.Calls > 0 {
+			out = append(out, empty)
+		}
+	}
+	return awscalls.Merge(out)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,71 @@
+// Command farm-bench measures buildfarm against the raw emulator in one
+// run: submit -> claim latency, throughput with real farm-builder
+// processes, AWS calls and dollars per job, priority order under load and
+// the Lambdas' cold-start proxy. It starts a private moto_server and stops
+// everything it started, also on error, timeout or interrupt. It prints a
+// table and writes bench.json. scripts/bench runs it; docs/bench.md says
+// what each figure means.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	quick := flag.Bool("quick", false, "a smaller run, under a minute")
+	out := flag.String("out", "bench.json", "where to write the JSON report")
+	repo := flag.String("repo", ".", "the buildfarm repository (farm-builder and the functions are built from it)")
+	timeout := flag.Duration("timeout", 0, "stop everything after this long (default 4m40s, 55s with -quick)")
+	keep := flag.Bool("keep", false, "keep the scratch directory (logs, agent call counts) after a successful run")
+	flag.Parse()
+
+	p := defaultPlan()
+	if *quick {
+		p = quickPlan()
+	}
+	if *timeout > 0 {
+		p.timeout = *timeout
+	}
+	if _, err := os.Stat(*repo + "/go.mod"); err != nil {
+		fmt.Fprintf(os.Stderr, "farm-bench: %s is not the buildfarm repository (no go.mod): use -repo\n", *repo)
+		return 2
+	}
+	dir, err := os.MkdirTemp("", "farm-bench-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "farm-bench:", err)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	rep, err := bench(ctx, p, *repo, dir, os.Stderr)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			err = fmt.Errorf("%w (stopped after %s; everything started was stopped)", err, p.timeout)
+		}
+		fmt.Fprintf(os.Stderr, "farm-bench: %v\nlogs kept in %s\n", err, dir)
+		return 1
+	}
+	printReport(os.Stdout, rep)
+	if err := writeJSON(*out, rep); err != nil {
+		fmt.Fprintln(os.Stderr, "farm-bench:", err)
+		return 1
+	}
+	fmt.Printf("\nwrote %s\n", *out)
+	if *keep {
+		fmt.Printf("scratch directory kept: %s\n", dir)
+	} else {
+		os.RemoveAll(dir)
+	}
+	return 0
+}

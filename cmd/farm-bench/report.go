@@ -1,0 +1,192 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// Report is everything one run measured; bench.json holds it.
+type Report struct {
+	Schema      int         `json:"schema"`
+	Environment Environment `json:"environment"`
+
+	// Headline figures (details below).
+	LatencyRatioP50 float64 `json:"latency_ratio_p50"`
+	LatencyRatioP90 float64 `json:"latency_ratio_p90"`
+	LatencyRatioP99 float64 `json:"latency_ratio_p99"`
+	// ThroughputRatio is buildfarm / floor jobs per second of the shape with the most slots.
+	ThroughputRatio      float64 `json:"throughput_ratio"`
+	ThroughputRatioShape string  `json:"throughput_ratio_shape"`
+	// CallsPerJob and USDPerMillionJobs are for a no-op job taken by an idle
+	// builder (the latency scenario) plus its final lease timer; the
+	// saturated ones for the throughput shape with the most slots.
+	CallsPerJob                  float64 `json:"calls_per_job"`
+	USDPerMillionJobs            float64 `json:"usd_per_million_jobs"`
+	CallsPerJobSaturated         float64 `json:"calls_per_job_saturated"`
+	USDPerMillionJobsSaturated   float64 `json:"usd_per_million_jobs_saturated"`
+	USDPerMillionRunningMinutes  float64 `json:"usd_per_million_running_minutes"`
+	PriorityFractionHighestFirst float64 `json:"priority_fraction_highest_first"`
+
+	Latency    *LatencyResult        `json:"latency"`
+	Throughput *ThroughputResult     `json:"throughput"`
+	Lifecycle  map[string]*Lifecycle `json:"lifecycle"`
+	Lease      *LeaseResult          `json:"heartbeats_and_lease_timers"`
+	Priority   *PriorityResult       `json:"priority"`
+	ColdStart  *ColdStartResult      `json:"cold_start"`
+	Prices     Prices                `json:"prices"`
+	Notes      []string              `json:"notes"`
+}
+
+// ThroughputResult is every shape's run.
+type ThroughputResult struct {
+	Definition string           `json:"definition"`
+	Runs       []*ThroughputRun `json:"runs"`
+}
+
+var reportNotes = []string{
+	"Every figure is measured in this run against a private moto_server on loopback; speeds are only meaningful as ratios to the floor measured in the same run on the same machine.",
+	"The farm is the local runtime (shared/localfarm) with lease timers on as in AWS; it serializes its DynamoDB writes (dynamostore SerializeWrites) because moto's conditional writes are not atomic under concurrency: AWS needs no such lock.",
+	"AWS calls are counted by an SDK middleware (shared/awscalls) in the farm process and, through FARM_AWS_CALLS_FILE, in each farm-builder process; presigned uploads are counted by the agent's HTTP transport.",
+	"DynamoDB request units are estimated from the recorded item sizes with DynamoDB's rules, GSI entries included (shared/awscalls/ddbunits); DynamoDB Streams reads are free when a Lambda trigger makes them, as in AWS.",
+	"Lambda compute is the API handler time measured here (api: 512 MB) and the dispatcher's/reaper's AWS call time (256 MB), against moto: real DynamoDB is usually faster, so these are rough.",
+	"Per-job counts leave out time-based calls (empty long polls, stream reads, reaper passes, heartbeats); those are under background_calls_per_second and heartbeats_and_lease_timers.",
+}
+
+func writeJSON(path string, rep *Report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func printReport(w io.Writer, rep *Report) {
+	e := rep.Environment
+	fmt.Fprintf(w, "buildfarm benchmark — %s mode, %s, %s %s/%s, %d CPUs, moto %s, load %s -> %s, %.0f s\n\n",
+		e.Mode, e.Date, e.GoVersion, e.GOOS, e.GOARCH, e.CPUs, e.MotoVersion, e.LoadAvgStart, e.LoadAvgEnd, e.Seconds)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	defer tw.Flush()
+
+	if l := rep.Latency; l != nil {
+		fmt.Fprintf(tw, "SUBMIT -> CLAIM LATENCY (%d builders x %d slot, idle, %d samples)\tp50 ms\tp90 ms\tp99 ms\tmean ms\n", l.Builders, l.Slots, l.Buildfarm.N)
+		fmt.Fprintf(tw, "  buildfarm (submit start -> claim answered)\t%.1f\t%.1f\t%.1f\t%.1f\n", l.Buildfarm.P50, l.Buildfarm.P90, l.Buildfarm.P99, l.Buildfarm.Mean)
+		fmt.Fprintf(tw, "  of which POST /v1/jobs\t%.1f\t%.1f\t%.1f\t%.1f\n", l.SubmitCall.P50, l.SubmitCall.P90, l.SubmitCall.P99, l.SubmitCall.Mean)
+		fmt.Fprintf(tw, "  floor (PutItem, SendMessage, waiting Receive, UpdateItem)\t%.1f\t%.1f\t%.1f\t%.1f\n", l.Floor.P50, l.Floor.P90, l.Floor.P99, l.Floor.Mean)
+		fmt.Fprintf(tw, "  ratio buildfarm / floor\t%.2f\t%.2f\t%.2f\t\n\n", l.LatencyRatioP50, l.LatencyRatioP90, l.LatencyRatioP99)
+	}
+	if t := rep.Throughput; t != nil && len(t.Runs) > 0 {
+		fmt.Fprintf(tw, "THROUGHPUT (no-op jobs)\tjobs\tbuildfarm jobs/s\tfloor jobs/s\tratio\tclaims (204)\temulator calls/s farm | floor\n")
+		for _, r := range t.Runs {
+			inc := ""
+			if r.Incomplete {
+				inc = fmt.Sprintf(" (only %d done)", r.Completed)
+			}
+			fmt.Fprintf(tw, "  %s builders x slots\t%d%s\t%.2f\t%.2f\t%.3f\t%d (%d)\t%.0f | %.0f\n", r.Shape, r.Jobs, inc, r.JobsPerSecond, r.FloorJobsPerSec, r.ThroughputRatio, r.Claims, r.ClaimsEmpty, r.EmulatorCallsPerSecond, r.FloorEmulatorCallsPerSecond)
+		}
+		big := t.Runs[len(t.Runs)-1]
+		fmt.Fprintf(tw, "\n  where a job's time goes at %s (ms per job)\tAPI handler\tDynamoDB\tSQS\tS3\n", big.Shape)
+		for _, p := range []string{phaseSubmit, phaseDispatch, phaseClaim, phaseComplete} {
+			m := big.TimePerJob[p]
+			fmt.Fprintf(tw, "  %s\t%.1f\t%.1f\t%.1f\t%.1f\n", p, m["api_handler"], m["DynamoDB"], m["SQS"], m["S3"])
+		}
+		fmt.Fprintf(tw, "  (SQS and S3 include the agents' deletes and uploads; long-poll waits excluded)\n")
+		fmt.Fprintf(tw, "\n  AWS operation at %s\tbuildfarm calls/job\tmean ms\tfloor calls/job\tfloor mean ms\n", big.Shape)
+		for _, op := range slices.Sorted(maps.Keys(unionKeys(big.OpLatency, big.FloorOpLatency))) {
+			a, b := big.OpLatency[op], big.FloorOpLatency[op]
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", op, num(a.CallsPerJob), num(a.MeanMillis), num(b.CallsPerJob), num(b.MeanMillis))
+		}
+		fmt.Fprintln(tw)
+	}
+	for _, name := range []string{"idle", "saturated"} {
+		l := rep.Lifecycle[name]
+		if l == nil {
+			continue
+		}
+		fmt.Fprintf(tw, "AWS CALLS PER JOB, %s (%s, %d jobs)\tcalls\tAPI requests\n", strings.ToUpper(name), l.Scenario, l.Jobs)
+		for _, p := range jobPhases {
+			pc, ok := l.Phases[p]
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(tw, "  %s\t%.2f\t%.2f\n", p, pc.Total, pc.APIRequests)
+			for _, op := range slices.Sorted(maps.Keys(pc.Calls)) {
+				fmt.Fprintf(tw, "    %s\t%.2f\t\n", op, pc.Calls[op])
+			}
+		}
+		fmt.Fprintf(tw, "  total\t%.2f\t%.2f\n", l.CallsPerJob, l.APIRequestsPerJob)
+		for _, t := range slices.Sorted(maps.Keys(l.Writes)) {
+			w := l.Writes[t]
+			fmt.Fprintf(tw, "  PutItem %s: %.2f/job, item avg %.0f B (max %d B), %.2f WRU each with its GSI entries\n", t, w.CallsPerJob, w.AvgItemBytes, w.MaxItemBytes, w.WriteUnitsPerCall)
+		}
+		u, c := l.Usage, l.Cost
+		fmt.Fprintf(tw, "  billable per job: %.2f WRU, %.2f RRU, %.2f SQS requests, %.2f S3 PUT, %.2f S3 GET, %.2f API Gateway requests, %.2f Lambda invocations, %.4f Lambda GB-s\n",
+			u.DynamoDBWriteUnits, u.DynamoDBReadUnits, u.SQSRequests, u.S3PutRequests, u.S3GetRequests, u.APIRequests, u.LambdaInvocations, u.LambdaGBSeconds)
+		fmt.Fprintf(tw, "  $ per million jobs: %.2f (DynamoDB %.2f, SQS %.2f, S3 %.2f, Lambda %.2f, API Gateway %.2f)\n", c.Total, c.DynamoDB, c.SQS, c.S3, c.Lambda, c.APIGateway)
+		if len(l.Background) > 0 {
+			var parts []string
+			for _, k := range slices.Sorted(maps.Keys(l.Background)) {
+				parts = append(parts, fmt.Sprintf("%s %.2f", k, l.Background[k]))
+			}
+			fmt.Fprintf(tw, "  background calls/s (not per job): %s\n", strings.Join(parts, ", "))
+		}
+		fmt.Fprintln(tw)
+	}
+	if l := rep.Lease; l != nil {
+		fmt.Fprintf(tw, "KEEPING A JOB ALIVE\tvalue\t\n")
+		for _, k := range slices.Sorted(maps.Keys(l.Heartbeats)) {
+			h := l.Heartbeats[k]
+			fmt.Fprintf(tw, "  AWS calls per heartbeat renewing %s (%d seen)\t%.2f\t\n", strings.ReplaceAll(k, "_", " "), h.Requests, h.CallsPerBeat)
+		}
+		fmt.Fprintf(tw, "  lease timer fires / re-arms seen\t%d / %d\t\n", l.TimerFires, l.TimerRearms)
+		fmt.Fprintf(tw, "  AWS calls per final lease timer fire\t%.2f\t\n", l.CallsPerFinalFire)
+		fmt.Fprintf(tw, "  AWS calls per running minute (defaults: %.0f heartbeats, %.2f timer fires)\t%.2f\t\n", l.HeartbeatsPerMinute, l.TimerFiresPerMinute, l.PerRunningMinute)
+		fmt.Fprintf(tw, "  $ per million running minutes\t%.2f\t\n", l.CostPerMillionRunningMinutes.Total)
+		fmt.Fprintf(tw, "  idle builder: AWS calls per minute / $ per month (1 pool)\t%.1f / %.3f\t\n\n", l.IdleBuilderCallsPerMinute, l.IdleBuilderUSDPerMonth)
+	}
+	if p := rep.Priority; p != nil {
+		fmt.Fprintf(tw, "PRIORITY ORDER UNDER LOAD (2x1 saturated, %d mixed jobs)\tvalue\t\n", p.Jobs)
+		fmt.Fprintf(tw, "  claims judged / with a choice / violations\t%d / %d / %d\t\n", p.Claims, p.WithChoice, p.Violations)
+		fmt.Fprintf(tw, "  fraction that took the highest-scored waiting job\t%.4f\t\n\n", p.FractionHighestFirst)
+		for _, ex := range p.Examples {
+			fmt.Fprintf(tw, "  ! %s\n", ex)
+		}
+	}
+	if c := rep.ColdStart; c != nil {
+		fmt.Fprintf(tw, "LAMBDA COLD START PROXY\tbootstrap (arm64)\tready p50 ms\tready max ms\truns\n")
+		for _, f := range c.Functions {
+			fmt.Fprintf(tw, "  %s\t%.1f MiB\t%.1f\t%.1f\t%d\n", f.Function, float64(f.BootstrapBytes)/(1<<20), f.Ready.P50, f.Ready.Max, f.Ready.N)
+		}
+		fmt.Fprintln(tw)
+	}
+	fmt.Fprintf(tw, "HEADLINE\t\t\n")
+	fmt.Fprintf(tw, "  latency_ratio_p50 / p90 / p99\t%.2f / %.2f / %.2f\t\n", rep.LatencyRatioP50, rep.LatencyRatioP90, rep.LatencyRatioP99)
+	fmt.Fprintf(tw, "  throughput_ratio (%s)\t%.3f\t\n", rep.ThroughputRatioShape, rep.ThroughputRatio)
+	fmt.Fprintf(tw, "  calls_per_job idle / saturated\t%.2f / %.2f\t\n", rep.CallsPerJob, rep.CallsPerJobSaturated)
+	fmt.Fprintf(tw, "  usd_per_million_jobs idle / saturated\t%.2f / %.2f\t\n", rep.USDPerMillionJobs, rep.USDPerMillionJobsSaturated)
+	fmt.Fprintf(tw, "  priority_fraction_highest_first\t%.4f\t\n", rep.PriorityFractionHighestFirst)
+	fmt.Fprintf(tw, "  prices\t%s, as of %s\t\n", rep.Prices.Region, rep.Prices.AsOf)
+}
+
+func unionKeys(a, b map[string]OpLatency) map[string]bool {
+	out := map[string]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
+}
+
+func num(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
