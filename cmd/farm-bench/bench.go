@@ -126,6 +126,9 @@ func summarize(rep *Report) {
 			}
 		}
 	}
+	for _, l := range rep.Lifecycle {
+		l.PerRunningMinute, l.PerRunningMinuteCost = rep.Lease.PerRunningMinute, rep.Lease.CostPerMillionRunningMinutes
+	}
 	rep.CallsPerJob, rep.USDPerMillionJobs = idle.CallsPerJob, idle.Cost.Total
 	rep.USDPerMillionRunningMinutes = rep.Lease.CostPerMillionRunningMinutes.Total
 }

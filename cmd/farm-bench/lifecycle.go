@@ -43,6 +43,10 @@ type Lifecycle struct {
 	Writes map[string]ItemWrites `json:"dynamodb_writes"`
 	Usage  JobUsage              `json:"usage_per_job"`
 	Cost   Cost                  `json:"usd_per_million_jobs"`
+	// PerRunningMinute is what keeps a running job alive for a minute at the
+	// default timings (heartbeats and lease timers; see the lease scenario).
+	PerRunningMinute     float64 `json:"heartbeat_and_lease_calls_per_running_minute"`
+	PerRunningMinuteCost Cost    `json:"usd_per_million_running_minutes"`
 	// Background is calls per second that do not scale with jobs: stream
 	// reads, reaper passes, empty long polls, heartbeats.
 	Background map[string]float64 `json:"background_calls_per_second"`

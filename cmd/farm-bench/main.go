@@ -50,8 +50,11 @@ func run() int {
 	defer cancel()
 	rep, err := bench(ctx, p, *repo, dir, os.Stderr)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
-			err = fmt.Errorf("%w (stopped after %s; everything started was stopped)", err, p.timeout)
+		switch {
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			err = fmt.Errorf("%w (the run's time limit of %s is up; everything it started was stopped)", err, p.timeout)
+		case ctx.Err() != nil:
+			err = fmt.Errorf("%w (interrupted; everything it started was stopped)", err)
 		}
 		fmt.Fprintf(os.Stderr, "farm-bench: %v\nlogs kept in %s\n", err, dir)
 		return 1

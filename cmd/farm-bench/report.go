@@ -90,6 +90,7 @@ func printReport(w io.Writer, rep *Report) {
 			fmt.Fprintf(tw, "  %s builders x slots\t%d%s\t%.2f\t%.2f\t%.3f\t%d (%d)\t%.0f | %.0f\n", r.Shape, r.Jobs, inc, r.JobsPerSecond, r.FloorJobsPerSec, r.ThroughputRatio, r.Claims, r.ClaimsEmpty, r.EmulatorCallsPerSecond, r.FloorEmulatorCallsPerSecond)
 		}
 		big := t.Runs[len(t.Runs)-1]
+		fmt.Fprintf(tw, "  (the local runtime writes to DynamoDB one call at a time: at %s its writes took %.1f ms per job, a bound of %.2f jobs/s)\n", big.Shape, big.SerializedWriteMillisPerJob, big.WriteLockBoundJobsPerSecond)
 		fmt.Fprintf(tw, "\n  where a job's time goes at %s (ms per job)\tAPI handler\tDynamoDB\tSQS\tS3\n", big.Shape)
 		for _, p := range []string{phaseSubmit, phaseDispatch, phaseClaim, phaseComplete} {
 			m := big.TimePerJob[p]
@@ -128,6 +129,7 @@ func printReport(w io.Writer, rep *Report) {
 		fmt.Fprintf(tw, "  billable per job: %.2f WRU, %.2f RRU, %.2f SQS requests, %.2f S3 PUT, %.2f S3 GET, %.2f API Gateway requests, %.2f Lambda invocations, %.4f Lambda GB-s\n",
 			u.DynamoDBWriteUnits, u.DynamoDBReadUnits, u.SQSRequests, u.S3PutRequests, u.S3GetRequests, u.APIRequests, u.LambdaInvocations, u.LambdaGBSeconds)
 		fmt.Fprintf(tw, "  $ per million jobs: %.2f (DynamoDB %.2f, SQS %.2f, S3 %.2f, Lambda %.2f, API Gateway %.2f)\n", c.Total, c.DynamoDB, c.SQS, c.S3, c.Lambda, c.APIGateway)
+		fmt.Fprintf(tw, "  while running, heartbeats and lease timers: %.2f calls and $%.2f per million job-minutes (see below)\n", l.PerRunningMinute, l.PerRunningMinuteCost.Total)
 		if len(l.Background) > 0 {
 			var parts []string
 			for _, k := range slices.Sorted(maps.Keys(l.Background)) {
