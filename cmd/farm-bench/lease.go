@@ -135,6 +135,7 @@ func (r *rig) lease(ctx context.Context, p plan) (*LeaseResult, error) {
 	res.UsagePerRunningMinute = one.usage.Add(hbLambda).Scale(res.HeartbeatsPerMinute).
 		Add(perFire.Usage.Add(rearm).Scale(res.TimerFiresPerMinute))
 	res.CostPerMillionRunningMinutes = ListPrices.PerMillion(res.UsagePerRunningMinute)
+	res.UsagePerRunningMinute = res.UsagePerRunningMinute.rounded()
 	if idle, ok := res.Heartbeats["0_jobs"]; ok {
 		const pollsPerMinute = 3 // 20 s long polls
 		res.IdleBuilderCallsPerMinute = round(res.HeartbeatsPerMinute*idle.CallsPerBeat+pollsPerMinute, 2)

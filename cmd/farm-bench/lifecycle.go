@@ -248,10 +248,7 @@ func (l *Lifecycle) roundAll() {
 		}
 		l.Phases[p] = pc
 	}
-	u := &l.Usage
-	u.DynamoDBWriteUnits, u.DynamoDBReadUnits = round(u.DynamoDBWriteUnits, 2), round(u.DynamoDBReadUnits, 2)
-	u.SQSRequests, u.S3PutRequests, u.S3GetRequests = round(u.SQSRequests, 2), round(u.S3PutRequests, 2), round(u.S3GetRequests, 2)
-	u.APIRequests, u.LambdaInvocations, u.LambdaGBSeconds = round(u.APIRequests, 2), round(u.LambdaInvocations, 2), round(u.LambdaGBSeconds, 5)
+	l.Usage = l.Usage.rounded()
 }
 
 // apiLatency is, per AWS operation, calls per job and their mean duration.

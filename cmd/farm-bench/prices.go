@@ -81,6 +81,15 @@ func (u JobUsage) Scale(f float64) JobUsage {
 	}
 }
 
+// rounded rounds for the report.
+func (u JobUsage) rounded() JobUsage {
+	return JobUsage{
+		DynamoDBWriteUnits: round(u.DynamoDBWriteUnits, 2), DynamoDBReadUnits: round(u.DynamoDBReadUnits, 2),
+		SQSRequests: round(u.SQSRequests, 2), S3PutRequests: round(u.S3PutRequests, 2), S3GetRequests: round(u.S3GetRequests, 2),
+		APIRequests: round(u.APIRequests, 2), LambdaInvocations: round(u.LambdaInvocations, 2), LambdaGBSeconds: round(u.LambdaGBSeconds, 5),
+	}
+}
+
 // Cost is USD, split by service.
 type Cost struct {
 	Total      float64 `json:"total"`
