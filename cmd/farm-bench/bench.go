@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -18,7 +17,7 @@ import (
 // bench runs every scenario of p and returns the report. Everything it
 // starts (emulator, farms, agents, functions) is stopped before it returns,
 // on error and on ctx's end too. dir keeps logs; progress goes to progress.
-func bench(ctx context.Context, p plan, repo, dir string, progress io.Writer) (*Report, error) {
+func bench(ctx context.Context, p plan, bin *binaries, dir string, progress io.Writer) (*Report, error) {
 	began := time.Now()
 	rep := &Report{Schema: 1, Environment: environment(p.mode), Prices: ListPrices, Notes: reportNotes, Lifecycle: map[string]*Lifecycle{}}
 	step := func(format string, args ...any) {
@@ -31,16 +30,8 @@ func bench(ctx context.Context, p plan, repo, dir string, progress io.Writer) (*
 		return nil, err
 	}
 	defer logFile.Close()
-	r := &rig{dir: dir, repo: repo, logPath: logPath,
+	r := &rig{dir: dir, bin: bin, logPath: logPath,
 		log: slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))}
-
-	step("building farm-builder")
-	r.builder = filepath.Join(dir, "farm-builder")
-	build := exec.CommandContext(ctx, "go", "build", "-o", r.builder, "./cmd/farm-builder")
-	build.Dir = repo
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build farm-builder: %v\n%s", err, out)
-	}
 
 	step("starting a private moto_server")
 	emuLog, err := os.Create(filepath.Join(dir, "moto.log"))
@@ -85,7 +76,7 @@ func bench(ctx context.Context, p plan, repo, dir string, progress io.Writer) (*
 	}
 	rep.PriorityFractionHighestFirst = rep.Priority.FractionHighestFirst
 
-	step("cold start: building the functions, %d start(s) each", p.coldStarts)
+	step("cold start: %d start(s) of each function", p.coldStarts)
 	if rep.ColdStart, err = r.coldStart(ctx, p); err != nil {
 		return nil, fmt.Errorf("cold start: %w", err)
 	}

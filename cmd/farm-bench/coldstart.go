@@ -51,26 +51,6 @@ type ColdStartResult struct {
 	Functions  []ColdStart `json:"functions"`
 }
 
-// buildFunctions builds every function with the Lambda flags for goarch
-// into dir/<function> (one go build, as scripts/build-functions does per
-// function into .../bootstrap: the same binary).
-func (r *rig) buildFunctions(ctx context.Context, goarch, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	args := []string{"build", "-tags", "lambda.norpc", "-ldflags", "-s -w", "-o", dir + string(os.PathSeparator)}
-	for _, fn := range functions {
-		args = append(args, "./functions/"+fn)
-	}
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = r.repo
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build functions (%s): %v\n%s", goarch, err, b)
-	}
-	return nil
-}
-
 func (r *rig) coldStart(ctx context.Context, p plan) (*ColdStartResult, error) {
 	res := &ColdStartResult{Definition: coldStartDefinition, GOARCH: runtime.GOARCH}
 	// A topology and an admin token secret for the functions to start against.
@@ -103,15 +83,8 @@ func (r *rig) coldStart(ctx context.Context, p plan) (*ColdStartResult, error) {
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
 		"_HANDLER=bootstrap",
 	)
-	armDir, hostDir := filepath.Join(r.dir, "lambda-arm64"), filepath.Join(r.dir, "lambda-"+runtime.GOARCH)
-	if err := r.buildFunctions(ctx, "arm64", armDir); err != nil {
-		return nil, err
-	}
-	if err := r.buildFunctions(ctx, runtime.GOARCH, hostDir); err != nil {
-		return nil, err
-	}
 	for _, fn := range functions {
-		arm, host := filepath.Join(armDir, fn), filepath.Join(hostDir, fn)
+		arm, host := filepath.Join(r.bin.armDir, fn), filepath.Join(r.bin.hostDir, fn)
 		cs := ColdStart{Function: fn, BootstrapBytes: fileSize(arm), HostBytes: fileSize(host)}
 		var ready []time.Duration
 		for range p.coldStarts {

@@ -36,10 +36,9 @@ type rig struct {
 	emu     *emulator.Emulator
 	aws     aws.Config
 	dir     string
-	builder string
+	bin     *binaries
 	log     *slog.Logger
 	logPath string
-	repo    string
 }
 
 // farmRun is one scenario's farm: a freshly provisioned topology (so that
@@ -138,7 +137,7 @@ func tablesOf(top *topology.Topology) []ddbunits.Table {
 // has registered and made its first (empty) claim sweep, so that they sit
 // in their doorbell long polls when it returns.
 func (fr *farmRun) startAgents(ctx context.Context, n, slots int) error {
-	procs, err := startAgents(ctx, fr.r.builder, fr.dir, fr.lf.URL, fr.admin, fr.r.emu.Env(), fr.name, n, slots)
+	procs, err := startAgents(ctx, fr.r.bin.builder, fr.dir, fr.lf.URL, fr.admin, fr.r.emu.Env(), fr.name, n, slots)
 	if err != nil {
 		return err
 	}

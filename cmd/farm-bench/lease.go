@@ -85,12 +85,14 @@ func (r *rig) lease(ctx context.Context, p plan) (*LeaseResult, error) {
 		return nil, fmt.Errorf("lease: timers still pending after 15 s (%v)", err)
 	}
 	calls := fr.farmPhases(fr.calls.Snapshot().Sub(callsBefore))
+	// Before the agent stops: its last (draining) heartbeat may be cut short.
+	beats, hbRoute := fr.obs.beatsSnapshot(), fr.obs.routeSnapshot()["POST /v1/builders/{name}/heartbeat"]
 	if _, err := fr.stopAgents(); err != nil {
 		return nil, err
 	}
 
 	res := &LeaseResult{Definition: leaseDefinition, Heartbeats: map[string]HeartbeatCalls{}}
-	for jobs, b := range fr.obs.beatsSnapshot() {
+	for jobs, b := range beats {
 		hc := HeartbeatCalls{Requests: b.Count, Calls: map[string]float64{}}
 		for _, e := range b.Calls {
 			v := float64(e.Calls) / float64(b.Count)
@@ -130,7 +132,6 @@ func (r *rig) lease(ctx context.Context, p plan) (*LeaseResult, error) {
 	perFire := newLifecycle("lease", 1, 0, res.finalFire)
 	rearm := JobUsage{SQSRequests: 1}
 	res.PerRunningMinute = round(res.HeartbeatsPerMinute*one.CallsPerBeat+res.TimerFiresPerMinute*(res.CallsPerFinalFire+1), 2)
-	hbRoute := fr.obs.routeSnapshot()["POST /v1/builders/{name}/heartbeat"]
 	hbLambda := JobUsage{APIRequests: 1, LambdaInvocations: 1, LambdaGBSeconds: float64(hbRoute.BilledMillis) / float64(max(hbRoute.Requests, 1)) / 1000 * apiMemoryGB}
 	res.UsagePerRunningMinute = one.usage.Add(hbLambda).Scale(res.HeartbeatsPerMinute).
 		Add(perFire.Usage.Add(rearm).Scale(res.TimerFiresPerMinute))
