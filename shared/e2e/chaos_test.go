@@ -127,17 +127,25 @@ func TestBuildersDieAndTheFarmRecovers(t *testing.T) {
 		b, err := f.admin.GetBuilder(ctx, "victim-kill")
 		return err == nil && b.State == farm.BuilderLost
 	})
+	requeued := 0
 	for _, id := range killedJobs {
-		if final[id].Builder == "victim-kill" {
-			t.Errorf("job %s of the killed builder ended on it", id)
+		if j := final[id]; j.Builder == "victim-kill" {
+			// It finished as the kill landed (its report was already on its way).
+			if j.FinishedAt.After(killedAt.Add(time.Second)) {
+				t.Errorf("job %s of the killed builder ended on it at %s, after the kill", id, j.FinishedAt)
+			}
 			continue
 		}
+		requeued++
 		requeued, rerun := afterKill(t, f.admin, id, killedAt)
 		t.Logf("job %s of the killed builder: back in the queue %v and running again %v after the kill",
 			id, requeued.Sub(killedAt).Round(time.Millisecond), rerun.Sub(killedAt).Round(time.Millisecond))
 		if d := rerun.Sub(killedAt); d > 2*lease {
 			t.Errorf("job %s of the killed builder ran again %v after the kill, over 2x the lease (%v)", id, d, 2*lease)
 		}
+	}
+	if requeued == 0 {
+		t.Errorf("none of the killed builder's jobs %v was cut off by the kill", killedJobs)
 	}
 	// The paused builder lost its claims: each of its jobs went back to the
 	// queue when the lease ran out, and its result is the one of a later
