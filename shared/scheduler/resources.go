@@ -17,7 +17,6 @@ const (
 	DefaultResourceLeaseSeconds = 3600
 	MaxResourceLeaseSeconds     = 7 * 24 * 3600
 	MaxCleanFailures            = 3
-	MaxResourceAttributes       = 32
 )
 
 // ResourcePoolUpdate changes a pool; nil fields keep their value.
@@ -76,11 +75,8 @@ func (s *Scheduler) AddResource(ctx context.Context, pool, name string, attrs ma
 	if _, err := s.store.GetResourcePool(ctx, pool); err != nil {
 		return nil, err
 	}
-	if name == "" || len(name) > 128 || strings.ContainsAny(name, "/ \t\n") {
-		return nil, farm.FieldError("name", "must be 1-128 characters without '/' or spaces")
-	}
-	if len(attrs) > MaxResourceAttributes {
-		return nil, farm.FieldError("attributes", "at most %d attributes", MaxResourceAttributes)
+	if err := farm.CheckResource(name, attrs); err != nil {
+		return nil, err
 	}
 	r := &farm.Resource{Pool: pool, Name: name, Attributes: attrs, State: farm.ResourceFree, UpdatedAt: s.clock(), Version: 1}
 	err := s.store.Commit(ctx, Tx{Resources: []ResourceWrite{{Next: r}}})
