@@ -10,9 +10,12 @@ import (
 )
 
 // accessFixture is a farm with a job running on b1 (submitted by
-// submitter A), a queued job and a cancelled job of A, and builders b1, b2.
+// submitter A), a queued job and a cancelled job of A, and builders b1, b2;
+// and a resource pool ppas whose resource {held} submitter A acquired under
+// {lease}, and whose resource r1 is free.
 type accessFixture struct {
 	running, token, queued, cancelled string
+	held, lease                       string
 }
 
 func newAccessFixture(e *env) accessFixture {
@@ -26,11 +29,17 @@ func newAccessFixture(e *env) accessFixture {
 	f.queued = e.submit(submitterA, "echo queued").ID
 	f.cancelled = e.submit(submitterA, "echo cancelled").ID
 	e.must(http.StatusOK, submitterA, "POST", "/v1/jobs/"+f.cancelled+"/cancel", nil, nil)
+	e.must(http.StatusCreated, admin, "PUT", "/v1/resource-pools/ppas", map[string]any{"description": "test PPAs"}, nil)
+	e.must(http.StatusCreated, admin, "POST", "/v1/resource-pools/ppas/resources", map[string]any{"name": "r0"}, nil)
+	var acq apiv1.AcquireResponse
+	e.must(http.StatusOK, submitterA, "POST", "/v1/resource-pools/ppas/acquire", map[string]any{"holder": "ci-1"}, &acq)
+	f.held, f.lease = acq.Resource.Name, acq.LeaseToken
+	e.must(http.StatusCreated, admin, "POST", "/v1/resource-pools/ppas/resources", map[string]any{"name": "r1"}, nil)
 	return f
 }
 
 func (f accessFixture) expand(s string) string {
-	return strings.NewReplacer("{running}", f.running, "{token}", f.token, "{queued}", f.queued, "{cancelled}", f.cancelled).Replace(s)
+	return strings.NewReplacer("{running}", f.running, "{token}", f.token, "{queued}", f.queued, "{cancelled}", f.cancelled, "{held}", f.held, "{lease}", f.lease).Replace(s)
 }
 
 // TestRouteAccess walks every route as every kind of caller and checks who
@@ -73,6 +82,12 @@ func TestRouteAccess(t *testing.T) {
 		{"POST /v1/jobs/{id}/artifacts", "/v1/jobs/{running}/artifacts", `{"claim_token":"{token}","name":"out.tar"}`, want{n401, n401, n403, n403, ok, n409, ok}},
 		{"POST /v1/jobs/{id}/complete", "/v1/jobs/{running}/complete", `{"claim_token":"{token}","result":"succeeded"}`, want{n401, n401, n403, n403, ok, n409, ok}},
 		{"POST /v1/tokens", "/v1/tokens", `{"role":"submitter"}`, want{n401, n401, n403, n403, n403, n403, made}},
+		{"PUT /v1/resource-pools/{pool}", "/v1/resource-pools/ppas", `{"lease_seconds":60}`, want{n401, n401, n403, n403, n403, n403, ok}},
+		{"GET /v1/resource-pools/{pool}", "/v1/resource-pools/ppas", "", anyRole},
+		{"POST /v1/resource-pools/{pool}/resources", "/v1/resource-pools/ppas/resources", `{"name":"r2"}`, want{n401, n401, n403, n403, n403, n403, made}},
+		{"POST /v1/resource-pools/{pool}/acquire", "/v1/resource-pools/ppas/acquire", `{"holder":"ci-2"}`, want{n401, n401, ok, ok, n403, n403, ok}},
+		// Only the principal that acquired it (A) or an admin releases; B is refused even with the token.
+		{"POST /v1/resource-pools/{pool}/resources/{name}/release", "/v1/resource-pools/ppas/resources/{held}/release", `{"lease_token":"{lease}"}`, want{n401, n401, ok, n403, n403, n403, ok}},
 	}
 
 	// Every route is walked.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -151,6 +152,64 @@ func FuzzJobPath(f *testing.F) {
 		req.URL.Path = "/v1/jobs/" + id + suffix
 		req.URL.RawPath = "/v1/jobs/" + url.PathEscape(id) + suffix
 		req.Header.Set("Authorization", "Bearer "+adminToken)
+		checkAnswer(t, e.serve(req))
+	})
+}
+
+func FuzzPutResourcePool(f *testing.F) {
+	fuzzBody(f, admin, "PUT", "/v1/resource-pools/ppas",
+		`{"description":"PPAs","lease_seconds":60,"clean_script":"rm -rf /srv/ppa/*"}`,
+		`{"lease_seconds":0}`, `{"lease_seconds":-1}`, `{"lease_seconds":1e20}`,
+		`{"description":null,"clean_script":""}`,
+	)
+}
+
+func FuzzAddResource(f *testing.F) {
+	fuzzBody(f, admin, "POST", "/v1/resource-pools/ppas/resources",
+		`{"name":"ppa-9","attributes":{"url":"ppa:test/9"}}`,
+		`{"name":"{held}"}`, `{"name":""}`, `{"name":"a/b"}`, `{"name":"x","attributes":{"":""}}`,
+		`{"name":"x","attributes":{"k":1}}`, `{"name":"x","attributes":[]}`,
+	)
+}
+
+func FuzzAcquire(f *testing.F) {
+	fuzzBody(f, submitterA, "POST", "/v1/resource-pools/ppas/acquire",
+		`{"holder":"ci-9"}`, `{"holder":"ci-9","lease_seconds":30}`, `{"holder":""}`,
+		`{"holder":"x","lease_seconds":-5}`, `{"holder":"x","lease_seconds":99999999999}`,
+	)
+}
+
+func FuzzRelease(f *testing.F) {
+	fuzzBody(f, submitterA, "POST", "/v1/resource-pools/ppas/resources/{held}/release",
+		`{"lease_token":"{lease}"}`, `{"lease_token":""}`, `{"lease_token":"stale"}`, `{"lease_token":1}`,
+	)
+}
+
+// FuzzResourcePoolPath fuzzes the {pool} and {name} of the resource-pool routes.
+func FuzzResourcePoolPath(f *testing.F) {
+	e := newEnvLogging(f, io.Discard)
+	fx := newAccessFixture(e)
+	for _, s := range []string{"ppas", "nope", "", "PPAS", "-x", "../jobs", "%00", "a b", "ü"} {
+		f.Add(s, fx.held, uint8(0))
+		f.Add("ppas", s, uint8(4))
+	}
+	type call struct{ method, suffix, body string }
+	calls := []call{
+		{"GET", "", ""},
+		{"PUT", "", `{"description":"x"}`},
+		{"POST", "/resources", `{"name":"r9"}`},
+		{"POST", "/acquire", `{"holder":"h"}`},
+		{"POST", "/resources/{name}/release", `{"lease_token":"` + fx.lease + `"}`},
+	}
+	f.Fuzz(func(t *testing.T, pool, name string, which uint8) {
+		c := calls[int(which)%len(calls)]
+		suffix := strings.ReplaceAll(c.suffix, "{name}", name)
+		rawSuffix := strings.ReplaceAll(c.suffix, "{name}", url.PathEscape(name))
+		req := httptest.NewRequest(c.method, "/v1/resource-pools/x", strings.NewReader(c.body))
+		req.URL.Path = "/v1/resource-pools/" + pool + suffix
+		req.URL.RawPath = "/v1/resource-pools/" + url.PathEscape(pool) + rawSuffix
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		req.Header.Set("Content-Type", "application/json")
 		checkAnswer(t, e.serve(req))
 	})
 }

@@ -196,3 +196,41 @@ func TestRealCallsMatchOpenAPI(t *testing.T) {
 	v.call(admin, "POST", "/v1/jobs/"+job.ID+"/cancel", nil, true, http.StatusConflict, nil)
 	v.call(admin, "GET", "/v1/openapi.json", nil, true, ok, nil)
 }
+
+// TestResourcePoolCallsMatchOpenAPI runs a resource round its cycle through
+// the API and validates every request and answer against the document.
+func TestResourcePoolCallsMatchOpenAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	v := newValidator(t, e)
+	const ok, made = http.StatusOK, http.StatusCreated
+
+	v.call(admin, "PUT", "/v1/resource-pools/ppas", map[string]any{"description": "test PPAs", "clean_script": "rm -rf /srv/ppa/*"}, true, made, nil)
+	v.call(admin, "PUT", "/v1/resource-pools/ppas", map[string]any{"lease_seconds": 600}, true, ok, nil)
+	v.call(admin, "POST", "/v1/resource-pools/ppas/resources", map[string]any{"name": "ppa-1", "attributes": map[string]string{"url": "ppa:test/1"}}, true, made, nil)
+	v.call(submitterB, "GET", "/v1/resource-pools/ppas", nil, true, ok, nil)
+	var acq apiv1.AcquireResponse
+	v.call(submitterA, "POST", "/v1/resource-pools/ppas/acquire", map[string]any{"holder": "ci-1", "lease_seconds": 60}, true, ok, &acq)
+	v.call(builder1, "GET", "/v1/resource-pools/ppas", nil, true, ok, nil)
+	release := "/v1/resource-pools/ppas/resources/" + acq.Resource.Name + "/release"
+	v.call(submitterB, "POST", release, map[string]string{"lease_token": acq.LeaseToken}, true, http.StatusForbidden, nil)
+	var rel farm.Resource
+	v.call(submitterA, "POST", release, map[string]string{"lease_token": acq.LeaseToken}, true, ok, &rel)
+	if rel.State != farm.ResourceDirty || rel.CleanJobID == "" {
+		t.Fatalf("released %+v", rel)
+	}
+	v.call(admin, "GET", "/v1/resource-pools/ppas", nil, true, ok, nil)
+
+	// Refusals answer the documented error body.
+	v.call(admin, "PUT", "/v1/resource-pools/Bad_Pool", map[string]any{}, true, http.StatusBadRequest, nil)
+	v.call(admin, "PUT", "/v1/resource-pools/ppas", `{"lease_seconds":60,"nope":1}`, false, http.StatusBadRequest, nil)
+	v.call(submitterA, "PUT", "/v1/resource-pools/ppas", map[string]any{}, true, http.StatusForbidden, nil)
+	v.call(admin, "POST", "/v1/resource-pools/ppas/resources", map[string]any{"name": "ppa-1"}, true, http.StatusConflict, nil)
+	v.call(admin, "POST", "/v1/resource-pools/nope/resources", map[string]any{"name": "x"}, true, http.StatusNotFound, nil)
+	v.call(admin, "GET", "/v1/resource-pools/nope", nil, true, http.StatusNotFound, nil)
+	v.call(submitterA, "POST", "/v1/resource-pools/ppas/acquire", map[string]any{"holder": "ci-2"}, true, http.StatusConflict, nil)
+	v.call(submitterA, "POST", "/v1/resource-pools/ppas/acquire", map[string]any{}, false, http.StatusBadRequest, nil)
+	v.call(builder1, "POST", "/v1/resource-pools/ppas/acquire", map[string]any{"holder": "b1"}, true, http.StatusForbidden, nil)
+	v.call(submitterA, "POST", release, map[string]string{"lease_token": acq.LeaseToken}, true, http.StatusConflict, nil)
+	v.call(submitterA, "POST", "/v1/resource-pools/ppas/resources/nope/release", map[string]string{"lease_token": "x"}, true, http.StatusNotFound, nil)
+}

@@ -35,6 +35,9 @@ var (
 	builderSelf     = access{Roles: []farm.Role{farm.RoleBuilder, farm.RoleAdmin}, SelfBuilder: true}
 	claimHolders    = access{Roles: []farm.Role{farm.RoleBuilder, farm.RoleAdmin}}
 	ownersAndAdmins = submitters
+	// resourceHolders may release a resource; the handler checks that the
+	// caller is the principal that acquired it (or an admin).
+	resourceHolders = submitters
 )
 
 // routeGroups lists the route sets of the API. A new set of routes (the
@@ -48,6 +51,7 @@ var routeGroups = []func(*Server) []route{
 	(*Server).builderRoutes,
 	(*Server).workRoutes,
 	(*Server).tokenRoutes,
+	(*Server).poolRoutes,
 }
 
 func (s *Server) metaRoutes() []route {
