@@ -65,6 +65,7 @@ func (a *app) registerGlobals(fs *flag.FlagSet) {
 	fs.Var(&a.apiFlag, "api", "farm API base `URL` (env FARM_API, default "+defaultAPI+")")
 	fs.Var(&a.tokenFlag, "token", "API `TOKEN` (env FARM_TOKEN)")
 	fs.Var(&a.outputFlag, "output", "output `FORMAT`: table or json (env FARM_OUTPUT, default table)")
+	fs.Var(&a.outputFlag, "o", "short for --output")
 }
 
 // settle resolves the global settings: a flag wins over its environment

@@ -30,6 +30,7 @@ func commandTree() []*command {
 			{name: "get", synopsis: "ID", summary: "show a job", run: runJobsGet},
 			{name: "events", synopsis: "ID", summary: "show a job's history", run: runJobsEvents},
 			{name: "log", synopsis: "ID [--follow]", summary: "print a job's log (--follow: until the job ends)", run: runJobsLog},
+			{name: "wait", synopsis: "ID [--logs] [--wait-timeout D]", summary: "wait until a job ends; exit 0 only if it succeeded", run: runJobsWait},
 			{name: "cancel", synopsis: "ID", summary: "cancel a job", run: runJobsCancel},
 			{name: "retry", synopsis: "ID", summary: "queue a failed, cancelled or timed-out job again", run: runJobsRetry},
 			{name: "score", synopsis: "ID SCORE", summary: "pin a job's score (admin)", run: runJobsScore},

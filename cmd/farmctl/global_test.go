@@ -79,7 +79,7 @@ func TestUsage(t *testing.T) {
 		{"no command", nil, nil, exitUsage, nil, []string{"farmctl: missing command\nusage: farmctl submit|run-script|jobs|queue|builders|tokens|pools|health|version ..."}, ""},
 		{"unknown command", []string{"frob"}, nil, exitUsage, nil, []string{`farmctl: unknown command "frob"`}, ""},
 		{"unknown global flag", []string{"--frob", "health"}, nil, exitUsage, nil, []string{"flag provided but not defined: -frob"}, ""},
-		{"group without a command", []string{"jobs"}, nil, exitUsage, nil, []string{"farmctl jobs: missing command\nusage: farmctl jobs list|get|events|log|cancel|retry|score ..."}, ""},
+		{"group without a command", []string{"jobs"}, nil, exitUsage, nil, []string{"farmctl jobs: missing command\nusage: farmctl jobs list|get|events|log|wait|cancel|retry|score ..."}, ""},
 		{"unknown command of a group", []string{"pools", "drain"}, nil, exitUsage, nil, []string{`farmctl pools: unknown command "drain"`}, ""},
 		{"too many arguments", []string{"jobs", "get", "a", "b"}, nil, exitUsage, nil, []string{`farmctl jobs get: unexpected arguments ["b"]`, "usage: farmctl jobs get ID"}, ""},
 		{"bad --output", []string{"queue", "--output", "yaml"}, nil, exitUsage, nil, []string{`--output must be table or json, not "yaml"`}, ""},

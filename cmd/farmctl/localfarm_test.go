@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/agent"
+	"github.com/buildfarm/buildfarm/shared/apiv1"
 	"github.com/buildfarm/buildfarm/shared/emulator/emulatortest"
 	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/httpapi/wired"
@@ -116,6 +117,36 @@ func TestAgainstTheLocalFarm(t *testing.T) {
 	}
 	if got = farmctl("builders", "list"); !strings.Contains(got.stdout, "local-1") {
 		t.Fatalf("builders list:\n%s", got.stdout)
+	}
+
+	// A resource pool: acquire, an empty pool's none_free, release through a
+	// clean-resource job that a builder runs, then free again.
+	for _, args := range [][]string{
+		{"pools", "put", "ppas", "--description", "test PPAs", "--clean-script", "echo cleaning"},
+		{"pools", "add-resource", "ppas", "ppa-1", "--attr", "series=noble"},
+	} {
+		if got = farmctl(args...); got.code != exitOK {
+			t.Fatalf("%v: exit %d %s", args, got.code, got.stderr)
+		}
+	}
+	got = farmctl("pools", "acquire", "ppas", "--holder", "e2e", "-o", "json")
+	var acquired apiv1.AcquireResponse
+	if got.code != exitOK || json.Unmarshal([]byte(got.stdout), &acquired) != nil || acquired.LeaseToken == "" {
+		t.Fatalf("pools acquire: exit %d %s %s", got.code, got.stdout, got.stderr)
+	}
+	if got = farmctl("pools", "acquire", "ppas", "--holder", "e2e-2"); got.code != exitError || !strings.HasPrefix(got.stderr, "error: none_free: ") {
+		t.Fatalf("acquire from an empty pool: exit %d %s", got.code, got.stderr)
+	}
+	got = farmctl("pools", "release", "ppas", "ppa-1", "--lease-token", acquired.LeaseToken, "-o", "json")
+	var released farm.Resource
+	if got.code != exitOK || json.Unmarshal([]byte(got.stdout), &released) != nil || released.State != farm.ResourceDirty || released.CleanJobID == "" {
+		t.Fatalf("pools release: exit %d %s %s", got.code, got.stdout, got.stderr)
+	}
+	if got = farmctl("jobs", "wait", released.CleanJobID, "-q"); got.code != exitOK {
+		t.Fatalf("jobs wait for the clean job: exit %d %s", got.code, got.stderr)
+	}
+	if got = farmctl("pools", "get", "ppas"); got.code != exitOK || !strings.Contains(squeeze(got.stdout), "\nppa-1 free ") {
+		t.Fatalf("pools get after cleaning: exit %d\n%s%s", got.code, got.stdout, got.stderr)
 	}
 
 	// A submitter token from tokens create works for submitting.

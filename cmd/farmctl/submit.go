@@ -166,17 +166,23 @@ func (c *call) submit(s submitFlags, req apiv1.SubmitJobRequest) error {
 		}
 		return c.showJob(job)
 	}
-	final, err := c.waitJob(job.ID, s.waitTimeout, c.output == outputTable && !s.quiet)
+	return c.waitAndShow(job.ID, s.waitTimeout, s.logs, s.quiet)
+}
+
+// waitAndShow waits for a job to end, prints it (unless quiet) and, with
+// logs, its log; a job that did not succeed is a *jobOutcomeError.
+func (c *call) waitAndShow(id string, timeout time.Duration, logs, quiet bool) error {
+	final, err := c.waitJob(id, timeout, c.output == outputTable && !quiet)
 	if err != nil {
 		return err
 	}
-	if !s.quiet {
+	if !quiet {
 		if err := c.showJob(final); err != nil {
 			return err
 		}
 	}
-	if s.logs {
-		if err := c.printFinalLog(final.ID, s.quiet); err != nil {
+	if logs {
+		if err := c.printFinalLog(final.ID, quiet); err != nil {
 			return err
 		}
 	}

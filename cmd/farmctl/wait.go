@@ -46,6 +46,21 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+func runJobsWait(c *call) error {
+	fs := c.flags()
+	logs := fs.Bool("logs", false, "print the job's log at the end")
+	timeout := fs.Duration("wait-timeout", 0, "give up after this `DURATION` (e.g. 10m; 0: never)")
+	quiet := fs.Bool("q", false, "print nothing but errors: the exit code tells")
+	args, err := c.parse(fs, 1, 1)
+	if err != nil {
+		return err
+	}
+	if *timeout < 0 {
+		return c.usage("--wait-timeout must not be negative")
+	}
+	return c.waitAndShow(args[0], *timeout, *logs, *quiet)
+}
+
 // jobOutcomeError is a waited-for job that ended without succeeding (exit code 1).
 type jobOutcomeError struct{ job *farm.Job }
 

@@ -133,6 +133,30 @@ func TestSubmitWait(t *testing.T) {
 			wantOut:  "01JOB\n",
 			wantErr:  []string{"error: forbidden: not yours (request req-42)\n"},
 		},
+		{
+			name:       "jobs wait: a job submitted before",
+			args:       []string{"jobs", "wait", "01JOB", "--logs"},
+			routes:     map[string][]reply{"GET /v1/jobs/01JOB": {ok(runningJob), ok(succeededJob)}, "GET /v1/jobs/01JOB/log": {text("hi\n")}},
+			wantReqs:   []wantRequest{get, get, logReq},
+			wantOutHas: []string{"status: succeeded\n", "log:\nhi\n"},
+			wantErr:    []string{"job 01JOB running on local-1\n", "job 01JOB succeeded after 2.5s\n"},
+		},
+		{
+			name:     "jobs wait -q: only the exit code tells",
+			args:     []string{"jobs", "wait", "-q", "01JOB"},
+			routes:   map[string][]reply{"GET /v1/jobs/01JOB": {ok(failedJob)}},
+			wantReqs: []wantRequest{get},
+			wantCode: exitError,
+			wantOut:  "",
+			wantErr:  []string{"error: job 01JOB failed: exit status 3\n"},
+		},
+		{
+			name:     "jobs wait -o json",
+			args:     []string{"jobs", "wait", "01JOB", "-o", "json"},
+			routes:   map[string][]reply{"GET /v1/jobs/01JOB": {ok(runningJob), ok(succeededJob)}},
+			wantReqs: []wantRequest{get, get},
+			wantOut:  succeededJob,
+		},
 		{name: "--wait-timeout needs --wait", args: []string{"run-script", "true", "--wait-timeout", "1m"}, wantCode: exitUsage, wantErr: []string{"--wait-timeout needs --wait"}},
 	})
 }
