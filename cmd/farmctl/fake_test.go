@@ -234,3 +234,8 @@ func squeeze(s string) string {
 	}
 	return s
 }
+
+// env is a fixed environment for newApp.
+type env map[string]string
+
+func (e env) get(k string) string { return e[k] }

@@ -113,16 +113,17 @@ func (c *call) waitJob(id string, timeout time.Duration, progress bool) (*farm.J
 	}
 }
 
-// waitEnded explains a wait that stopped before the job ended.
+// waitEnded explains a wait that stopped before the job ended: the job goes
+// on, and the message says how to wait for it again.
 func (c *call) waitEnded(ctx context.Context, id string, timeout time.Duration, last *farm.Job) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) && c.ctx.Err() == nil {
-		status := "unknown"
-		if last != nil {
-			status = string(last.Status)
-		}
-		return fmt.Errorf("gave up waiting for job %s after %s: it is %s", id, timeout, status)
+	status := "in an unknown state"
+	if last != nil {
+		status = string(last.Status)
 	}
-	return ctx.Err()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && c.ctx.Err() == nil {
+		return fmt.Errorf("gave up waiting for job %s after %s: it is %s (farmctl jobs wait %s)", id, timeout, status, id)
+	}
+	return fmt.Errorf("interrupted: job %s is %s and goes on (farmctl jobs wait %s)", id, status, id)
 }
 
 // describeStatus is one progress line of a wait.

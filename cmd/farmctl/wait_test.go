@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -167,8 +168,30 @@ func TestSubmitWaitGivesUp(t *testing.T) {
 	t.Parallel()
 	f := newFakeFarm(t, map[string][]reply{"POST /v1/jobs": {created(queuedJob)}, "GET /v1/jobs/01JOB": {ok(runningJob)}})
 	got := runFarmctl(t, f, nil, "", "run-script", "sleep 1000", "--wait", "--wait-timeout", "30ms")
-	if got.code != exitError || !strings.Contains(got.stderr, "error: gave up waiting for job 01JOB after 30ms: it is running\n") {
+	if got.code != exitError || !strings.Contains(got.stderr, "error: gave up waiting for job 01JOB after 30ms: it is running (farmctl jobs wait 01JOB)\n") {
 		t.Fatalf("exit %d, stderr:\n%s", got.code, got.stderr)
+	}
+}
+
+// An interrupted wait says that the job goes on.
+func TestSubmitWaitInterrupted(t *testing.T) {
+	t.Parallel()
+	f := newFakeFarm(t, map[string][]reply{"POST /v1/jobs": {created(queuedJob)}, "GET /v1/jobs/01JOB": {ok(runningJob)}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr strings.Builder
+	a := newApp(ctx, strings.NewReader(""), &stdout, &stderr, env{"FARM_API": f.srv.URL, "FARM_TOKEN": testToken}.get)
+	a.pollMin, a.pollMax = time.Millisecond, time.Millisecond
+	// Interrupt once the farm has been polled (as Ctrl-C would).
+	go func() {
+		for len(f.requests()) < 3 && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	code := a.run([]string{"run-script", "sleep 1000", "--wait"})
+	if code != exitError || !strings.Contains(stderr.String(), "error: interrupted: job 01JOB is running and goes on (farmctl jobs wait 01JOB)\n") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
 }
 
