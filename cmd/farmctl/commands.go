@@ -62,31 +62,27 @@ func (a *app) run(args []string) int { return a.exitCode(a.dispatch(args)) }
 
 func (a *app) dispatch(args []string) error {
 	top := &command{name: "farmctl", synopsis: "[--api URL] [--token TOKEN] [--output table|json] COMMAND ...", summary: "the buildfarm command-line client", subs: commandTree()}
-	fs := a.newFlagSet("farmctl")
-	// Global flags come before the command; everything after it is the command's.
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			a.printGroupHelp(a.stdout, "farmctl", top)
-			return errHelpShown
-		}
-		return groupUsage("farmctl", top, err.Error())
-	}
-	args = fs.Args()
-	if len(args) > 0 && args[0] == "help" {
-		// "farmctl help jobs get" is "farmctl jobs get -h".
-		return a.walk("farmctl", top, append(args[1:], "-h"))
-	}
 	return a.walk("farmctl", top, args)
 }
 
-// walk finds the command args name under group and runs it.
+// walk finds the command args name under group and runs it. Global flags
+// may come before each name (farmctl -o json jobs list, farmctl jobs -o json list).
 func (a *app) walk(path string, group *command, args []string) error {
+	fs := a.newFlagSet(path)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			a.printGroupHelp(a.stdout, path, group)
+			return errHelpShown
+		}
+		return groupUsage(path, group, err.Error())
+	}
+	args = fs.Args()
 	if len(args) == 0 {
 		return groupUsage(path, group, "missing command")
 	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		a.printGroupHelp(a.stdout, path, group)
-		return errHelpShown
+	if args[0] == "help" && path == "farmctl" {
+		// "farmctl help jobs get" is "farmctl jobs get -h".
+		return a.walk(path, group, append(args[1:], "-h"))
 	}
 	for _, cmd := range group.subs {
 		if cmd.name != args[0] {

@@ -89,6 +89,7 @@ func TestUsage(t *testing.T) {
 		{"help", []string{"help"}, nil, exitOK, []string{"usage: farmctl [--api URL]"}, nil, ""},
 		{"help of a group", []string{"help", "pools"}, nil, exitOK, []string{"usage: farmctl pools COMMAND", "add-resource"}, nil, ""},
 		{"help of a command", []string{"help", "jobs", "list"}, nil, exitOK, []string{"usage: farmctl jobs list [--status S]", "-all", "-limit N"}, nil, ""},
+		{"-h of a group", []string{"jobs", "-h"}, nil, exitOK, []string{"usage: farmctl jobs COMMAND", "wait"}, nil, ""},
 		{"-h of a command", []string{"builders", "disable", "-h"}, nil, exitOK, []string{"usage: farmctl builders disable NAME --reason REASON", "-reason REASON"}, nil, ""},
 		{"help never shows a token", []string{"--token", "s3cret", "jobs", "get", "--token", "s3cret", "-h"}, map[string]string{"FARM_TOKEN": "s3cret"}, exitOK, []string{"-token TOKEN"}, nil, "s3cret"},
 	}

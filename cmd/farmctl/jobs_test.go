@@ -114,6 +114,13 @@ func TestJobsCommands(t *testing.T) {
 			wantOut:  succeededJob,
 		},
 		{
+			name:     "global flags before a group's command",
+			args:     []string{"jobs", "-o", "json", "get", "01JOB"},
+			routes:   map[string][]reply{"GET /v1/jobs/01JOB": {ok(succeededJob)}},
+			wantReqs: []wantRequest{{Method: "GET", Path: "/v1/jobs/01JOB"}},
+			wantOut:  succeededJob,
+		},
+		{
 			name:     "FARM_OUTPUT=json is the scripts' default",
 			args:     []string{"jobs", "get", "01JOB"},
 			env:      map[string]string{"FARM_OUTPUT": "json"},
