@@ -41,7 +41,10 @@ type Resource struct {
 	LeaseToken     string     `json:"-"`
 	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
 	CleanJobID     string     `json:"clean_job_id,omitempty"`
-	CleanFailures  int        `json:"clean_failures,omitempty"`
+	// CleanJobVersion is the version of the clean job the state last followed,
+	// so that the same change of the job is never counted twice.
+	CleanJobVersion int64 `json:"-"`
+	CleanFailures   int   `json:"clean_failures,omitempty"`
 	// Flagged is set when cleaning failed too often; an admin must look at it.
 	Flagged   string    `json:"flagged,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
