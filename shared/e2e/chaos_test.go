@@ -171,7 +171,7 @@ func TestBuildersDieAndTheFarmRecovers(t *testing.T) {
 			t.Errorf("job %s of the paused builder was not requeued and claimed again: %+v", id, evs)
 		}
 	}
-	if !strings.Contains(builders["victim-stop"].String(), "409") && !strings.Contains(builders["victim-stop"].String(), "conflict") {
+	if !strings.Contains(builders["victim-stop"].log.String(), "409") && !strings.Contains(builders["victim-stop"].log.String(), "conflict") {
 		t.Errorf("the resumed builder never met a 409")
 	}
 

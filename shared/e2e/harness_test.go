@@ -60,6 +60,12 @@ type testFarm struct {
 func startFarm(t *testing.T) *testFarm {
 	t.Helper()
 	top, cfg, _ := emulatortest.Topology(t)
+	farmLog := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("--- farm log (warnings and errors) ---\n%s", farmLog.String())
+		}
+	})
 	lf, err := localfarm.Start(context.Background(), localfarm.Config{
 		Addr: "127.0.0.1:0",
 		AWS:  &cfg,
@@ -70,7 +76,7 @@ func startFarm(t *testing.T) *testFarm {
 		}},
 		ReaperInterval: 250 * time.Millisecond,
 		Handler:        wired.Handler,
-		Logger:         slog.New(slog.DiscardHandler),
+		Logger:         slog.New(slog.NewJSONHandler(farmLog, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -83,12 +89,29 @@ func startFarm(t *testing.T) *testFarm {
 	return &testFarm{Farm: lf, admin: admin}
 }
 
+// syncBuffer is a log sink shared by goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // builderProc is a farm-builder process in its own process group.
 type builderProc struct {
 	name string
 	cmd  *exec.Cmd
-	log  *bytes.Buffer
-	mu   sync.Mutex
+	log  syncBuffer
 }
 
 func (f *testFarm) startBuilder(t *testing.T, name string, slots int, pools string) *builderProc {
@@ -104,8 +127,8 @@ func (f *testFarm) startBuilder(t *testing.T, name string, slots int, pools stri
 		"FARM_API="+f.URL, "FARM_TOKEN="+tok.Token, "FARM_BUILDER="+name, "FARM_POOLS="+pools,
 		fmt.Sprintf("FARM_SLOTS=%d", slots), "FARM_KIND=metal", "FARM_WORK_DIR="+t.TempDir(),
 		"FARM_KILL_GRACE=1s", "FARM_LOG_LEVEL=debug")
-	b := &builderProc{name: name, cmd: cmd, log: &bytes.Buffer{}}
-	cmd.Stdout, cmd.Stderr = b, b
+	b := &builderProc{name: name, cmd: cmd}
+	cmd.Stdout, cmd.Stderr = &b.log, &b.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -115,22 +138,10 @@ func (f *testFarm) startBuilder(t *testing.T, name string, slots int, pools stri
 		b.signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("--- log of builder %s ---\n%s", name, b.String())
+			t.Logf("--- log of builder %s ---\n%s", name, b.log.String())
 		}
 	})
 	return b
-}
-
-func (b *builderProc) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.log.Write(p)
-}
-
-func (b *builderProc) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.log.String()
 }
 
 // signal sends sig to the agent's process group (the agent; its jobs run in
