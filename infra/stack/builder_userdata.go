@@ -42,7 +42,11 @@ EnvironmentFile=/etc/farm-builder.env
 ExecStartPre=+/usr/local/libexec/farm-builder-token
 EnvironmentFile=-/run/farm-builder/token.env
 ExecStart=/usr/local/bin/farm-builder
-Restart=always
+# SIGTERM to the agent alone: it drains (running jobs finish and are
+# reported); jobs are killed only if it is still running after the timeout.
+KillMode=mixed
+TimeoutStopSec=3h
+Restart=on-failure
 RestartSec=15
 
 [Install]

@@ -45,11 +45,17 @@ const EC2MetadataTimeout = 2 * time.Second
 func LookupEC2Identity(ctx context.Context, endpoint string) (EC2Identity, error) {
 	ctx, cancel := context.WithTimeout(ctx, EC2MetadataTimeout)
 	defer cancel()
-	c := imds.New(imds.Options{
+	opts := imds.Options{
 		Endpoint:       endpoint,
 		EnableFallback: aws.FalseTernary,
 		Retryer:        aws.NopRetryer{},
-	})
+	}
+	if endpoint != "" {
+		// An endpoint named on purpose is asked even where the SDK's
+		// AWS_EC2_METADATA_DISABLED turns the default one off.
+		opts.ClientEnableState = imds.ClientEnabled
+	}
+	c := imds.New(opts)
 	doc, err := c.GetInstanceIdentityDocument(ctx, &imds.GetInstanceIdentityDocumentInput{})
 	if err != nil {
 		return EC2Identity{}, fmt.Errorf("ec2 instance metadata: %w", err)

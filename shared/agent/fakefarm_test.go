@@ -224,7 +224,7 @@ func (f *fakeFarm) heartbeat(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case fj == nil || fj.token != hj.ClaimToken || fj.done:
 			stale = true
-			resp.Directives = append(resp.Directives, apiv1.Directive{JobID: hj.ID, Action: apiv1.ActionCancel, Reason: "stale claim"})
+			resp.Directives = append(resp.Directives, apiv1.Directive{JobID: hj.ID, Action: apiv1.ActionCancel, Reason: "stale claim", ClaimLost: true})
 		default:
 			fj.log.WriteString(hj.Log)
 			if fj.status == farm.StatusCancelling {

@@ -67,13 +67,13 @@ func (a *Agent) beat(ctx context.Context) {
 	resp, err := a.api.Heartbeat(bctx, a.cfg.Name, req)
 	switch {
 	case err == nil:
-		a.applyHeartbeat(resp, false)
+		a.applyHeartbeat(resp)
 	case farm.IsCode(err, farm.EConflict) && resp != nil:
 		// Some claims are stale: the farm gave those jobs to someone else
 		// (our lease expired while we were paused or cut off). The valid
 		// ones were renewed and their log appended.
 		a.log.Warn("heartbeat conflict: some claims are no longer ours", "err", err)
-		a.applyHeartbeat(resp, true)
+		a.applyHeartbeat(resp)
 	case farm.IsCode(err, farm.ETooLarge):
 		// Sending the same text again would be refused again.
 		for _, s := range sent {
@@ -92,10 +92,11 @@ func (a *Agent) beat(ctx context.Context) {
 	}
 }
 
-// applyHeartbeat takes the farm's timing, drain flag and directives. In a
-// conflict answer, a cancel means the claim is gone: the job is fenced off,
-// stopped and never completed by us.
-func (a *Agent) applyHeartbeat(resp *apiv1.HeartbeatResponse, conflict bool) {
+// applyHeartbeat takes the farm's timing, drain flag and directives. A
+// cancel whose claim is lost fences the job off: stopped and never completed
+// by us. A plain cancel (a user's) stops it and reports it cancelled, even
+// when the same answer is a conflict about other jobs.
+func (a *Agent) applyHeartbeat(resp *apiv1.HeartbeatResponse) {
 	a.mu.Lock()
 	before := a.heartbeat
 	a.setTimingLocked(resp.HeartbeatSeconds, resp.LeaseSeconds)
@@ -126,7 +127,7 @@ func (a *Agent) applyHeartbeat(resp *apiv1.HeartbeatResponse, conflict bool) {
 				a.log.Debug("cancel for a job not running here", "job_id", d.JobID)
 				continue
 			}
-			if conflict {
+			if d.ClaimLost {
 				j.fence(d.Reason)
 			} else {
 				j.cancelByFarm(d.Reason)

@@ -131,6 +131,10 @@ type Directive struct {
 	JobID  string `json:"job_id,omitempty"`
 	Action string `json:"action"`
 	Reason string `json:"reason,omitempty"`
+	// ClaimLost is set on a cancel for a job whose claim is gone (the farm
+	// gave it to another builder, or it timed out): stop it and do not
+	// report; a plain cancel (a user's) is reported as cancelled.
+	ClaimLost bool `json:"claim_lost,omitempty"`
 }
 
 // HeartbeatResponse carries the new lease and directives.

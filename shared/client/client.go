@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -50,13 +51,27 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 	c := &Client{
 		base:      u,
 		token:     token,
-		http:      &http.Client{Timeout: 60 * time.Second},
+		http:      &http.Client{Timeout: 60 * time.Second, CheckRedirect: keepTokenOnFarm},
 		userAgent: "buildfarm-client",
 	}
 	for _, o := range opts {
 		o(c)
 	}
 	return c, nil
+}
+
+// keepTokenOnFarm drops the farm token from a redirect that leaves the
+// farm's host and port (a log served from object storage by a presigned
+// URL). net/http keeps it when only the port differs, as with an API and an
+// emulator both on 127.0.0.1.
+func keepTokenOnFarm(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if req.URL.Host != via[0].URL.Host {
+		req.Header.Del("Authorization")
+	}
+	return nil
 }
 
 // BaseURL returns the farm's base URL (without /v1).

@@ -350,6 +350,7 @@ type resourceRecord struct {
 	LeaseToken     string            `dynamodbav:"lease_token,omitempty"`
 	LeaseExpiresAt string            `dynamodbav:"lease_expires_at,omitempty"`
 	CleanJobID     string            `dynamodbav:"clean_job_id,omitempty"`
+	CleanJobVer    int64             `dynamodbav:"clean_job_version,omitempty"`
 	CleanFailures  int               `dynamodbav:"clean_failures,omitempty"`
 	Flagged        string            `dynamodbav:"flagged,omitempty"`
 	UpdatedAt      string            `dynamodbav:"updated_at"`
@@ -361,7 +362,7 @@ type resourceRecord struct {
 func toResourceRecord(r *farm.Resource) resourceRecord {
 	rec := resourceRecord{
 		Pool: r.Pool, Name: r.Name, Attributes: r.Attributes, State: string(r.State), Holder: r.Holder, AcquiredBy: r.AcquiredBy, LeaseToken: r.LeaseToken,
-		LeaseExpiresAt: fmtTimePtr(r.LeaseExpiresAt), CleanJobID: r.CleanJobID, CleanFailures: r.CleanFailures, Flagged: r.Flagged,
+		LeaseExpiresAt: fmtTimePtr(r.LeaseExpiresAt), CleanJobID: r.CleanJobID, CleanJobVer: r.CleanJobVersion, CleanFailures: r.CleanFailures, Flagged: r.Flagged,
 		UpdatedAt: fmtTime(r.UpdatedAt), Version: r.Version,
 	}
 	if r.State == farm.ResourceUsed && r.LeaseExpiresAt != nil {
@@ -373,7 +374,7 @@ func toResourceRecord(r *farm.Resource) resourceRecord {
 func (r resourceRecord) resource() (*farm.Resource, error) {
 	res := &farm.Resource{
 		Pool: r.Pool, Name: r.Name, Attributes: r.Attributes, State: farm.ResourceState(r.State), Holder: r.Holder, AcquiredBy: r.AcquiredBy, LeaseToken: r.LeaseToken,
-		CleanJobID: r.CleanJobID, CleanFailures: r.CleanFailures, Flagged: r.Flagged, Version: r.Version,
+		CleanJobID: r.CleanJobID, CleanJobVersion: r.CleanJobVer, CleanFailures: r.CleanFailures, Flagged: r.Flagged, Version: r.Version,
 	}
 	var err error
 	if res.LeaseExpiresAt, err = parseTimePtr(r.LeaseExpiresAt); err != nil {

@@ -360,6 +360,9 @@ func BuiltinTypes() []JobType {
 			},
 			Pool:     func(a LiveImageBuildArgs) string { return archPool(a.Arch, true) },
 			Defaults: Defaults{TimeoutSeconds: 4 * 3600, MaxAttempts: 2},
+			// An image is built from the machine it runs on: only a freshly
+			// reset (clean) builder may take one, and it is dirty afterwards.
+			RequireClean: true,
 		}),
 		Define(TypeSpec[RecipeBuildArgs]{
 			Validate: validateRecipe,

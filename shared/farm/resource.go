@@ -2,6 +2,7 @@ package farm
 
 import (
 	"maps"
+	"strings"
 	"time"
 )
 
@@ -40,7 +41,10 @@ type Resource struct {
 	LeaseToken     string     `json:"-"`
 	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
 	CleanJobID     string     `json:"clean_job_id,omitempty"`
-	CleanFailures  int        `json:"clean_failures,omitempty"`
+	// CleanJobVersion is the version of the clean job the state last followed,
+	// so that the same change of the job is never counted twice.
+	CleanJobVersion int64 `json:"-"`
+	CleanFailures   int   `json:"clean_failures,omitempty"`
 	// Flagged is set when cleaning failed too often; an admin must look at it.
 	Flagged   string    `json:"flagged,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -65,4 +69,45 @@ func (p *ResourcePool) Clone() *ResourcePool {
 	}
 	c := *p
 	return &c
+}
+
+// Bounds of a resource's name and attributes, so that a resource stays a
+// small item.
+const (
+	MaxResourceName       = 128
+	MaxResourceAttributes = 32
+	MaxAttributeKey       = 128
+	MaxAttributeValue     = 1024
+)
+
+// ValidResourceName reports whether s can name a pooled resource: 1-128
+// characters without '/' or white space (it appears in URL paths).
+func ValidResourceName(s string) bool {
+	return s != "" && len(s) <= MaxResourceName && !strings.ContainsAny(s, "/ \t\n\r")
+}
+
+// CheckResource validates a new resource's name and attributes.
+func CheckResource(name string, attrs map[string]string) error {
+	if !ValidResourceName(name) {
+		return FieldError("name", "must be 1-%d characters without '/' or white space", MaxResourceName)
+	}
+	if len(attrs) > MaxResourceAttributes {
+		return FieldError("attributes", "at most %d attributes", MaxResourceAttributes)
+	}
+	for k, v := range attrs {
+		if k == "" || len(k) > MaxAttributeKey {
+			return FieldError("attributes", "names must be 1-%d characters", MaxAttributeKey)
+		}
+		if len(v) > MaxAttributeValue {
+			return FieldError("attributes."+clipName(k), "is longer than %d characters", MaxAttributeValue)
+		}
+	}
+	return nil
+}
+
+func clipName(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
 }

@@ -91,6 +91,10 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if out.Jobs == nil {
 		out.Jobs = []*farm.Job{}
 	}
+	// Estimates are a courtesy: without them the jobs are still worth showing.
+	if err := s.sched.EstimateStarts(r.Context(), out.Jobs); err != nil {
+		s.log.WarnContext(r.Context(), "no start estimates", "err", err.Error())
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

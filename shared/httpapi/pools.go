@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/buildfarm/buildfarm/shared/apiv1"
 	"github.com/buildfarm/buildfarm/shared/farm"
@@ -23,12 +21,6 @@ func (s *Server) poolRoutes() []route {
 	}
 }
 
-// Bounds on a resource's attributes, so that a resource stays a small item.
-const (
-	maxAttributeKey   = 128
-	maxAttributeValue = 1024
-)
-
 // pathResourcePool returns the resource pool name of the path. A name that
 // cannot name a pool is ENotFound, like an unknown one.
 func pathResourcePool(r *http.Request) (string, error) {
@@ -40,11 +32,10 @@ func pathResourcePool(r *http.Request) (string, error) {
 }
 
 // pathResourceName returns the resource name of the path. A name that
-// cannot name a resource (the scheduler's rule: 1-128 characters without
-// '/' or white space) is ENotFound, like an unknown one.
+// cannot name a resource is ENotFound, like an unknown one.
 func pathResourceName(r *http.Request) (string, error) {
 	name := r.PathValue("name")
-	if name == "" || len(name) > 128 || strings.ContainsAny(name, "/ \t\n\r") {
+	if !farm.ValidResourceName(name) {
 		return "", farm.Errorf(farm.ENotFound, "resource %q not found", clip(name))
 	}
 	return name, nil
@@ -103,27 +94,11 @@ func (s *Server) addResource(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := checkAttributes(req.Attributes); err != nil {
-		return err
-	}
 	res, err := s.sched.AddResource(r.Context(), pool, req.Name, req.Attributes)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, res)
-	return nil
-}
-
-// checkAttributes bounds each attribute (their number is the scheduler's).
-func checkAttributes(attrs map[string]string) error {
-	for k, v := range attrs {
-		if k == "" || len(k) > maxAttributeKey {
-			return farm.FieldError("attributes", "names must be 1-%d characters", maxAttributeKey)
-		}
-		if len(v) > maxAttributeValue {
-			return farm.FieldError(fmt.Sprintf("attributes.%s", clip(k)), "is longer than %d characters", maxAttributeValue)
-		}
-	}
 	return nil
 }
 

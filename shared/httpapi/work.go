@@ -97,7 +97,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 		LeaseSeconds:     seconds(cfg.Lease),
 	}
 	for _, d := range res.Directives {
-		resp.Directives = append(resp.Directives, apiv1.Directive{JobID: d.JobID, Action: d.Action, Reason: d.Reason})
+		resp.Directives = append(resp.Directives, apiv1.Directive{JobID: d.JobID, Action: d.Action, Reason: d.Reason, ClaimLost: d.ClaimLost})
 	}
 	if res.Stale {
 		writeJSON(w, http.StatusConflict, apiv1.HeartbeatConflict{

@@ -10,7 +10,8 @@ import (
 
 // RegisterBuilder creates or updates a builder from its registration. Its
 // health record (failures, disabled state, current jobs) survives
-// re-registration; a lost builder that registers again is back.
+// re-registration; a lost builder that registers again is back, and a
+// builder registers as clean (freshly started or reset machine).
 func (s *Scheduler) RegisterBuilder(ctx context.Context, name string, spec farm.BuilderSpec) (*farm.Builder, error) {
 	if err := farm.CheckName("name", name); err != nil {
 		return nil, err
@@ -47,6 +48,7 @@ func (s *Scheduler) RegisterBuilder(ctx context.Context, name string, spec farm.
 			next.Capabilities = []string{}
 		}
 		next.Draining = false
+		next.CleanStatus = farm.CleanClean
 		next.LastHeartbeat = farm.TimePtr(now)
 		next.UpdatedAt = now
 		next.Refresh()

@@ -34,11 +34,20 @@ func (s *Scheduler) Complete(ctx context.Context, builderName, jobID string, c f
 	if err != nil {
 		return nil, err
 	}
+	dirties := false
+	if typ, err := s.registry.Lookup(done.Type); err == nil {
+		dirties = typ.RequiresCleanBuilder()
+	}
 	s.releaseSlot(ctx, builderName, jobID, func(b *farm.Builder) {
 		b.JobsCompleted++
 		if done.Status == farm.StatusSucceeded {
 			// A builder that finishes work is healthy again.
 			b.ConsecutiveFailures = 0
+		}
+		if dirties {
+			// It ran a job that needs a clean machine: not clean any more
+			// until it is reset and registers again.
+			b.CleanStatus = farm.CleanDirty
 		}
 	})
 	s.log.InfoContext(ctx, "job completed", "job_id", jobID, "builder", builderName, "status", done.Status)

@@ -97,6 +97,19 @@ func TestEstimatedStartTimesMatchASimulatedFarm(t *testing.T) {
 		}
 		estimates[id] = *j.EstimatedStartAt
 	}
+	// A listing gets the same estimates, simulating the pool once.
+	page, err := sched.Store().ListJobs(ctx, scheduler.JobFilter{Status: farm.StatusQueued, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sched.EstimateStarts(ctx, page.Jobs); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range page.Jobs {
+		if j.EstimatedStartAt == nil || !j.EstimatedStartAt.Equal(estimates[j.ID]) {
+			t.Fatalf("listing estimate of %s = %v, alone %v", j.ID, j.EstimatedStartAt, estimates[j.ID])
+		}
+	}
 	summary, err := sched.QueueSummary(ctx)
 	if err != nil {
 		t.Fatal(err)

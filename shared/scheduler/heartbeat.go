@@ -26,6 +26,9 @@ type Directive struct {
 	JobID  string
 	Action string
 	Reason string
+	// ClaimLost marks a cancel for a job the builder no longer owns: it stops
+	// the job, and its result would be refused.
+	ClaimLost bool
 }
 
 // HeartbeatResult is what a heartbeat answers.
@@ -56,9 +59,7 @@ func (s *Scheduler) Heartbeat(ctx context.Context, builderName string, jobs []He
 		}
 		if d != nil {
 			res.Directives = append(res.Directives, *d)
-			if d.Reason != reasonCancelRequested && d.Reason != reasonTimedOut {
-				res.Stale = true
-			}
+			res.Stale = res.Stale || (d.ClaimLost && d.Reason != reasonTimedOut)
 		}
 	}
 	err := retryOnConflict(ctx, func() error {
@@ -104,7 +105,7 @@ func (s *Scheduler) renew(ctx context.Context, builderName string, hj HeartbeatJ
 		directive = nil
 		job, err := s.store.GetJob(ctx, hj.ID)
 		if farm.IsCode(err, farm.ENotFound) {
-			directive = &Directive{JobID: hj.ID, Action: DirectiveCancel, Reason: "no such job"}
+			directive = &Directive{JobID: hj.ID, Action: DirectiveCancel, Reason: "no such job", ClaimLost: true}
 			return nil
 		}
 		if err != nil {
@@ -115,7 +116,7 @@ func (s *Scheduler) renew(ctx context.Context, builderName string, hj HeartbeatJ
 			if job.Status == farm.StatusTimedOut && job.Builder == builderName {
 				reason = reasonTimedOut
 			}
-			directive = &Directive{JobID: hj.ID, Action: DirectiveCancel, Reason: reason}
+			directive = &Directive{JobID: hj.ID, Action: DirectiveCancel, Reason: reason, ClaimLost: true}
 			return nil
 		}
 		next, err := job.Renew(hj.ClaimToken, now, s.cfg.Lease, hj.Log, hj.Progress)

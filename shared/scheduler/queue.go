@@ -80,25 +80,42 @@ func (s *Scheduler) QueueSummary(ctx context.Context) ([]PoolSummary, error) {
 
 // EstimateStart fills in EstimatedStartAt of a queued job.
 func (s *Scheduler) EstimateStart(ctx context.Context, job *farm.Job) error {
-	if job.Status != farm.StatusQueued {
-		job.EstimatedStartAt = nil
+	return s.EstimateStarts(ctx, []*farm.Job{job})
+}
+
+// EstimateStarts fills in EstimatedStartAt of the queued jobs among jobs,
+// simulating each pool they are in once.
+func (s *Scheduler) EstimateStarts(ctx context.Context, jobs []*farm.Job) error {
+	pools := map[string][]*farm.Job{}
+	for _, j := range jobs {
+		j.EstimatedStartAt = nil
+		if j.Status == farm.StatusQueued {
+			pools[j.Pool] = append(pools[j.Pool], j)
+		}
+	}
+	if len(pools) == 0 {
 		return nil
 	}
 	builders, err := s.store.ListBuilders(ctx)
 	if err != nil {
 		return err
 	}
-	slots := 0
-	for _, b := range builders {
-		if b.Serves(job.Pool) && (b.State == farm.BuilderIdle || b.State == farm.BuilderBusy) {
-			slots += b.Slots
+	durations := durationCache{}
+	for pool, queued := range pools {
+		slots := 0
+		for _, b := range builders {
+			if b.Serves(pool) && (b.State == farm.BuilderIdle || b.State == farm.BuilderBusy) {
+				slots += b.Slots
+			}
+		}
+		_, est, _, err := s.estimatePool(ctx, pool, slots, durations)
+		if err != nil {
+			return err
+		}
+		for _, j := range queued {
+			j.EstimatedStartAt = est[j.ID]
 		}
 	}
-	_, est, _, err := s.estimatePool(ctx, job.Pool, slots, durationCache{})
-	if err != nil {
-		return err
-	}
-	job.EstimatedStartAt = est[job.ID]
 	return nil
 }
 

@@ -197,8 +197,9 @@ func (s *Scheduler) timeOut(ctx context.Context, id string) (bool, error) {
 	return true, nil
 }
 
-// markLostBuilders marks builders that stopped heartbeating as lost. Builders
-// that still hold jobs are handled through those jobs' leases.
+// markLostBuilders marks builders that stopped heartbeating for a lease as
+// lost (their jobs' leases ran out with them and are reaped on their own),
+// and forgets the jobs they no longer hold.
 func (s *Scheduler) markLostBuilders(ctx context.Context) (int, error) {
 	builders, err := s.store.ListBuilders(ctx)
 	if err != nil {
@@ -208,11 +209,18 @@ func (s *Scheduler) markLostBuilders(ctx context.Context) (int, error) {
 	var errs []error
 	for _, b := range builders {
 		now := s.clock()
-		if b.State == farm.BuilderLost || b.Disabled || len(b.CurrentJobs) > 0 || b.LastHeartbeat == nil || now.Sub(*b.LastHeartbeat) < s.cfg.Lease {
+		if b.State == farm.BuilderLost || b.Disabled || b.LastHeartbeat == nil || now.Sub(*b.LastHeartbeat) < s.cfg.Lease {
 			continue
 		}
 		nb := b.Clone()
+		nb.CurrentJobs = nb.CurrentJobs[:0]
+		for _, id := range b.CurrentJobs {
+			if j, err := s.store.GetJob(ctx, id); err == nil && j.Status.Active() && j.Builder == b.Name {
+				nb.CurrentJobs = append(nb.CurrentJobs, id)
+			}
+		}
 		nb.State = farm.BuilderLost
+		nb.Refresh()
 		nb.UpdatedAt = now
 		nb.Version++
 		if err := s.store.Commit(ctx, Tx{Builders: []BuilderWrite{{Prev: b, Next: nb}}}); err != nil {
@@ -221,6 +229,7 @@ func (s *Scheduler) markLostBuilders(ctx context.Context) (int, error) {
 			}
 			continue
 		}
+		s.log.WarnContext(ctx, "builder lost: no heartbeat for a lease", "builder", b.Name, "last_heartbeat", b.LastHeartbeat)
 		n++
 	}
 	return n, errors.Join(errs...)

@@ -17,7 +17,6 @@ const (
 	DefaultResourceLeaseSeconds = 3600
 	MaxResourceLeaseSeconds     = 7 * 24 * 3600
 	MaxCleanFailures            = 3
-	MaxResourceAttributes       = 32
 )
 
 // ResourcePoolUpdate changes a pool; nil fields keep their value.
@@ -76,11 +75,8 @@ func (s *Scheduler) AddResource(ctx context.Context, pool, name string, attrs ma
 	if _, err := s.store.GetResourcePool(ctx, pool); err != nil {
 		return nil, err
 	}
-	if name == "" || len(name) > 128 || strings.ContainsAny(name, "/ \t\n") {
-		return nil, farm.FieldError("name", "must be 1-128 characters without '/' or spaces")
-	}
-	if len(attrs) > MaxResourceAttributes {
-		return nil, farm.FieldError("attributes", "at most %d attributes", MaxResourceAttributes)
+	if err := farm.CheckResource(name, attrs); err != nil {
+		return nil, err
 	}
 	r := &farm.Resource{Pool: pool, Name: name, Attributes: attrs, State: farm.ResourceFree, UpdatedAt: s.clock(), Version: 1}
 	err := s.store.Commit(ctx, Tx{Resources: []ResourceWrite{{Next: r}}})
@@ -96,14 +92,44 @@ func (s *Scheduler) ResourcePool(ctx context.Context, name string) (*farm.Resour
 	if err != nil {
 		return nil, nil, err
 	}
-	rs, err := s.store.ListResources(ctx, name)
+	rs, err := s.listResources(ctx, name)
 	if err != nil {
 		return nil, nil, err
+	}
+	return p, rs, nil
+}
+
+// listResources lists a pool's resources with each one being cleaned
+// brought in line with its clean job first. The job's end is the truth; the
+// resource follows it right after (in the same request, or through the
+// dispatcher), and reading through here means no reader ever sees a
+// resource lag behind a clean job that already ended.
+func (s *Scheduler) listResources(ctx context.Context, pool string) ([]*farm.Resource, error) {
+	rs, err := s.store.ListResources(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range rs {
+		if r.CleanJobID == "" || (r.State != farm.ResourceDirty && r.State != farm.ResourceCleaning) {
+			continue
+		}
+		job, err := s.store.GetJob(ctx, r.CleanJobID)
+		if err != nil {
+			return nil, err
+		}
+		if job.Status.Terminal() || job.Status.Active() {
+			if err := s.settleCleanedResource(ctx, job); err != nil {
+				return nil, err
+			}
+			if rs[i], err = s.store.GetResource(ctx, pool, r.Name); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if rs == nil {
 		rs = []*farm.Resource{}
 	}
-	return p, rs, nil
+	return rs, nil
 }
 
 // Acquire hands a free resource of pool to holder under a new lease token:
@@ -125,7 +151,7 @@ func (s *Scheduler) Acquire(ctx context.Context, poolName, holder, acquiredBy st
 		return nil, farm.FieldError("lease_seconds", "must be between 1 and %d", MaxResourceLeaseSeconds)
 	}
 	for round := 0; round < 5; round++ {
-		all, err := s.store.ListResources(ctx, poolName)
+		all, err := s.listResources(ctx, poolName)
 		if err != nil {
 			return nil, err
 		}
@@ -247,10 +273,11 @@ func (s *Scheduler) settleCleanedResource(ctx context.Context, job *farm.Job) er
 		if farm.IsCode(err, farm.ENotFound) {
 			return nil
 		}
-		if err != nil || r.CleanJobID != job.ID {
-			return err // a stale clean job no longer decides this resource
+		if err != nil || r.CleanJobID != job.ID || job.Version <= r.CleanJobVersion {
+			return err // a stale clean job, or a change already followed
 		}
 		next := r.Clone()
+		next.CleanJobVersion = job.Version
 		switch {
 		case job.Status.Active():
 			next.State = farm.ResourceCleaning
@@ -266,9 +293,6 @@ func (s *Scheduler) settleCleanedResource(ctx context.Context, job *farm.Job) er
 			}
 		default:
 			next.State = farm.ResourceDirty
-		}
-		if next.State == r.State && next.CleanFailures == r.CleanFailures {
-			return nil
 		}
 		next.UpdatedAt, next.Version = s.clock(), r.Version+1
 		return s.store.Commit(ctx, Tx{Resources: []ResourceWrite{{Prev: r, Next: next}}})

@@ -80,8 +80,10 @@ func (b *Bell) Pools() []string {
 	return out
 }
 
-// Ring tells the builders of pool that jobID is ready, after delay (0: now;
-// SQS delays up to 15 minutes, longer delays are cut to that).
+// Ring tells the builders of pool that jobID is ready, after delay (0: now).
+// SQS delays in whole seconds up to 15 minutes: a delay is rounded up, so a
+// doorbell never rings before a held-back job is claimable (a builder woken
+// too early would find nothing and go back to sleep).
 func (b *Bell) Ring(ctx context.Context, pool, jobID string, delay time.Duration) error {
 	url, ok := b.urls[pool]
 	if !ok {
@@ -94,7 +96,7 @@ func (b *Bell) Ring(ctx context.Context, pool, jobID string, delay time.Duration
 	_, err = b.api.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:     &url,
 		MessageBody:  aws.String(string(body)),
-		DelaySeconds: int32(min(max(delay.Round(time.Second)/time.Second, 0), 900)),
+		DelaySeconds: delaySeconds(delay),
 	})
 	if err != nil {
 		return fmt.Errorf("sqsdoorbell: ring %s: %w", pool, err)
@@ -153,4 +155,12 @@ func (r *Receiver) Delete(ctx context.Context, m Message) error {
 		return fmt.Errorf("sqsdoorbell: delete: %w", err)
 	}
 	return nil
+}
+
+// delaySeconds rounds a delay up to SQS's whole seconds, within 0-900.
+func delaySeconds(d time.Duration) int32 {
+	if d <= 0 {
+		return 0
+	}
+	return int32(min((d+time.Second-1)/time.Second, 900))
 }

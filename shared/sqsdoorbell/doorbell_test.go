@@ -82,3 +82,12 @@ func TestRingReceiveDeleteAndDeadLetter(t *testing.T) {
 		t.Fatalf("DLQ holds %d messages, want 1", len(dead))
 	}
 }
+
+func TestDelaysRoundUpToWholeSeconds(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]int32{-time.Second: 0, 0: 0, time.Millisecond: 1, 999 * time.Millisecond: 1, time.Second: 1, 1001 * time.Millisecond: 2, time.Hour: 900} {
+		if got := sqsdoorbell.DelaySeconds(d); got != want {
+			t.Errorf("delay %v -> %d s, want %d", d, got, want)
+		}
+	}
+}

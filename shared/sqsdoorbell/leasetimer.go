@@ -38,11 +38,10 @@ func (t *LeaseTimer) Arm(ctx context.Context, jobID string, at time.Time) error 
 	if err != nil {
 		return err
 	}
-	delay := at.Sub(t.now()).Round(time.Second) / time.Second
 	_, err = t.api.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:     &t.url,
 		MessageBody:  aws.String(string(body)),
-		DelaySeconds: int32(min(max(delay, 0), 900)),
+		DelaySeconds: delaySeconds(at.Sub(t.now())),
 	})
 	if err != nil {
 		return fmt.Errorf("sqsdoorbell: arm lease timer: %w", err)

@@ -502,6 +502,42 @@ func RunSchedulerContract(t *testing.T, newStore NewStore) {
 		}
 	})
 
+	t.Run("JobsNeedingACleanBuilderLeaveItDirty", func(t *testing.T) {
+		t.Parallel()
+		e := NewEnv(t, newStore, cfg)
+		e.Builder(t, "b", 1, "amd64")
+		live := func() *farm.Job {
+			j, _, err := e.Sched.Submit(ctx, scheduler.SubmitRequest{Type: farm.TypeLiveImageBuild, Payload: json.RawMessage(`{"project":"ubuntu","series":"noble"}`)})
+			must(t, err)
+			return j
+		}
+		run := func(want string) {
+			t.Helper()
+			j, err := e.Sched.Claim(ctx, "b", "amd64")
+			must(t, err)
+			if j == nil || j.ID != want {
+				t.Fatalf("claimed %v, want %s", j, want)
+			}
+			_, err = e.Sched.Complete(ctx, "b", j.ID, farm.Completion{ClaimToken: j.ClaimToken, Result: farm.StatusSucceeded})
+			must(t, err)
+		}
+		first := live()
+		run(first.ID)
+		if b, _ := e.Store.GetBuilder(ctx, "b"); b.CleanStatus != farm.CleanDirty {
+			t.Fatalf("builder %s after a live image build", b.CleanStatus)
+		}
+		second := live()
+		bin, _, err := e.Sched.Submit(ctx, scheduler.SubmitRequest{Type: farm.TypeBinaryBuild, Payload: json.RawMessage(`{"package":"hello"}`)})
+		must(t, err)
+		// The dirty builder skips the image build (it scores higher) and takes the binary build.
+		run(bin.ID)
+		if j, _ := e.Sched.Claim(ctx, "b", "amd64"); j != nil {
+			t.Fatalf("a dirty builder claimed %s", j.Type)
+		}
+		e.Builder(t, "b", 1, "amd64") // reset and registered again: clean
+		run(second.ID)
+	})
+
 	t.Run("HeartbeatFromAnUnknownBuilderAsksToReregister", func(t *testing.T) {
 		t.Parallel()
 		e := NewEnv(t, newStore, cfg)
