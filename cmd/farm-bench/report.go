@@ -81,13 +81,13 @@ func printReport(w io.Writer, rep *Report) {
 		fmt.Fprintf(tw, "  ratio buildfarm / floor\t%.2f\t%.2f\t%.2f\t\n\n", l.LatencyRatioP50, l.LatencyRatioP90, l.LatencyRatioP99)
 	}
 	if t := rep.Throughput; t != nil && len(t.Runs) > 0 {
-		fmt.Fprintf(tw, "THROUGHPUT (no-op jobs)\tjobs\tbuildfarm jobs/s\tfloor jobs/s\tratio\tclaims (204)\temulator calls/s farm | floor\n")
+		fmt.Fprintf(tw, "THROUGHPUT (no-op jobs)\tjobs\tbuildfarm jobs/s\tfloor jobs/s\tratio\tclaims (204)\tdoorbells left in flight\temulator calls/s farm | floor\n")
 		for _, r := range t.Runs {
 			inc := ""
 			if r.Incomplete {
 				inc = fmt.Sprintf(" (only %d done)", r.Completed)
 			}
-			fmt.Fprintf(tw, "  %s builders x slots\t%d%s\t%.2f\t%.2f\t%.3f\t%d (%d)\t%.0f | %.0f\n", r.Shape, r.Jobs, inc, r.JobsPerSecond, r.FloorJobsPerSec, r.ThroughputRatio, r.Claims, r.ClaimsEmpty, r.EmulatorCallsPerSecond, r.FloorEmulatorCallsPerSecond)
+			fmt.Fprintf(tw, "  %s builders x slots\t%d%s\t%.2f\t%.2f\t%.3f\t%d (%d)\t%d\t%.0f | %.0f\n", r.Shape, r.Jobs, inc, r.JobsPerSecond, r.FloorJobsPerSec, r.ThroughputRatio, r.Claims, r.ClaimsEmpty, r.DoorbellsInFlight, r.EmulatorCallsPerSecond, r.FloorEmulatorCallsPerSecond)
 		}
 		big := t.Runs[len(t.Runs)-1]
 		fmt.Fprintf(tw, "  (the local runtime writes to DynamoDB one call at a time: at %s its writes took %.1f ms per job, a bound of %.2f jobs/s)\n", big.Shape, big.SerializedWriteMillisPerJob, big.WriteLockBoundJobsPerSecond)
