@@ -31,6 +31,8 @@ type API interface {
 type Doorbells interface {
 	Receive(ctx context.Context, queueURL string, wait time.Duration, limit int) ([]sqsdoorbell.Message, error)
 	Delete(ctx context.Context, m sqsdoorbell.Message) error
+	// Release makes a doorbell visible again at once, for another builder.
+	Release(ctx context.Context, m sqsdoorbell.Message) error
 }
 
 // Executor runs one job (*executor.Set).

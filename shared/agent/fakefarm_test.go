@@ -452,6 +452,18 @@ func (b *fakeBells) Delete(ctx context.Context, m sqsdoorbell.Message) error {
 	return nil
 }
 
+// Release makes the doorbell visible again, as ChangeMessageVisibility(0) does.
+func (b *fakeBells) Release(ctx context.Context, m sqsdoorbell.Message) error {
+	b.mu.Lock()
+	q := b.queues[m.QueueURL]
+	b.mu.Unlock()
+	select {
+	case q <- m:
+	default:
+	}
+	return nil
+}
+
 func (b *fakeBells) wasDeleted(receipt string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -68,8 +68,15 @@ func (a *Agent) answerDoorbell(ctx context.Context, pool string, m sqsdoorbell.M
 	}
 	if !a.acquireSlot() {
 		// Another poller or a sweep took the last slot, or a drain began:
-		// leave the doorbell to become visible again (or for another builder).
-		log.Debug("doorbell left: no free slot")
+		// hand the doorbell back at once for a builder with a free slot
+		// (left to its visibility timeout, it would come back 30 s late
+		// and count towards the dead-letter queue on a healthy farm).
+		dctx, cancel := context.WithTimeout(a.hardCtx, 30*time.Second)
+		defer cancel()
+		if err := a.bells.Release(dctx, m); err != nil {
+			log.Warn("doorbell release failed; it comes back after its visibility timeout", "err", err)
+		}
+		log.Debug("doorbell released: no free slot")
 		return nil
 	}
 	got, err := a.claimWithSlot(pool)

@@ -27,6 +27,7 @@ type API interface {
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
 	GetQueueUrl(ctx context.Context, in *sqs.GetQueueUrlInput, opts ...func(*sqs.Options)) (*sqs.GetQueueUrlOutput, error)
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 }
 
 // Bell rings pools' doorbells.
@@ -146,6 +147,16 @@ func (r *Receiver) Receive(ctx context.Context, queueURL string, wait time.Durat
 		msgs = append(msgs, msg)
 	}
 	return msgs, nil
+}
+
+// Release puts a doorbell this builder cannot answer (no free slot) back on
+// the queue at once, for a builder that can.
+func (r *Receiver) Release(ctx context.Context, m Message) error {
+	_, err := r.api.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: &m.QueueURL, ReceiptHandle: &m.ReceiptHandle, VisibilityTimeout: 0})
+	if err != nil {
+		return fmt.Errorf("sqsdoorbell: release: %w", err)
+	}
+	return nil
 }
 
 // Delete removes a handled doorbell.

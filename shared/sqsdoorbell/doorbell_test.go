@@ -91,3 +91,32 @@ func TestDelaysRoundUpToWholeSeconds(t *testing.T) {
 		}
 	}
 }
+
+// A released doorbell is visible again at once (its queue's visibility
+// timeout is 30 s).
+func TestReleasedDoorbellComesBackAtOnce(t *testing.T) {
+	t.Parallel()
+	top, cfg, _ := emulatortest.Topology(t, "default")
+	ctx := context.Background()
+	api := sqs.NewFromConfig(cfg)
+	bell, err := sqsdoorbell.Resolve(ctx, api, top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bell.Ring(ctx, "default", "01JOB", 0); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := bell.QueueURL("default")
+	rx := sqsdoorbell.NewReceiver(api)
+	first, err := rx.Receive(ctx, url, time.Second, 1)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("receive: %v %v", first, err)
+	}
+	if err := rx.Release(ctx, first[0]); err != nil {
+		t.Fatal(err)
+	}
+	again, err := rx.Receive(ctx, url, time.Second, 1)
+	if err != nil || len(again) != 1 || again[0].JobID != "01JOB" || again[0].Receives != 2 {
+		t.Fatalf("after release: %+v %v", again, err)
+	}
+}
