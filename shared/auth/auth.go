@@ -26,7 +26,13 @@ type Authenticator struct {
 	store     Store
 	adminHash []byte // nil: no bootstrap admin token
 	now       func() time.Time
+	known     tokenCache
 }
+
+// TokenCacheTTL is how long a looked-up token is trusted without reading the
+// store again. Tokens are never changed once issued (and there is no
+// revocation yet), so a short cache only saves a read per request.
+const TokenCacheTTL = time.Minute
 
 // New returns an Authenticator over store. A non-empty adminToken is the
 // bootstrap admin token.
@@ -54,6 +60,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (farm.P
 	if a.adminHash != nil && subtle.ConstantTimeCompare([]byte(hash), a.adminHash) == 1 {
 		return farm.Principal{Role: farm.RoleAdmin}, nil
 	}
+	if p, ok := a.known.get(hash, a.now()); ok {
+		return p, nil
+	}
 	tok, err := a.store.GetToken(ctx, hash)
 	if farm.IsCode(err, farm.ENotFound) {
 		return farm.Principal{}, errUnknownToken
@@ -66,7 +75,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (farm.P
 	if subtle.ConstantTimeCompare([]byte(tok.Hash), []byte(hash)) != 1 || !tok.Role.Valid() {
 		return farm.Principal{}, errUnknownToken
 	}
-	return farm.Principal{TokenID: tok.ID, Role: tok.Role, Builder: tok.Builder}, nil
+	p := farm.Principal{TokenID: tok.ID, Role: tok.Role, Builder: tok.Builder}
+	a.known.put(hash, p, a.now().Add(TokenCacheTTL))
+	return p, nil
 }
 
 // MaxTokenLength bounds the bearer tokens worth hashing.

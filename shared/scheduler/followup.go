@@ -46,7 +46,7 @@ func (s *Scheduler) FollowUp(ctx context.Context, job *farm.Job) error {
 				errs = append(errs, err)
 			}
 		}
-		if job.Status == farm.StatusSucceeded && !job.FollowOnsCreated {
+		if job.Status == farm.StatusSucceeded && !job.FollowOnsCreated && s.declaresFollowOns(job) {
 			if err := s.createFollowOns(ctx, job.ID); err != nil {
 				errs = append(errs, err)
 			}
@@ -163,6 +163,21 @@ func (s *Scheduler) createFollowOns(ctx context.Context, parentID string) error 
 		next.FollowOnsCreated = true
 		return s.store.Commit(ctx, Tx{Jobs: []JobWrite{{Prev: parent, Next: next}}})
 	})
+}
+
+// declaresFollowOns reports whether a job's type and payload ask for
+// follow-on jobs (most jobs do not, and are then never read or written again).
+func (s *Scheduler) declaresFollowOns(job *farm.Job) bool {
+	typ, err := s.registry.Lookup(job.Type)
+	if err != nil {
+		return false
+	}
+	args, err := typ.Parse(job.Payload)
+	if err != nil {
+		return false
+	}
+	specs, err := typ.FollowOns(args, job)
+	return err != nil || len(specs) > 0
 }
 
 // followOnJobs builds (without storing) the follow-on jobs of parent.
