@@ -36,7 +36,7 @@ func (f *Farm) tables() {
 			gsi := &awsdynamodb.GlobalSecondaryIndexProps{
 				IndexName:      jsii.String(ix.Name),
 				PartitionKey:   attr(ix.Partition),
-				ProjectionType: awsdynamodb.ProjectionType_ALL,
+				ProjectionType: projection(ix.Projection),
 			}
 			if ix.Sort != nil {
 				gsi.SortKey = attr(*ix.Sort)
@@ -45,6 +45,14 @@ func (f *Farm) tables() {
 		}
 		f.Tables[t.ID] = table
 	}
+}
+
+// projection declares the index projection the topology asks for.
+func projection(p topology.Projection) awsdynamodb.ProjectionType {
+	if p == topology.ProjectKeysOnly {
+		return awsdynamodb.ProjectionType_KEYS_ONLY
+	}
+	return awsdynamodb.ProjectionType_ALL
 }
 
 func attr(k topology.Key) *awsdynamodb.Attribute {

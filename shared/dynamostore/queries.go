@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -88,31 +89,42 @@ func (s *Store) QueuedJobs(ctx context.Context, pool string, limit int) ([]*farm
 	return slices.DeleteFunc(jobs, func(j *farm.Job) bool { return j.Status != farm.StatusQueued }), nil
 }
 
-func (s *Store) activeBefore(ctx context.Context, index, attr string, now time.Time, limit int) ([]*farm.Job, error) {
+// activeBefore lists the ids on a keys-only index of active jobs up to now.
+func (s *Store) activeBefore(ctx context.Context, index, attr string, now time.Time, limit int) ([]string, error) {
 	key := expression.KeyAnd(expression.Key("active_shard").Equal(expression.Value(activeShard)), expression.Key(attr).LessThan(expression.Value(fmtTime(now))))
 	in, err := keyQuery(s.top.Jobs.Name, index, key, nil)
 	if err != nil {
 		return nil, err
 	}
-	jobs, err := query(ctx, s, in, limit, decodeJob)
-	if err != nil {
-		return nil, err
+	return query(ctx, s, in, limit, stringKey("id"))
+}
+
+// stringKey decodes one string attribute of an index entry.
+func stringKey(name string) func(map[string]types.AttributeValue) (string, error) {
+	return func(item map[string]types.AttributeValue) (string, error) {
+		v, ok := item[name].(*types.AttributeValueMemberS)
+		if !ok {
+			return "", fmt.Errorf("index entry without %s", name)
+		}
+		return v.Value, nil
 	}
-	return slices.DeleteFunc(jobs, func(j *farm.Job) bool { return !j.Status.Active() }), nil
 }
 
 // ExpiredLeases reads the lease index up to now.
-func (s *Store) ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]*farm.Job, error) {
+func (s *Store) ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	return s.activeBefore(ctx, topology.IndexLease, "lease_expires_at", now, limit)
 }
 
 // OverdueJobs reads the deadline index up to now.
-func (s *Store) OverdueJobs(ctx context.Context, now time.Time, limit int) ([]*farm.Job, error) {
+func (s *Store) OverdueJobs(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	return s.activeBefore(ctx, topology.IndexDeadline, "deadline_at", now, limit)
 }
 
 // ListJobs lists newest first through the most selective index the filter
-// allows, filtering the rest server-side. The cursor is the last id returned.
+// allows. The listing indexes hold only keys (so job writes that keep a
+// job's status, type and pool never touch them): each page of ids is read
+// with one BatchGetItem, and the rest of the filter applied to the jobs.
+// The cursor is the last id returned.
 func (s *Store) ListJobs(ctx context.Context, f scheduler.JobFilter) (*scheduler.JobPage, error) {
 	f, err := scheduler.NormalizeFilter(f)
 	if err != nil {
@@ -120,34 +132,15 @@ func (s *Store) ListJobs(ctx context.Context, f scheduler.JobFilter) (*scheduler
 	}
 	after, _ := scheduler.DecodeCursor(f.Cursor)
 	index, pk, pv := topology.IndexCreated, "job_shard", jobShard
-	var filters []expression.ConditionBuilder
-	eq := func(name, v string) { filters = append(filters, expression.Name(name).Equal(expression.Value(v))) }
 	switch {
 	case f.Status != "":
 		index, pk, pv = topology.IndexStatus, "status", string(f.Status)
-		if f.Type != "" {
-			eq("type", f.Type)
-		}
-		if f.Pool != "" {
-			eq("pool", f.Pool)
-		}
 	case f.Type != "":
 		index, pk, pv = topology.IndexType, "type", f.Type
-		if f.Pool != "" {
-			eq("pool", f.Pool)
-		}
 	case f.Pool != "":
 		index, pk, pv = topology.IndexPool, "pool", f.Pool
 	}
-	var filter *expression.ConditionBuilder
-	switch len(filters) {
-	case 1:
-		filter = &filters[0]
-	case 2:
-		c := expression.And(filters[0], filters[1])
-		filter = &c
-	}
-	in, err := keyQuery(s.top.Jobs.Name, index, expression.Key(pk).Equal(expression.Value(pv)), filter)
+	in, err := keyQuery(s.top.Jobs.Name, index, expression.Key(pk).Equal(expression.Value(pv)), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -155,8 +148,11 @@ func (s *Store) ListJobs(ctx context.Context, f scheduler.JobFilter) (*scheduler
 	if after != "" {
 		in.ExclusiveStartKey = map[string]types.AttributeValue{"id": str(after), pk: str(pv)}
 	}
+	matches := func(j *farm.Job) bool {
+		return (f.Status == "" || j.Status == f.Status) && (f.Type == "" || j.Type == f.Type) && (f.Pool == "" || j.Pool == f.Pool)
+	}
 	// Fetch one more than asked for, to know whether another page exists.
-	jobs, err := s.collect(ctx, in, f.Limit+1)
+	jobs, err := s.collect(ctx, in, f.Limit+1, matches)
 	if err != nil {
 		return nil, err
 	}
@@ -168,29 +164,85 @@ func (s *Store) ListJobs(ctx context.Context, f scheduler.JobFilter) (*scheduler
 	return page, nil
 }
 
-// collect pages through a filtered query until want items matched (a
-// filter is applied after the page limit, so pages may come back short).
-func (s *Store) collect(ctx context.Context, in *dynamodb.QueryInput, want int) ([]*farm.Job, error) {
+// collect pages through a keys-only query, reading the jobs of each page,
+// until want jobs matched.
+func (s *Store) collect(ctx context.Context, in *dynamodb.QueryInput, want int, matches func(*farm.Job) bool) ([]*farm.Job, error) {
 	jobs := []*farm.Job{}
 	for {
-		in.Limit = aws.Int32(int32(max(want-len(jobs), 25)))
+		in.Limit = aws.Int32(int32(min(max(want-len(jobs), 10), 100)))
 		page, err := s.db.Query(ctx, in)
 		if err != nil {
 			return nil, unavailable("query", err)
 		}
+		ids := make([]string, 0, len(page.Items))
 		for _, item := range page.Items {
-			j, err := decodeJob(item)
+			id, err := stringKey("id")(item)
 			if err != nil {
 				return nil, farm.Internal(err)
 			}
-			if jobs = append(jobs, j); len(jobs) == want {
-				return jobs, nil
+			ids = append(ids, id)
+		}
+		got, err := s.getJobs(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			// A job may change between the index and the read: filter on what was read.
+			if j := got[id]; j != nil && matches(j) {
+				if jobs = append(jobs, j); len(jobs) == want {
+					return jobs, nil
+				}
 			}
 		}
 		if page.LastEvaluatedKey == nil {
 			return jobs, nil
 		}
 		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// getJobs reads jobs by id with strongly consistent batch reads (at most
+// 100 keys a call), retrying the keys DynamoDB leaves unprocessed.
+func (s *Store) getJobs(ctx context.Context, ids []string) (map[string]*farm.Job, error) {
+	out := make(map[string]*farm.Job, len(ids))
+	for start := 0; start < len(ids); start += 100 {
+		keys := make([]map[string]types.AttributeValue, 0, 100)
+		for _, id := range ids[start:min(start+100, len(ids))] {
+			keys = append(keys, map[string]types.AttributeValue{"id": str(id)})
+		}
+		req := map[string]types.KeysAndAttributes{s.top.Jobs.Name: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt > 0 {
+				if err := sleepCtx(ctx, time.Duration(attempt)*20*time.Millisecond); err != nil {
+					return nil, err
+				}
+			}
+			if attempt == 10 {
+				return nil, unavailable("batch get", fmt.Errorf("keys still unprocessed after %d attempts", attempt))
+			}
+			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, unavailable("batch get", err)
+			}
+			for _, item := range res.Responses[s.top.Jobs.Name] {
+				j, err := decodeJob(item)
+				if err != nil {
+					return nil, farm.Internal(err)
+				}
+				out[j.ID] = j
+			}
+			req = res.UnprocessedKeys
+		}
+	}
+	return out, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
 	}
 }
 
@@ -269,16 +321,38 @@ func (s *Store) ListResources(ctx context.Context, pool string) ([]*farm.Resourc
 	return query(ctx, s, in, 0, decodeResource)
 }
 
-// ExpiredResourceLeases reads the held-resource lease index up to now.
+// ExpiredResourceLeases reads the (keys-only) held-resource lease index up
+// to now, then each resource.
 func (s *Store) ExpiredResourceLeases(ctx context.Context, now time.Time, limit int) ([]*farm.Resource, error) {
 	key := expression.KeyAnd(expression.Key("held_shard").Equal(expression.Value(heldShard)), expression.Key("lease_expires_at").LessThan(expression.Value(fmtTime(now))))
 	in, err := keyQuery(s.top.Resources.Name, topology.IndexResourceLease, key, nil)
 	if err != nil {
 		return nil, err
 	}
-	res, err := query(ctx, s, in, limit, decodeResource)
+	type resourceKey struct{ pool, name string }
+	keys, err := query(ctx, s, in, limit, func(item map[string]types.AttributeValue) (resourceKey, error) {
+		pool, err := stringKey("pool")(item)
+		if err != nil {
+			return resourceKey{}, err
+		}
+		name, err := stringKey("name")(item)
+		return resourceKey{pool, name}, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(res, func(r *farm.Resource) bool { return r.State != farm.ResourceUsed }), nil
+	var out []*farm.Resource
+	for _, k := range keys {
+		r, err := s.GetResource(ctx, k.pool, k.name)
+		if farm.IsCode(err, farm.ENotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if r.State == farm.ResourceUsed && r.LeaseExpiresAt != nil && r.LeaseExpiresAt.Before(now) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }

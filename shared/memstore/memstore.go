@@ -228,7 +228,7 @@ func (s *Store) QueuedJobs(_ context.Context, pool string, limit int) ([]*farm.J
 	return out[:min(limit, len(out))], nil
 }
 
-func (s *Store) activeBy(now time.Time, limit int, at func(*farm.Job) (time.Time, bool)) []*farm.Job {
+func (s *Store) activeBy(now time.Time, limit int, at func(*farm.Job) (time.Time, bool)) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*farm.Job
@@ -242,11 +242,15 @@ func (s *Store) activeBy(now time.Time, limit int, at func(*farm.Job) (time.Time
 		tb, _ := at(b)
 		return ta.Compare(tb)
 	})
-	return out[:min(limit, len(out))]
+	ids := make([]string, 0, min(limit, len(out)))
+	for _, j := range out[:min(limit, len(out))] {
+		ids = append(ids, j.ID)
+	}
+	return ids
 }
 
 // ExpiredLeases lists active jobs whose lease expired, soonest first.
-func (s *Store) ExpiredLeases(_ context.Context, now time.Time, limit int) ([]*farm.Job, error) {
+func (s *Store) ExpiredLeases(_ context.Context, now time.Time, limit int) ([]string, error) {
 	return s.activeBy(now, limit, func(j *farm.Job) (time.Time, bool) {
 		if j.LeaseExpiresAt == nil {
 			return time.Time{}, false
@@ -256,7 +260,7 @@ func (s *Store) ExpiredLeases(_ context.Context, now time.Time, limit int) ([]*f
 }
 
 // OverdueJobs lists active jobs past their own timeout.
-func (s *Store) OverdueJobs(_ context.Context, now time.Time, limit int) ([]*farm.Job, error) {
+func (s *Store) OverdueJobs(_ context.Context, now time.Time, limit int) ([]string, error) {
 	return s.activeBy(now, limit, (*farm.Job).Deadline), nil
 }
 

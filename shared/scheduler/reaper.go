@@ -42,8 +42,8 @@ func (s *Scheduler) Reap(ctx context.Context) (*ReapReport, error) {
 
 	expired, err := s.store.ExpiredLeases(ctx, now, reapBatch)
 	errs = append(errs, err)
-	for _, j := range expired {
-		ok, disabled, err := s.reapLease(ctx, j.ID)
+	for _, id := range expired {
+		ok, disabled, err := s.reapLease(ctx, id)
 		errs = append(errs, err)
 		if ok {
 			rep.LeasesExpired++
@@ -54,8 +54,8 @@ func (s *Scheduler) Reap(ctx context.Context) (*ReapReport, error) {
 	}
 	overdue, err := s.store.OverdueJobs(ctx, now, reapBatch)
 	errs = append(errs, err)
-	for _, j := range overdue {
-		ok, err := s.timeOut(ctx, j.ID)
+	for _, id := range overdue {
+		ok, err := s.timeOut(ctx, id)
 		errs = append(errs, err)
 		if ok {
 			rep.TimedOut++

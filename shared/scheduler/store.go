@@ -29,11 +29,13 @@ type Store interface {
 	// QueuedJobs lists up to limit queued jobs of pool in dispatch order:
 	// highest score first, then oldest (smallest id) first.
 	QueuedJobs(ctx context.Context, pool string, limit int) ([]*farm.Job, error)
-	// ExpiredLeases lists running or cancelling jobs whose lease expired
-	// before now, soonest expiry first.
-	ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]*farm.Job, error)
-	// OverdueJobs lists running or cancelling jobs whose own timeout passed before now.
-	OverdueJobs(ctx context.Context, now time.Time, limit int) ([]*farm.Job, error)
+	// ExpiredLeases lists the ids of running or cancelling jobs whose lease
+	// expired before now, soonest expiry first. (Ids: the reaper re-reads
+	// each job anyway, and the index behind this holds only keys.)
+	ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// OverdueJobs lists the ids of running or cancelling jobs whose own
+	// timeout passed before now.
+	OverdueJobs(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// JobEvents lists a job's history, oldest first.
 	JobEvents(ctx context.Context, id string) ([]farm.JobEvent, error)
 

@@ -275,13 +275,13 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		)
 		exp, err := s.ExpiredLeases(ctx, t0, 10)
 		must(t, err)
-		if !reflect.DeepEqual(jobIDs(exp), []string{ids[0], ids[2]}) {
-			t.Fatalf("expired leases %v, want %v", jobIDs(exp), []string{ids[0], ids[2]})
+		if !reflect.DeepEqual(exp, []string{ids[0], ids[2]}) {
+			t.Fatalf("expired leases %v, want %v", exp, []string{ids[0], ids[2]})
 		}
 		over, err := s.OverdueJobs(ctx, t0, 10)
 		must(t, err)
-		if !reflect.DeepEqual(jobIDs(over), []string{ids[1]}) {
-			t.Fatalf("overdue %v, want [%s]", jobIDs(over), ids[1])
+		if !reflect.DeepEqual(over, []string{ids[1]}) {
+			t.Fatalf("overdue %v, want [%s]", over, ids[1])
 		}
 	})
 

@@ -26,11 +26,25 @@ type Key struct {
 	Type AttrType
 }
 
-// Index is a global secondary index projecting all attributes.
+// Projection is what a global secondary index copies of each item.
+type Projection string
+
+const (
+	// ProjectAll copies whole items: for an index whose readers need them
+	// (the dispatch index: a claim works on the queued job as read).
+	ProjectAll Projection = "ALL"
+	// ProjectKeysOnly copies the keys: the index is written only when its
+	// own keys change, not on every write of the item (heartbeats rewrite
+	// running jobs every few seconds).
+	ProjectKeysOnly Projection = "KEYS_ONLY"
+)
+
+// Index is a global secondary index.
 type Index struct {
-	Name      string
-	Partition Key
-	Sort      *Key
+	Name       string
+	Partition  Key
+	Sort       *Key
+	Projection Projection
 }
 
 // Table is a DynamoDB table.
@@ -142,13 +156,13 @@ func New(prefix string, pools []string) (*Topology, error) {
 		Jobs: Table{
 			ID: "Jobs", Name: n("jobs"), Partition: s("id"), Stream: true,
 			Indexes: []Index{
-				{Name: IndexQueued, Partition: s("queue_pool"), Sort: sk("queue_rank")},
-				{Name: IndexLease, Partition: s("active_shard"), Sort: sk("lease_expires_at")},
-				{Name: IndexDeadline, Partition: s("active_shard"), Sort: sk("deadline_at")},
-				{Name: IndexStatus, Partition: s("status"), Sort: sk("id")},
-				{Name: IndexType, Partition: s("type"), Sort: sk("id")},
-				{Name: IndexPool, Partition: s("pool"), Sort: sk("id")},
-				{Name: IndexCreated, Partition: s("job_shard"), Sort: sk("id")},
+				{Name: IndexQueued, Partition: s("queue_pool"), Sort: sk("queue_rank"), Projection: ProjectAll},
+				{Name: IndexLease, Partition: s("active_shard"), Sort: sk("lease_expires_at"), Projection: ProjectKeysOnly},
+				{Name: IndexDeadline, Partition: s("active_shard"), Sort: sk("deadline_at"), Projection: ProjectKeysOnly},
+				{Name: IndexStatus, Partition: s("status"), Sort: sk("id"), Projection: ProjectKeysOnly},
+				{Name: IndexType, Partition: s("type"), Sort: sk("id"), Projection: ProjectKeysOnly},
+				{Name: IndexPool, Partition: s("pool"), Sort: sk("id"), Projection: ProjectKeysOnly},
+				{Name: IndexCreated, Partition: s("job_shard"), Sort: sk("id"), Projection: ProjectKeysOnly},
 			},
 		},
 		JobEvents:     Table{ID: "JobEvents", Name: n("job-events"), Partition: s("job_id"), Sort: sk("seq"), TTLAttribute: "expires_at"},
@@ -158,7 +172,7 @@ func New(prefix string, pools []string) (*Topology, error) {
 		ResourcePools: Table{ID: "ResourcePools", Name: n("resource-pools"), Partition: s("name")},
 		Resources: Table{
 			ID: "Resources", Name: n("resources"), Partition: s("pool"), Sort: sk("name"),
-			Indexes: []Index{{Name: IndexResourceLease, Partition: s("held_shard"), Sort: sk("lease_expires_at")}},
+			Indexes: []Index{{Name: IndexResourceLease, Partition: s("held_shard"), Sort: sk("lease_expires_at"), Projection: ProjectKeysOnly}},
 		},
 		IngestQueue: Queue{
 			ID: "IngestQueue", Name: n("ingest"), DLQName: n("ingest-dlq"),

@@ -70,3 +70,18 @@ func TestParsePools(t *testing.T) {
 		t.Fatalf("ParsePools(\"\") = %v", got)
 	}
 }
+
+func TestEveryIndexSaysWhatItProjects(t *testing.T) {
+	t.Parallel()
+	top, err := New("bf", DefaultPools)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range top.Tables() {
+		for _, ix := range tb.Indexes {
+			if ix.Projection != ProjectAll && ix.Projection != ProjectKeysOnly {
+				t.Errorf("%s/%s projects %q", tb.Name, ix.Name, ix.Projection)
+			}
+		}
+	}
+}

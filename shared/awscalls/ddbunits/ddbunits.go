@@ -25,14 +25,17 @@ import (
 	"github.com/buildfarm/buildfarm/shared/awscalls"
 )
 
-// Table describes a table's key and its global secondary indexes (all
-// projecting every attribute, as the farm's do).
+// Table describes a table's key and its global secondary indexes.
 type Table struct {
 	Name string
 	// Key names the primary key attributes.
 	Key []string
 	// Indexes: index name -> its key attributes.
 	Indexes map[string][]string
+	// KeysOnly names the indexes that project only keys: their entries are
+	// the keys alone, and a write that leaves an entry's keys as they were
+	// does not touch it. The other indexes project every attribute.
+	KeysOnly map[string]bool
 }
 
 // Sizes of DynamoDB's accounting.
@@ -98,6 +101,20 @@ func (e *Estimator) Inspect(service, operation string, in, out any, err error) a
 			u.ItemBytes, u.MaxItemBytes = sizes(o.Items)
 		}
 		u.ReadUnits = readUnits(int(u.ItemBytes), aws.ToBool(p.ConsistentRead))
+	case *dynamodb.BatchGetItemInput:
+		// Each item read is rounded up on its own.
+		if o, ok := out.(*dynamodb.BatchGetItemOutput); ok {
+			for table, items := range o.Responses {
+				consistent := aws.ToBool(p.RequestItems[table].ConsistentRead)
+				u.Resource = table
+				for _, it := range items {
+					size := ItemSize(it)
+					u.ReadUnits += readUnits(size, consistent)
+					u.ItemBytes += int64(size)
+					u.MaxItemBytes = max(u.MaxItemBytes, int64(size))
+				}
+			}
+		}
 	case *dynamodb.ScanInput:
 		u.Resource = aws.ToString(p.TableName)
 		if o, ok := out.(*dynamodb.ScanOutput); ok {
@@ -155,21 +172,39 @@ func (e *Estimator) put(table string, item map[string]types.AttributeValue, ok b
 	if !ok {
 		return u
 	}
-	for _, keys := range t.Indexes {
+	for name, keys := range t.Indexes {
 		newHas, oldHas := hasAll(item, keys), hasAll(old, keys)
+		entry := func(it map[string]types.AttributeValue) int { return ItemSize(it) }
+		if t.KeysOnly[name] {
+			all := append(append([]string(nil), keys...), t.Key...)
+			entry = func(it map[string]types.AttributeValue) int { return ItemSize(pick(it, all)) }
+		}
 		switch {
 		case newHas && oldHas && keyString(item, keys) == keyString(old, keys):
-			u.WriteUnits += units(max(size, ItemSize(old))+indexEntryOverhead, WriteUnitBytes)
+			if !t.KeysOnly[name] {
+				u.WriteUnits += units(max(size, ItemSize(old))+indexEntryOverhead, WriteUnitBytes)
+			}
 		default:
 			if oldHas {
-				u.WriteUnits += units(ItemSize(old)+indexEntryOverhead, WriteUnitBytes)
+				u.WriteUnits += units(entry(old)+indexEntryOverhead, WriteUnitBytes)
 			}
 			if newHas {
-				u.WriteUnits += units(size+indexEntryOverhead, WriteUnitBytes)
+				u.WriteUnits += units(entry(item)+indexEntryOverhead, WriteUnitBytes)
 			}
 		}
 	}
 	return u
+}
+
+// pick returns the named attributes of an item.
+func pick(item map[string]types.AttributeValue, names []string) map[string]types.AttributeValue {
+	out := make(map[string]types.AttributeValue, len(names))
+	for _, n := range names {
+		if v, ok := item[n]; ok {
+			out[n] = v
+		}
+	}
+	return out
 }
 
 func hasAll(item map[string]types.AttributeValue, keys []string) bool {

@@ -68,6 +68,33 @@ func TestWriteUnits(t *testing.T) {
 	}
 }
 
+func TestKeysOnlyIndexesAreWrittenOnlyWhenTheirKeysChange(t *testing.T) {
+	e := ddbunits.New(ddbunits.Table{Name: "jobs", Key: []string{"id"},
+		Indexes:  map[string][]string{"by-status": {"status", "id"}},
+		KeysOnly: map[string]bool{"by-status": true}})
+	put := func(item map[string]types.AttributeValue) float64 {
+		return e.Inspect("DynamoDB", "PutItem", &dynamodb.PutItemInput{TableName: aws.String("jobs"), Item: item}, &dynamodb.PutItemOutput{}, nil).WriteUnits
+	}
+	big := strings.Repeat("x", 1500)
+	// The base item is 2 KB; the index entry holds only the keys (1 unit).
+	if got := put(map[string]types.AttributeValue{"id": s("J1"), "status": s("running"), "log": s(big)}); got != 2+1 {
+		t.Errorf("insert: %v WRU, want 3", got)
+	}
+	// A heartbeat-like rewrite that keeps the keys leaves the index alone.
+	if got := put(map[string]types.AttributeValue{"id": s("J1"), "status": s("running"), "log": s(big + "more")}); got != 2 {
+		t.Errorf("rewrite with the same keys: %v WRU, want 2", got)
+	}
+	// A status change deletes and puts a small entry.
+	if got := put(map[string]types.AttributeValue{"id": s("J1"), "status": s("succeeded"), "log": s(big)}); got != 2+1+1 {
+		t.Errorf("status change: %v WRU, want 4", got)
+	}
+	got := e.Inspect("DynamoDB", "BatchGetItem", &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{"jobs": {ConsistentRead: aws.Bool(true)}}},
+		&dynamodb.BatchGetItemOutput{Responses: map[string][]map[string]types.AttributeValue{"jobs": {{"id": s("a")}, {"id": s(strings.Repeat("y", 5000))}}}}, nil)
+	if got.ReadUnits != 1+2 {
+		t.Errorf("batch get of a small and a 5 KB item: %v RRU, want 3", got.ReadUnits)
+	}
+}
+
 func TestReadUnits(t *testing.T) {
 	e := ddbunits.New()
 	item := map[string]types.AttributeValue{"id": s(strings.Repeat("x", 5000))}
