@@ -269,6 +269,14 @@ func (a *Agent) isDraining() bool {
 	return a.draining
 }
 
+// takesNoWork reports whether the builder is draining, on its own (a
+// signal) or because the farm said so.
+func (a *Agent) takesNoWork() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.draining || a.farmDrain
+}
+
 func (a *Agent) runningCount() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()

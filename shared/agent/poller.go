@@ -67,16 +67,26 @@ func (a *Agent) answerDoorbell(ctx context.Context, pool string, m sqsdoorbell.M
 		log.Warn("malformed doorbell; claiming anyway")
 	}
 	if !a.acquireSlot() {
-		// Another poller or a sweep took the last slot, or a drain began:
-		// hand the doorbell back at once for a builder with a free slot
-		// (left to its visibility timeout, it would come back 30 s late
-		// and count towards the dead-letter queue on a healthy farm).
 		dctx, cancel := context.WithTimeout(a.hardCtx, 30*time.Second)
 		defer cancel()
-		if err := a.bells.Release(dctx, m); err != nil {
-			log.Warn("doorbell release failed; it comes back after its visibility timeout", "err", err)
+		if a.takesNoWork() {
+			// This builder takes no more work: hand the doorbell back at once
+			// for a builder that does.
+			if err := a.bells.Release(dctx, m); err != nil {
+				log.Warn("doorbell release failed; it comes back after its visibility timeout", "err", err)
+			}
+			log.Debug("doorbell released: draining")
+			return nil
 		}
-		log.Debug("doorbell released: no free slot")
+		// A sweep took the slot meanwhile: this builder claims again as soon
+		// as its job ends, which serves the doorbell's job; idle builders
+		// get doorbells of their own. Left to its visibility timeout, the
+		// doorbell would come back 30 s late and count towards the
+		// dead-letter queue on a healthy farm.
+		if err := a.bells.Delete(dctx, m); err != nil {
+			log.Warn("doorbell delete failed", "err", err)
+		}
+		log.Debug("doorbell dropped: no free slot")
 		return nil
 	}
 	got, err := a.claimWithSlot(pool)
