@@ -2,22 +2,15 @@ package wired_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 
 	"github.com/buildfarm/buildfarm/shared/apiv1"
-	"github.com/buildfarm/buildfarm/shared/emulator/emulatortest"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/httpapi"
-	"github.com/buildfarm/buildfarm/shared/httpapi/wired"
-	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
 // TestResourcePoolOnTheEmulator runs resource pools through the API wired
@@ -26,20 +19,7 @@ import (
 // against the OpenAPI document.
 func TestResourcePoolOnTheEmulator(t *testing.T) {
 	t.Parallel()
-	top, cfg, _ := emulatortest.Topology(t, "default")
-	ctx := context.Background()
-	logger := slog.New(httpapi.ContextHandler(slog.NewJSONHandler(io.Discard, nil)))
-	f, err := wiring.New(ctx, wiring.Config{Topology: top}, cfg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := wired.Handler(f, adminToken)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	c := newClient(t, srv.URL)
+	c, _, _, _ := serveOnEmulator(t)
 
 	var sub, other apiv1.TokenResponse
 	c.call(adminToken, "POST", "/v1/tokens", map[string]string{"role": "submitter"}, 201, &sub)
@@ -62,7 +42,7 @@ func TestResourcePoolOnTheEmulator(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			body := map[string]any{"holder": fmt.Sprintf("h%d", i)}
-			status := sendStatus(t, srv.URL, sub.Token, "POST", "/v1/resource-pools/ppas/acquire", body)
+			status := sendStatus(t, c.base, sub.Token, "POST", "/v1/resource-pools/ppas/acquire", body)
 			if status.code == 200 {
 				var acq apiv1.AcquireResponse
 				mustJSON(t, status.body, &acq)

@@ -24,6 +24,8 @@ import (
 	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/httpapi"
 	"github.com/buildfarm/buildfarm/shared/httpapi/wired"
+	"github.com/buildfarm/buildfarm/shared/provision"
+	"github.com/buildfarm/buildfarm/shared/topology"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
@@ -103,16 +105,13 @@ func (c client) call(token, method, path string, body any, want int, out any) ht
 	return resp.Header
 }
 
-// TestJobLifeOnTheEmulator runs a job through the API wired to DynamoDB,
-// SQS and S3 on the emulator: tokens, registration with real queue URLs, a
-// claim with a presigned source, an artifact uploaded through its presigned
-// URL, completion recording it, and the log stored in S3.
-func TestJobLifeOnTheEmulator(t *testing.T) {
-	t.Parallel()
+// serveOnEmulator serves the API wired to a freshly provisioned topology on
+// the emulator (pool default) and returns a client of it.
+func serveOnEmulator(t *testing.T) (client, *topology.Topology, aws.Config, *provision.Result) {
+	t.Helper()
 	top, cfg, res := emulatortest.Topology(t, "default")
-	ctx := context.Background()
 	logger := slog.New(httpapi.ContextHandler(slog.NewJSONHandler(io.Discard, nil)))
-	f, err := wiring.New(ctx, wiring.Config{Topology: top}, cfg, logger)
+	f, err := wiring.New(context.Background(), wiring.Config{Topology: top}, cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +120,18 @@ func TestJobLifeOnTheEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
-	defer srv.Close()
-	c := newClient(t, srv.URL)
+	t.Cleanup(srv.Close)
+	return newClient(t, srv.URL), top, cfg, res
+}
+
+// TestJobLifeOnTheEmulator runs a job through the API wired to DynamoDB,
+// SQS and S3 on the emulator: tokens, registration with real queue URLs, a
+// claim with a presigned source, an artifact uploaded through its presigned
+// URL, completion recording it, and the log stored in S3.
+func TestJobLifeOnTheEmulator(t *testing.T) {
+	t.Parallel()
+	c, top, cfg, res := serveOnEmulator(t)
+	ctx := context.Background()
 
 	var health apiv1.Health
 	c.call("", "GET", "/v1/health", nil, 200, &health)
@@ -204,7 +213,7 @@ func TestJobLifeOnTheEmulator(t *testing.T) {
 		t.Fatalf("events %+v", events.Events)
 	}
 	// Tokens live in the store: a new farm over the same tables accepts them.
-	f2, err := wiring.New(ctx, wiring.Config{Topology: top}, cfg, logger)
+	f2, err := wiring.New(ctx, wiring.Config{Topology: top}, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
