@@ -39,14 +39,17 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	return b, nil
 }
 
-// checkJSONContentType accepts application/json, any application/*+json, and
-// no Content-Type at all.
+// checkJSONContentType accepts application/json, any application/*+json, no
+// Content-Type at all, and the two types tools send by default for a typed-in
+// body (curl -d: application/x-www-form-urlencoded; text/plain): the body is
+// decoded as strict JSON either way. Form uploads and anything else are 415.
 func checkJSONContentType(ct string) error {
 	if ct == "" {
 		return nil
 	}
 	mt, _, err := mime.ParseMediaType(ct)
-	if err == nil && (mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
+	if err == nil && (mt == "application/json" || mt == "application/x-www-form-urlencoded" || mt == "text/plain" ||
+		(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
 		return nil
 	}
 	return errUnsupportedMediaType(ct)

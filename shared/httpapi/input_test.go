@@ -33,8 +33,9 @@ func TestContentType(t *testing.T) {
 		"application/json; charset=utf-8":   http.StatusCreated,
 		"application/merge-patch+json":      http.StatusCreated,
 		"":                                  http.StatusCreated,
-		"text/plain":                        http.StatusUnsupportedMediaType,
-		"application/x-www-form-urlencoded": http.StatusUnsupportedMediaType,
+		"text/plain":                        http.StatusCreated, // still strict JSON
+		"application/x-www-form-urlencoded": http.StatusCreated, // curl -d's default
+		"image/png":                         http.StatusUnsupportedMediaType,
 		"multipart/form-data; boundary=x":   http.StatusUnsupportedMediaType,
 		"garbage;;":                         http.StatusUnsupportedMediaType,
 	} {
