@@ -168,29 +168,26 @@ func (s *Scheduler) createFollowOns(ctx context.Context, parentID string) error 
 // declaresFollowOns reports whether a job's type and payload ask for
 // follow-on jobs (most jobs do not, and are then never read or written again).
 func (s *Scheduler) declaresFollowOns(job *farm.Job) bool {
+	specs, err := s.followOnSpecs(job)
+	return err != nil || len(specs) > 0
+}
+
+// followOnSpecs are the follow-on jobs job's type declares for its payload.
+func (s *Scheduler) followOnSpecs(job *farm.Job) ([]farm.FollowOn, error) {
 	typ, err := s.registry.Lookup(job.Type)
 	if err != nil {
-		return false
+		return nil, err
 	}
 	args, err := typ.Parse(job.Payload)
 	if err != nil {
-		return false
+		return nil, err
 	}
-	specs, err := typ.FollowOns(args, job)
-	return err != nil || len(specs) > 0
+	return typ.FollowOns(args, job)
 }
 
 // followOnJobs builds (without storing) the follow-on jobs of parent.
 func (s *Scheduler) followOnJobs(parent *farm.Job, now time.Time) ([]*farm.Job, error) {
-	typ, err := s.registry.Lookup(parent.Type)
-	if err != nil {
-		return nil, err
-	}
-	args, err := typ.Parse(parent.Payload)
-	if err != nil {
-		return nil, err
-	}
-	specs, err := typ.FollowOns(args, parent)
+	specs, err := s.followOnSpecs(parent)
 	if err != nil {
 		return nil, err
 	}

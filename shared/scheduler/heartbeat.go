@@ -74,12 +74,7 @@ func (s *Scheduler) Heartbeat(ctx context.Context, builderName string, jobs []He
 		}
 		nb.Draining = draining
 		// Forget jobs the builder no longer holds (finished or taken away).
-		nb.CurrentJobs = nb.CurrentJobs[:0]
-		for _, id := range b.CurrentJobs {
-			if j, err := s.store.GetJob(ctx, id); err == nil && j.Status.Active() && j.Builder == builderName {
-				nb.CurrentJobs = append(nb.CurrentJobs, id)
-			}
-		}
+		nb.CurrentJobs = s.heldJobs(ctx, b)
 		nb.Refresh()
 		nb.UpdatedAt = now
 		nb.Version++
@@ -129,4 +124,16 @@ func (s *Scheduler) renew(ctx context.Context, builderName string, hj HeartbeatJ
 		return s.write(ctx, job, next, nil)
 	})
 	return directive, err
+}
+
+// heldJobs returns the jobs on b's record that b still holds (active, its
+// claim): a job finished or taken away is dropped.
+func (s *Scheduler) heldJobs(ctx context.Context, b *farm.Builder) []string {
+	held := make([]string, 0, len(b.CurrentJobs))
+	for _, id := range b.CurrentJobs {
+		if j, err := s.store.GetJob(ctx, id); err == nil && j.Status.Active() && j.Builder == b.Name {
+			held = append(held, id)
+		}
+	}
+	return held
 }

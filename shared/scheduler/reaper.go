@@ -213,12 +213,7 @@ func (s *Scheduler) markLostBuilders(ctx context.Context) (int, error) {
 			continue
 		}
 		nb := b.Clone()
-		nb.CurrentJobs = nb.CurrentJobs[:0]
-		for _, id := range b.CurrentJobs {
-			if j, err := s.store.GetJob(ctx, id); err == nil && j.Status.Active() && j.Builder == b.Name {
-				nb.CurrentJobs = append(nb.CurrentJobs, id)
-			}
-		}
+		nb.CurrentJobs = s.heldJobs(ctx, b)
 		nb.State = farm.BuilderLost
 		nb.Refresh()
 		nb.UpdatedAt = now
