@@ -20,9 +20,13 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 		case <-t.C:
 		case <-a.beatCh:
 		}
+		started := time.Now()
 		a.beat(ctx)
+		// The next beat is due one interval after this one started, not after
+		// it answered: a slow farm must not stretch the period, since a
+		// cancel reaches its job only with a heartbeat's answer.
 		interval, _ := a.timing()
-		t.Reset(interval)
+		t.Reset(max(0, interval-time.Since(started)))
 	}
 }
 
