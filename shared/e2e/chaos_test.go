@@ -19,9 +19,9 @@ import (
 // priority and length. One agent is SIGKILLed mid-job, another SIGSTOPped
 // past its lease and then resumed; a running job is cancelled. Every job
 // ends terminal, exactly one builder's result is recorded per job, attempts
-// never exceed max_attempts, the killed builder is lost, its jobs run again
-// elsewhere within 2x the lease, and the cancel reaches its job with a
-// heartbeat (or its retry).
+// never exceed max_attempts, the killed builder is lost, its jobs are back
+// in the queue within 2x the lease and run again, and the cancel reaches its
+// job with a heartbeat (or its retry).
 func TestBuildersDieAndTheFarmRecovers(t *testing.T) {
 	f := startFarm(t)
 	ctx := context.Background()
@@ -122,7 +122,8 @@ func TestBuildersDieAndTheFarmRecovers(t *testing.T) {
 		}
 	}
 
-	// The killed builder is lost, and its jobs ran again elsewhere within 2x the lease.
+	// The killed builder is lost, its jobs were back in the queue within 2x the
+	// lease and ran again.
 	eventually(t, 2*lease, "victim-kill to be marked lost", func() bool {
 		b, err := f.admin.GetBuilder(ctx, "victim-kill")
 		return err == nil && b.State == farm.BuilderLost
@@ -140,8 +141,10 @@ func TestBuildersDieAndTheFarmRecovers(t *testing.T) {
 		requeued, rerun := afterKill(t, f.admin, id, killedAt)
 		t.Logf("job %s of the killed builder: back in the queue %v and running again %v after the kill",
 			id, requeued.Sub(killedAt).Round(time.Millisecond), rerun.Sub(killedAt).Round(time.Millisecond))
-		if d := rerun.Sub(killedAt); d > 2*lease {
-			t.Errorf("job %s of the killed builder ran again %v after the kill, over 2x the lease (%v)", id, d, 2*lease)
+		// The promise is the requeue; when it runs again depends on the
+		// queue ahead of it and on free slots, so that is only logged.
+		if d := requeued.Sub(killedAt); d > 2*lease {
+			t.Errorf("job %s of the killed builder was back in the queue %v after the kill, over 2x the lease (%v)", id, d, 2*lease)
 		}
 	}
 	if requeued == 0 {
