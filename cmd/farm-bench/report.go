@@ -51,7 +51,7 @@ type ThroughputResult struct {
 
 var reportNotes = []string{
 	"Every figure is measured in this run against a private moto_server on loopback; speeds are only meaningful as ratios to the floor measured in the same run on the same machine.",
-	"The farm is the local runtime (shared/localfarm) with lease timers on as in AWS; it serializes its DynamoDB writes (dynamostore SerializeWrites) because moto's conditional writes are not atomic under concurrency: AWS needs no such lock.",
+	"The farm is the local runtime (shared/localfarm) with lease timers on as in AWS; its emulator client locks each DynamoDB item while a write to it is in flight (shared/emulator/itemlock), because moto's conditional writes are not atomic under concurrency; writes to different items run at once, as in AWS, which needs no lock.",
 	"AWS calls are counted by an SDK middleware (shared/awscalls) in the farm process and, through FARM_AWS_CALLS_FILE, in each farm-builder process; presigned uploads are counted by the agent's HTTP transport.",
 	"DynamoDB request units are estimated from the recorded item sizes with DynamoDB's rules, GSI entries included (shared/awscalls/ddbunits); DynamoDB Streams reads are free when a Lambda trigger makes them, as in AWS.",
 	"Lambda compute is the API handler time measured here (api: 512 MB) and the dispatcher's/reaper's AWS call time (256 MB), against moto: real DynamoDB is usually faster, so these are rough.",
@@ -90,7 +90,6 @@ func printReport(w io.Writer, rep *Report) {
 			fmt.Fprintf(tw, "  %s builders x slots\t%d%s\t%.2f\t%.2f\t%.3f\t%d (%d)\t%d\t%.0f | %.0f\n", r.Shape, r.Jobs, inc, r.JobsPerSecond, r.FloorJobsPerSec, r.ThroughputRatio, r.Claims, r.ClaimsEmpty, r.DoorbellsInFlight, r.EmulatorCallsPerSecond, r.FloorEmulatorCallsPerSecond)
 		}
 		big := t.Runs[len(t.Runs)-1]
-		fmt.Fprintf(tw, "  (the local runtime writes to DynamoDB one call at a time: at %s its writes took %.1f ms per job, a bound of %.2f jobs/s)\n", big.Shape, big.SerializedWriteMillisPerJob, big.WriteLockBoundJobsPerSecond)
 		fmt.Fprintf(tw, "\n  where a job's time goes at %s (ms per job)\tAPI handler\tDynamoDB\tSQS\tS3\n", big.Shape)
 		for _, p := range []string{phaseSubmit, phaseDispatch, phaseClaim, phaseComplete} {
 			m := big.TimePerJob[p]

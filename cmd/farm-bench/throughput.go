@@ -41,13 +41,7 @@ type ThroughputRun struct {
 	// background) per second; the floor's likewise. When both are near the
 	// same number, the emulator is the bottleneck and the throughput ratio is
 	// about the ratio of calls per job.
-	EmulatorCallsPerSecond float64 `json:"emulator_calls_per_second"`
-	// SerializedWriteMillisPerJob is the farm's DynamoDB write time per job.
-	// The local runtime sends one write at a time (dynamostore
-	// SerializeWrites, for moto), so 1000 / it bounds its jobs per second
-	// whatever the builders: WriteLockBoundJobsPerSecond.
-	SerializedWriteMillisPerJob float64 `json:"serialized_write_ms_per_job"`
-	WriteLockBoundJobsPerSecond float64 `json:"write_lock_bound_jobs_per_second"`
+	EmulatorCallsPerSecond      float64 `json:"emulator_calls_per_second"`
 	FloorEmulatorCallsPerSecond float64 `json:"floor_emulator_calls_per_second"`
 	ClaimsEmpty                 int64   `json:"claims_empty"`
 	// TimePerJob: API handler time and AWS call time by service, per phase, ms per job.
@@ -138,13 +132,6 @@ func (r *rig) throughput(ctx context.Context, p plan, sh shape) (*ThroughputRun,
 	windowCalls += fr.agentPhases(agents).Total(notIdle).Calls
 	run.EmulatorCallsPerSecond = round(float64(windowCalls)/end.Sub(start).Seconds(), 1)
 	run.OpLatency = opLatencies(run.calls, run.Completed, jobPhases)
-	writes := run.calls.Total(func(k awscalls.Key) bool {
-		return k.Service == "DynamoDB" && (k.Operation == "PutItem" || k.Operation == "TransactWriteItems" || k.Operation == "UpdateItem" || k.Operation == "DeleteItem")
-	})
-	run.SerializedWriteMillisPerJob = round(float64(writes.Nanos)/1e6/float64(run.Completed), 1)
-	if run.SerializedWriteMillisPerJob > 0 {
-		run.WriteLockBoundJobsPerSecond = round(1000/run.SerializedWriteMillisPerJob, 2)
-	}
 	return run, nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,38 +36,16 @@ type API interface {
 type Store struct {
 	db  API
 	top *topology.Topology
-	// writeMu serializes this process's writes when Options.SerializeWrites is set.
-	writeMu *sync.Mutex
 }
 
 var _ scheduler.Store = (*Store)(nil)
 
-// Options tune a Store.
-type Options struct {
-	// SerializeWrites makes this process send one write at a time. DynamoDB
-	// needs no such thing. It is for backends whose conditional writes are not
-	// atomic under concurrent requests (moto evaluates a condition and then
-	// writes without a lock, and rolls a failed transaction back by restoring
-	// a copy of the whole table), so that a local farm, whose writers all live
-	// in one process, stays race-free on them.
-	SerializeWrites bool
-}
-
-// New returns a Store over the topology's tables.
-func New(db API, top *topology.Topology, opts Options) *Store {
-	s := &Store{db: db, top: top}
-	if opts.SerializeWrites {
-		s.writeMu = &sync.Mutex{}
-	}
-	return s
-}
-
-func (s *Store) lockWrites() func() {
-	if s.writeMu == nil {
-		return func() {}
-	}
-	s.writeMu.Lock()
-	return s.writeMu.Unlock
+// New returns a Store over the topology's tables. Its writes rely on
+// DynamoDB's conditional writes being atomic per item; an emulator whose are
+// not is given per-item locks by its client configuration (emulator.Config),
+// never by the store.
+func New(db API, top *topology.Topology) *Store {
+	return &Store{db: db, top: top}
 }
 
 // put is one conditional item write.
@@ -92,8 +69,6 @@ func (s *Store) Commit(ctx context.Context, tx scheduler.Tx) error {
 	if len(puts) > scheduler.MaxTxItems {
 		return farm.Errorf(farm.EInvalid, "transaction of %d items is over the limit of %d", len(puts), scheduler.MaxTxItems)
 	}
-	unlock := s.lockWrites()
-	defer unlock()
 	if err := s.commitState(ctx, puts); err != nil {
 		return err
 	}

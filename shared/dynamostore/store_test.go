@@ -19,6 +19,6 @@ func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) scheduler.Store {
 		top, cfg, _ := emulatortest.Topology(t)
-		return dynamostore.New(dynamodb.NewFromConfig(cfg), top, dynamostore.Options{SerializeWrites: true})
+		return dynamostore.New(dynamodb.NewFromConfig(cfg), top)
 	})
 }

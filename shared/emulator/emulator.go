@@ -12,12 +12,16 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/buildfarm/buildfarm/shared/emulator/itemlock"
 )
 
 // DefaultRegion is used when AWS_REGION is unset.
@@ -28,6 +32,9 @@ type Emulator struct {
 	URL    string
 	cmd    *exec.Cmd
 	exited chan error
+
+	locksOnce sync.Once
+	locks     *itemlock.Locks
 }
 
 // Started reports whether this process started the emulator (and so stops it).
@@ -139,9 +146,22 @@ func (e *Emulator) Stop() {
 }
 
 // Config returns an SDK config for the emulator: its endpoint, the region from
-// AWS_REGION (default us-east-1) and the credentials from the environment, or
-// dummy ones (emulators accept any).
+// AWS_REGION (default us-east-1), the credentials from the environment, or
+// dummy ones (emulators accept any), and this process's per-item write locks
+// (package itemlock), which make the emulator's conditional writes atomic
+// as DynamoDB's are. Every config of one Emulator shares the same locks.
 func (e *Emulator) Config(ctx context.Context) (aws.Config, error) {
+	cfg, err := e.plainConfig(ctx)
+	if err != nil {
+		return cfg, err
+	}
+	e.locksOnce.Do(func() { e.locks = itemlock.New(itemlock.DescribeKeys(dynamodb.NewFromConfig(cfg))) })
+	e.locks.Attach(&cfg)
+	return cfg, nil
+}
+
+// plainConfig is Config without the write locks.
+func (e *Emulator) plainConfig(ctx context.Context) (aws.Config, error) {
 	region := os.Getenv("AWS_REGION")
 	if region == "" {
 		region = DefaultRegion

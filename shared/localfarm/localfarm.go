@@ -98,9 +98,7 @@ func Start(ctx context.Context, cfg Config) (*Farm, error) {
 	if err != nil {
 		return fail(err)
 	}
-	wired := cfg.Farm
-	wired.SerializeWrites = true
-	if lf.Farm, err = wiring.New(ctx, wired, awsCfg, log); err != nil {
+	if lf.Farm, err = wiring.New(ctx, cfg.Farm, awsCfg, log); err != nil {
 		return fail(err)
 	}
 	handler, err := cfg.Handler(lf.Farm, lf.AdminToken)

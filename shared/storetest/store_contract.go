@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,6 +155,59 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		got, _ := s.GetJob(ctx, id)
 		if got.Score != 1 || got.Version != 1 {
 			t.Fatalf("a refused replace changed the job: %+v", got)
+		}
+	})
+
+	t.Run("ConcurrentWritesOneWinnerPerItem", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		// Writers race truly at once (released together) for each of several
+		// jobs: per job, exactly one replace of the version they all read
+		// wins; every other is a lost race; and the jobs do not disturb each
+		// other, so every job has its one winner.
+		const items, writers = 6, 8
+		ids := newIDs(items)
+		var jobs []*farm.Job
+		for _, id := range ids {
+			j := rawJob(id, farm.StatusQueued, "default", 0)
+			create(t, s, j)
+			jobs = append(jobs, j)
+		}
+		start := make(chan struct{})
+		wins := make([][]int64, items)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i, j := range jobs {
+			for w := range writers {
+				wg.Go(func() {
+					next := j.Touched()
+					next.Score = int64(w + 1)
+					<-start
+					err := s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Prev: j, Next: next}}})
+					if err != nil && !errors.Is(err, scheduler.ErrLostRace) {
+						t.Errorf("job %d writer %d: %v", i, w, err)
+						return
+					}
+					if err == nil {
+						mu.Lock()
+						wins[i] = append(wins[i], next.Score)
+						mu.Unlock()
+					}
+				})
+			}
+		}
+		close(start)
+		wg.Wait()
+		for i, id := range ids {
+			if len(wins[i]) != 1 {
+				t.Errorf("job %d: %d writers won the same version, want exactly 1: %v", i, len(wins[i]), wins[i])
+				continue
+			}
+			got, err := s.GetJob(ctx, id)
+			must(t, err)
+			if got.Score != wins[i][0] || got.Version != 2 {
+				t.Errorf("job %d holds score %d version %d, want the winner's %d at version 2", i, got.Score, got.Version, wins[i][0])
+			}
 		}
 	})
 

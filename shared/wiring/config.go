@@ -20,8 +20,6 @@ type Config struct {
 	// Bucket overrides the topology's bucket name (CloudFormation names it in AWS).
 	Bucket    string
 	Scheduler scheduler.Config
-	// SerializeWrites: see dynamostore.Options (the local runtime sets it).
-	SerializeWrites bool
 	// LeaseTimers arms an SQS lease timer per claim (AWS); locally the
 	// reaper's ticker is quick enough.
 	LeaseTimers bool

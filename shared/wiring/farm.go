@@ -41,7 +41,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 		S3:       awsconf.NewS3(awsCfg),
 		Logger:   logger,
 	}
-	f.Store = dynamostore.New(f.DynamoDB, cfg.Topology, dynamostore.Options{SerializeWrites: cfg.SerializeWrites})
+	f.Store = dynamostore.New(f.DynamoDB, cfg.Topology)
 	bell, err := sqsdoorbell.Resolve(ctx, f.SQS, cfg.Topology)
 	if err != nil {
 		return nil, err
