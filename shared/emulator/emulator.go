@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/buildfarm/buildfarm/shared/awsconf"
 )
 
 // DefaultRegion is used when AWS_REGION is unset.
@@ -140,7 +142,7 @@ func (e *Emulator) Stop() {
 
 // Config returns an SDK config for the emulator: its endpoint, the region from
 // AWS_REGION (default us-east-1) and the credentials from the environment, or
-// dummy ones (emulators accept any).
+// dummy ones (emulators accept any), and the farm's retry policy (awsconf).
 func (e *Emulator) Config(ctx context.Context) (aws.Config, error) {
 	region := os.Getenv("AWS_REGION")
 	if region == "" {
@@ -150,7 +152,7 @@ func (e *Emulator) Config(ctx context.Context) (aws.Config, error) {
 	if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
 	}
-	return config.LoadDefaultConfig(ctx, opts...)
+	return awsconf.Load(ctx, opts...)
 }
 
 // Env is the environment that points a child process (or the SDK's default
