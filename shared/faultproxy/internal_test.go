@@ -84,7 +84,7 @@ func TestSeededFatesRepeatAndRatesHold(t *testing.T) {
 		var out []fate
 		for i := range 20000 {
 			op := []string{"PutItem", "GetItem"}[i%2]
-			out = append(out, p.decide(request{Key: Key{ServiceDynamoDB, op}}))
+			out = append(out, p.decide(request{Key: Key{ServiceDynamoDB, op}}, nil))
 		}
 		return out
 	}
@@ -130,7 +130,7 @@ func TestTimesCapsARule(t *testing.T) {
 	p.picked = make([]int, 1)
 	var got []Fault
 	for range 4 {
-		got = append(got, p.decide(request{Key: Key{ServiceSQS, "SendMessage"}}).fault)
+		got = append(got, p.decide(request{Key: Key{ServiceSQS, "SendMessage"}}, nil).fault)
 	}
 	if got[0] != FaultError || got[1] != FaultError || got[2] != "" || got[3] != "" {
 		t.Fatalf("fates %v, want two errors then none", got)
@@ -189,5 +189,37 @@ func TestErrorShapesOnTheWire(t *testing.T) {
 	errorFor(ServiceEC2, "RunInstances", kindThrottle, "").write(rec, request{Key: Key{ServiceEC2, "RunInstances"}, proto: protoQuery}, "r4")
 	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "<Errors><Error><Code>RequestLimitExceeded</Code>") {
 		t.Fatalf("ec2 throttle: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestBodyContainsPicksOneKindOfWrite(t *testing.T) {
+	t.Parallel()
+	p := &Proxy{counts: map[Key]*Count{}, calls: map[Key]uint64{}}
+	p.spec = Spec{Rules: []Rule{{Service: ServiceDynamoDB, Operation: "PutItem", Fault: FaultLoseAnswer, Rate: 1,
+		BodyContains: []string{`"TableName":"t-jobs"`, `"status":{"S":"running"}`}}}}
+	p.picked = make([]int, 1)
+	k := Key{ServiceDynamoDB, "PutItem"}
+	for body, want := range map[string]Fault{
+		`{"TableName":"t-jobs","Item":{"status":{"S":"running"}}}`:   FaultLoseAnswer,
+		`{"TableName":"t-jobs","Item":{"status":{"S":"succeeded"}}}`: "",
+		`{"TableName":"t-events","Item":{"status":{"S":"running"}}}`: "",
+	} {
+		if got := p.decide(request{Key: k}, []byte(body)).fault; got != want {
+			t.Errorf("%s: fate %q, want %q", body, got, want)
+		}
+	}
+	if got := p.decide(request{Key: k}, nil).fault; got != "" {
+		t.Errorf("no body: fate %q", got)
+	}
+	// The body is read only when a rule needs it, and put back whole.
+	r := httptest.NewRequest("POST", "/", strings.NewReader(`{"TableName":"t-jobs"}`))
+	if b := p.bodyFor(r, k); string(b) != `{"TableName":"t-jobs"}` {
+		t.Fatalf("bodyFor = %q", b)
+	}
+	if b, _ := io.ReadAll(r.Body); string(b) != `{"TableName":"t-jobs"}` {
+		t.Fatalf("body after bodyFor: %q", b)
+	}
+	if b := p.bodyFor(httptest.NewRequest("POST", "/", strings.NewReader("x")), Key{ServiceSQS, "SendMessage"}); b != nil {
+		t.Fatalf("read a body no rule needs: %q", b)
 	}
 }

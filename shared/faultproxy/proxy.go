@@ -15,11 +15,13 @@
 package faultproxy
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -317,8 +319,9 @@ type fate struct {
 	outage bool
 }
 
-// decide draws a request's fate and counts it.
-func (p *Proxy) decide(req request) fate {
+// decide draws a request's fate and counts it. body is the request's body
+// when a rule looks into it (nil otherwise).
+func (p *Proxy) decide(req request, body []byte) fate {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -341,7 +344,7 @@ func (p *Proxy) decide(req request) fate {
 	}
 	var f fate
 	for i, r := range p.spec.Rules {
-		if r.Rate <= 0 || !r.matches(req.Key) || (r.Times > 0 && p.picked[i] >= r.Times) {
+		if r.Rate <= 0 || !r.matches(req.Key, body) || (r.Times > 0 && p.picked[i] >= r.Times) {
 			continue
 		}
 		if roll(p.spec.Seed, req.Key, n, i, 0) >= r.Rate {
@@ -414,7 +417,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.rp.ServeHTTP(w, r)
 		return
 	}
-	f := p.decide(req)
+	f := p.decide(req, p.bodyFor(r, req.Key))
 	if f.delay > 0 {
 		t := time.NewTimer(f.delay)
 		select {
@@ -440,6 +443,29 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	fl := &inFlight{req: req, after: f.fault}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, fl)))
+}
+
+// bodyFor reads the request's body (and puts it back) when a rule of the
+// spec looks into the bodies of its operation; nil otherwise.
+func (p *Proxy) bodyFor(r *http.Request, k Key) []byte {
+	p.mu.Lock()
+	need := false
+	for _, rule := range p.spec.Rules {
+		need = need || (len(rule.BodyContains) > 0 && rule.matchesKey(k))
+	}
+	p.mu.Unlock()
+	if !need || r.Body == nil {
+		return nil
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxMatchedBody+1))
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+	if err != nil || len(body) > MaxMatchedBody {
+		return nil
+	}
+	return body
 }
 
 func (p *Proxy) requestID() string {

@@ -49,11 +49,31 @@ type Rule struct {
 	Times int `json:"times,omitempty"`
 	// Code replaces the default code of a throttle (e.g. ThrottlingException).
 	Code string `json:"code,omitempty"`
+	// BodyContains narrows the rule to requests whose body holds every one
+	// of these strings (e.g. a table's name and `"status":{"S":"running"}`
+	// to pick a job's claim write among DynamoDB PutItems). Bodies over
+	// MaxMatchedBody never match.
+	BodyContains []string `json:"body_contains,omitempty"`
 }
 
-func (r Rule) matches(k Key) bool {
+// MaxMatchedBody is the largest request body BodyContains looks into.
+const MaxMatchedBody = 1 << 20
+
+func (r Rule) matchesKey(k Key) bool {
 	return (r.Service == "" || r.Service == "*" || r.Service == k.Service) &&
 		(r.Operation == "" || r.Operation == "*" || r.Operation == k.Operation)
+}
+
+func (r Rule) matches(k Key, body []byte) bool {
+	if !r.matchesKey(k) {
+		return false
+	}
+	for _, s := range r.BodyContains {
+		if body == nil || !bytes.Contains(body, []byte(s)) {
+			return false
+		}
+	}
+	return true
 }
 
 // OutageMode is how a down service fails.
