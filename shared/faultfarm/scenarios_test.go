@@ -45,3 +45,43 @@ func TestThrottlesErrorsAndLatencyAreAbsorbed(t *testing.T) {
 	}
 	checkPromises(t, res, nil)
 }
+
+// Outages of one dependency at a time while jobs are submitted and run:
+// DynamoDB and SQS answering 503 for a few seconds each, then every
+// connection refused. The API answers 503 unavailable (with Retry-After)
+// meanwhile, never a 500; clients that retry get through; every job ends
+// succeeded; the farm recovers by itself.
+func TestOutagesAreAnswered503AndTheFarmRecovers(t *testing.T) {
+	f := startFarm(t)
+	const down = 3 * time.Second
+	spec := faultproxy.Spec{Seed: 2, Outages: []faultproxy.Outage{
+		{After: faultproxy.Duration(2 * time.Second), Duration: faultproxy.Duration(down), Services: []string{faultproxy.ServiceDynamoDB}},
+		{After: faultproxy.Duration(7 * time.Second), Duration: faultproxy.Duration(down), Services: []string{faultproxy.ServiceSQS}},
+		{After: faultproxy.Duration(12 * time.Second), Duration: faultproxy.Duration(down), Services: []string{faultproxy.ServiceS3, faultproxy.ServiceStreams}},
+		{After: faultproxy.Duration(17 * time.Second), Duration: faultproxy.Duration(down), Mode: faultproxy.OutageRefuse},
+	}}
+	res := run(t, f, spec, faultfarm.Workload{Jobs: 40, Every: 500 * time.Millisecond, Sleep: 300 * time.Millisecond})
+	if len(res.Outages) != 4 {
+		t.Fatalf("%d outages happened, want 4", len(res.Outages))
+	}
+	if res.Counts.Total().OutageErrors == 0 || res.Answered503 == 0 {
+		t.Errorf("the outages were not felt: %d calls failed by them, %d API answers 503", res.Counts.Total().OutageErrors, res.Answered503)
+	}
+	checkPromises(t, res, nil)
+}
+
+// Answers lost after SQS and S3 applied the request (doorbells sent,
+// received or deleted; logs and artifacts uploaded): the SDK sends them
+// again, which doubles a doorbell or rewrites an object — both harmless.
+func TestLostSQSAndS3AnswersAreHarmless(t *testing.T) {
+	f := startFarm(t)
+	spec := faultproxy.Spec{Seed: 3, Rules: []faultproxy.Rule{
+		{Service: faultproxy.ServiceSQS, Fault: faultproxy.FaultLoseAnswer, Rate: 0.1},
+		{Service: faultproxy.ServiceS3, Fault: faultproxy.FaultErrorAfterApply, Rate: 0.1},
+	}}
+	res := run(t, f, spec, faultfarm.Workload{Jobs: 16, Every: 100 * time.Millisecond, Sleep: 300 * time.Millisecond})
+	if c := res.Counts.Total(); c.LostAnswers == 0 || c.ErrorsAfterApply == 0 {
+		t.Fatalf("no answer was lost: %+v", c)
+	}
+	checkPromises(t, res, nil)
+}

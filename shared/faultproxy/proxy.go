@@ -70,7 +70,8 @@ type Proxy struct {
 	outages  []Window // errors outages
 	history  []Window // every outage started
 	timers   []*time.Timer
-	conns    map[net.Conn]struct{}
+	conns    map[net.Conn]http.ConnState
+	refusing bool // a refuse outage is on: idle connections are closed
 	serveErr chan error
 }
 
@@ -128,7 +129,7 @@ func Start(upstream string, opts Options) (*Proxy, error) {
 		ln:       ln,
 		counts:   map[Key]*Count{},
 		calls:    map[Key]uint64{},
-		conns:    map[net.Conn]struct{}{},
+		conns:    map[net.Conn]http.ConnState{},
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -162,15 +163,23 @@ func (p *Proxy) serve(ln net.Listener) {
 	}
 }
 
-// track keeps the open connections, so that a refuse outage can cut them.
+// track keeps the open connections and their states, so that a refuse
+// outage can close them once their request in flight is answered.
 func (p *Proxy) track(c net.Conn, st http.ConnState) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch st {
-	case http.StateNew:
-		p.conns[c] = struct{}{}
 	case http.StateClosed, http.StateHijacked:
 		delete(p.conns, c)
+	case http.StateIdle:
+		if p.refusing {
+			c.Close()
+			delete(p.conns, c)
+			return
+		}
+		fallthrough
+	default:
+		p.conns[c] = st
 	}
 }
 
@@ -249,15 +258,21 @@ func (p *Proxy) StartOutage(o Outage) error {
 	return nil
 }
 
-// refuseLocked closes the listener and every open connection, and listens
-// again on the same address after d.
+// refuseLocked closes the listener, so that new connections are refused,
+// and the open connections: idle ones now, busy ones once their request is
+// answered (an outage loses no answer: FaultLoseAnswer does that). It
+// listens again on the same address after d.
 func (p *Proxy) refuseLocked(d time.Duration) {
 	if p.ln != nil {
 		p.ln.Close()
 		p.ln = nil
 	}
-	for c := range p.conns {
-		c.Close()
+	p.refusing = true
+	for c, st := range p.conns {
+		if st != http.StateActive {
+			c.Close()
+			delete(p.conns, c)
+		}
 	}
 	p.timers = append(p.timers, time.AfterFunc(d, p.relisten))
 }
@@ -271,7 +286,7 @@ func (p *Proxy) relisten() {
 		}
 		ln, err := net.Listen("tcp", p.addr)
 		if err == nil {
-			p.ln = ln
+			p.ln, p.refusing = ln, false
 			p.mu.Unlock()
 			go p.serve(ln)
 			return

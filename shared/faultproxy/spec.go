@@ -83,8 +83,10 @@ const (
 	// OutageErrors answers every call of the services with a 503 in their
 	// shape (ServiceUnavailable); nothing reaches the emulator.
 	OutageErrors OutageMode = "errors"
-	// OutageRefuse closes the proxy's listener and its open connections:
-	// every service's connections are refused until the outage ends.
+	// OutageRefuse closes the proxy's listener: every service's connections
+	// are refused until the outage ends. Open connections are closed once
+	// their request in flight is answered (an outage loses no answer;
+	// FaultLoseAnswer does that).
 	OutageRefuse OutageMode = "refuse"
 )
 
