@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"text/tabwriter"
 
@@ -20,8 +21,8 @@ import (
 type Answer struct {
 	Method, Route string
 	Status        int
-	// Code is the error code of an error answer; RetryAfter its Retry-After.
-	Code, RetryAfter string
+	// Code and Message are an error answer's; RetryAfter its Retry-After.
+	Code, Message, RetryAfter string
 }
 
 // Answers records every answer of an API handler (every caller: the
@@ -43,7 +44,7 @@ func (a *Answers) Wrap(h http.Handler) http.Handler {
 		if ans.Status >= 400 {
 			var body apiv1.ErrorBody
 			if json.Unmarshal(rec.body.Bytes(), &body) == nil {
-				ans.Code = body.Error.Code
+				ans.Code, ans.Message = body.Error.Code, body.Error.Message
 			}
 		}
 		a.mu.Lock()
@@ -101,8 +102,9 @@ func routeOf(path string) string {
 // Check checks every recorded answer: a 5xx other than a 503 with code
 // unavailable and a Retry-After breaks the promise (a 500 shows an
 // internal failure where a dependency's trouble should be a retryable
-// 503); so does a 409 to a completion, which only a builder holding its
-// claim sends in a fault scenario.
+// 503). In a fault scenario the agents are healthy and never lose a lease,
+// so a 409 to a completion (sent only by a builder holding its claim) or to
+// a claim (sent only for a free slot) breaks a promise too.
 func (a *Answers) Check() Violations {
 	var out Violations
 	for _, ans := range a.All() {
@@ -110,7 +112,10 @@ func (a *Answers) Check() Violations {
 		case ans.Status >= 500 && (ans.Status != http.StatusServiceUnavailable || ans.Code != farm.EUnavailable || ans.RetryAfter == ""):
 			out = append(out, Violation{Promise: PromiseAnswers, Detail: fmt.Sprintf("%s %s answered %d %q (Retry-After %q)", ans.Method, ans.Route, ans.Status, ans.Code, ans.RetryAfter)})
 		case ans.Status == http.StatusConflict && ans.Route == "/v1/jobs/{id}/complete":
-			out = append(out, Violation{Promise: PromiseCompletion, Detail: fmt.Sprintf("%s %s answered 409 %s", ans.Method, ans.Route, ans.Code)})
+			out = append(out, Violation{Promise: PromiseCompletion, Detail: fmt.Sprintf("%s %s answered 409 %s: %s", ans.Method, ans.Route, ans.Code, ans.Message)})
+		case ans.Status == http.StatusConflict && ans.Route == "/v1/builders/{name}/claim":
+			// The agent claims only for a free slot.
+			out = append(out, Violation{Promise: PromiseClaim, Detail: fmt.Sprintf("%s %s answered 409 %s: %s", ans.Method, ans.Route, ans.Code, ans.Message)})
 		}
 	}
 	return out
@@ -138,6 +143,35 @@ func (a *Answers) Count(status int) int {
 		}
 	}
 	return n
+}
+
+// WriteRefusals prints each distinct error answer (route, status, code,
+// message) with how often it was given.
+func (a *Answers) WriteRefusals(w io.Writer) {
+	type refusal struct {
+		route   string
+		status  int
+		code    string
+		message string
+	}
+	counts := map[refusal]int{}
+	for _, ans := range a.All() {
+		if ans.Status >= 400 {
+			counts[refusal{ans.Method + " " + ans.Route, ans.Status, ans.Code, ans.Message}]++
+		}
+	}
+	keys := slices.SortedFunc(maps.Keys(counts), func(x, y refusal) int {
+		if x.route != y.route {
+			return strings.Compare(x.route, y.route)
+		}
+		if x.status != y.status {
+			return x.status - y.status
+		}
+		return strings.Compare(x.message, y.message)
+	})
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %d × %s %d %s: %s\n", counts[k], k.route, k.status, k.code, k.message)
+	}
 }
 
 // Write prints the tally as a table.

@@ -29,6 +29,7 @@ const (
 	PromiseHistory    = "history complete and ordered"                // creation first, transitions chained, last = status
 	PromiseAnswers    = "the API answers 2xx/4xx or 503 unavailable"  // never a 500; 503s carry Retry-After
 	PromiseCompletion = "a valid completion is accepted"              // a builder holding its claim is never told 409
+	PromiseClaim      = "a claim with a free slot gets a job or 204"  // never a 409 "slots busy" to a builder with a free slot
 	PromiseBuilders   = "no healthy builder is blamed"                // none lost, none with failures
 	PromiseRecovers   = "the farm recovers by itself"                 // a job submitted after the faults runs
 )

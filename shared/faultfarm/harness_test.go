@@ -131,5 +131,5 @@ func holds(t *testing.T, res *faultfarm.Result, promise string) {
 var everyPromise = []string{
 	farmcheck.PromiseAccepted, farmcheck.PromiseNotLost, farmcheck.PromiseTerminal, farmcheck.PromiseSucceeded,
 	farmcheck.PromiseOnePerKey, farmcheck.PromiseRunOnce, farmcheck.PromiseClaimRuns, farmcheck.PromiseHistory,
-	farmcheck.PromiseAnswers, farmcheck.PromiseCompletion, farmcheck.PromiseBuilders, farmcheck.PromiseRecovers,
+	farmcheck.PromiseAnswers, farmcheck.PromiseCompletion, farmcheck.PromiseClaim, farmcheck.PromiseBuilders, farmcheck.PromiseRecovers,
 }

@@ -9,12 +9,13 @@ import (
 	"github.com/buildfarm/buildfarm/shared/faultproxy"
 )
 
-// loseOnce loses the answer to the first PutItem on the jobs table whose
-// body holds every one of parts: the write is applied, its answer never
-// arrives, and the SDK sends it again.
+// loseOnce loses the answer to the first DynamoDB write on the jobs table
+// whose body holds every one of parts (a PutItem today; a transaction
+// carrying the job's item after the store's redesign matches too): the
+// write is applied, its answer never arrives, and the SDK sends it again.
 func loseOnce(f *faultfarm.Farm, parts ...string) faultproxy.Spec {
 	return faultproxy.Spec{Rules: []faultproxy.Rule{{
-		Service: faultproxy.ServiceDynamoDB, Operation: "PutItem", Fault: faultproxy.FaultLoseAnswer, Rate: 1, Times: 1,
+		Service: faultproxy.ServiceDynamoDB, Fault: faultproxy.FaultLoseAnswer, Rate: 1, Times: 1,
 		BodyContains: append([]string{`"TableName":"` + f.Local.Config.Topology.Jobs.Name + `"`}, parts...),
 	}}}
 }

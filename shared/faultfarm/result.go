@@ -118,6 +118,8 @@ func (r *Result) Write(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nAPI answers by route:")
 	r.Answers.Write(w)
+	fmt.Fprintln(w, "\nerror answers:")
+	r.Answers.WriteRefusals(w)
 	fmt.Fprintln(w, "\ninjected by the proxy:")
 	r.Counts.Write(w)
 	if len(r.Violations) == 0 {
