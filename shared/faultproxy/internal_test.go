@@ -196,7 +196,7 @@ func TestBodyContainsPicksOneKindOfWrite(t *testing.T) {
 	t.Parallel()
 	p := &Proxy{counts: map[Key]*Count{}, calls: map[Key]uint64{}}
 	p.spec = Spec{Rules: []Rule{{Service: ServiceDynamoDB, Operation: "PutItem", Fault: FaultLoseAnswer, Rate: 1,
-		BodyContains: []string{`"TableName":"t-jobs"`, `"status":{"S":"running"}`}}}}
+		BodyContains: []string{`"TableName":"t-jobs"`, `"status":{"S":"running"}`}, BodyLacks: []string{`{"S":"queued"}`}}}}
 	p.picked = make([]int, 1)
 	k := Key{ServiceDynamoDB, "PutItem"}
 	for body, want := range map[string]Fault{

@@ -466,7 +466,7 @@ func (p *Proxy) bodyFor(r *http.Request, k Key) []byte {
 	p.mu.Lock()
 	need := false
 	for _, rule := range p.spec.Rules {
-		need = need || (len(rule.BodyContains) > 0 && rule.matchesKey(k))
+		need = need || (len(rule.BodyContains)+len(rule.BodyLacks) > 0 && rule.matchesKey(k))
 	}
 	p.mu.Unlock()
 	if !need || r.Body == nil {

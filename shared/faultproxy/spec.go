@@ -54,6 +54,8 @@ type Rule struct {
 	// to pick a job's claim write among DynamoDB PutItems). Bodies over
 	// MaxMatchedBody never match.
 	BodyContains []string `json:"body_contains,omitempty"`
+	// BodyLacks narrows it further to bodies holding none of these strings.
+	BodyLacks []string `json:"body_lacks,omitempty"`
 }
 
 // MaxMatchedBody is the largest request body BodyContains looks into.
@@ -70,6 +72,11 @@ func (r Rule) matches(k Key, body []byte) bool {
 	}
 	for _, s := range r.BodyContains {
 		if body == nil || !bytes.Contains(body, []byte(s)) {
+			return false
+		}
+	}
+	for _, s := range r.BodyLacks {
+		if body == nil || bytes.Contains(body, []byte(s)) {
 			return false
 		}
 	}
