@@ -200,6 +200,7 @@ func (p *Proxy) Close() error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = p.srv.Close() // long polls in flight
 	}
+	p.rp.Transport.(*http.Transport).CloseIdleConnections()
 	return err
 }
 
