@@ -39,6 +39,8 @@ type app struct {
 	pollMin, pollMax time.Duration
 	// httpTimeout bounds one API call.
 	httpTimeout time.Duration
+	// retry is the client's policy for idempotent calls (tests shrink it).
+	retry client.RetryPolicy
 
 	// The global flags, shared by the flag sets of farmctl and of every command.
 	apiFlag, tokenFlag, outputFlag setting
@@ -56,6 +58,7 @@ func newApp(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, gete
 		pollMin:     250 * time.Millisecond,
 		pollMax:     5 * time.Second,
 		httpTimeout: 60 * time.Second,
+		retry:       client.DefaultRetry,
 	}
 }
 
@@ -87,6 +90,9 @@ func (a *app) connect() error {
 		a.tokenFlag.resolve(a.getenv, "FARM_TOKEN", ""),
 		client.WithHTTPClient(&http.Client{Timeout: a.httpTimeout, Transport: a.raw}),
 		client.WithUserAgent("farmctl/"+version()),
+		// Reads, and submits with an idempotency key, go through a farm
+		// that answers 503 for a few seconds (docs/farmctl.md, Retries).
+		client.WithRetry(a.retry),
 	)
 	if err != nil {
 		return fmt.Errorf("--api: %s", strings.TrimPrefix(err.Error(), "client: "))

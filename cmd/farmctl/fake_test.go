@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/buildfarm/buildfarm/shared/client"
 )
 
 // testToken is the FARM_TOKEN of every test run.
@@ -115,6 +117,13 @@ type result struct {
 // FARM_TOKEN set, plus env, and stdin.
 func runFarmctl(t *testing.T, f *fakeFarm, env map[string]string, stdin string, args ...string) result {
 	t.Helper()
+	// Without the client's retries: each canned reply is met once.
+	return runFarmctlRetrying(t, f, client.RetryPolicy{}, env, stdin, args...)
+}
+
+// runFarmctlRetrying is runFarmctl with the client's retry policy.
+func runFarmctlRetrying(t *testing.T, f *fakeFarm, retry client.RetryPolicy, env map[string]string, stdin string, args ...string) result {
+	t.Helper()
 	vars := map[string]string{"FARM_TOKEN": testToken}
 	if f != nil {
 		vars["FARM_API"] = f.srv.URL
@@ -127,6 +136,7 @@ func runFarmctl(t *testing.T, f *fakeFarm, env map[string]string, stdin string, 
 	a.now = func() time.Time { return testNow }
 	a.pollMin, a.pollMax = time.Millisecond, 2*time.Millisecond
 	a.httpTimeout = 10 * time.Second
+	a.retry = retry
 	code := a.run(args)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }

@@ -26,6 +26,7 @@ type Client struct {
 	token     string
 	http      *http.Client
 	userAgent string
+	retry     RetryPolicy
 }
 
 // Option configures a Client.
@@ -107,8 +108,31 @@ type response struct {
 	body   io.ReadCloser
 }
 
-// send performs req and turns every non-2xx answer into a *StatusError.
+// send performs req — again, by the client's RetryPolicy, while an
+// idempotent request meets an unavailable farm — and turns every non-2xx
+// answer into a *StatusError.
 func (c *Client) send(ctx context.Context, req request) (*response, error) {
+	for attempt := 1; ; attempt++ {
+		resp, err := c.sendOnce(ctx, req)
+		if err == nil {
+			return resp, nil
+		}
+		wait, again := c.retry.retryWait(ctx, req, attempt, err)
+		if !again {
+			return nil, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+	}
+}
+
+// sendOnce performs req once.
+func (c *Client) sendOnce(ctx context.Context, req request) (*response, error) {
 	// req.path is already escaped segment by segment.
 	target := c.base.String() + req.path
 	if len(req.query) > 0 {

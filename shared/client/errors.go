@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/buildfarm/buildfarm/shared/apiv1"
 	"github.com/buildfarm/buildfarm/shared/farm"
@@ -22,6 +23,8 @@ type StatusError struct {
 	// Body is the raw answer (bounded), for answers that carry more than the
 	// error, such as the 409 of a heartbeat.
 	Body []byte
+	// RetryAfter is the farm's Retry-After (on a 503), zero when none.
+	RetryAfter time.Duration
 }
 
 func (e *StatusError) Error() string {
@@ -82,7 +85,7 @@ func codeForStatus(status int) string {
 
 func decodeError(method, path string, resp *http.Response) error {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	se := &StatusError{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"), Body: raw}
+	se := &StatusError{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"), Body: raw, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"))}
 	var body apiv1.ErrorBody
 	if err := json.Unmarshal(raw, &body); err == nil && body.Error.Code != "" {
 		se.Err = &farm.Error{Code: body.Error.Code, Message: body.Error.Message, Field: body.Error.Field}

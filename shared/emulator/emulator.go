@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/buildfarm/buildfarm/shared/awsconf"
 	"github.com/buildfarm/buildfarm/shared/emulator/itemlock"
 )
 
@@ -147,9 +148,10 @@ func (e *Emulator) Stop() {
 
 // Config returns an SDK config for the emulator: its endpoint, the region from
 // AWS_REGION (default us-east-1), the credentials from the environment, or
-// dummy ones (emulators accept any), and this process's per-item write locks
-// (package itemlock), which make the emulator's conditional writes atomic
-// as DynamoDB's are. Every config of one Emulator shares the same locks.
+// dummy ones (emulators accept any), the farm's retry policy (awsconf), and
+// this process's per-item write locks (package itemlock), which make the
+// emulator's conditional writes atomic as DynamoDB's are. Every config of one
+// Emulator shares the same locks.
 func (e *Emulator) Config(ctx context.Context) (aws.Config, error) {
 	cfg, err := e.plainConfig(ctx)
 	if err != nil {
@@ -170,7 +172,7 @@ func (e *Emulator) plainConfig(ctx context.Context) (aws.Config, error) {
 	if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
 	}
-	return config.LoadDefaultConfig(ctx, opts...)
+	return awsconf.Load(ctx, opts...)
 }
 
 // Env is the environment that points a child process (or the SDK's default

@@ -33,6 +33,10 @@ func statusOf(code string) int {
 	return http.StatusInternalServerError
 }
 
+// RetryAfterSeconds is the Retry-After of a 503: the AWS SDK has already
+// retried the dependency for up to a few seconds before the API gives up.
+const RetryAfterSeconds = "1"
+
 // edgeError is an HTTP-level refusal with no application meaning of its own
 // (an unsupported media type, a method the path does not allow): an
 // EInvalid error with a more precise status.
@@ -89,8 +93,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.WarnContext(ctx, "error after the response began", "code", code)
 		return
 	}
-	if status == http.StatusUnauthorized {
+	switch status {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="buildfarm"`)
+	case http.StatusServiceUnavailable:
+		// A dependency is down or throttled: the request may be sent again.
+		w.Header().Set("Retry-After", RetryAfterSeconds)
 	}
 	writeJSON(w, status, apiv1.ErrorBody{Error: detail})
 }

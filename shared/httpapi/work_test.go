@@ -247,7 +247,11 @@ func TestCompleteWhenStorageFails(t *testing.T) {
 	e.blobs.fail = farm.Errorf(farm.EUnavailable, "object storage is unavailable; try again")
 	e.blobs.mu.Unlock()
 	// Artifacts cannot be checked: the builder is asked to try again.
-	expectError(t, e.do(builder1, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{"claim_token": token, "result": "succeeded", "artifacts": []string{"a"}}), http.StatusServiceUnavailable, farm.EUnavailable, "")
+	w := e.do(builder1, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{"claim_token": token, "result": "succeeded", "artifacts": []string{"a"}})
+	expectError(t, w, http.StatusServiceUnavailable, farm.EUnavailable, "")
+	if w.Header().Get("Retry-After") != "1" {
+		t.Errorf("a 503 without Retry-After: %v", w.Header())
+	}
 	// Without artifacts the result is recorded; the log stays the tail on the job.
 	var done farm.Job
 	e.must(http.StatusOK, builder1, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{"claim_token": token, "result": "succeeded", "log": "ok\n"}, &done)

@@ -150,11 +150,14 @@ func (l *Locks) read(table string) func() {
 
 // Item locks the item of table that item (or its key) names, and returns
 // the release. Writes to other items of the table are not held up.
+// When the table's key schema cannot be learnt (the emulator is down, or a
+// fault injected), the write holds the whole table instead: coarser, never
+// wrong, and the schema is asked again next time.
 func (l *Locks) Item(ctx context.Context, table string, item map[string]types.AttributeValue) (func(), error) {
 	t := l.table(table)
 	key, err := l.itemKey(ctx, t, table, item)
 	if err != nil {
-		return nil, err
+		return l.Tables(table), nil
 	}
 	t.whole.RLock()
 	t.mu.Lock()

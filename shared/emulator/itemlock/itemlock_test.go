@@ -2,6 +2,7 @@ package itemlock
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -117,4 +118,16 @@ func TestKeyUsesOnlyKeyAttributes(t *testing.T) {
 	if k3, _ := l.itemKey(context.Background(), l.table("r"), "r", it); k3 == k1 {
 		t.Fatal("two items share a lock key")
 	}
+}
+
+func TestUnknownSchemaHoldsTheTable(t *testing.T) {
+	t.Parallel()
+	l := New(func(context.Context, string) ([]string, error) { return nil, errors.New("emulator down") })
+	w := mustItem(t, l, "jobs", "a")
+	other, ok := acquired(t, func() func() { return mustItem(t, l, "jobs", "b") })
+	if ok {
+		t.Fatal("without a key schema, two writes to one table ran at once")
+	}
+	w()
+	other()
 }
