@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -44,7 +45,7 @@ func TestIssueAndAuthenticate(t *testing.T) {
 			t.Fatal(err)
 		}
 		tc.want.TokenID = tok.ID
-		if p != tc.want {
+		if !reflect.DeepEqual(p, tc.want) {
 			t.Errorf("principal = %+v, want %+v", p, tc.want)
 		}
 	}

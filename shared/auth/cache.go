@@ -51,3 +51,9 @@ func (c *tokenCache) put(hash string, p farm.Principal, expires time.Time) {
 	}
 	c.entries[hash] = cachedPrincipal{p, expires}
 }
+
+func (c *tokenCache) evict(hash string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, hash)
+}

@@ -45,10 +45,7 @@ type Job struct {
 	BuilderFailures int      `json:"builder_failures,omitempty"`
 	ParentID        string   `json:"parent_id,omitempty"`
 	DependsOn       []string `json:"depends_on,omitempty"`
-	// Dependents are the waiting jobs that depend on this one; they are
-	// re-evaluated when it finishes.
-	Dependents     []string `json:"-"`
-	IdempotencyKey string   `json:"idempotency_key,omitempty"`
+	IdempotencyKey  string   `json:"idempotency_key,omitempty"`
 	// FollowOnsCreated is set once the follow-on jobs of a succeeded job exist.
 	FollowOnsCreated bool       `json:"follow_ons_created,omitempty"`
 	CancelRequested  bool       `json:"cancel_requested,omitempty"`
@@ -88,7 +85,6 @@ func (j *Job) Clone() *Job {
 	c.Payload = append(json.RawMessage(nil), j.Payload...)
 	c.Artifacts = append([]Artifact(nil), j.Artifacts...)
 	c.DependsOn = append([]string(nil), j.DependsOn...)
-	c.Dependents = append([]string(nil), j.Dependents...)
 	c.QueuedAt = cloneTime(j.QueuedAt)
 	c.StartedAt = cloneTime(j.StartedAt)
 	c.FinishedAt = cloneTime(j.FinishedAt)

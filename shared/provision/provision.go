@@ -84,7 +84,7 @@ func ensureTable(ctx context.Context, ddb *dynamodb.Client, t topology.Table) (s
 		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, ddbtypes.GlobalSecondaryIndex{
 			IndexName:  aws.String(ix.Name),
 			KeySchema:  keySchema(ix.Partition, ix.Sort),
-			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(ix.Projection)},
+			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(ix.Projection), NonKeyAttributes: ix.NonKeyAttributes},
 		})
 	}
 	for name, typ := range attrs {

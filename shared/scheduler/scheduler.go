@@ -50,6 +50,8 @@ type Config struct {
 	ClaimScan int
 	// StaleQueueAge: the reaper re-rings a pool whose claimable jobs waited this long (default 2 × Heartbeat).
 	StaleQueueAge time.Duration
+	// MaxDependents bounds the jobs that may wait for one job (default DefaultMaxDependents).
+	MaxDependents int
 }
 
 func (c Config) withDefaults() Config {
@@ -79,6 +81,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StaleQueueAge <= 0 {
 		c.StaleQueueAge = 2 * c.Heartbeat
+	}
+	if c.MaxDependents <= 0 {
+		c.MaxDependents = DefaultMaxDependents
 	}
 	return c
 }

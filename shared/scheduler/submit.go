@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,6 +21,9 @@ const (
 	MaxMaxAttempts       = 20
 	MaxTimeoutSeconds    = 7 * 24 * 3600
 	MaxDependsOn         = 20
+	// DefaultMaxDependents bounds the jobs that may wait for one job
+	// (Config.MaxDependents).
+	DefaultMaxDependents = 1000
 	MaxIdempotencyKeyLen = 255
 	MaxPayloadBytes      = 256 << 10
 )
@@ -162,9 +166,9 @@ func (s *Scheduler) newJob(req SubmitRequest, now time.Time) (*farm.Job, error) 
 	if err != nil {
 		return nil, err
 	}
-	payload, err := json.Marshal(args)
+	payload, err := storedPayload(args)
 	if err != nil {
-		return nil, farm.Internal(err)
+		return nil, err
 	}
 	pool := typ.Pool(args)
 	if !s.pools[pool] {
@@ -234,19 +238,39 @@ func (s *Scheduler) newJob(req SubmitRequest, now time.Time) (*farm.Job, error) 
 	}, nil
 }
 
+// storedPayload is the payload as the job keeps it: the parsed args
+// encoded again (defaults filled in), without HTML escaping ('<' stays one
+// byte, not six), and within MaxPayloadBytes in that form, which is what
+// the store and every reader see.
+func storedPayload(args farm.Args) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(args); err != nil {
+		return nil, farm.Internal(err)
+	}
+	payload := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if len(payload) > MaxPayloadBytes {
+		return nil, farm.FieldError("payload", "is %d bytes once stored (characters such as U+2028 take six bytes in JSON), more than the %d allowed", len(payload), MaxPayloadBytes)
+	}
+	return payload, nil
+}
+
 // create writes a new job with its first event. A job with unfinished
-// dependencies is written waiting and then registered on each of them; a
-// dependency that finished in the meantime is noticed on registration (its
-// version changed), and the sweep re-evaluates every waiting job anyway, so
+// dependencies is written waiting and then registered on each of them as a
+// separate edge item (the job depended on is never rewritten); a dependency
+// that finished in the meantime is noticed when it is read again after the
+// edge is written, and the sweep re-evaluates every waiting job anyway, so
 // no dependency's end is ever missed.
 func (s *Scheduler) create(ctx context.Context, job *farm.Job, now time.Time) error {
 	job.Status, job.Error, job.Result, job.QueuedAt, job.FinishedAt = farm.StatusQueued, "", "", nil, nil
 	detail := "submitted by " + job.RequestedBy
 	var pending []string
 	for i, id := range job.DependsOn {
+		field := fmt.Sprintf("depends_on[%d]", i)
 		dep, err := s.store.GetJob(ctx, id)
 		if farm.IsCode(err, farm.ENotFound) {
-			return farm.FieldError(fmt.Sprintf("depends_on[%d]", i), "job %s does not exist", id)
+			return farm.FieldError(field, "job %s does not exist", id)
 		}
 		if err != nil {
 			return err
@@ -262,6 +286,9 @@ func (s *Scheduler) create(ctx context.Context, job *farm.Job, now time.Time) er
 				detail = job.Error
 			}
 		default:
+			if err := s.checkDependentRoom(ctx, field, id, job.ID); err != nil {
+				return err
+			}
 			pending = append(pending, id)
 		}
 	}
@@ -279,31 +306,42 @@ func (s *Scheduler) create(ctx context.Context, job *farm.Job, now time.Time) er
 		return nil
 	}
 	for _, id := range pending {
-		if err := s.registerDependent(ctx, id, job.ID); err != nil {
+		if err := s.registerDependent(ctx, id, job.ID, now); err != nil {
 			s.log.WarnContext(ctx, "dependency registration failed; the reaper's sweep covers it", "job_id", job.ID, "dependency", id, "err", err)
 		}
 	}
 	return nil
 }
 
-// registerDependent records on dependency depID that jobID waits for it, or
-// re-evaluates jobID at once if the dependency has finished.
-func (s *Scheduler) registerDependent(ctx context.Context, depID, jobID string) error {
-	finished := false
-	err := retryOnConflict(ctx, func() error {
-		dep, err := s.store.GetJob(ctx, depID)
-		if err != nil {
-			return err
-		}
-		if finished = dep.Status.Terminal(); finished {
-			return nil
-		}
-		next := dep.Touched()
-		next.Dependents = append(next.Dependents, jobID)
-		return s.store.Commit(ctx, Tx{Jobs: []JobWrite{{Prev: dep, Next: next}}})
-	})
-	if err == nil && finished {
+// checkDependentRoom refuses a new dependent of a job that has
+// Config.MaxDependents already. (A job being written again after a lost answer may
+// find its own edge there: that is room it already has.)
+func (s *Scheduler) checkDependentRoom(ctx context.Context, field, depID, jobID string) error {
+	limit := s.cfg.MaxDependents
+	ids, err := s.store.Dependents(ctx, depID, limit)
+	if err != nil {
+		return err
+	}
+	if len(ids) >= limit && !slices.Contains(ids, jobID) {
+		return farm.FieldError(field, "job %s already has %d dependent jobs, the most a job may have", depID, limit)
+	}
+	return nil
+}
+
+// registerDependent records that jobID waits for depID, then reads depID
+// again: if it finished before the edge existed, its follow-up may have
+// missed jobID, so jobID is re-evaluated now.
+func (s *Scheduler) registerDependent(ctx context.Context, depID, jobID string, now time.Time) error {
+	edge := DependentEdge{JobID: depID, DependentID: jobID, ExpiresAt: s.eventExpiry(now)}
+	if err := s.store.Commit(ctx, Tx{Dependents: []DependentEdge{edge}}); err != nil {
+		return err
+	}
+	dep, err := s.store.GetJob(ctx, depID)
+	if err != nil {
+		return err
+	}
+	if dep.Status.Terminal() {
 		return s.evaluateWaiting(ctx, jobID)
 	}
-	return err
+	return nil
 }
