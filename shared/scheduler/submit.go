@@ -17,10 +17,10 @@ import (
 
 // Submission limits.
 const (
-	MaxPriority          = 1_000_000
-	MaxMaxAttempts       = 20
-	MaxTimeoutSeconds    = 7 * 24 * 3600
-	MaxDependsOn         = 20
+	MaxPriority       = 1_000_000
+	MaxMaxAttempts    = 20
+	MaxTimeoutSeconds = 7 * 24 * 3600
+	MaxDependsOn      = 20
 	// DefaultMaxDependents bounds the jobs that may wait for one job
 	// (Config.MaxDependents).
 	DefaultMaxDependents = 1000

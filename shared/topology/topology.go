@@ -91,10 +91,10 @@ type Topology struct {
 	Prefix string
 	Pools  []string
 
-	Jobs          Table
-	JobEvents     Table
-	Builders      Table
-	Tokens        Table
+	Jobs      Table
+	JobEvents Table
+	Builders  Table
+	Tokens    Table
 	// JobDependents holds one item per dependency edge (job_id: the job
 	// depended on, dependent_id: the job waiting for it), so that a job's
 	// dependents never grow its own item.
@@ -181,8 +181,8 @@ func New(prefix string, pools []string) (*Topology, error) {
 				{Name: IndexCreated, Partition: s("job_shard"), Sort: sk("id"), Projection: ProjectKeysOnly},
 			},
 		},
-		JobEvents:     Table{ID: "JobEvents", Name: n("job-events"), Partition: s("job_id"), Sort: sk("seq"), TTLAttribute: "expires_at"},
-		Builders:      Table{ID: "Builders", Name: n("builders"), Partition: s("name")},
+		JobEvents: Table{ID: "JobEvents", Name: n("job-events"), Partition: s("job_id"), Sort: sk("seq"), TTLAttribute: "expires_at"},
+		Builders:  Table{ID: "Builders", Name: n("builders"), Partition: s("name")},
 		Tokens: Table{
 			ID: "Tokens", Name: n("tokens"), Partition: s("token_hash"), TTLAttribute: "expires_at",
 			Indexes: []Index{{Name: IndexTokenID, Partition: s("token_shard"), Sort: sk("id"), Projection: ProjectAll}},
