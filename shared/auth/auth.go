@@ -38,12 +38,21 @@ type Authenticator struct {
 // store read of bursts of requests with the same token.
 const TokenCacheTTL = 2 * time.Second
 
+// Option configures an Authenticator.
+type Option func(*Authenticator)
+
+// WithClock makes the Authenticator read the time from now (tests).
+func WithClock(now func() time.Time) Option { return func(a *Authenticator) { a.now = now } }
+
 // New returns an Authenticator over store. A non-empty adminToken is the
 // bootstrap admin token.
-func New(store Store, adminToken string) *Authenticator {
+func New(store Store, adminToken string, opts ...Option) *Authenticator {
 	a := &Authenticator{store: store, now: time.Now}
 	if adminToken != "" {
 		a.adminHash = []byte(farm.HashToken(adminToken))
+	}
+	for _, o := range opts {
+		o(a)
 	}
 	return a
 }
@@ -88,7 +97,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (farm.P
 	if tok.ExpiresAt != nil && tok.ExpiresAt.Before(until) {
 		until = *tok.ExpiresAt
 	}
-	a.known.put(hash, p, until)
+	a.known.put(hash, p, now, until)
 	return p, nil
 }
 

@@ -200,10 +200,16 @@ func newEnv(t testing.TB) *env {
 // newEnvLogging is newEnv with its logs written to w.
 func newEnvLogging(t testing.TB, w io.Writer) *env {
 	t.Helper()
+	return newEnvClocked(t, w, time.Now)
+}
+
+// newEnvClocked is newEnvLogging with tokens judged by the time now says.
+func newEnvClocked(t testing.TB, w io.Writer, now func() time.Time) *env {
+	t.Helper()
 	logger := slog.New(httpapi.ContextHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	store := &failingStore{Store: memstore.New()}
 	sched := scheduler.New(scheduler.Options{Store: store, Pools: []string{"default", "amd64"}, Logger: logger})
-	a := auth.New(store, adminToken)
+	a := auth.New(store, adminToken, auth.WithClock(now))
 	blobs := newFakeBlobs()
 	srv, err := httpapi.New(httpapi.Options{Scheduler: sched, Auth: a, Doorbells: fakeBells{}, Blobs: blobs, Logger: logger})
 	if err != nil {
@@ -367,4 +373,12 @@ func decodeInto(t testing.TB, w *httptest.ResponseRecorder, out any) {
 	if err := json.Unmarshal(w.Body.Bytes(), out); err != nil {
 		t.Fatalf("decode %s: %v", w.Body, err)
 	}
+}
+
+// listJobs lists jobs as who with the query q.
+func (e *env) listJobs(who, q string) apiv1.JobList {
+	e.t.Helper()
+	var list apiv1.JobList
+	e.must(http.StatusOK, who, "GET", "/v1/jobs?"+q, nil, &list)
+	return list
 }

@@ -31,6 +31,9 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
 	if err := farm.CheckName("pool", req.Pool); err != nil {
 		return err
 	}
+	if p := principal(r.Context()); !p.MayUsePool(req.Pool) {
+		return forbidden("this token is bound to pools %s; it may not claim from pool %q", strings.Join(p.Pools, ", "), req.Pool)
+	}
 	job, err := s.sched.Claim(r.Context(), name, req.Pool)
 	if err != nil {
 		return err

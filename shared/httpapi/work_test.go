@@ -168,8 +168,10 @@ func TestArtifactURL(t *testing.T) {
 	} {
 		expectError(t, e.do(builder1, "POST", "/v1/jobs/"+job.ID+"/artifacts", tc.body), tc.status, tc.code, tc.field)
 	}
-	// Another builder, even with the right token, does not hold the claim.
-	expectError(t, e.do(builder2, "POST", "/v1/jobs/"+job.ID+"/artifacts", map[string]string{"claim_token": token, "name": "x"}), http.StatusConflict, farm.EConflict, "")
+	// Another builder, even with the right token, does not hold the claim:
+	// with it, it would act for b1; without it, its claim is stale.
+	expectError(t, e.do(builder2, "POST", "/v1/jobs/"+job.ID+"/artifacts", map[string]string{"claim_token": token, "name": "x"}), http.StatusForbidden, farm.EForbidden, "")
+	expectError(t, e.do(builder2, "POST", "/v1/jobs/"+job.ID+"/artifacts", map[string]string{"claim_token": "stale", "name": "x"}), http.StatusConflict, farm.EConflict, "")
 	expectError(t, e.do(builder1, "POST", "/v1/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV/artifacts", map[string]string{"claim_token": token, "name": "x"}), http.StatusNotFound, farm.ENotFound, "")
 }
 
