@@ -135,9 +135,9 @@ func TestTokens(t *testing.T) {
 		},
 		{name: "pools bind builder tokens only", args: []string{"tokens", "create", "--role", "submitter", "--pools", "default"}, wantCode: exitUsage, wantErr: []string{"--pools binds builder tokens only"}},
 		{
-			name:   "list, never a secret",
-			args:   []string{"tokens", "list"},
-			routes: map[string][]reply{"GET /v1/tokens": {ok(`{"tokens":[{"id":"tk1","role":"submitter","name":"ci","created_by":"admin","created_at":"2026-11-23T12:00:00Z"},{"id":"tk2","role":"builder","builder":"b1","pools":["default"],"created_at":"2026-11-23T12:00:01Z","expires_at":"2026-11-25T12:00:00Z"}]}`)}},
+			name:     "list, never a secret",
+			args:     []string{"tokens", "list"},
+			routes:   map[string][]reply{"GET /v1/tokens": {ok(`{"tokens":[{"id":"tk1","role":"submitter","name":"ci","created_by":"admin","created_at":"2026-11-23T12:00:00Z"},{"id":"tk2","role":"builder","builder":"b1","pools":["default"],"created_at":"2026-11-23T12:00:01Z","expires_at":"2026-11-25T12:00:00Z"}]}`)}},
 			wantReqs: []wantRequest{{Method: "GET", Path: "/v1/tokens"}},
 			wantOut: "ID   ROLE       BUILDER  POOLS    NAME  CREATED               EXPIRES               CREATED-BY\n" +
 				"tk1  submitter  -        -        ci    2026-11-23T12:00:00Z  -                     admin\n" +

@@ -47,18 +47,28 @@ var (
 // PrivateArchiveBonus lifts builds for private archives above public ones, as Launchpad does.
 const PrivateArchiveBonus = 10000
 
-// Source points at an uploaded object a job works on (set by S3 ingest).
+// Source points at an uploaded object a job works on (set by S3 ingest, or
+// by a submitter naming an upload under incoming/). SourceVersion pins the
+// object version the builder downloads.
 type Source struct {
 	Source        string `json:"source,omitempty"`
 	SourceVersion string `json:"source_version,omitempty"`
 }
 
+// check validates the form of a source; which objects a submitter may name
+// is the farm's SourcePolicy, checked at submit.
 func (s *Source) check() error {
 	if s.Source == "" {
+		if s.SourceVersion != "" {
+			return FieldError("source_version", "is only for a source")
+		}
 		return nil
 	}
-	if !strings.HasPrefix(s.Source, "s3://") && !strings.HasPrefix(s.Source, "https://") && !strings.HasPrefix(s.Source, "http://") {
-		return FieldError("source", "must be an s3:// or http(s):// URL")
+	if !strings.HasPrefix(s.Source, "s3://") {
+		return FieldError("source", "must be an s3:// URL of an uploaded object")
+	}
+	if len(s.SourceVersion) > 1024 {
+		return FieldError("source_version", "is longer than 1024 characters")
 	}
 	return nil
 }

@@ -54,6 +54,14 @@ func (b *fakeBlobs) PresignGet(_ context.Context, key string, ttl time.Duration)
 	return &s3blobs.Presigned{URL: "https://blobs.test/" + testBucket + "/" + key + "?X-Amz-Signature=get", Method: http.MethodGet, ExpiresAt: time.Now().Add(ttl).UTC()}, nil
 }
 
+func (b *fakeBlobs) PresignGetVersion(ctx context.Context, key, version string, ttl time.Duration) (*s3blobs.Presigned, error) {
+	p, err := b.PresignGet(ctx, key, ttl)
+	if err == nil && version != "" {
+		p.URL += "&versionId=" + version
+	}
+	return p, err
+}
+
 func (b *fakeBlobs) Put(_ context.Context, key, _ string, body []byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -208,7 +216,8 @@ func newEnvClocked(t testing.TB, w io.Writer, now func() time.Time) *env {
 	t.Helper()
 	logger := slog.New(httpapi.ContextHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	store := &failingStore{Store: memstore.New()}
-	sched := scheduler.New(scheduler.Options{Store: store, Pools: []string{"default", "amd64"}, Logger: logger})
+	sched := scheduler.New(scheduler.Options{Store: store, Pools: []string{"default", "amd64"}, Logger: logger,
+		Sources: farm.SourcePolicy{Bucket: testBucket, Prefix: s3blobs.IncomingPrefix}})
 	a := auth.New(store, adminToken, auth.WithClock(now))
 	blobs := newFakeBlobs()
 	srv, err := httpapi.New(httpapi.Options{Scheduler: sched, Auth: a, Doorbells: fakeBells{}, Blobs: blobs, Logger: logger})

@@ -90,7 +90,7 @@ func TestBuilderTokensBoundToPools(t *testing.T) {
 	expectError(t, e.do("b7", "POST", "/v1/builders/b1/claim", map[string]string{"pool": "default"}), http.StatusForbidden, farm.EForbidden, "")
 
 	for body, field := range map[string]string{
-		`{"role":"submitter","pools":["default"]}`:           "pools",
+		`{"role":"submitter","pools":["default"]}`:            "pools",
 		`{"role":"builder","builder":"b8","pools":[]}`:        "pools",
 		`{"role":"builder","builder":"b8","pools":["gpu"]}`:   "pools[0]",
 		`{"role":"builder","builder":"b8","pools":["Nope!"]}`: "pools[0]",

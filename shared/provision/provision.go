@@ -176,6 +176,15 @@ func ensureBucket(ctx context.Context, s3c *s3.Client, sq *sqs.Client, top *topo
 			return fmt.Errorf("provision: create bucket %s: %w", top.Bucket.Name, err)
 		}
 	}
+	// Versioned, as in AWS: a job's source names the version that was
+	// uploaded, and its builder downloads that version.
+	_, err = s3c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+		Bucket:                  aws.String(top.Bucket.Name),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled},
+	})
+	if err != nil {
+		return fmt.Errorf("provision: bucket versioning: %w", err)
+	}
 	attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &ingestURL, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
 	if err != nil {
 		return fmt.Errorf("provision: ingest queue arn: %w", err)

@@ -166,6 +166,17 @@ func (s *Scheduler) newJob(req SubmitRequest, now time.Time) (*farm.Job, error) 
 	if err != nil {
 		return nil, err
 	}
+	if src, ok := args.(farm.ObjectSource); ok && !req.Internal {
+		// The farm's own jobs (follow-ons) may name what it made; a
+		// submitter only what was uploaded under incoming/.
+		if err := s.sources.Check(src.ObjectSource().Source); err != nil {
+			var fe *farm.Error
+			if errors.As(err, &fe) {
+				return nil, farm.FieldError("payload."+fe.Field, "%s", strings.TrimPrefix(fe.Message, fe.Field+": "))
+			}
+			return nil, err
+		}
+	}
 	payload, err := storedPayload(args)
 	if err != nil {
 		return nil, err
