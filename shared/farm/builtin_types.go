@@ -157,6 +157,22 @@ func validateBinaryBuild(a *BinaryBuildArgs) error {
 	return nil
 }
 
+// privilegedBinaryBuild names the score inputs of a binary build that only
+// an admin may set. Launchpad takes them from the archive, not the upload:
+// whether it is private (PrivateArchiveBonus) and its relative build score.
+// Pocket, component and urgency describe the build itself and stay the
+// submitter's (together at most 5770 points).
+func privilegedBinaryBuild(a BinaryBuildArgs) []string {
+	var out []string
+	if a.Private {
+		out = append(out, "private")
+	}
+	if a.ArchiveScore != 0 {
+		out = append(out, "archive_score")
+	}
+	return out
+}
+
 // ScoreBinaryBuild is Launchpad's additive build score.
 func ScoreBinaryBuild(a BinaryBuildArgs) int64 {
 	s := pocketScores[a.Pocket] + componentScores[a.Component] + urgencyScores[a.Urgency] + a.ArchiveScore
@@ -354,10 +370,11 @@ func scriptFollowOns(a ScriptArgs, _ *Job) ([]FollowOn, error) {
 func BuiltinTypes() []JobType {
 	return []JobType{
 		Define(TypeSpec[BinaryBuildArgs]{
-			Validate: validateBinaryBuild,
-			Score:    ScoreBinaryBuild,
-			Pool:     func(a BinaryBuildArgs) string { return archPool(a.Arch, *a.Virtualized) },
-			Defaults: Defaults{TimeoutSeconds: 3 * 3600, MaxAttempts: 3},
+			Validate:   validateBinaryBuild,
+			Score:      ScoreBinaryBuild,
+			Privileged: privilegedBinaryBuild,
+			Pool:       func(a BinaryBuildArgs) string { return archPool(a.Arch, *a.Virtualized) },
+			Defaults:   Defaults{TimeoutSeconds: 3 * 3600, MaxAttempts: 3},
 		}),
 		Define(TypeSpec[LiveImageBuildArgs]{
 			Validate: validateLiveImage,
@@ -367,6 +384,12 @@ func BuiltinTypes() []JobType {
 					s += PrivateArchiveBonus
 				}
 				return s
+			},
+			Privileged: func(a LiveImageBuildArgs) []string {
+				if a.Private {
+					return []string{"private"}
+				}
+				return nil
 			},
 			Pool:     func(a LiveImageBuildArgs) string { return archPool(a.Arch, true) },
 			Defaults: Defaults{TimeoutSeconds: 4 * 3600, MaxAttempts: 2},
@@ -394,7 +417,10 @@ func BuiltinTypes() []JobType {
 			Internal: true,
 		}),
 		Define(TypeSpec[ScriptArgs]{
-			Validate:  validateScript,
+			Validate: validateScript,
+			// Environment values carry credentials for the job (a deploy
+			// key, a registry password): other readers see the names only.
+			Secrets:   []Secret{{Field: "env", Values: true}, {Field: "then", FollowOns: true}},
 			Pool:      func(a ScriptArgs) string { return a.Pool },
 			Defaults:  Defaults{TimeoutSeconds: 3600, MaxAttempts: 3},
 			FollowOns: scriptFollowOns,

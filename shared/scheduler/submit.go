@@ -17,7 +17,12 @@ import (
 
 // Submission limits.
 const (
-	MaxPriority       = 1_000_000
+	// MaxPriority bounds an admin's priority (±); MaxSubmitterPriority a
+	// submitter's, kept below what the admin-only score inputs (a private
+	// archive's bonus, a pinned score) give, so that no payload or priority
+	// a submitter chooses buys a place above them.
+	MaxPriority          = 1_000_000
+	MaxSubmitterPriority = 1000
 	MaxMaxAttempts    = 20
 	MaxTimeoutSeconds = 7 * 24 * 3600
 	MaxDependsOn      = 20
@@ -44,6 +49,9 @@ type SubmitRequest struct {
 	ParentID         string
 	// Internal allows internal job types (the farm's own jobs).
 	Internal bool
+	// Privileged (an admin's request) may set the payload fields a type
+	// keeps for admins and priorities up to ±MaxPriority.
+	Privileged bool
 }
 
 // Submit validates a request and stores the job, then rings its pool's
@@ -192,6 +200,9 @@ func (s *Scheduler) newJob(req SubmitRequest, now time.Time) (*farm.Job, error) 
 			return nil, farm.FieldError("priority", "must be between %d and %d", -MaxPriority, MaxPriority)
 		}
 	}
+	if err := checkPrivileges(req, typ, args); err != nil {
+		return nil, err
+	}
 	d := typ.Defaults()
 	maxAttempts, timeout := d.MaxAttempts, d.TimeoutSeconds
 	if req.MaxAttempts != nil {
@@ -222,10 +233,11 @@ func (s *Scheduler) newJob(req SubmitRequest, now time.Time) (*farm.Job, error) 
 	if specs, err := typ.FollowOns(args, &farm.Job{}); err == nil {
 		for i, f := range specs {
 			prio := f.Priority
-			if _, err := s.newJob(SubmitRequest{Type: f.Type, Payload: f.Payload, Priority: &prio}, now); err != nil {
+			if _, err := s.newJob(SubmitRequest{Type: f.Type, Payload: f.Payload, Priority: &prio, Privileged: req.Privileged}, now); err != nil {
 				var fe *farm.Error
-				if errors.As(err, &fe) && fe.Code == farm.EInvalid {
-					return nil, farm.FieldError(fmt.Sprintf("payload.then[%d]", i), "%s", fe.Message)
+				if errors.As(err, &fe) && (fe.Code == farm.EInvalid || fe.Code == farm.EForbidden) {
+					field := fmt.Sprintf("payload.then[%d]", i)
+					return nil, &farm.Error{Code: fe.Code, Field: field, Message: field + ": " + fe.Message}
 				}
 				return nil, err
 			}
@@ -247,6 +259,24 @@ func (s *Scheduler) newJob(req SubmitRequest, now time.Time) (*farm.Job, error) 
 		DependsOn:      slices.Clone(req.DependsOn),
 		Version:        1,
 	}, nil
+}
+
+// checkPrivileges refuses what only an admin may ask for: payload fields
+// the type keeps for admins, and priorities beyond ±MaxSubmitterPriority.
+// The farm's own jobs (follow-ons) were checked when their parent was
+// submitted.
+func checkPrivileges(req SubmitRequest, typ farm.JobType, args farm.Args) error {
+	if req.Privileged || req.Internal {
+		return nil
+	}
+	if fields := typ.Privileged(args); len(fields) > 0 {
+		field := "payload." + fields[0]
+		return &farm.Error{Code: farm.EForbidden, Field: field, Message: fmt.Sprintf("%s: only an admin may set %s (it raises the job's score above other submitters' jobs)", field, strings.Join(fields, ", "))}
+	}
+	if req.Priority != nil && (*req.Priority < -MaxSubmitterPriority || *req.Priority > MaxSubmitterPriority) {
+		return &farm.Error{Code: farm.EForbidden, Field: "priority", Message: fmt.Sprintf("priority: must be between %d and %d (admins: ±%d)", -MaxSubmitterPriority, MaxSubmitterPriority, MaxPriority)}
+	}
+	return nil
 }
 
 // storedPayload is the payload as the job keeps it: the parsed args
