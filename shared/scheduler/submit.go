@@ -23,9 +23,9 @@ const (
 	// a submitter chooses buys a place above them.
 	MaxPriority          = 1_000_000
 	MaxSubmitterPriority = 1000
-	MaxMaxAttempts    = 20
-	MaxTimeoutSeconds = 7 * 24 * 3600
-	MaxDependsOn      = 20
+	MaxMaxAttempts       = 20
+	MaxTimeoutSeconds    = 7 * 24 * 3600
+	MaxDependsOn         = 20
 	// DefaultMaxDependents bounds the jobs that may wait for one job
 	// (Config.MaxDependents).
 	DefaultMaxDependents = 1000
