@@ -179,8 +179,8 @@ const (
 	DefaultListLimit = 50
 	MaxListLimit     = 500
 	// DefaultListScan bounds the index entries a listing examines per call
-	// (DynamoDB: at most two Query pages of small index entries, then one
-	// batch read of the jobs that match).
+	// (DynamoDB: a Query page or two of small index entries — a few read
+	// units — then batch reads of only the jobs that match).
 	DefaultListScan = 1000
 	// MaxListScan bounds JobFilter.Scan.
 	MaxListScan = 10000
