@@ -343,6 +343,35 @@ type dependentRecord struct {
 	ExpiresAt   int64  `dynamodbav:"expires_at,omitempty"` // TTL, epoch seconds
 }
 
+// tallyKey is the sort key of a job's dependent tally in the dependents
+// table: it sorts before every job id, and Dependents skips it.
+const tallyKey = "#tally"
+
+// tallyRecord counts a job's dependents (scheduler.DependentTally).
+type tallyRecord struct {
+	JobID     string `dynamodbav:"job_id"`
+	Key       string `dynamodbav:"dependent_id"`
+	Count     int    `dynamodbav:"count"`
+	Version   int64  `dynamodbav:"version"`
+	ExpiresAt int64  `dynamodbav:"expires_at,omitempty"` // TTL, epoch seconds
+}
+
+func toTallyRecord(t *scheduler.DependentTally) tallyRecord {
+	r := tallyRecord{JobID: t.JobID, Key: tallyKey, Count: t.Count, Version: t.Version}
+	if !t.ExpiresAt.IsZero() {
+		r.ExpiresAt = t.ExpiresAt.Unix()
+	}
+	return r
+}
+
+func (r tallyRecord) tally() *scheduler.DependentTally {
+	t := &scheduler.DependentTally{JobID: r.JobID, Count: r.Count, Version: r.Version}
+	if r.ExpiresAt != 0 {
+		t.ExpiresAt = time.Unix(r.ExpiresAt, 0).UTC()
+	}
+	return t
+}
+
 func toDependentRecord(d scheduler.DependentEdge) dependentRecord {
 	r := dependentRecord{JobID: d.JobID, DependentID: d.DependentID}
 	if !d.ExpiresAt.IsZero() {

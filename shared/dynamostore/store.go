@@ -281,6 +281,15 @@ func (s *Store) puts(tx scheduler.Tx) (state, events []put, err error) {
 			return nil, nil, err
 		}
 	}
+	for _, w := range tx.Tallies {
+		prevVersion := int64(0)
+		if w.Prev != nil {
+			prevVersion = w.Prev.Version
+		}
+		if err := add(t.JobDependents.Name, toTallyRecord(w.Next), versioned(w.Prev != nil, prevVersion, "job_id"), false); err != nil {
+			return nil, nil, err
+		}
+	}
 	for _, d := range tx.Dependents {
 		if err := add(t.JobDependents.Name, toDependentRecord(d), nil, false); err != nil {
 			return nil, nil, err
@@ -434,10 +443,24 @@ func (s *Store) DeleteToken(ctx context.Context, id string) (*farm.Token, error)
 	return found[0], nil
 }
 
+// GetDependentTally reads the count of a job's dependents.
+func (s *Store) GetDependentTally(ctx context.Context, id string) (*scheduler.DependentTally, error) {
+	var rec tallyRecord
+	ok, err := s.get(ctx, s.top.JobDependents.Name, map[string]types.AttributeValue{"job_id": str(id), "dependent_id": str(tallyKey)}, &rec)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return &scheduler.DependentTally{JobID: id}, nil
+	}
+	return rec.tally(), nil
+}
+
 // Dependents reads a job's dependency edges (a strongly consistent query
-// of its partition of the dependents table).
+// of its partition of the dependents table, past its tally).
 func (s *Store) Dependents(ctx context.Context, id string, limit int) ([]string, error) {
-	in, err := keyQuery(s.top.JobDependents.Name, "", expression.Key("job_id").Equal(expression.Value(id)), nil)
+	key := expression.KeyAnd(expression.Key("job_id").Equal(expression.Value(id)), expression.Key("dependent_id").GreaterThan(expression.Value(tallyKey)))
+	in, err := keyQuery(s.top.JobDependents.Name, "", key, nil)
 	if err != nil {
 		return nil, err
 	}

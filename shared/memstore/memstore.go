@@ -25,6 +25,7 @@ type Store struct {
 	builders    map[string]*farm.Builder
 	tokens      map[string]*farm.Token
 	dependents  map[string]map[string]bool // job id -> ids of the jobs waiting for it
+	tallies     map[string]*scheduler.DependentTally
 	pools       map[string]*farm.ResourcePool
 	resources   map[string]*farm.Resource // pool + "/" + name
 }
@@ -40,6 +41,7 @@ func New() *Store {
 		builders:    map[string]*farm.Builder{},
 		tokens:      map[string]*farm.Token{},
 		dependents:  map[string]map[string]bool{},
+		tallies:     map[string]*scheduler.DependentTally{},
 		pools:       map[string]*farm.ResourcePool{},
 		resources:   map[string]*farm.Resource{},
 	}
@@ -79,6 +81,10 @@ func (s *Store) Commit(_ context.Context, tx scheduler.Tx) error {
 	}
 	for _, t := range tx.Tokens {
 		s.tokens[t.Hash] = t.Clone()
+	}
+	for _, w := range tx.Tallies {
+		c := *w.Next
+		s.tallies[c.JobID] = &c
 	}
 	for _, d := range tx.Dependents {
 		if s.dependents[d.JobID] == nil {
@@ -142,6 +148,14 @@ func (s *Store) check(tx scheduler.Tx) error {
 	for _, t := range tx.Tokens {
 		if s.tokens[t.Hash] != nil {
 			return conflict("token already exists")
+		}
+	}
+	for _, w := range tx.Tallies {
+		if err := once("tally", w.Next.JobID); err != nil {
+			return err
+		}
+		if err := versionCheck("dependent tally of "+w.Next.JobID, s.tallies[w.Next.JobID], w.Prev, func(t *scheduler.DependentTally) int64 { return t.Version }); err != nil {
+			return err
 		}
 	}
 	if w := tx.Idempotency; w != nil {
@@ -368,6 +382,17 @@ func (s *Store) DeleteToken(_ context.Context, id string) (*farm.Token, error) {
 		}
 	}
 	return nil, farm.Errorf(farm.ENotFound, "token %s not found", id)
+}
+
+// GetDependentTally returns the count of id's dependents.
+func (s *Store) GetDependentTally(_ context.Context, id string) (*scheduler.DependentTally, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tallies[id]; t != nil {
+		c := *t
+		return &c, nil
+	}
+	return &scheduler.DependentTally{JobID: id}, nil
 }
 
 // Dependents lists the jobs registered as waiting for id, in id order.

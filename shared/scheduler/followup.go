@@ -56,21 +56,6 @@ func (s *Scheduler) FollowUp(ctx context.Context, job *farm.Job) error {
 	return nil
 }
 
-// releaseDependents re-evaluates the jobs registered as waiting for id.
-func (s *Scheduler) releaseDependents(ctx context.Context, id string) error {
-	ids, err := s.store.Dependents(ctx, id, 0)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, d := range ids {
-		if err := s.evaluateWaiting(ctx, d); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
 func (s *Scheduler) ringIfQueued(ctx context.Context, id string) error {
 	job, err := s.store.GetJob(ctx, id)
 	if err != nil {

@@ -55,6 +55,9 @@ type Store interface {
 	// Dependents lists up to limit (<= 0: all) ids of the jobs registered
 	// as waiting for job id, in id order.
 	Dependents(ctx context.Context, id string, limit int) ([]string, error)
+	// GetDependentTally returns the count of job id's dependents (a zero
+	// tally, Version 0, when none was ever counted).
+	GetDependentTally(ctx context.Context, id string) (*DependentTally, error)
 
 	GetResourcePool(ctx context.Context, name string) (*farm.ResourcePool, error)
 	GetResource(ctx context.Context, pool, name string) (*farm.Resource, error)
@@ -79,6 +82,9 @@ type Tx struct {
 	// the job depended on, which they would grow without bound). They are
 	// written unconditionally: writing an edge again changes nothing.
 	Dependents []DependentEdge
+	// Tallies create or replace dependent counts (conditional on the
+	// version read, or on absence when Prev is nil).
+	Tallies []TallyWrite
 	// Idempotency creates or replaces an idempotency record.
 	Idempotency *IdempotencyWrite
 }
@@ -90,7 +96,7 @@ type IdempotencyWrite struct{ Prev, Next *farm.Idempotency }
 
 // Size is the number of state items the transaction writes (events not counted).
 func (tx Tx) Size() int {
-	n := len(tx.Jobs) + len(tx.Builders) + len(tx.Pools) + len(tx.Resources) + len(tx.Tokens) + len(tx.Dependents)
+	n := len(tx.Jobs) + len(tx.Builders) + len(tx.Pools) + len(tx.Resources) + len(tx.Tokens) + len(tx.Dependents) + len(tx.Tallies)
 	if tx.Idempotency != nil {
 		n++
 	}
@@ -114,6 +120,27 @@ type DependentEdge struct {
 	// ExpiresAt is when the store may drop the edge (zero: keep).
 	ExpiresAt time.Time
 }
+
+// DependentTally counts the dependents registered on job JobID, so that
+// their limit is checked with one read rather than by counting edges.
+type DependentTally struct {
+	JobID   string
+	Count   int
+	Version int64
+	// ExpiresAt is when the store may drop the tally (zero: keep).
+	ExpiresAt time.Time
+}
+
+// stored is the tally as a write's Prev: nil for one never written.
+func (t *DependentTally) stored() *DependentTally {
+	if t.Version == 0 {
+		return nil
+	}
+	return t
+}
+
+// TallyWrite creates (Prev nil) or replaces a dependent tally.
+type TallyWrite struct{ Prev, Next *DependentTally }
 
 // BuilderWrite creates or replaces a builder.
 type BuilderWrite struct{ Prev, Next *farm.Builder }

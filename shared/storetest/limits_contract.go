@@ -85,6 +85,28 @@ func RunLimitsContract(t *testing.T, newStore NewStore) {
 		if len(got) != 0 {
 			t.Fatalf("a job nobody waits for has dependents %v", got)
 		}
+		// The count of a job's dependents: one conditional item beside its edges.
+		zero, err := s.GetDependentTally(ctx, ids[0])
+		must(t, err)
+		if zero.Count != 0 || zero.Version != 0 || zero.JobID != ids[0] {
+			t.Fatalf("tally never written: %+v", zero)
+		}
+		one := &scheduler.DependentTally{JobID: ids[0], Count: 1, Version: 1, ExpiresAt: t0.Add(time.Hour)}
+		must(t, s.Commit(ctx, scheduler.Tx{Tallies: []scheduler.TallyWrite{{Next: one}}}))
+		mustCode(t, s.Commit(ctx, scheduler.Tx{Tallies: []scheduler.TallyWrite{{Next: one}}}), farm.EConflict)
+		two := &scheduler.DependentTally{JobID: ids[0], Count: 2, Version: 2}
+		must(t, s.Commit(ctx, scheduler.Tx{Tallies: []scheduler.TallyWrite{{Prev: one, Next: two}}}))
+		mustCode(t, s.Commit(ctx, scheduler.Tx{Tallies: []scheduler.TallyWrite{{Prev: one, Next: two}}}), farm.EConflict)
+		tally, err := s.GetDependentTally(ctx, ids[0])
+		must(t, err)
+		if tally.Count != 2 || tally.Version != 2 {
+			t.Fatalf("tally %+v", tally)
+		}
+		got, err = s.Dependents(ctx, ids[0], 0)
+		must(t, err)
+		if !reflect.DeepEqual(got, []string{ids[1], ids[2]}) {
+			t.Fatalf("the tally shows among the dependents: %v", got)
+		}
 	})
 
 	t.Run("FilteredListingsExamineABoundedNumberOfEntries", func(t *testing.T) {
@@ -161,6 +183,9 @@ func RunLimitsContract(t *testing.T, newStore NewStore) {
 		if !reflect.DeepEqual(edges, waiting) {
 			t.Fatalf("edges %v, want %v", edges, waiting)
 		}
+		if tally, err := e.Store.GetDependentTally(ctx, parent.ID); err != nil || tally.Count != 3 {
+			t.Fatalf("tally %+v %v, want 3", tally, err)
+		}
 		// One more than the bound is refused, naming the dependency, and changes nothing.
 		_, err = sub(parent.ID)
 		if fieldOf(err) != "depends_on[0]" || !strings.Contains(err.Error(), "dependent") {
@@ -170,6 +195,9 @@ func RunLimitsContract(t *testing.T, newStore NewStore) {
 		must(t, err)
 		if len(all.Jobs) != 4 {
 			t.Fatalf("%d jobs after a refused submit, want 4", len(all.Jobs))
+		}
+		if tally, _ := e.Store.GetDependentTally(ctx, parent.ID); tally.Count != 3 {
+			t.Fatalf("a refused submit counted: tally %d", tally.Count)
 		}
 		// Dependency behaviour holds: success releases every dependent.
 		j, err := e.Sched.Claim(ctx, "b", "default")
