@@ -117,7 +117,7 @@ func (r *rig) startFarm(ctx context.Context, name string, sched scheduler.Config
 func tablesOf(top *topology.Topology) []ddbunits.Table {
 	var out []ddbunits.Table
 	for _, t := range top.Tables() {
-		dt := ddbunits.Table{Name: t.Name, Key: []string{t.Partition.Name}, Indexes: map[string][]string{}, KeysOnly: map[string]bool{}}
+		dt := ddbunits.Table{Name: t.Name, Key: []string{t.Partition.Name}, Indexes: map[string][]string{}, KeysOnly: map[string]bool{}, Include: map[string][]string{}}
 		if t.Sort != nil {
 			dt.Key = append(dt.Key, t.Sort.Name)
 		}
@@ -127,7 +127,8 @@ func tablesOf(top *topology.Topology) []ddbunits.Table {
 				keys = append(keys, ix.Sort.Name)
 			}
 			dt.Indexes[ix.Name] = keys
-			dt.KeysOnly[ix.Name] = ix.Projection == topology.ProjectKeysOnly
+			dt.KeysOnly[ix.Name] = ix.Projection == topology.ProjectKeysOnly || ix.Projection == topology.ProjectInclude
+			dt.Include[ix.Name] = ix.NonKeyAttributes
 		}
 		out = append(out, dt)
 	}

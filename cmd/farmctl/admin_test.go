@@ -124,6 +124,41 @@ func TestTokens(t *testing.T) {
 		{name: "a role is required", args: []string{"tokens", "create"}, wantCode: exitUsage, wantErr: []string{"--role is required"}},
 		{name: "a known role", args: []string{"tokens", "create", "--role", "root"}, wantCode: exitUsage, wantErr: []string{`--role must be submitter, builder or admin, not "root"`}},
 		{name: "a builder token names its builder", args: []string{"tokens", "create", "--role", "builder"}, wantCode: exitUsage, wantErr: []string{"a builder token needs --builder NAME"}},
+		{
+			name:   "bound to pools, expiring",
+			args:   []string{"tokens", "create", "--role", "builder", "--builder", "b1", "--pools", "default, arm64", "--expires-in", "48h"},
+			routes: map[string][]reply{"POST /v1/tokens": {created(`{"token":"bft_x","id":"tk2","role":"builder","builder":"b1","pools":["default","arm64"],"expires_at":"2026-11-25T12:00:00Z"}`)}},
+			wantReqs: []wantRequest{{Method: "POST", Path: "/v1/tokens",
+				Body: `{"role":"builder","builder":"b1","pools":["default","arm64"],"expires_in_seconds":172800}`}},
+			wantOut: "token:    bft_x\nid:       tk2\nrole:     builder\nbuilder:  b1\npools:    default,arm64\nexpires:  2026-11-25T12:00:00Z\n",
+			wantErr: []string{"it is not shown again"},
+		},
+		{name: "pools bind builder tokens only", args: []string{"tokens", "create", "--role", "submitter", "--pools", "default"}, wantCode: exitUsage, wantErr: []string{"--pools binds builder tokens only"}},
+		{
+			name:     "list, never a secret",
+			args:     []string{"tokens", "list"},
+			routes:   map[string][]reply{"GET /v1/tokens": {ok(`{"tokens":[{"id":"tk1","role":"submitter","name":"ci","created_by":"admin","created_at":"2026-11-23T12:00:00Z"},{"id":"tk2","role":"builder","builder":"b1","pools":["default"],"created_at":"2026-11-23T12:00:01Z","expires_at":"2026-11-25T12:00:00Z"}]}`)}},
+			wantReqs: []wantRequest{{Method: "GET", Path: "/v1/tokens"}},
+			wantOut: "ID   ROLE       BUILDER  POOLS    NAME  CREATED               EXPIRES               CREATED-BY\n" +
+				"tk1  submitter  -        -        ci    2026-11-23T12:00:00Z  -                     admin\n" +
+				"tk2  builder    b1       default  -     2026-11-23T12:00:01Z  2026-11-25T12:00:00Z  -\n",
+		},
+		{
+			name:     "revoke",
+			args:     []string{"tokens", "revoke", "tk2"},
+			routes:   map[string][]reply{"DELETE /v1/tokens/tk2": {{status: http.StatusNoContent}}},
+			wantReqs: []wantRequest{{Method: "DELETE", Path: "/v1/tokens/tk2"}},
+			wantOut:  "token tk2 revoked\n",
+		},
+		{
+			name:     "revoke an unknown token",
+			args:     []string{"tokens", "revoke", "nope"},
+			routes:   map[string][]reply{"DELETE /v1/tokens/nope": {apiError(http.StatusNotFound, "not_found", "token not found")}},
+			wantReqs: []wantRequest{{Method: "DELETE", Path: "/v1/tokens/nope"}},
+			wantCode: exitError,
+			wantErr:  []string{"error: not_found: token not found"},
+		},
+		{name: "revoke names one token", args: []string{"tokens", "revoke"}, wantCode: exitUsage, wantErr: []string{"usage: farmctl tokens revoke ID"}},
 	})
 }
 

@@ -42,8 +42,10 @@ func commandTree() []*command {
 			{name: "disable", synopsis: "NAME --reason REASON", summary: "take a builder out of service (admin)", run: runBuildersDisable},
 			{name: "enable", synopsis: "NAME [--reason REASON]", summary: "put a builder back in service (admin)", run: runBuildersEnable},
 		}},
-		{name: "tokens", summary: "issue API tokens", subs: []*command{
-			{name: "create", synopsis: "--role submitter|builder|admin [--builder NAME] [--name NAME]", summary: "issue a token; it is shown once (admin)", run: runTokensCreate},
+		{name: "tokens", summary: "issue, list and revoke API tokens (admin)", subs: []*command{
+			{name: "create", synopsis: "--role submitter|builder|admin [--builder NAME [--pools P1,P2]] [--expires-in DURATION] [--name NAME]", summary: "issue a token; it is shown once (admin)", run: runTokensCreate},
+			{name: "list", summary: "list the tokens that work, without their secrets (admin)", run: runTokensList},
+			{name: "revoke", synopsis: "ID", summary: "revoke a token: it answers 401 from then on (admin)", run: runTokensRevoke},
 		}},
 		{name: "pools", summary: "manage resource pools", subs: []*command{
 			{name: "put", synopsis: "POOL [--description D] [--lease-seconds N] [--clean-script S]", summary: "create or update a resource pool (admin)", run: runPoolsPut},

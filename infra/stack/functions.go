@@ -1,7 +1,9 @@
 package stack
 
 import (
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -14,6 +16,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/buildfarm/buildfarm/shared/dispatch"
 	"github.com/buildfarm/buildfarm/shared/topology"
 )
 
@@ -172,9 +175,19 @@ func (f *Farm) grantIngest() {
 	}))
 }
 
+// grantDispatch grants the dispatch function exactly the table actions its
+// stream records need (dispatch.TableAccess, checked against the emulator by
+// that package's tests), the pool doorbells and, through its event source,
+// the stream and its failure queue.
 func (f *Farm) grantDispatch() {
 	fn, top := f.Functions[FnDispatch], f.Topology
-	f.grantTables(fn, top.Jobs.ID, top.JobEvents.ID, top.Idempotency.ID)
+	for _, id := range slices.Sorted(maps.Keys(dispatch.TableAccess)) {
+		awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+			Grantee:      fn,
+			Actions:      jsii.Strings(dispatch.TableAccess[id]...),
+			ResourceArns: &[]*string{f.Tables[id].TableArn()},
+		})
+	}
 	f.grantPoolDoorbells(fn)
 	fn.AddEventSource(awslambdaeventsources.NewDynamoEventSource(f.Tables[top.Jobs.ID], &awslambdaeventsources.DynamoEventSourceProps{
 		StartingPosition:        awslambda.StartingPosition_TRIM_HORIZON,
@@ -189,7 +202,7 @@ func (f *Farm) grantDispatch() {
 
 func (f *Farm) grantReaper() {
 	fn, top := f.Functions[FnReaper], f.Topology
-	f.grantTables(fn, top.Jobs.ID, top.JobEvents.ID, top.Builders.ID, top.Resources.ID, top.ResourcePools.ID, top.Idempotency.ID)
+	f.grantTables(fn, top.Jobs.ID, top.JobEvents.ID, top.JobDependents.ID, top.Builders.ID, top.Resources.ID, top.ResourcePools.ID, top.Idempotency.ID)
 	f.grantPoolDoorbells(fn)
 	timers := f.Queues[top.LeaseTimerQueue.ID]
 	timers.GrantSendMessages(fn)

@@ -1,9 +1,12 @@
 package stack
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/buildfarm/buildfarm/shared/dispatch"
 )
 
 // everyStatement walks the whole template for policy statements (identity
@@ -198,10 +201,11 @@ func TestFunctionGrants(t *testing.T) {
 			receive: queues("queue:" + top.IngestQueue.ID), get: obj("incoming/"), list: true,
 		},
 		FnDispatch: {
-			tables: tables("Jobs", "JobEvents", "Idempotency"), send: queues(append(pools, "dispatchFailures")...), stream: true,
+			// Exactly dispatch.TableAccess: TestDispatchGrantsAreItsRecordsNeeds.
+			tables: tables("Jobs", "JobEvents", "JobDependents", "Resources"), send: queues(append(pools, "dispatchFailures")...), stream: true,
 		},
 		FnReaper: {
-			tables: tables("Jobs", "JobEvents", "Builders", "Resources", "ResourcePools", "Idempotency"),
+			tables: tables("Jobs", "JobEvents", "JobDependents", "Builders", "Resources", "ResourcePools", "Idempotency"),
 			send:   queues(append(pools, timers)...), receive: queues(timers),
 		},
 	}
@@ -210,7 +214,7 @@ func TestFunctionGrants(t *testing.T) {
 		for _, st := range fx.roleStatements(fx.ids["role:"+fn]) {
 			actions, res := strs(st["Action"]), strs(st["Resource"])
 			switch {
-			case slices.Contains(actions, "dynamodb:PutItem"):
+			case slices.Contains(actions, "dynamodb:PutItem") || slices.Equal(actions, []string{"dynamodb:Query"}):
 				for _, r := range res {
 					if !strings.Contains(r, "/index/") {
 						got.tables = append(got.tables, r)
@@ -257,5 +261,35 @@ func TestFunctionGrants(t *testing.T) {
 		if p := fx.res[fx.ids["role:"+fn]].Properties["ManagedPolicyArns"]; p != nil {
 			t.Errorf("%s role has managed policies %v", fn, p)
 		}
+	}
+}
+
+// TestDispatchGrantsAreItsRecordsNeeds: the dispatch function may call on
+// each table exactly the actions dispatch.TableAccess lists (which that
+// package's test checks against what handling every kind of stream record
+// calls), nothing more on any table.
+func TestDispatchGrantsAreItsRecordsNeeds(t *testing.T) {
+	t.Parallel()
+	fx := defaultFarm
+	got := map[string][]string{}
+	for _, st := range fx.roleStatements(fx.ids["role:"+FnDispatch]) {
+		for _, a := range strs(st["Action"]) {
+			if !strings.HasPrefix(a, "dynamodb:") || a == "dynamodb:ListStreams" || strings.Contains(a, "Stream") || a == "dynamodb:GetRecords" || a == "dynamodb:GetShardIterator" {
+				continue
+			}
+			for _, r := range strs(st["Resource"]) {
+				got[r] = append(got[r], a)
+			}
+		}
+	}
+	want := map[string][]string{}
+	for id, actions := range dispatch.TableAccess {
+		want[toJSON(getAtt(fx.ids["table:"+id], "Arn"))] = slices.Sorted(slices.Values(actions))
+	}
+	for r := range got {
+		slices.Sort(got[r])
+	}
+	if !maps.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("dispatch table grants\n got %v\nwant %v", got, want)
 	}
 }

@@ -38,6 +38,9 @@ func (f *Farm) tables() {
 				PartitionKey:   attr(ix.Partition),
 				ProjectionType: projection(ix.Projection),
 			}
+			if len(ix.NonKeyAttributes) > 0 {
+				gsi.NonKeyAttributes = jsii.Strings(ix.NonKeyAttributes...)
+			}
 			if ix.Sort != nil {
 				gsi.SortKey = attr(*ix.Sort)
 			}
@@ -49,8 +52,11 @@ func (f *Farm) tables() {
 
 // projection declares the index projection the topology asks for.
 func projection(p topology.Projection) awsdynamodb.ProjectionType {
-	if p == topology.ProjectKeysOnly {
+	switch p {
+	case topology.ProjectKeysOnly:
 		return awsdynamodb.ProjectionType_KEYS_ONLY
+	case topology.ProjectInclude:
+		return awsdynamodb.ProjectionType_INCLUDE
 	}
 	return awsdynamodb.ProjectionType_ALL
 }

@@ -55,7 +55,11 @@ func TestTablesComeFromTopology(t *testing.T) {
 						if ix.Name != g["IndexName"] {
 							continue
 						}
-						if got, want := toJSON(g["Projection"]), `{"ProjectionType":"`+string(ix.Projection)+`"}`; got != want {
+						wantProjection := map[string]any{"ProjectionType": string(ix.Projection)}
+						if len(ix.NonKeyAttributes) > 0 {
+							wantProjection["NonKeyAttributes"] = ix.NonKeyAttributes
+						}
+						if got, want := toJSON(g["Projection"]), toJSON(wantProjection); got != want {
 							t.Errorf("index %s projection %s, topology says %s", ix.Name, got, want)
 						}
 						keys := []any{map[string]any{"AttributeName": ix.Partition.Name, "KeyType": "HASH"}}

@@ -186,15 +186,28 @@ type ReasonRequest struct {
 type TokenRequest struct {
 	Role    string `json:"role"`
 	Builder string `json:"builder,omitempty"`
-	Name    string `json:"name,omitempty"`
+	// Pools bind a builder token: the only pools its builder may register
+	// for and claim from.
+	Pools []string `json:"pools,omitempty"`
+	// ExpiresInSeconds ends the token that long after it is issued.
+	ExpiresInSeconds *int64 `json:"expires_in_seconds,omitempty"`
+	Name             string `json:"name,omitempty"`
 }
 
 // TokenResponse shows a new token's secret, once.
 type TokenResponse struct {
-	Token   string `json:"token"`
-	ID      string `json:"id"`
-	Role    string `json:"role"`
-	Builder string `json:"builder,omitempty"`
+	Token     string     `json:"token"`
+	ID        string     `json:"id"`
+	Role      string     `json:"role"`
+	Builder   string     `json:"builder,omitempty"`
+	Pools     []string   `json:"pools,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// TokenList is GET /v1/tokens: the tokens that work, oldest first, never
+// their secrets.
+type TokenList struct {
+	Tokens []*farm.Token `json:"tokens"`
 }
 
 // ResourcePoolRequest is PUT /v1/resource-pools/{pool}.

@@ -18,6 +18,8 @@ import (
 // Store is what auth needs of the farm's store.
 type Store interface {
 	GetToken(ctx context.Context, hash string) (*farm.Token, error)
+	ListTokens(ctx context.Context) ([]*farm.Token, error)
+	DeleteToken(ctx context.Context, id string) (*farm.Token, error)
 	Commit(ctx context.Context, tx scheduler.Tx) error
 }
 
@@ -30,16 +32,27 @@ type Authenticator struct {
 }
 
 // TokenCacheTTL is how long a looked-up token is trusted without reading the
-// store again. Tokens are never changed once issued (and there is no
-// revocation yet), so a short cache only saves a read per request.
-const TokenCacheTTL = time.Minute
+// store again. A revoked token stops working at once on the API instance
+// that revoked it (Revoke evicts it) and within this time on every other
+// instance (each Lambda instance has its own cache). It only saves the
+// store read of bursts of requests with the same token.
+const TokenCacheTTL = 2 * time.Second
+
+// Option configures an Authenticator.
+type Option func(*Authenticator)
+
+// WithClock makes the Authenticator read the time from now (tests).
+func WithClock(now func() time.Time) Option { return func(a *Authenticator) { a.now = now } }
 
 // New returns an Authenticator over store. A non-empty adminToken is the
 // bootstrap admin token.
-func New(store Store, adminToken string) *Authenticator {
+func New(store Store, adminToken string, opts ...Option) *Authenticator {
 	a := &Authenticator{store: store, now: time.Now}
 	if adminToken != "" {
 		a.adminHash = []byte(farm.HashToken(adminToken))
+	}
+	for _, o := range opts {
+		o(a)
 	}
 	return a
 }
@@ -75,15 +88,26 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (farm.P
 	if subtle.ConstantTimeCompare([]byte(tok.Hash), []byte(hash)) != 1 || !tok.Role.Valid() {
 		return farm.Principal{}, errUnknownToken
 	}
-	p := farm.Principal{TokenID: tok.ID, Role: tok.Role, Builder: tok.Builder}
-	a.known.put(hash, p, a.now().Add(TokenCacheTTL))
+	now := a.now()
+	if tok.Expired(now) {
+		return farm.Principal{}, errExpiredToken
+	}
+	p := farm.Principal{TokenID: tok.ID, Role: tok.Role, Builder: tok.Builder, Pools: tok.Pools}
+	until := now.Add(TokenCacheTTL)
+	if tok.ExpiresAt != nil && tok.ExpiresAt.Before(until) {
+		until = *tok.ExpiresAt
+	}
+	a.known.put(hash, p, now, until)
 	return p, nil
 }
 
 // MaxTokenLength bounds the bearer tokens worth hashing.
 const MaxTokenLength = 512
 
-var errUnknownToken = farm.Errorf(farm.EUnauthorized, "missing, malformed or unknown bearer token")
+var (
+	errUnknownToken = farm.Errorf(farm.EUnauthorized, "missing, malformed, unknown or revoked bearer token")
+	errExpiredToken = farm.Errorf(farm.EUnauthorized, "the bearer token has expired")
+)
 
 // ParseBearer extracts the token of an Authorization header
 // ("Bearer <token>", the scheme case-insensitive).
@@ -97,77 +121,4 @@ func ParseBearer(header string) (string, error) {
 		return "", farm.Errorf(farm.EUnauthorized, "the Authorization header must be \"Bearer <token>\"")
 	}
 	return token, nil
-}
-
-// TokenPrefix starts every issued token, so that leaked tokens are easy to
-// recognise (secret scanners, logs).
-const TokenPrefix = "bft_"
-
-// NewSecret returns a new token secret: the prefix and 256 random bits.
-func NewSecret() string { return TokenPrefix + farm.NewSecret(32) }
-
-// MaxTokenName bounds a token's descriptive name.
-const MaxTokenName = 100
-
-// IssueRequest describes a token to issue.
-type IssueRequest struct {
-	Role farm.Role
-	// Builder is the one builder a builder token acts as (required for builder tokens).
-	Builder string
-	// Name says what the token is for.
-	Name string
-	// CreatedBy is the actor issuing the token.
-	CreatedBy string
-}
-
-// Validate checks the request, naming the bad field.
-func (r IssueRequest) Validate() error {
-	if !r.Role.Valid() {
-		if r.Role == "" {
-			return farm.FieldError("role", "is required (submitter, builder or admin)")
-		}
-		return farm.FieldError("role", "must be submitter, builder or admin, not %q", r.Role)
-	}
-	if r.Role == farm.RoleBuilder {
-		if r.Builder == "" {
-			return farm.FieldError("builder", "is required for a builder token: the builder it acts as")
-		}
-		if err := farm.CheckName("builder", r.Builder); err != nil {
-			return err
-		}
-	} else if r.Builder != "" {
-		return farm.FieldError("builder", "is only for builder tokens")
-	}
-	if len(r.Name) > MaxTokenName {
-		return farm.FieldError("name", "is longer than %d characters", MaxTokenName)
-	}
-	for _, c := range r.Name {
-		if c < 0x20 || c == 0x7f {
-			return farm.FieldError("name", "must not hold control characters")
-		}
-	}
-	return nil
-}
-
-// Issue creates a token and returns its secret (shown once) and its stored
-// record (which holds only the hash).
-func (a *Authenticator) Issue(ctx context.Context, req IssueRequest) (string, *farm.Token, error) {
-	if err := req.Validate(); err != nil {
-		return "", nil, err
-	}
-	secret := NewSecret()
-	now := a.now().UTC().Truncate(time.Millisecond)
-	tok := &farm.Token{
-		Hash:      farm.HashToken(secret),
-		ID:        farm.NewID(now),
-		Role:      req.Role,
-		Builder:   req.Builder,
-		Name:      req.Name,
-		CreatedBy: req.CreatedBy,
-		CreatedAt: now,
-	}
-	if err := a.store.Commit(ctx, scheduler.Tx{Tokens: []*farm.Token{tok}}); err != nil {
-		return "", nil, err
-	}
-	return secret, tok, nil
 }

@@ -2,8 +2,10 @@ package auth_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/buildfarm/buildfarm/shared/auth"
 	"github.com/buildfarm/buildfarm/shared/farm"
@@ -44,7 +46,7 @@ func TestIssueAndAuthenticate(t *testing.T) {
 			t.Fatal(err)
 		}
 		tc.want.TokenID = tok.ID
-		if p != tc.want {
+		if !reflect.DeepEqual(p, tc.want) {
 			t.Errorf("principal = %+v, want %+v", p, tc.want)
 		}
 	}
@@ -88,6 +90,12 @@ func TestIssueValidation(t *testing.T) {
 		{auth.IssueRequest{Role: farm.RoleSubmitter, Builder: "b1"}, "builder"},
 		{auth.IssueRequest{Role: farm.RoleAdmin, Name: strings.Repeat("n", auth.MaxTokenName+1)}, "name"},
 		{auth.IssueRequest{Role: farm.RoleAdmin, Name: "a\nb"}, "name"},
+		{auth.IssueRequest{Role: farm.RoleSubmitter, Pools: []string{"default"}}, "pools"},
+		{auth.IssueRequest{Role: farm.RoleBuilder, Builder: "b1", Pools: []string{}}, "pools"},
+		{auth.IssueRequest{Role: farm.RoleBuilder, Builder: "b1", Pools: []string{"default", "Bad"}}, "pools[1]"},
+		{auth.IssueRequest{Role: farm.RoleBuilder, Builder: "b1", Pools: []string{"default", "default"}}, "pools[1]"},
+		{auth.IssueRequest{Role: farm.RoleSubmitter, ExpiresIn: -time.Second}, "expires_in_seconds"},
+		{auth.IssueRequest{Role: farm.RoleSubmitter, ExpiresIn: auth.MaxTokenLifetime + time.Second}, "expires_in_seconds"},
 	} {
 		_, _, err := a.Issue(context.Background(), tc.req)
 		var fe *farm.Error

@@ -32,14 +32,13 @@ func (c *tokenCache) get(hash string, now time.Time) (farm.Principal, bool) {
 	return e.p, true
 }
 
-func (c *tokenCache) put(hash string, p farm.Principal, expires time.Time) {
+func (c *tokenCache) put(hash string, p farm.Principal, now, expires time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {
 		c.entries = map[string]cachedPrincipal{}
 	}
 	if len(c.entries) >= maxCachedTokens {
-		now := time.Now()
 		for h, e := range c.entries {
 			if !now.Before(e.expires) {
 				delete(c.entries, h)
@@ -50,4 +49,10 @@ func (c *tokenCache) put(hash string, p farm.Principal, expires time.Time) {
 		}
 	}
 	c.entries[hash] = cachedPrincipal{p, expires}
+}
+
+func (c *tokenCache) evict(hash string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, hash)
 }

@@ -17,6 +17,21 @@ func (c *Client) CreateToken(ctx context.Context, req apiv1.TokenRequest) (*apiv
 	return &out, nil
 }
 
+// ListTokens is GET /v1/tokens: the tokens that work, oldest first, without secrets.
+func (c *Client) ListTokens(ctx context.Context) ([]*farm.Token, error) {
+	var out apiv1.TokenList
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: path("tokens")}, &out); err != nil {
+		return nil, err
+	}
+	return out.Tokens, nil
+}
+
+// RevokeToken is DELETE /v1/tokens/{id}: the token answers 401 from then on.
+func (c *Client) RevokeToken(ctx context.Context, id string) error {
+	_, err := c.do(ctx, request{method: http.MethodDelete, path: path("tokens", id)}, nil)
+	return err
+}
+
 // PutResourcePool is PUT /v1/resource-pools/{pool}: creates or updates a pool.
 func (c *Client) PutResourcePool(ctx context.Context, pool string, req apiv1.ResourcePoolRequest) (*farm.ResourcePool, error) {
 	var out farm.ResourcePool

@@ -115,6 +115,8 @@ func TestEveryRouteSendsItsMethodPathAndToken(t *testing.T) {
 		{"disable", "POST", "/v1/builders/b1/disable", func() error { _, err := c.DisableBuilder(ctx, "b1", "broken disk"); return err }},
 		{"enable", "POST", "/v1/builders/b1/enable", func() error { _, err := c.EnableBuilder(ctx, "b1", "fixed"); return err }},
 		{"token", "POST", "/v1/tokens", func() error { _, err := c.CreateToken(ctx, apiv1.TokenRequest{Role: "submitter"}); return err }},
+		{"list tokens", "GET", "/v1/tokens", func() error { _, err := c.ListTokens(ctx); return err }},
+		{"revoke token", "DELETE", "/v1/tokens/01TK", func() error { return c.RevokeToken(ctx, "01TK") }},
 		{"put pool", "PUT", "/v1/resource-pools/ppas", func() error { _, err := c.PutResourcePool(ctx, "ppas", apiv1.ResourcePoolRequest{}); return err }},
 		{"add resource", "POST", "/v1/resource-pools/ppas/resources", func() error {
 			_, err := c.AddResource(ctx, "ppas", apiv1.AddResourceRequest{Name: "ppa-1"})

@@ -121,10 +121,13 @@ func (s *Store) OverdueJobs(ctx context.Context, now time.Time, limit int) ([]st
 }
 
 // ListJobs lists newest first through the most selective index the filter
-// allows. The listing indexes hold only keys (so job writes that keep a
-// job's status, type and pool never touch them): each page of ids is read
-// with one BatchGetItem, and the rest of the filter applied to the jobs.
-// The cursor is the last id returned.
+// allows. The listing indexes hold keys and, on the status and type
+// indexes, the never-changing type and pool (so job writes that keep a
+// job's status never touch them): the rest of the filter runs in the index
+// query itself, and only the jobs that match are read, with one
+// BatchGetItem per page. At most f.Scan index entries are examined per
+// call; a page cut short by that bound carries a cursor after the last
+// entry examined. The cursor is the last id returned or examined.
 func (s *Store) ListJobs(ctx context.Context, f scheduler.JobFilter) (*scheduler.JobPage, error) {
 	f, err := scheduler.NormalizeFilter(f)
 	if err != nil {
@@ -140,7 +143,7 @@ func (s *Store) ListJobs(ctx context.Context, f scheduler.JobFilter) (*scheduler
 	case f.Pool != "":
 		index, pk, pv = topology.IndexPool, "pool", f.Pool
 	}
-	in, err := keyQuery(s.top.Jobs.Name, index, expression.Key(pk).Equal(expression.Value(pv)), nil)
+	in, err := keyQuery(s.top.Jobs.Name, index, expression.Key(pk).Equal(expression.Value(pv)), residualFilter(f))
 	if err != nil {
 		return nil, err
 	}
@@ -152,52 +155,95 @@ func (s *Store) ListJobs(ctx context.Context, f scheduler.JobFilter) (*scheduler
 		return (f.Status == "" || j.Status == f.Status) && (f.Type == "" || j.Type == f.Type) && (f.Pool == "" || j.Pool == f.Pool)
 	}
 	// Fetch one more than asked for, to know whether another page exists.
-	jobs, err := s.collect(ctx, in, f.Limit+1, matches)
+	jobs, lastExamined, err := s.collect(ctx, in, f.Limit+1, f.Scan, f.Residual(), matches)
 	if err != nil {
 		return nil, err
 	}
 	page := &scheduler.JobPage{Jobs: jobs}
-	if len(jobs) > f.Limit {
+	switch {
+	case len(jobs) > f.Limit:
 		page.Jobs = jobs[:f.Limit]
 		page.NextCursor = scheduler.EncodeCursor(page.Jobs[f.Limit-1].ID)
+	case lastExamined != "":
+		page.NextCursor = scheduler.EncodeCursor(lastExamined)
 	}
 	return page, nil
 }
 
-// collect pages through a keys-only query, reading the jobs of each page,
-// until want jobs matched.
-func (s *Store) collect(ctx context.Context, in *dynamodb.QueryInput, want int, matches func(*farm.Job) bool) ([]*farm.Job, error) {
-	jobs := []*farm.Job{}
-	for {
-		in.Limit = aws.Int32(int32(min(max(want-len(jobs), 10), 100)))
+// residualFilter is the part of f its index does not answer, as a filter
+// on the index's projected attributes (nil: none).
+func residualFilter(f scheduler.JobFilter) *expression.ConditionBuilder {
+	if !f.Residual() {
+		return nil
+	}
+	var conds []expression.ConditionBuilder
+	if f.Status != "" && f.Type != "" {
+		conds = append(conds, expression.Name("type").Equal(expression.Value(f.Type)))
+	}
+	if f.Pool != "" {
+		conds = append(conds, expression.Name("pool").Equal(expression.Value(f.Pool)))
+	}
+	c := conds[0]
+	if len(conds) > 1 {
+		c = expression.And(conds[0], conds[1])
+	}
+	return &c
+}
+
+// maxQueryPage bounds the entries one Query of a listing index examines.
+const maxQueryPage = 1000
+
+// collect pages through a listing index query, reading the jobs of each
+// page, until want jobs matched or scan entries were examined. When it
+// stops at the scan bound with entries left, lastExamined is the id to
+// continue after.
+func (s *Store) collect(ctx context.Context, in *dynamodb.QueryInput, want, scan int, residual bool, matches func(*farm.Job) bool) (jobs []*farm.Job, lastExamined string, err error) {
+	jobs = []*farm.Job{}
+	for scanned := 0; ; {
+		// Without a residual filter nearly every entry is a job to return
+		// (the index may lag a job's change): ask for what is missing, and
+		// a few more. With one, examine as much of the budget as a page takes.
+		size := min(max(want-len(jobs), 10), 100)
+		if residual {
+			size = maxQueryPage
+		}
+		in.Limit = aws.Int32(int32(max(min(size, scan-scanned, maxQueryPage), 1)))
 		page, err := s.db.Query(ctx, in)
 		if err != nil {
-			return nil, unavailable("query", err)
+			return nil, "", unavailable("query", err)
 		}
+		scanned += max(int(page.ScannedCount), len(page.Items), 1)
 		ids := make([]string, 0, len(page.Items))
 		for _, item := range page.Items {
 			id, err := stringKey("id")(item)
 			if err != nil {
-				return nil, farm.Internal(err)
+				return nil, "", farm.Internal(err)
 			}
 			ids = append(ids, id)
 		}
 		got, err := s.getJobs(ctx, ids)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		for _, id := range ids {
 			// A job may change between the index and the read: filter on what was read.
 			if j := got[id]; j != nil && matches(j) {
 				if jobs = append(jobs, j); len(jobs) == want {
-					return jobs, nil
+					return jobs, "", nil
 				}
 			}
 		}
 		if page.LastEvaluatedKey == nil {
-			return jobs, nil
+			return jobs, "", nil
 		}
 		in.ExclusiveStartKey = page.LastEvaluatedKey
+		if scanned >= scan {
+			last, err := stringKey("id")(page.LastEvaluatedKey)
+			if err != nil {
+				return nil, "", farm.Internal(err)
+			}
+			return jobs, last, nil
+		}
 	}
 }
 

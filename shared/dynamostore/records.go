@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/scheduler"
 )
 
 // Items are stored through these records, so the domain carries no storage
@@ -51,6 +52,7 @@ const (
 	activeShard = "active" // jobs that hold a lease
 	jobShard    = "job"    // every job, for listing newest first
 	heldShard   = "held"   // resources in use
+	tokenShard  = "token"  // every token, for listing by id
 )
 
 // queueRank orders a pool's queue as text: highest score first, then the
@@ -92,7 +94,6 @@ type jobRecord struct {
 	BuilderFailures  int              `dynamodbav:"builder_failures,omitempty"`
 	ParentID         string           `dynamodbav:"parent_id,omitempty"`
 	DependsOn        []string         `dynamodbav:"depends_on,omitempty"`
-	Dependents       []string         `dynamodbav:"dependents,omitempty"`
 	IdempotencyKey   string           `dynamodbav:"idempotency_key,omitempty"`
 	FollowOnsCreated bool             `dynamodbav:"follow_ons_created,omitempty"`
 	CancelRequested  bool             `dynamodbav:"cancel_requested,omitempty"`
@@ -122,7 +123,7 @@ func toJobRecord(j *farm.Job) jobRecord {
 		DurationSeconds: j.DurationSeconds, Attempts: j.Attempts, MaxAttempts: j.MaxAttempts, TimeoutSeconds: j.TimeoutSeconds,
 		NotBefore: fmtTimePtr(j.NotBefore), Builder: j.Builder, ClaimToken: j.ClaimToken, LeaseExpiresAt: fmtTimePtr(j.LeaseExpiresAt),
 		Result: j.Result, ExitCode: j.ExitCode, Error: j.Error, LogKey: j.LogKey, LogTail: j.LogTail, Progress: j.Progress,
-		BuilderFailures: j.BuilderFailures, ParentID: j.ParentID, DependsOn: j.DependsOn, Dependents: j.Dependents,
+		BuilderFailures: j.BuilderFailures, ParentID: j.ParentID, DependsOn: j.DependsOn,
 		IdempotencyKey: j.IdempotencyKey, FollowOnsCreated: j.FollowOnsCreated, CancelRequested: j.CancelRequested,
 		Version: j.Version, JobShard: jobShard,
 	}
@@ -148,7 +149,7 @@ func (r jobRecord) job() (*farm.Job, error) {
 		DurationSeconds: r.DurationSeconds, Attempts: r.Attempts, MaxAttempts: r.MaxAttempts, TimeoutSeconds: r.TimeoutSeconds,
 		Builder: r.Builder, ClaimToken: r.ClaimToken, Result: r.Result, ExitCode: r.ExitCode, Error: r.Error,
 		LogKey: r.LogKey, LogTail: r.LogTail, Progress: r.Progress, BuilderFailures: r.BuilderFailures, ParentID: r.ParentID,
-		DependsOn: nilIfEmpty(r.DependsOn), Dependents: nilIfEmpty(r.Dependents), IdempotencyKey: r.IdempotencyKey,
+		DependsOn: nilIfEmpty(r.DependsOn), IdempotencyKey: r.IdempotencyKey,
 		FollowOnsCreated: r.FollowOnsCreated, CancelRequested: r.CancelRequested, Version: r.Version,
 	}
 	for _, a := range r.Artifacts {
@@ -298,22 +299,85 @@ func (r builderRecord) builder() (*farm.Builder, error) {
 }
 
 type tokenRecord struct {
-	Hash      string `dynamodbav:"token_hash"`
-	ID        string `dynamodbav:"id"`
-	Role      string `dynamodbav:"role"`
-	Builder   string `dynamodbav:"builder,omitempty"`
-	Name      string `dynamodbav:"name,omitempty"`
-	CreatedBy string `dynamodbav:"created_by,omitempty"`
-	CreatedAt string `dynamodbav:"created_at"`
+	Hash      string   `dynamodbav:"token_hash"`
+	ID        string   `dynamodbav:"id"`
+	Role      string   `dynamodbav:"role"`
+	Builder   string   `dynamodbav:"builder,omitempty"`
+	Pools     []string `dynamodbav:"pools,omitempty"`
+	Name      string   `dynamodbav:"name,omitempty"`
+	CreatedBy string   `dynamodbav:"created_by,omitempty"`
+	CreatedAt string   `dynamodbav:"created_at"`
+	// ExpiresAt is the TTL attribute (epoch seconds; DynamoDB deletes the
+	// item some time after); Expires keeps the exact time auth checks.
+	ExpiresAt int64  `dynamodbav:"expires_at,omitempty"`
+	Expires   string `dynamodbav:"expires,omitempty"`
+	// TokenShard puts every token on the by-id index (listing, revoking by id).
+	TokenShard string `dynamodbav:"token_shard"`
 }
 
 func toTokenRecord(t *farm.Token) tokenRecord {
-	return tokenRecord{Hash: t.Hash, ID: t.ID, Role: string(t.Role), Builder: t.Builder, Name: t.Name, CreatedBy: t.CreatedBy, CreatedAt: fmtTime(t.CreatedAt)}
+	r := tokenRecord{Hash: t.Hash, ID: t.ID, Role: string(t.Role), Builder: t.Builder, Pools: t.Pools, Name: t.Name, CreatedBy: t.CreatedBy,
+		CreatedAt: fmtTime(t.CreatedAt), Expires: fmtTimePtr(t.ExpiresAt), TokenShard: tokenShard}
+	if t.ExpiresAt != nil {
+		// DynamoDB's TTL deletes the item within days of this; auth refuses
+		// the token from Expires on.
+		r.ExpiresAt = t.ExpiresAt.Unix() + 1
+	}
+	return r
 }
 
 func (r tokenRecord) token() (*farm.Token, error) {
 	created, err := parseTime(r.CreatedAt)
-	return &farm.Token{Hash: r.Hash, ID: r.ID, Role: farm.Role(r.Role), Builder: r.Builder, Name: r.Name, CreatedBy: r.CreatedBy, CreatedAt: created}, err
+	if err != nil {
+		return nil, err
+	}
+	t := &farm.Token{Hash: r.Hash, ID: r.ID, Role: farm.Role(r.Role), Builder: r.Builder, Pools: nilIfEmpty(r.Pools), Name: r.Name, CreatedBy: r.CreatedBy, CreatedAt: created}
+	t.ExpiresAt, err = parseTimePtr(r.Expires)
+	return t, err
+}
+
+// dependentRecord is one dependency edge: DependentID waits for JobID.
+type dependentRecord struct {
+	JobID       string `dynamodbav:"job_id"`
+	DependentID string `dynamodbav:"dependent_id"`
+	ExpiresAt   int64  `dynamodbav:"expires_at,omitempty"` // TTL, epoch seconds
+}
+
+// tallyKey is the sort key of a job's dependent tally in the dependents
+// table: it sorts before every job id, and Dependents skips it.
+const tallyKey = "#tally"
+
+// tallyRecord counts a job's dependents (scheduler.DependentTally).
+type tallyRecord struct {
+	JobID     string `dynamodbav:"job_id"`
+	Key       string `dynamodbav:"dependent_id"`
+	Count     int    `dynamodbav:"count"`
+	Version   int64  `dynamodbav:"version"`
+	ExpiresAt int64  `dynamodbav:"expires_at,omitempty"` // TTL, epoch seconds
+}
+
+func toTallyRecord(t *scheduler.DependentTally) tallyRecord {
+	r := tallyRecord{JobID: t.JobID, Key: tallyKey, Count: t.Count, Version: t.Version}
+	if !t.ExpiresAt.IsZero() {
+		r.ExpiresAt = t.ExpiresAt.Unix()
+	}
+	return r
+}
+
+func (r tallyRecord) tally() *scheduler.DependentTally {
+	t := &scheduler.DependentTally{JobID: r.JobID, Count: r.Count, Version: r.Version}
+	if r.ExpiresAt != 0 {
+		t.ExpiresAt = time.Unix(r.ExpiresAt, 0).UTC()
+	}
+	return t
+}
+
+func toDependentRecord(d scheduler.DependentEdge) dependentRecord {
+	r := dependentRecord{JobID: d.JobID, DependentID: d.DependentID}
+	if !d.ExpiresAt.IsZero() {
+		r.ExpiresAt = d.ExpiresAt.Unix()
+	}
+	return r
 }
 
 type poolRecord struct {

@@ -26,6 +26,7 @@ import (
 type API interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
@@ -255,6 +256,20 @@ func (s *Store) puts(tx scheduler.Tx) (state, events []put, err error) {
 			return nil, nil, err
 		}
 	}
+	for _, w := range tx.Tallies {
+		prevVersion := int64(0)
+		if w.Prev != nil {
+			prevVersion = w.Prev.Version
+		}
+		if err := add(t.JobDependents.Name, toTallyRecord(w.Next), versioned(w.Prev != nil, prevVersion, "job_id"), false); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, d := range tx.Dependents {
+		if err := add(t.JobDependents.Name, toDependentRecord(d), nil, false); err != nil {
+			return nil, nil, err
+		}
+	}
 	if w := tx.Idempotency; w != nil {
 		// A key whose record expired (TTL deletion is lazy) may be used again.
 		c := expression.Or(expression.AttributeNotExists(expression.Name("key")), expression.Name("expires_at").LessThanEqual(expression.Value(w.Next.CreatedAt.Unix())))
@@ -342,6 +357,94 @@ func (s *Store) GetToken(ctx context.Context, hash string) (*farm.Token, error) 
 		return nil, farm.Errorf(farm.ENotFound, "token not found")
 	}
 	return rec.token()
+}
+
+// ListTokens reads the token index, oldest first. The index is eventually
+// consistent: a token issued a moment ago may be missing for that moment.
+// Tokens are few (people, CI systems, builders): one partition of small
+// entries, read in one or two Query pages, never a scan of the table.
+func (s *Store) ListTokens(ctx context.Context) ([]*farm.Token, error) {
+	in, err := keyQuery(s.top.Tokens.Name, topology.IndexTokenID, expression.Key("token_shard").Equal(expression.Value(tokenShard)), nil)
+	if err != nil {
+		return nil, err
+	}
+	in.ScanIndexForward = aws.Bool(true)
+	return query(ctx, s, in, 0, decodeToken)
+}
+
+func decodeToken(item map[string]types.AttributeValue) (*farm.Token, error) {
+	var rec tokenRecord
+	if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
+		return nil, err
+	}
+	return rec.token()
+}
+
+// DeleteToken finds the token's hash on the id index, then deletes the
+// token (conditional on it still being there).
+func (s *Store) DeleteToken(ctx context.Context, id string) (*farm.Token, error) {
+	key := expression.KeyAnd(expression.Key("token_shard").Equal(expression.Value(tokenShard)), expression.Key("id").Equal(expression.Value(id)))
+	in, err := keyQuery(s.top.Tokens.Name, topology.IndexTokenID, key, nil)
+	if err != nil {
+		return nil, err
+	}
+	found, err := query(ctx, s, in, 1, decodeToken)
+	if err != nil {
+		return nil, err
+	}
+	if len(found) == 0 {
+		return nil, farm.Errorf(farm.ENotFound, "token %s not found", id)
+	}
+	cond, err := expression.NewBuilder().WithCondition(expression.AttributeExists(expression.Name("token_hash"))).Build()
+	if err != nil {
+		return nil, farm.Internal(err)
+	}
+	unlock := s.lockWrites()
+	defer unlock()
+	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.top.Tokens.Name),
+		Key:                       map[string]types.AttributeValue{"token_hash": str(found[0].Hash)},
+		ConditionExpression:       cond.Condition(),
+		ExpressionAttributeNames:  cond.Names(),
+		ExpressionAttributeValues: cond.Values(),
+	})
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		return nil, farm.Errorf(farm.ENotFound, "token %s not found", id)
+	}
+	if err != nil {
+		return nil, unavailable("delete", err)
+	}
+	return found[0], nil
+}
+
+// GetDependentTally reads the count of a job's dependents.
+func (s *Store) GetDependentTally(ctx context.Context, id string) (*scheduler.DependentTally, error) {
+	var rec tallyRecord
+	ok, err := s.get(ctx, s.top.JobDependents.Name, map[string]types.AttributeValue{"job_id": str(id), "dependent_id": str(tallyKey)}, &rec)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return &scheduler.DependentTally{JobID: id}, nil
+	}
+	return rec.tally(), nil
+}
+
+// Dependents reads a job's dependency edges (a strongly consistent query
+// of its partition of the dependents table, past its tally).
+func (s *Store) Dependents(ctx context.Context, id string, limit int) ([]string, error) {
+	key := expression.KeyAnd(expression.Key("job_id").Equal(expression.Value(id)), expression.Key("dependent_id").GreaterThan(expression.Value(tallyKey)))
+	in, err := keyQuery(s.top.JobDependents.Name, "", key, nil)
+	if err != nil {
+		return nil, err
+	}
+	in.ConsistentRead = aws.Bool(true)
+	ids, err := query(ctx, s, in, limit, stringKey("dependent_id"))
+	if ids == nil && err == nil {
+		ids = []string{}
+	}
+	return ids, err
 }
 
 // GetResourcePool reads a resource pool.

@@ -47,18 +47,28 @@ var (
 // PrivateArchiveBonus lifts builds for private archives above public ones, as Launchpad does.
 const PrivateArchiveBonus = 10000
 
-// Source points at an uploaded object a job works on (set by S3 ingest).
+// Source points at an uploaded object a job works on (set by S3 ingest, or
+// by a submitter naming an upload under incoming/). SourceVersion pins the
+// object version the builder downloads.
 type Source struct {
 	Source        string `json:"source,omitempty"`
 	SourceVersion string `json:"source_version,omitempty"`
 }
 
+// check validates the form of a source; which objects a submitter may name
+// is the farm's SourcePolicy, checked at submit.
 func (s *Source) check() error {
 	if s.Source == "" {
+		if s.SourceVersion != "" {
+			return FieldError("source_version", "is only for a source")
+		}
 		return nil
 	}
-	if !strings.HasPrefix(s.Source, "s3://") && !strings.HasPrefix(s.Source, "https://") && !strings.HasPrefix(s.Source, "http://") {
-		return FieldError("source", "must be an s3:// or http(s):// URL")
+	if !strings.HasPrefix(s.Source, "s3://") {
+		return FieldError("source", "must be an s3:// URL of an uploaded object")
+	}
+	if len(s.SourceVersion) > 1024 {
+		return FieldError("source_version", "is longer than 1024 characters")
 	}
 	return nil
 }
@@ -145,6 +155,22 @@ func validateBinaryBuild(a *BinaryBuildArgs) error {
 		return FieldError("archive_score", "must be between -100000 and 100000")
 	}
 	return nil
+}
+
+// privilegedBinaryBuild names the score inputs of a binary build that only
+// an admin may set. Launchpad takes them from the archive, not the upload:
+// whether it is private (PrivateArchiveBonus) and its relative build score.
+// Pocket, component and urgency describe the build itself and stay the
+// submitter's (together at most 5770 points).
+func privilegedBinaryBuild(a BinaryBuildArgs) []string {
+	var out []string
+	if a.Private {
+		out = append(out, "private")
+	}
+	if a.ArchiveScore != 0 {
+		out = append(out, "archive_score")
+	}
+	return out
 }
 
 // ScoreBinaryBuild is Launchpad's additive build score.
@@ -344,10 +370,11 @@ func scriptFollowOns(a ScriptArgs, _ *Job) ([]FollowOn, error) {
 func BuiltinTypes() []JobType {
 	return []JobType{
 		Define(TypeSpec[BinaryBuildArgs]{
-			Validate: validateBinaryBuild,
-			Score:    ScoreBinaryBuild,
-			Pool:     func(a BinaryBuildArgs) string { return archPool(a.Arch, *a.Virtualized) },
-			Defaults: Defaults{TimeoutSeconds: 3 * 3600, MaxAttempts: 3},
+			Validate:   validateBinaryBuild,
+			Score:      ScoreBinaryBuild,
+			Privileged: privilegedBinaryBuild,
+			Pool:       func(a BinaryBuildArgs) string { return archPool(a.Arch, *a.Virtualized) },
+			Defaults:   Defaults{TimeoutSeconds: 3 * 3600, MaxAttempts: 3},
 		}),
 		Define(TypeSpec[LiveImageBuildArgs]{
 			Validate: validateLiveImage,
@@ -357,6 +384,12 @@ func BuiltinTypes() []JobType {
 					s += PrivateArchiveBonus
 				}
 				return s
+			},
+			Privileged: func(a LiveImageBuildArgs) []string {
+				if a.Private {
+					return []string{"private"}
+				}
+				return nil
 			},
 			Pool:     func(a LiveImageBuildArgs) string { return archPool(a.Arch, true) },
 			Defaults: Defaults{TimeoutSeconds: 4 * 3600, MaxAttempts: 2},
@@ -384,7 +417,10 @@ func BuiltinTypes() []JobType {
 			Internal: true,
 		}),
 		Define(TypeSpec[ScriptArgs]{
-			Validate:  validateScript,
+			Validate: validateScript,
+			// Environment values carry credentials for the job (a deploy
+			// key, a registry password): other readers see the names only.
+			Secrets:   []Secret{{Field: "env", Values: true}, {Field: "then", FollowOns: true}},
 			Pool:      func(a ScriptArgs) string { return a.Pool },
 			Defaults:  Defaults{TimeoutSeconds: 3600, MaxAttempts: 3},
 			FollowOns: scriptFollowOns,

@@ -9,23 +9,26 @@ import (
 // put it on a pool's dispatch index or the reaper's lease index) exists only
 // while it is queued or running; the adapters derive it from Status.
 type Job struct {
-	ID              string          `json:"id"`
-	Type            string          `json:"type"`
-	Status          JobStatus       `json:"status"`
-	Pool            string          `json:"pool"`
-	Score           int64           `json:"score"`
-	ScorePinned     bool            `json:"score_pinned,omitempty"`
-	Priority        int64           `json:"priority"`
-	Payload         json.RawMessage `json:"payload"`
-	RequestedBy     string          `json:"requested_by"`
-	CreatedAt       time.Time       `json:"created_at"`
-	QueuedAt        *time.Time      `json:"queued_at,omitempty"`
-	StartedAt       *time.Time      `json:"started_at,omitempty"`
-	FinishedAt      *time.Time      `json:"finished_at,omitempty"`
-	DurationSeconds *float64        `json:"duration_seconds,omitempty"`
-	Attempts        int             `json:"attempts"`
-	MaxAttempts     int             `json:"max_attempts"`
-	TimeoutSeconds  int             `json:"timeout_seconds"`
+	ID          string          `json:"id"`
+	Type        string          `json:"type"`
+	Status      JobStatus       `json:"status"`
+	Pool        string          `json:"pool"`
+	Score       int64           `json:"score"`
+	ScorePinned bool            `json:"score_pinned,omitempty"`
+	Priority    int64           `json:"priority"`
+	Payload     json.RawMessage `json:"payload"`
+	// PayloadRedacted is set on API answers whose payload had secret values
+	// replaced for the reader (never stored).
+	PayloadRedacted bool       `json:"payload_redacted,omitempty"`
+	RequestedBy     string     `json:"requested_by"`
+	CreatedAt       time.Time  `json:"created_at"`
+	QueuedAt        *time.Time `json:"queued_at,omitempty"`
+	StartedAt       *time.Time `json:"started_at,omitempty"`
+	FinishedAt      *time.Time `json:"finished_at,omitempty"`
+	DurationSeconds *float64   `json:"duration_seconds,omitempty"`
+	Attempts        int        `json:"attempts"`
+	MaxAttempts     int        `json:"max_attempts"`
+	TimeoutSeconds  int        `json:"timeout_seconds"`
 	// NotBefore holds a requeued job back (retry backoff): it is queued but not claimable until then.
 	NotBefore *time.Time `json:"not_before,omitempty"`
 	Builder   string     `json:"builder,omitempty"`
@@ -45,10 +48,7 @@ type Job struct {
 	BuilderFailures int      `json:"builder_failures,omitempty"`
 	ParentID        string   `json:"parent_id,omitempty"`
 	DependsOn       []string `json:"depends_on,omitempty"`
-	// Dependents are the waiting jobs that depend on this one; they are
-	// re-evaluated when it finishes.
-	Dependents     []string `json:"-"`
-	IdempotencyKey string   `json:"idempotency_key,omitempty"`
+	IdempotencyKey  string   `json:"idempotency_key,omitempty"`
 	// FollowOnsCreated is set once the follow-on jobs of a succeeded job exist.
 	FollowOnsCreated bool       `json:"follow_ons_created,omitempty"`
 	CancelRequested  bool       `json:"cancel_requested,omitempty"`
@@ -88,7 +88,6 @@ func (j *Job) Clone() *Job {
 	c.Payload = append(json.RawMessage(nil), j.Payload...)
 	c.Artifacts = append([]Artifact(nil), j.Artifacts...)
 	c.DependsOn = append([]string(nil), j.DependsOn...)
-	c.Dependents = append([]string(nil), j.Dependents...)
 	c.QueuedAt = cloneTime(j.QueuedAt)
 	c.StartedAt = cloneTime(j.StartedAt)
 	c.FinishedAt = cloneTime(j.FinishedAt)

@@ -41,6 +41,13 @@ type JobType interface {
 	Internal() bool
 	// RequiresCleanBuilder asks for a builder whose clean_status is clean.
 	RequiresCleanBuilder() bool
+	// Privileged names the payload fields of args that only an admin may
+	// set: score inputs that say how much a job matters to the farm (a
+	// private archive, an archive's own score) rather than what the job is.
+	Privileged(args Args) []string
+	// Secrets are the payload fields whose values only the job's owner,
+	// admins and the builder running the job may read (Registry.Redact).
+	Secrets() []Secret
 }
 
 // Defaults are a type's default limits.
@@ -63,6 +70,24 @@ type TypeSpec[A Args] struct {
 	FollowOns    func(A, *Job) ([]FollowOn, error)
 	Internal     bool
 	RequireClean bool
+	// Privileged lists the payload fields args set that only an admin may
+	// set (see JobType.Privileged).
+	Privileged func(A) []string
+	// Secrets marks the payload fields whose values only the job's owner,
+	// admins and the builder running it may read.
+	Secrets []Secret
+}
+
+// Secret marks one top-level payload field as secret.
+type Secret struct {
+	Field string
+	// Values: the field is an object whose keys are shown and whose
+	// values are redacted (environment variables); otherwise the whole
+	// value is.
+	Values bool
+	// FollowOns: the field is a list of follow-on jobs ({type, payload});
+	// each payload is redacted as its own type says.
+	FollowOns bool
 }
 
 // Define builds a JobType from a spec over typed args.
@@ -112,6 +137,15 @@ func (t *definedType[A]) Defaults() Defaults    { return t.spec.Defaults }
 func (t *definedType[A]) Internal() bool        { return t.spec.Internal }
 
 func (t *definedType[A]) RequiresCleanBuilder() bool { return t.spec.RequireClean }
+
+func (t *definedType[A]) Secrets() []Secret { return t.spec.Secrets }
+
+func (t *definedType[A]) Privileged(args Args) []string {
+	if t.spec.Privileged == nil {
+		return nil
+	}
+	return t.spec.Privileged(args.(A))
+}
 
 func (t *definedType[A]) FollowOns(args Args, job *Job) ([]FollowOn, error) {
 	if t.spec.FollowOns == nil {

@@ -16,6 +16,8 @@ import (
 type accessFixture struct {
 	running, token, queued, cancelled string
 	held, lease                       string
+	// tokenID is a spare submitter token's, for revoking.
+	tokenID string
 }
 
 func newAccessFixture(e *env) accessFixture {
@@ -35,16 +37,19 @@ func newAccessFixture(e *env) accessFixture {
 	e.must(http.StatusOK, submitterA, "POST", "/v1/resource-pools/ppas/acquire", map[string]any{"holder": "ci-1"}, &acq)
 	f.held, f.lease = acq.Resource.Name, acq.LeaseToken
 	e.must(http.StatusCreated, admin, "POST", "/v1/resource-pools/ppas/resources", map[string]any{"name": "r1"}, nil)
+	var tok apiv1.TokenResponse
+	e.must(http.StatusCreated, admin, "POST", "/v1/tokens", map[string]any{"role": "submitter", "name": "spare"}, &tok)
+	f.tokenID = tok.ID
 	return f
 }
 
 func (f accessFixture) expand(s string) string {
-	return strings.NewReplacer("{running}", f.running, "{token}", f.token, "{queued}", f.queued, "{cancelled}", f.cancelled, "{held}", f.held, "{lease}", f.lease).Replace(s)
+	return strings.NewReplacer("{running}", f.running, "{token}", f.token, "{queued}", f.queued, "{cancelled}", f.cancelled, "{held}", f.held, "{lease}", f.lease, "{tokenid}", f.tokenID).Replace(s)
 }
 
 // TestRouteAccess walks every route as every kind of caller and checks who
-// is let in (the status of a successful call) and who is refused (401, 403,
-// or 409 for a builder presenting a claim it does not hold).
+// is let in (the status of a successful call) and who is refused (401 or
+// 403 — also for a builder presenting the claim another builder holds).
 func TestRouteAccess(t *testing.T) {
 	t.Parallel()
 	callers := []string{none, badToken, submitterA, submitterB, builder1, builder2, admin}
@@ -52,9 +57,9 @@ func TestRouteAccess(t *testing.T) {
 	const (
 		ok   = http.StatusOK
 		made = http.StatusCreated
+		gone = http.StatusNoContent
 		n401 = http.StatusUnauthorized
 		n403 = http.StatusForbidden
-		n409 = http.StatusConflict
 	)
 	anyRole := want{n401, n401, ok, ok, ok, ok, ok}
 	cases := []struct {
@@ -79,9 +84,12 @@ func TestRouteAccess(t *testing.T) {
 		{"POST /v1/builders/{name}/enable", "/v1/builders/b1/enable", `{"reason":"test"}`, want{n401, n401, n403, n403, n403, n403, ok}},
 		{"POST /v1/builders/{name}/claim", "/v1/builders/b1/claim", `{"pool":"default"}`, want{n401, n401, n403, n403, ok, n403, ok}},
 		{"POST /v1/builders/{name}/heartbeat", "/v1/builders/b1/heartbeat", `{"jobs":[{"id":"{running}","claim_token":"{token}"}]}`, want{n401, n401, n403, n403, ok, n403, ok}},
-		{"POST /v1/jobs/{id}/artifacts", "/v1/jobs/{running}/artifacts", `{"claim_token":"{token}","name":"out.tar"}`, want{n401, n401, n403, n403, ok, n409, ok}},
-		{"POST /v1/jobs/{id}/complete", "/v1/jobs/{running}/complete", `{"claim_token":"{token}","result":"succeeded"}`, want{n401, n401, n403, n403, ok, n409, ok}},
+		// b2 presenting b1's claim token acts for b1: refused.
+		{"POST /v1/jobs/{id}/artifacts", "/v1/jobs/{running}/artifacts", `{"claim_token":"{token}","name":"out.tar"}`, want{n401, n401, n403, n403, ok, n403, ok}},
+		{"POST /v1/jobs/{id}/complete", "/v1/jobs/{running}/complete", `{"claim_token":"{token}","result":"succeeded"}`, want{n401, n401, n403, n403, ok, n403, ok}},
 		{"POST /v1/tokens", "/v1/tokens", `{"role":"submitter"}`, want{n401, n401, n403, n403, n403, n403, made}},
+		{"GET /v1/tokens", "/v1/tokens", "", want{n401, n401, n403, n403, n403, n403, ok}},
+		{"DELETE /v1/tokens/{id}", "/v1/tokens/{tokenid}", "", want{n401, n401, n403, n403, n403, n403, gone}},
 		{"PUT /v1/resource-pools/{pool}", "/v1/resource-pools/ppas", `{"lease_seconds":60}`, want{n401, n401, n403, n403, n403, n403, ok}},
 		{"GET /v1/resource-pools/{pool}", "/v1/resource-pools/ppas", "", anyRole},
 		{"POST /v1/resource-pools/{pool}/resources", "/v1/resource-pools/ppas/resources", `{"name":"r2"}`, want{n401, n401, n403, n403, n403, n403, made}},
@@ -122,7 +130,7 @@ func TestRouteAccess(t *testing.T) {
 				}
 				if w.Code >= 400 {
 					d := errorOf(t, w)
-					wantCode := map[int]string{n401: "unauthorized", n403: "forbidden", n409: "conflict"}[w.Code]
+					wantCode := map[int]string{n401: "unauthorized", n403: "forbidden"}[w.Code]
 					if d.Code != wantCode {
 						t.Fatalf("code %s, want %s", d.Code, wantCode)
 					}
@@ -148,5 +156,11 @@ func TestBuilderTokenActsOnlyAsItself(t *testing.T) {
 	decodeInto(t, w, &hb)
 	if len(hb.Directives) != 1 || hb.Directives[0].Action != apiv1.ActionCancel {
 		t.Fatalf("directives %+v", hb.Directives)
+	}
+	// Nor can b2 finish b1's job, or upload for it, with b1's claim token.
+	expectError(t, e.do(builder2, "POST", "/v1/jobs/"+f.running+"/complete", f.expand(`{"claim_token":"{token}","result":"failed"}`)), http.StatusForbidden, "forbidden", "")
+	expectError(t, e.do(builder2, "POST", "/v1/jobs/"+f.running+"/artifacts", f.expand(`{"claim_token":"{token}","kind":"log"}`)), http.StatusForbidden, "forbidden", "")
+	if job := e.getJob(f.running); job.Status != "running" || job.Builder != "b1" {
+		t.Fatalf("b1's job after b2's attempts: %s on %s", job.Status, job.Builder)
 	}
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/apiv1"
@@ -12,6 +13,12 @@ func (s *Server) registerBuilder(w http.ResponseWriter, r *http.Request) error {
 	var spec farm.BuilderSpec
 	if err := s.decode(w, r, &spec); err != nil {
 		return err
+	}
+	p := principal(r.Context())
+	for _, pool := range spec.Pools {
+		if !p.MayUsePool(pool) {
+			return forbidden("this token is bound to pools %s; it may not register for pool %q", strings.Join(p.Pools, ", "), clip(pool))
+		}
 	}
 	b, err := s.sched.RegisterBuilder(r.Context(), r.PathValue("name"), spec)
 	if err != nil {

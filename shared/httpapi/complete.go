@@ -58,7 +58,7 @@ func (s *Server) completeJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, done)
+	writeJSON(w, http.StatusOK, s.visible(principal(r.Context()), done))
 	return nil
 }
 

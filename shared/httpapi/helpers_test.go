@@ -54,6 +54,14 @@ func (b *fakeBlobs) PresignGet(_ context.Context, key string, ttl time.Duration)
 	return &s3blobs.Presigned{URL: "https://blobs.test/" + testBucket + "/" + key + "?X-Amz-Signature=get", Method: http.MethodGet, ExpiresAt: time.Now().Add(ttl).UTC()}, nil
 }
 
+func (b *fakeBlobs) PresignGetVersion(ctx context.Context, key, version string, ttl time.Duration) (*s3blobs.Presigned, error) {
+	p, err := b.PresignGet(ctx, key, ttl)
+	if err == nil && version != "" {
+		p.URL += "&versionId=" + version
+	}
+	return p, err
+}
+
 func (b *fakeBlobs) Put(_ context.Context, key, _ string, body []byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -200,10 +208,17 @@ func newEnv(t testing.TB) *env {
 // newEnvLogging is newEnv with its logs written to w.
 func newEnvLogging(t testing.TB, w io.Writer) *env {
 	t.Helper()
+	return newEnvClocked(t, w, time.Now)
+}
+
+// newEnvClocked is newEnvLogging with tokens judged by the time now says.
+func newEnvClocked(t testing.TB, w io.Writer, now func() time.Time) *env {
+	t.Helper()
 	logger := slog.New(httpapi.ContextHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	store := &failingStore{Store: memstore.New()}
-	sched := scheduler.New(scheduler.Options{Store: store, Pools: []string{"default", "amd64"}, Logger: logger})
-	a := auth.New(store, adminToken)
+	sched := scheduler.New(scheduler.Options{Store: store, Pools: []string{"default", "amd64"}, Logger: logger,
+		Sources: farm.SourcePolicy{Bucket: testBucket, Prefix: s3blobs.IncomingPrefix}})
+	a := auth.New(store, adminToken, auth.WithClock(now))
 	blobs := newFakeBlobs()
 	srv, err := httpapi.New(httpapi.Options{Scheduler: sched, Auth: a, Doorbells: fakeBells{}, Blobs: blobs, Logger: logger})
 	if err != nil {
@@ -367,4 +382,12 @@ func decodeInto(t testing.TB, w *httptest.ResponseRecorder, out any) {
 	if err := json.Unmarshal(w.Body.Bytes(), out); err != nil {
 		t.Fatalf("decode %s: %v", w.Body, err)
 	}
+}
+
+// listJobs lists jobs as who with the query q.
+func (e *env) listJobs(who, q string) apiv1.JobList {
+	e.t.Helper()
+	var list apiv1.JobList
+	e.must(http.StatusOK, who, "GET", "/v1/jobs?"+q, nil, &list)
+	return list
 }

@@ -22,7 +22,8 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	actor := principal(r.Context()).Actor()
+	p := principal(r.Context())
+	actor := p.Actor()
 	job, created, err := s.sched.Submit(r.Context(), scheduler.SubmitRequest{
 		Type:             req.Type,
 		Payload:          req.Payload,
@@ -33,6 +34,7 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) error {
 		IdempotencyKey:   key,
 		IdempotencyScope: actor,
 		RequestedBy:      actor,
+		Privileged:       p.Role == farm.RoleAdmin,
 	})
 	if err != nil {
 		return err
@@ -95,6 +97,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if err := s.sched.EstimateStarts(r.Context(), out.Jobs); err != nil {
 		s.log.WarnContext(r.Context(), "no start estimates", "err", err.Error())
 	}
+	out.Jobs = s.visibleJobs(principal(r.Context()), out.Jobs)
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -119,7 +122,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 			s.log.WarnContext(r.Context(), "no start estimate", "job_id", job.ID, "err", err.Error())
 		}
 	}
-	writeJSON(w, http.StatusOK, job)
+	writeJSON(w, http.StatusOK, s.visible(principal(r.Context()), job))
 	return nil
 }
 

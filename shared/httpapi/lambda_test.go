@@ -120,3 +120,38 @@ func TestLambdaFixtures(t *testing.T) {
 		t.Fatal("log lines lack the request id")
 	}
 }
+
+// TestLambdaTokenFixtures issues a bound, expiring builder token and
+// revokes it through the Lambda adapter: a 201 with the secret, then a 204
+// without a body, then the token answers 401.
+func TestLambdaTokenFixtures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	handle := httpapi.LambdaHandler(e.srv)
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "lambda-invocation-2"})
+	resp, err := handle(ctx, loadEvent(t, "apigw-v2-create-token.json"))
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %v %d %s", err, resp.StatusCode, resp.Body)
+	}
+	var tok apiv1.TokenResponse
+	if err := json.Unmarshal([]byte(resp.Body), &tok); err != nil {
+		t.Fatal(err)
+	}
+	if tok.Builder != "ec2-1" || len(tok.Pools) != 1 || tok.Pools[0] != "default" || tok.ExpiresAt == nil || tok.Token == "" {
+		t.Fatalf("token %+v", tok)
+	}
+	e.tokens["ec2-1"] = tok.Token
+	e.must(http.StatusOK, "ec2-1", "GET", "/v1/queue", nil, nil)
+
+	revoke := loadEvent(t, "apigw-v2-revoke-token.json")
+	if resp, err := handle(ctx, revoke); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("revoking the fixture's own id, unknown here: %v %d %s", err, resp.StatusCode, resp.Body)
+	}
+	revoke.RawPath = strings.Replace(revoke.RawPath, "01KAXB3Q0000000000000000TK", tok.ID, 1)
+	revoke.RequestContext.HTTP.Path = revoke.RawPath
+	resp, err = handle(ctx, revoke)
+	if err != nil || resp.StatusCode != http.StatusNoContent || resp.Body != "" {
+		t.Fatalf("revoke: %v %d %q", err, resp.StatusCode, resp.Body)
+	}
+	expectError(t, e.do("ec2-1", "GET", "/v1/queue", nil), http.StatusUnauthorized, farm.EUnauthorized, "")
+}

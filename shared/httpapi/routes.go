@@ -94,9 +94,3 @@ func (s *Server) workRoutes() []route {
 		{"POST", "/v1/jobs/{id}/complete", claimHolders, s.completeJob},
 	}
 }
-
-func (s *Server) tokenRoutes() []route {
-	return []route{
-		{"POST", "/v1/tokens", adminOnly, s.createToken},
-	}
-}

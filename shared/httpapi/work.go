@@ -31,6 +31,9 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
 	if err := farm.CheckName("pool", req.Pool); err != nil {
 		return err
 	}
+	if p := principal(r.Context()); !p.MayUsePool(req.Pool) {
+		return forbidden("this token is bound to pools %s; it may not claim from pool %q", strings.Join(p.Pools, ", "), req.Pool)
+	}
 	job, err := s.sched.Claim(r.Context(), name, req.Pool)
 	if err != nil {
 		return err
@@ -47,12 +50,14 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// sourceURL presigns a download of the job's source when it is an object of
-// the farm's bucket. The claim stands without one: a failure is logged.
+// sourceURL presigns a download of the job's source: an upload under the
+// farm's incoming/ prefix (the only source a submitter may name), or for a
+// follow-on job an artifact of its parent; pinned to the object version the
+// payload names. Anything else gets no URL (the submit-time check refuses
+// such sources; this holds for jobs stored before it). The claim stands
+// without one: a failure is logged.
 func (s *Server) sourceURL(r *http.Request, job *farm.Job) string {
-	var p struct {
-		Source string `json:"source"`
-	}
+	var p farm.Source
 	if json.Unmarshal(job.Payload, &p) != nil {
 		return ""
 	}
@@ -60,7 +65,12 @@ func (s *Server) sourceURL(r *http.Request, job *farm.Job) string {
 	if !ok || bucket != s.blobs.Bucket() {
 		return ""
 	}
-	pre, err := s.blobs.PresignGet(r.Context(), key, sourceURLTTL)
+	fromParent := job.ParentID != "" && strings.HasPrefix(key, s3blobs.ArtifactPrefix(job.ParentID))
+	if (farm.SourcePolicy{Bucket: bucket, Prefix: s3blobs.IncomingPrefix}).Check(p.Source) != nil && !fromParent {
+		s.log.WarnContext(r.Context(), "job source outside incoming/ not presigned", "job_id", job.ID)
+		return ""
+	}
+	pre, err := s.blobs.PresignGetVersion(r.Context(), key, p.SourceVersion, sourceURLTTL)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "cannot presign the job source", "job_id", job.ID, "err", err.Error())
 		return ""

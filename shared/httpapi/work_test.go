@@ -60,16 +60,54 @@ func TestClaimPresignsSourceInOurBucket(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.must(http.StatusOK, admin, "PUT", "/v1/builders/b1", map[string]any{"kind": "ec2", "arch": "amd64", "pools": []string{"default"}, "slots": 3}, nil)
-	for _, tc := range []struct{ source, url string }{
-		{"s3://" + testBucket + "/incoming/script/job.sh", "https://blobs.test/" + testBucket + "/incoming/script/job.sh?X-Amz-Signature=get"},
-		{"s3://someone-elses-bucket/x.sh", ""},
-		{"https://example.com/x.sh", ""},
+	for _, tc := range []struct {
+		payload map[string]any
+		url     string
+	}{
+		{map[string]any{"source": "s3://" + testBucket + "/incoming/script/job.sh"}, "https://blobs.test/" + testBucket + "/incoming/script/job.sh?X-Amz-Signature=get"},
+		// The version the ingest saw is the version the builder gets.
+		{map[string]any{"source": "s3://" + testBucket + "/incoming/script/job.sh", "source_version": "v3"}, "https://blobs.test/" + testBucket + "/incoming/script/job.sh?X-Amz-Signature=get&versionId=v3"},
 	} {
-		e.must(http.StatusCreated, submitterA, "POST", "/v1/jobs", map[string]any{"type": "script", "payload": map[string]any{"source": tc.source}}, nil)
+		e.must(http.StatusCreated, submitterA, "POST", "/v1/jobs", map[string]any{"type": "script", "payload": tc.payload}, nil)
 		c := e.claim()
 		if c.SourceURL != tc.url {
-			t.Errorf("source %s: source_url %q, want %q", tc.source, c.SourceURL, tc.url)
+			t.Errorf("source %v: source_url %q, want %q", tc.payload, c.SourceURL, tc.url)
 		}
+	}
+}
+
+// A submitter may hand a job only what was uploaded under incoming/: never
+// another job's log or artifacts, another bucket's objects or a URL for the
+// builder to fetch.
+func TestSubmittedSourcesStayUnderIncoming(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	other := e.submit(submitterB, "echo private")
+	e.blobs.upload(s3blobs.LogKey(other.ID), "secret log")
+	e.blobs.upload(s3blobs.ArtifactKey(other.ID, "key.pem"), "secret artifact")
+	for _, src := range []string{
+		"s3://" + testBucket + "/" + s3blobs.LogKey(other.ID),
+		"s3://" + testBucket + "/" + s3blobs.ArtifactKey(other.ID, "key.pem"),
+		"s3://" + testBucket + "/incoming/../" + s3blobs.LogKey(other.ID),
+		"s3://" + testBucket + "/incoming/script/./x.sh",
+		"s3://" + testBucket + "/incoming/",
+		"s3://" + testBucket + "/incomingx/script/x.sh",
+		"s3://someone-elses-bucket/incoming/script/x.sh",
+		"s3://" + testBucket + "x/incoming/script/x.sh",
+		"https://example.com/x.sh",
+		"http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+		"file:///etc/shadow",
+	} {
+		for _, typ := range []string{"script", "binary-build"} {
+			w := e.do(submitterA, "POST", "/v1/jobs", map[string]any{"type": typ, "payload": map[string]any{"source": src}})
+			expectError(t, w, http.StatusBadRequest, farm.EInvalid, "payload.source")
+		}
+		// Nor through a follow-on declared in the payload.
+		then := map[string]any{"type": "script", "payload": map[string]any{"script": "true", "then": []any{map[string]any{"type": "binary-build", "payload": map[string]any{"source": src}}}}}
+		expectError(t, e.do(submitterA, "POST", "/v1/jobs", then), http.StatusBadRequest, farm.EInvalid, "payload.then[0]")
+	}
+	if list := e.listJobs(admin, "limit=100"); len(list.Jobs) != 1 {
+		t.Fatalf("%d jobs after refused submits, want 1", len(list.Jobs))
 	}
 }
 
@@ -168,8 +206,10 @@ func TestArtifactURL(t *testing.T) {
 	} {
 		expectError(t, e.do(builder1, "POST", "/v1/jobs/"+job.ID+"/artifacts", tc.body), tc.status, tc.code, tc.field)
 	}
-	// Another builder, even with the right token, does not hold the claim.
-	expectError(t, e.do(builder2, "POST", "/v1/jobs/"+job.ID+"/artifacts", map[string]string{"claim_token": token, "name": "x"}), http.StatusConflict, farm.EConflict, "")
+	// Another builder, even with the right token, does not hold the claim:
+	// with it, it would act for b1; without it, its claim is stale.
+	expectError(t, e.do(builder2, "POST", "/v1/jobs/"+job.ID+"/artifacts", map[string]string{"claim_token": token, "name": "x"}), http.StatusForbidden, farm.EForbidden, "")
+	expectError(t, e.do(builder2, "POST", "/v1/jobs/"+job.ID+"/artifacts", map[string]string{"claim_token": "stale", "name": "x"}), http.StatusConflict, farm.EConflict, "")
 	expectError(t, e.do(builder1, "POST", "/v1/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV/artifacts", map[string]string{"claim_token": token, "name": "x"}), http.StatusNotFound, farm.ENotFound, "")
 }
 

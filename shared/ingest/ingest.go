@@ -8,6 +8,8 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -126,7 +128,7 @@ func (h *Handler) handleRecord(ctx context.Context, r notificationRecord) error 
 	job, created, err := h.Jobs.Submit(ctx, scheduler.SubmitRequest{
 		Type:             typ,
 		Payload:          payload,
-		IdempotencyKey:   bucket + "/" + key + "#" + version,
+		IdempotencyKey:   idempotencyKey(bucket, key, version),
 		IdempotencyScope: "s3-ingest",
 		RequestedBy:      "s3:" + bucket,
 	})
@@ -135,4 +137,16 @@ func (h *Handler) handleRecord(ctx context.Context, r notificationRecord) error 
 	}
 	h.Logger.InfoContext(ctx, "upload ingested", "key", key, "job_id", job.ID, "type", job.Type, "created", created)
 	return nil
+}
+
+// idempotencyKey names one object version. S3 keys run to 1024 bytes,
+// longer than an idempotency key may be: a long name is replaced by its
+// SHA-256, which names the version just as uniquely.
+func idempotencyKey(bucket, key, version string) string {
+	k := bucket + "/" + key + "#" + version
+	if len(k) <= scheduler.MaxIdempotencyKeyLen {
+		return k
+	}
+	sum := sha256.Sum256([]byte(k))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }

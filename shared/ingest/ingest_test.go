@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -30,7 +31,7 @@ func TestUploadsBecomeOneJobEachAndUnknownTypesFail(t *testing.T) {
 	}
 	store := memstore.New()
 	quiet := slog.New(slog.DiscardHandler)
-	h := &ingest.Handler{Jobs: scheduler.New(scheduler.Options{Store: store, Pools: storetest.Pools, Logger: quiet}), IncomingPrefix: "incoming/", Logger: quiet}
+	h := &ingest.Handler{Jobs: scheduler.New(scheduler.Options{Store: store, Pools: storetest.Pools, Logger: quiet, Sources: sources}), IncomingPrefix: "incoming/", Logger: quiet}
 	for delivery := 1; delivery <= 2; delivery++ { // S3 and SQS may deliver twice
 		resp, err := h.HandleLambda(ctx, ev)
 		if err != nil {
@@ -61,7 +62,7 @@ func TestUploadsBecomeOneJobEachAndUnknownTypesFail(t *testing.T) {
 func TestGarbageMessagesFail(t *testing.T) {
 	t.Parallel()
 	quiet := slog.New(slog.DiscardHandler)
-	h := &ingest.Handler{Jobs: scheduler.New(scheduler.Options{Store: memstore.New(), Pools: storetest.Pools, Logger: quiet}), IncomingPrefix: "incoming/", Logger: quiet}
+	h := &ingest.Handler{Jobs: scheduler.New(scheduler.Options{Store: memstore.New(), Pools: storetest.Pools, Logger: quiet, Sources: sources}), IncomingPrefix: "incoming/", Logger: quiet}
 	ev := events.SQSEvent{Records: []events.SQSMessage{
 		{MessageId: "a", Body: "not json"},
 		{MessageId: "b", Body: `{"Records":[]}`},
@@ -81,5 +82,54 @@ func TestGarbageMessagesFail(t *testing.T) {
 	// d (folder marker) and e (removal) are ignored; internal types are not ingestible.
 	if want := "[a b c f]"; fmt.Sprint(failed) != want {
 		t.Fatalf("failed %v, want %s", failed, want)
+	}
+}
+
+// sources is the farm's bucket of the events/ fixtures.
+var sources = farm.SourcePolicy{Bucket: "buildfarm-artifacts", Prefix: "incoming/"}
+
+// S3 keys run to 1024 bytes; every legal one becomes one job, once.
+func TestLongKeysIngestOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := memstore.New()
+	quiet := slog.New(slog.DiscardHandler)
+	h := &ingest.Handler{Jobs: scheduler.New(scheduler.Options{Store: store, Pools: storetest.Pools, Logger: quiet, Sources: sources}), IncomingPrefix: "incoming/", Logger: quiet}
+	prefix := "incoming/script/"
+	key := prefix + strings.Repeat("k", 1024-len(prefix)-3) + ".sh"
+	other := prefix + strings.Repeat("k", 1024-len(prefix)-3) + ".sx" // differs at the very end
+	record := func(id, key, version string) events.SQSMessage {
+		body := `{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"buildfarm-artifacts"},"object":{"key":"` + key + `","versionId":"` + version + `","sequencer":"0A1B"}}}]}`
+		return events.SQSMessage{MessageId: id, Body: body}
+	}
+	ev := events.SQSEvent{Records: []events.SQSMessage{record("a", key, "v1"), record("b", key, "v1"), record("c", other, "v1"), record("d", key, "v2")}}
+	for delivery := 1; delivery <= 2; delivery++ {
+		resp, err := h.HandleLambda(ctx, ev)
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("delivery %d: %v, failures %+v", delivery, err, resp.BatchItemFailures)
+		}
+	}
+	page, err := store.ListJobs(ctx, scheduler.JobFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Jobs) != 3 { // key v1, other v1, key v2
+		t.Fatalf("%d jobs, want one per object version (3)", len(page.Jobs))
+	}
+	seen := map[string]bool{}
+	for _, j := range page.Jobs {
+		var p farm.ScriptArgs
+		if err := json.Unmarshal(j.Payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		seen[p.Source.Source+"#"+p.Source.SourceVersion] = true
+		if len(j.IdempotencyKey) > scheduler.MaxIdempotencyKeyLen {
+			t.Fatalf("idempotency key of %d characters", len(j.IdempotencyKey))
+		}
+	}
+	for _, want := range []string{"s3://buildfarm-artifacts/" + key + "#v1", "s3://buildfarm-artifacts/" + other + "#v1", "s3://buildfarm-artifacts/" + key + "#v2"} {
+		if !seen[want] {
+			t.Fatalf("no job for %.60q...", want)
+		}
 	}
 }

@@ -24,6 +24,8 @@ type Store struct {
 	idempotency map[string]*farm.Idempotency
 	builders    map[string]*farm.Builder
 	tokens      map[string]*farm.Token
+	dependents  map[string]map[string]bool // job id -> ids of the jobs waiting for it
+	tallies     map[string]*scheduler.DependentTally
 	pools       map[string]*farm.ResourcePool
 	resources   map[string]*farm.Resource // pool + "/" + name
 }
@@ -38,6 +40,8 @@ func New() *Store {
 		idempotency: map[string]*farm.Idempotency{},
 		builders:    map[string]*farm.Builder{},
 		tokens:      map[string]*farm.Token{},
+		dependents:  map[string]map[string]bool{},
+		tallies:     map[string]*scheduler.DependentTally{},
 		pools:       map[string]*farm.ResourcePool{},
 		resources:   map[string]*farm.Resource{},
 	}
@@ -76,8 +80,17 @@ func (s *Store) Commit(_ context.Context, tx scheduler.Tx) error {
 		s.resources[resourceKey(w.Next.Pool, w.Next.Name)] = w.Next.Clone()
 	}
 	for _, t := range tx.Tokens {
-		c := *t
-		s.tokens[t.Hash] = &c
+		s.tokens[t.Hash] = t.Clone()
+	}
+	for _, w := range tx.Tallies {
+		c := *w.Next
+		s.tallies[c.JobID] = &c
+	}
+	for _, d := range tx.Dependents {
+		if s.dependents[d.JobID] == nil {
+			s.dependents[d.JobID] = map[string]bool{}
+		}
+		s.dependents[d.JobID][d.DependentID] = true
 	}
 	if tx.Idempotency != nil {
 		c := *tx.Idempotency.Next
@@ -137,6 +150,14 @@ func (s *Store) check(tx scheduler.Tx) error {
 			return conflict("token already exists")
 		}
 	}
+	for _, w := range tx.Tallies {
+		if err := once("tally", w.Next.JobID); err != nil {
+			return err
+		}
+		if err := versionCheck("dependent tally of "+w.Next.JobID, s.tallies[w.Next.JobID], w.Prev, func(t *scheduler.DependentTally) int64 { return t.Version }); err != nil {
+			return err
+		}
+	}
 	if w := tx.Idempotency; w != nil {
 		cur := s.idempotency[w.Next.Key]
 		switch {
@@ -172,7 +193,10 @@ func (s *Store) GetJob(_ context.Context, id string) (*farm.Job, error) {
 	return j.Clone(), nil
 }
 
-// ListJobs lists newest first (ids are time-ordered).
+// ListJobs lists newest first (ids are time-ordered). Like the DynamoDB
+// store it reads one index — the jobs of the filter's status, else of its
+// type, else of its pool, else all — and examines at most f.Scan of its
+// entries.
 func (s *Store) ListJobs(_ context.Context, f scheduler.JobFilter) (*scheduler.JobPage, error) {
 	f, err := scheduler.NormalizeFilter(f)
 	if err != nil {
@@ -181,19 +205,34 @@ func (s *Store) ListJobs(_ context.Context, f scheduler.JobFilter) (*scheduler.J
 	after, _ := scheduler.DecodeCursor(f.Cursor)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	inIndex := func(j *farm.Job) bool {
+		switch {
+		case f.Status != "":
+			return j.Status == f.Status
+		case f.Type != "":
+			return j.Type == f.Type
+		case f.Pool != "":
+			return j.Pool == f.Pool
+		}
+		return true
+	}
 	ids := make([]string, 0, len(s.jobs))
-	for id := range s.jobs {
-		ids = append(ids, id)
+	for id, j := range s.jobs {
+		if (after == "" || id < after) && inIndex(j) {
+			ids = append(ids, id)
+		}
 	}
 	slices.Sort(ids)
 	slices.Reverse(ids)
 	page := &scheduler.JobPage{Jobs: []*farm.Job{}}
-	for _, id := range ids {
-		if after != "" && id >= after {
-			continue
+	for n, id := range ids {
+		if n == f.Scan {
+			// The scan bound: continue after the last entry examined.
+			page.NextCursor = scheduler.EncodeCursor(ids[n-1])
+			break
 		}
 		j := s.jobs[id]
-		if (f.Status != "" && j.Status != f.Status) || (f.Type != "" && j.Type != f.Type) || (f.Pool != "" && j.Pool != f.Pool) {
+		if (f.Type != "" && j.Type != f.Type) || (f.Pool != "" && j.Pool != f.Pool) {
 			continue
 		}
 		if len(page.Jobs) == f.Limit {
@@ -317,8 +356,58 @@ func (s *Store) GetToken(_ context.Context, hash string) (*farm.Token, error) {
 	if t == nil {
 		return nil, farm.Errorf(farm.ENotFound, "token not found")
 	}
-	c := *t
-	return &c, nil
+	return t.Clone(), nil
+}
+
+// ListTokens lists the tokens, oldest first.
+func (s *Store) ListTokens(_ context.Context) ([]*farm.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*farm.Token, 0, len(s.tokens))
+	for _, t := range s.tokens {
+		out = append(out, t.Clone())
+	}
+	slices.SortFunc(out, func(a, b *farm.Token) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// DeleteToken deletes the token with id.
+func (s *Store) DeleteToken(_ context.Context, id string) (*farm.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for hash, t := range s.tokens {
+		if t.ID == id {
+			delete(s.tokens, hash)
+			return t.Clone(), nil
+		}
+	}
+	return nil, farm.Errorf(farm.ENotFound, "token %s not found", id)
+}
+
+// GetDependentTally returns the count of id's dependents.
+func (s *Store) GetDependentTally(_ context.Context, id string) (*scheduler.DependentTally, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tallies[id]; t != nil {
+		c := *t
+		return &c, nil
+	}
+	return &scheduler.DependentTally{JobID: id}, nil
+}
+
+// Dependents lists the jobs registered as waiting for id, in id order.
+func (s *Store) Dependents(_ context.Context, id string, limit int) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.dependents[id]))
+	for d := range s.dependents[id] {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }
 
 // GetResourcePool returns a copy of the pool.

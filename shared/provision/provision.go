@@ -84,7 +84,7 @@ func ensureTable(ctx context.Context, ddb *dynamodb.Client, t topology.Table) (s
 		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, ddbtypes.GlobalSecondaryIndex{
 			IndexName:  aws.String(ix.Name),
 			KeySchema:  keySchema(ix.Partition, ix.Sort),
-			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(ix.Projection)},
+			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionType(ix.Projection), NonKeyAttributes: ix.NonKeyAttributes},
 		})
 	}
 	for name, typ := range attrs {
@@ -175,6 +175,15 @@ func ensureBucket(ctx context.Context, s3c *s3.Client, sq *sqs.Client, top *topo
 		if !errors.As(err, &owned) && !errors.As(err, &exists) {
 			return fmt.Errorf("provision: create bucket %s: %w", top.Bucket.Name, err)
 		}
+	}
+	// Versioned, as in AWS: a job's source names the version that was
+	// uploaded, and its builder downloads that version.
+	_, err = s3c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+		Bucket:                  aws.String(top.Bucket.Name),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled},
+	})
+	if err != nil {
+		return fmt.Errorf("provision: bucket versioning: %w", err)
 	}
 	attrs, err := sq.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &ingestURL, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
 	if err != nil {

@@ -98,6 +98,22 @@ func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (
 	return presigned(req.URL, req.Method, req.SignedHeader, now.Add(ttl)), nil
 }
 
+// PresignGetVersion is PresignGet of one version of the object: the URL
+// downloads that version, whatever is uploaded under key afterwards
+// ("" version: the latest, as PresignGet).
+func (s *Store) PresignGetVersion(ctx context.Context, key, version string, ttl time.Duration) (*Presigned, error) {
+	now := s.now()
+	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}
+	if version != "" {
+		in.VersionId = &version
+	}
+	req, err := s.presign.PresignGetObject(ctx, in, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return nil, farm.Internal(fmt.Errorf("s3blobs: presign get %s: %w", key, err))
+	}
+	return presigned(req.URL, req.Method, req.SignedHeader, now.Add(ttl)), nil
+}
+
 func presigned(url, method string, signed http.Header, expires time.Time) *Presigned {
 	p := &Presigned{URL: url, Method: method, ExpiresAt: expires.UTC().Truncate(time.Second)}
 	for k, v := range signed {

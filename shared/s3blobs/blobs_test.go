@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/buildfarm/buildfarm/shared/awsconf"
 	"github.com/buildfarm/buildfarm/shared/emulator/emulatortest"
 	"github.com/buildfarm/buildfarm/shared/farm"
@@ -167,5 +170,43 @@ func TestKeys(t *testing.T) {
 	}
 	if got := s3blobs.ArtifactPrefix("01J"); got != "artifacts/01J/" {
 		t.Errorf("ArtifactPrefix = %q", got)
+	}
+}
+
+// A source's presigned download names the version the ingest saw: an upload
+// under the same key afterwards does not change what the builder gets.
+func TestPresignedGetPinsTheVersion(t *testing.T) {
+	t.Parallel()
+	top, cfg, _ := emulatortest.Topology(t, "default")
+	client := awsconf.NewS3(cfg)
+	s := s3blobs.New(client, top.Bucket.Name)
+	ctx := context.Background()
+	key := s3blobs.IncomingPrefix + "script/" + farm.NewID(time.Now()) + ".sh"
+	put := func(body string) string {
+		out, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: &top.Bucket.Name, Key: &key, Body: strings.NewReader(body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(out.VersionId) == "" {
+			t.Fatal("the farm's bucket is not versioned")
+		}
+		return aws.ToString(out.VersionId)
+	}
+	first := put("echo first")
+	put("echo second")
+	for version, want := range map[string]string{first: "echo first", "": "echo second"} {
+		p, err := s.PresignGetVersion(ctx, key, version, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get(p.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(got) != want {
+			t.Fatalf("version %q: %d %q, want %q", version, resp.StatusCode, got, want)
+		}
 	}
 }

@@ -37,5 +37,14 @@ func NormalizeFilter(f JobFilter) (JobFilter, error) {
 	if _, err := DecodeCursor(f.Cursor); err != nil {
 		return f, err
 	}
+	switch {
+	case f.Scan <= 0:
+		f.Scan = DefaultListScan
+	case f.Scan > MaxListScan:
+		f.Scan = MaxListScan
+	}
+	// An index that answers the whole filter needs Limit+1 entries for a
+	// full page and the knowledge that another follows.
+	f.Scan = max(f.Scan, f.Limit+1)
 	return f, nil
 }

@@ -40,12 +40,7 @@ func (s *Scheduler) FollowUp(ctx context.Context, job *farm.Job) error {
 	case job.Status == farm.StatusWaiting:
 		return s.evaluateWaiting(ctx, job.ID)
 	case job.Status.Terminal():
-		var errs []error
-		for _, id := range job.Dependents {
-			if err := s.evaluateWaiting(ctx, id); err != nil {
-				errs = append(errs, err)
-			}
-		}
+		errs := []error{s.releaseDependents(ctx, job.ID)}
 		if job.Status == farm.StatusSucceeded && !job.FollowOnsCreated && s.declaresFollowOns(job) {
 			if err := s.createFollowOns(ctx, job.ID); err != nil {
 				errs = append(errs, err)
@@ -83,6 +78,9 @@ func (s *Scheduler) evaluateWaiting(ctx context.Context, id string) error {
 	err := retryOnConflict(ctx, func() error {
 		released = nil
 		job, err := s.store.GetJob(ctx, id)
+		if farm.IsCode(err, farm.ENotFound) {
+			return nil // an edge of a job whose write failed
+		}
 		if err != nil || job.Status != farm.StatusWaiting {
 			return err
 		}

@@ -50,6 +50,8 @@ type Config struct {
 	ClaimScan int
 	// StaleQueueAge: the reaper re-rings a pool whose claimable jobs waited this long (default 2 × Heartbeat).
 	StaleQueueAge time.Duration
+	// MaxDependents bounds the jobs that may wait for one job (default DefaultMaxDependents).
+	MaxDependents int
 }
 
 func (c Config) withDefaults() Config {
@@ -80,6 +82,9 @@ func (c Config) withDefaults() Config {
 	if c.StaleQueueAge <= 0 {
 		c.StaleQueueAge = 2 * c.Heartbeat
 	}
+	if c.MaxDependents <= 0 {
+		c.MaxDependents = DefaultMaxDependents
+	}
 	return c
 }
 
@@ -91,6 +96,7 @@ type Scheduler struct {
 	timer    LeaseTimer
 	pools    map[string]bool
 	poolList []string
+	sources  farm.SourcePolicy
 	cfg      Config
 	now      func() time.Time
 	log      *slog.Logger
@@ -104,15 +110,18 @@ type Options struct {
 	// LeaseTimer, when set, is armed for every claim's lease.
 	LeaseTimer LeaseTimer
 	// Pools are the builder pools the farm serves; jobs routed elsewhere are refused.
-	Pools  []string
-	Config Config
-	Clock  func() time.Time // default time.Now
-	Logger *slog.Logger     // default slog.Default()
+	Pools []string
+	// Sources is where a submitted job's source may point (the farm's
+	// bucket and its incoming/ prefix); the zero policy refuses sources.
+	Sources farm.SourcePolicy
+	Config  Config
+	Clock   func() time.Time // default time.Now
+	Logger  *slog.Logger     // default slog.Default()
 }
 
 // New returns a Scheduler.
 func New(o Options) *Scheduler {
-	s := &Scheduler{store: o.Store, registry: o.Registry, bell: o.Doorbell, timer: o.LeaseTimer, cfg: o.Config.withDefaults(), now: o.Clock, log: o.Logger, pools: map[string]bool{}}
+	s := &Scheduler{store: o.Store, registry: o.Registry, bell: o.Doorbell, timer: o.LeaseTimer, cfg: o.Config.withDefaults(), now: o.Clock, log: o.Logger, pools: map[string]bool{}, sources: o.Sources}
 	if s.registry == nil {
 		s.registry = farm.DefaultRegistry()
 	}

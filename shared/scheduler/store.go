@@ -46,6 +46,18 @@ type Store interface {
 	ListBuilders(ctx context.Context) ([]*farm.Builder, error)
 
 	GetToken(ctx context.Context, hash string) (*farm.Token, error)
+	// ListTokens lists the stored tokens, oldest first (expired ones too,
+	// until the store's TTL removes them).
+	ListTokens(ctx context.Context) ([]*farm.Token, error)
+	// DeleteToken deletes the token with id and returns it, or ENotFound.
+	DeleteToken(ctx context.Context, id string) (*farm.Token, error)
+
+	// Dependents lists up to limit (<= 0: all) ids of the jobs registered
+	// as waiting for job id, in id order.
+	Dependents(ctx context.Context, id string, limit int) ([]string, error)
+	// GetDependentTally returns the count of job id's dependents (a zero
+	// tally, Version 0, when none was ever counted).
+	GetDependentTally(ctx context.Context, id string) (*DependentTally, error)
 
 	GetResourcePool(ctx context.Context, name string) (*farm.ResourcePool, error)
 	GetResource(ctx context.Context, pool, name string) (*farm.Resource, error)
@@ -66,6 +78,13 @@ type Tx struct {
 	Resources []ResourceWrite
 	// Tokens are created (never replaced).
 	Tokens []*farm.Token
+	// Dependents record dependency edges, each its own item (never part of
+	// the job depended on, which they would grow without bound). They are
+	// written unconditionally: writing an edge again changes nothing.
+	Dependents []DependentEdge
+	// Tallies create or replace dependent counts (conditional on the
+	// version read, or on absence when Prev is nil).
+	Tallies []TallyWrite
 	// Idempotency creates or replaces an idempotency record.
 	Idempotency *IdempotencyWrite
 }
@@ -77,7 +96,7 @@ type IdempotencyWrite struct{ Prev, Next *farm.Idempotency }
 
 // Size is the number of state items the transaction writes (events not counted).
 func (tx Tx) Size() int {
-	n := len(tx.Jobs) + len(tx.Builders) + len(tx.Pools) + len(tx.Resources) + len(tx.Tokens)
+	n := len(tx.Jobs) + len(tx.Builders) + len(tx.Pools) + len(tx.Resources) + len(tx.Tokens) + len(tx.Dependents) + len(tx.Tallies)
 	if tx.Idempotency != nil {
 		n++
 	}
@@ -93,6 +112,35 @@ type JobWrite struct {
 	Next  *farm.Job
 	Event *farm.JobEvent
 }
+
+// DependentEdge records that job DependentID waits for job JobID.
+type DependentEdge struct {
+	JobID       string
+	DependentID string
+	// ExpiresAt is when the store may drop the edge (zero: keep).
+	ExpiresAt time.Time
+}
+
+// DependentTally counts the dependents registered on job JobID, so that
+// their limit is checked with one read rather than by counting edges.
+type DependentTally struct {
+	JobID   string
+	Count   int
+	Version int64
+	// ExpiresAt is when the store may drop the tally (zero: keep).
+	ExpiresAt time.Time
+}
+
+// stored is the tally as a write's Prev: nil for one never written.
+func (t *DependentTally) stored() *DependentTally {
+	if t.Version == 0 {
+		return nil
+	}
+	return t
+}
+
+// TallyWrite creates (Prev nil) or replaces a dependent tally.
+type TallyWrite struct{ Prev, Next *DependentTally }
 
 // BuilderWrite creates or replaces a builder.
 type BuilderWrite struct{ Prev, Next *farm.Builder }
@@ -117,6 +165,13 @@ func LostRace(format string, args ...any) error {
 var ErrIdempotencyKeyTaken = errors.New("idempotency key already used")
 
 // JobFilter selects jobs to list, newest first.
+//
+// A listing reads one index: by status when a status is given, else by
+// type, else by pool, else every job; the other conditions are checked on
+// the index entries it reads. It examines at most Scan entries, so that a
+// filter few jobs match costs a bounded read: a page may then hold fewer
+// than Limit jobs (even none) and still carry a NextCursor that continues
+// the search.
 type JobFilter struct {
 	Status farm.JobStatus
 	Type   string
@@ -124,6 +179,20 @@ type JobFilter struct {
 	Limit  int
 	// Cursor continues a previous listing (JobPage.NextCursor).
 	Cursor string
+	// Scan bounds the index entries one call examines (0: DefaultListScan).
+	Scan int
+}
+
+// Residual reports whether the filter has conditions its index does not
+// answer (they are checked on each entry read).
+func (f JobFilter) Residual() bool {
+	switch {
+	case f.Status != "":
+		return f.Type != "" || f.Pool != ""
+	case f.Type != "":
+		return f.Pool != ""
+	}
+	return false
 }
 
 // JobPage is one page of a listing.
@@ -136,4 +205,10 @@ type JobPage struct {
 const (
 	DefaultListLimit = 50
 	MaxListLimit     = 500
+	// DefaultListScan bounds the index entries a listing examines per call
+	// (DynamoDB: a Query page or two of small index entries — a few read
+	// units — then batch reads of only the jobs that match).
+	DefaultListScan = 1000
+	// MaxListScan bounds JobFilter.Scan.
+	MaxListScan = 10000
 )

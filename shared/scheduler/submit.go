@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,10 +17,18 @@ import (
 
 // Submission limits.
 const (
+	// MaxPriority bounds an admin's priority (±); MaxSubmitterPriority a
+	// submitter's, kept below what the admin-only score inputs (a private
+	// archive's bonus, a pinned score) give, so that no payload or priority
+	// a submitter chooses buys a place above them.
 	MaxPriority          = 1_000_000
+	MaxSubmitterPriority = 1000
 	MaxMaxAttempts       = 20
 	MaxTimeoutSeconds    = 7 * 24 * 3600
 	MaxDependsOn         = 20
+	// DefaultMaxDependents bounds the jobs that may wait for one job
+	// (Config.MaxDependents).
+	DefaultMaxDependents = 1000
 	MaxIdempotencyKeyLen = 255
 	MaxPayloadBytes      = 256 << 10
 )
@@ -40,6 +49,9 @@ type SubmitRequest struct {
 	ParentID         string
 	// Internal allows internal job types (the farm's own jobs).
 	Internal bool
+	// Privileged (an admin's request) may set the payload fields a type
+	// keeps for admins and priorities up to ±MaxPriority.
+	Privileged bool
 }
 
 // Submit validates a request and stores the job, then rings its pool's
@@ -162,9 +174,20 @@ func (s *Scheduler) newJob(req SubmitRequest, now time.Time) (*farm.Job, error) 
 	if err != nil {
 		return nil, err
 	}
-	payload, err := json.Marshal(args)
+	if src, ok := args.(farm.ObjectSource); ok && !req.Internal {
+		// The farm's own jobs (follow-ons) may name what it made; a
+		// submitter only what was uploaded under incoming/.
+		if err := s.sources.Check(src.ObjectSource().Source); err != nil {
+			var fe *farm.Error
+			if errors.As(err, &fe) {
+				return nil, farm.FieldError("payload."+fe.Field, "%s", strings.TrimPrefix(fe.Message, fe.Field+": "))
+			}
+			return nil, err
+		}
+	}
+	payload, err := storedPayload(args)
 	if err != nil {
-		return nil, farm.Internal(err)
+		return nil, err
 	}
 	pool := typ.Pool(args)
 	if !s.pools[pool] {
@@ -176,6 +199,9 @@ func (s *Scheduler) newJob(req SubmitRequest, now time.Time) (*farm.Job, error) 
 		if priority < -MaxPriority || priority > MaxPriority {
 			return nil, farm.FieldError("priority", "must be between %d and %d", -MaxPriority, MaxPriority)
 		}
+	}
+	if err := checkPrivileges(req, typ, args); err != nil {
+		return nil, err
 	}
 	d := typ.Defaults()
 	maxAttempts, timeout := d.MaxAttempts, d.TimeoutSeconds
@@ -207,10 +233,11 @@ func (s *Scheduler) newJob(req SubmitRequest, now time.Time) (*farm.Job, error) 
 	if specs, err := typ.FollowOns(args, &farm.Job{}); err == nil {
 		for i, f := range specs {
 			prio := f.Priority
-			if _, err := s.newJob(SubmitRequest{Type: f.Type, Payload: f.Payload, Priority: &prio}, now); err != nil {
+			if _, err := s.newJob(SubmitRequest{Type: f.Type, Payload: f.Payload, Priority: &prio, Privileged: req.Privileged}, now); err != nil {
 				var fe *farm.Error
-				if errors.As(err, &fe) && fe.Code == farm.EInvalid {
-					return nil, farm.FieldError(fmt.Sprintf("payload.then[%d]", i), "%s", fe.Message)
+				if errors.As(err, &fe) && (fe.Code == farm.EInvalid || fe.Code == farm.EForbidden) {
+					field := fmt.Sprintf("payload.then[%d]", i)
+					return nil, &farm.Error{Code: fe.Code, Field: field, Message: field + ": " + fe.Message}
 				}
 				return nil, err
 			}
@@ -234,76 +261,38 @@ func (s *Scheduler) newJob(req SubmitRequest, now time.Time) (*farm.Job, error) 
 	}, nil
 }
 
-// create writes a new job with its first event. A job with unfinished
-// dependencies is written waiting and then registered on each of them; a
-// dependency that finished in the meantime is noticed on registration (its
-// version changed), and the sweep re-evaluates every waiting job anyway, so
-// no dependency's end is ever missed.
-func (s *Scheduler) create(ctx context.Context, job *farm.Job, now time.Time) error {
-	job.Status, job.Error, job.Result, job.QueuedAt, job.FinishedAt = farm.StatusQueued, "", "", nil, nil
-	detail := "submitted by " + job.RequestedBy
-	var pending []string
-	for i, id := range job.DependsOn {
-		dep, err := s.store.GetJob(ctx, id)
-		if farm.IsCode(err, farm.ENotFound) {
-			return farm.FieldError(fmt.Sprintf("depends_on[%d]", i), "job %s does not exist", id)
-		}
-		if err != nil {
-			return err
-		}
-		switch {
-		case dep.Status == farm.StatusSucceeded:
-		case dep.Status.Terminal():
-			if job.Status != farm.StatusFailed {
-				job.Status = farm.StatusFailed
-				job.Result = string(farm.StatusFailed)
-				job.Error = fmt.Sprintf("dependency %s %s", dep.ID, dep.Status)
-				job.FinishedAt = farm.TimePtr(now)
-				detail = job.Error
-			}
-		default:
-			pending = append(pending, id)
-		}
-	}
-	if job.Status != farm.StatusFailed && len(pending) > 0 {
-		job.Status = farm.StatusWaiting
-	}
-	if job.Status == farm.StatusQueued {
-		job.QueuedAt = farm.TimePtr(now)
-	}
-	ev := &farm.JobEvent{JobID: job.ID, Seq: farm.SeqFor(job.Version), At: now, To: job.Status, Actor: job.RequestedBy, Detail: detail, ExpiresAt: s.eventExpiry(now)}
-	if err := s.store.Commit(ctx, Tx{Jobs: []JobWrite{{Next: job, Event: ev}}}); err != nil {
-		return err
-	}
-	if job.Status != farm.StatusWaiting {
+// checkPrivileges refuses what only an admin may ask for: payload fields
+// the type keeps for admins, and priorities beyond ±MaxSubmitterPriority.
+// The farm's own jobs (follow-ons) were checked when their parent was
+// submitted.
+func checkPrivileges(req SubmitRequest, typ farm.JobType, args farm.Args) error {
+	if req.Privileged || req.Internal {
 		return nil
 	}
-	for _, id := range pending {
-		if err := s.registerDependent(ctx, id, job.ID); err != nil {
-			s.log.WarnContext(ctx, "dependency registration failed; the reaper's sweep covers it", "job_id", job.ID, "dependency", id, "err", err)
-		}
+	if fields := typ.Privileged(args); len(fields) > 0 {
+		field := "payload." + fields[0]
+		return &farm.Error{Code: farm.EForbidden, Field: field, Message: fmt.Sprintf("%s: only an admin may set %s (it raises the job's score above other submitters' jobs)", field, strings.Join(fields, ", "))}
+	}
+	if req.Priority != nil && (*req.Priority < -MaxSubmitterPriority || *req.Priority > MaxSubmitterPriority) {
+		return &farm.Error{Code: farm.EForbidden, Field: "priority", Message: fmt.Sprintf("priority: must be between %d and %d (admins: ±%d)", -MaxSubmitterPriority, MaxSubmitterPriority, MaxPriority)}
 	}
 	return nil
 }
 
-// registerDependent records on dependency depID that jobID waits for it, or
-// re-evaluates jobID at once if the dependency has finished.
-func (s *Scheduler) registerDependent(ctx context.Context, depID, jobID string) error {
-	finished := false
-	err := retryOnConflict(ctx, func() error {
-		dep, err := s.store.GetJob(ctx, depID)
-		if err != nil {
-			return err
-		}
-		if finished = dep.Status.Terminal(); finished {
-			return nil
-		}
-		next := dep.Touched()
-		next.Dependents = append(next.Dependents, jobID)
-		return s.store.Commit(ctx, Tx{Jobs: []JobWrite{{Prev: dep, Next: next}}})
-	})
-	if err == nil && finished {
-		return s.evaluateWaiting(ctx, jobID)
+// storedPayload is the payload as the job keeps it: the parsed args
+// encoded again (defaults filled in), without HTML escaping ('<' stays one
+// byte, not six), and within MaxPayloadBytes in that form, which is what
+// the store and every reader see.
+func storedPayload(args farm.Args) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(args); err != nil {
+		return nil, farm.Internal(err)
 	}
-	return err
+	payload := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if len(payload) > MaxPayloadBytes {
+		return nil, farm.FieldError("payload", "is %d bytes once stored (characters such as U+2028 take six bytes in JSON), more than the %d allowed", len(payload), MaxPayloadBytes)
+	}
+	return payload, nil
 }

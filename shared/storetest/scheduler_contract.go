@@ -57,8 +57,9 @@ func RunSchedulerContract(t *testing.T, newStore NewStore) {
 		if len(evs) != 1 || evs[0].To != farm.StatusQueued || evs[0].Actor != "submitter:test" {
 			t.Fatalf("history %+v", evs)
 		}
-		// Launchpad-style scores: security/main/high + private + priority.
-		b, _, err := e.Sched.Submit(ctx, scheduler.SubmitRequest{Type: farm.TypeBinaryBuild, Payload: json.RawMessage(`{"package":"hello","pocket":"security","component":"main","urgency":"high","private":true}`), Priority: ptr64(3)})
+		// Launchpad-style scores: security/main/high + private + priority
+		// (a private archive is an admin's to declare).
+		b, _, err := e.Sched.Submit(ctx, scheduler.SubmitRequest{Type: farm.TypeBinaryBuild, Payload: json.RawMessage(`{"package":"hello","pocket":"security","component":"main","urgency":"high","private":true}`), Priority: ptr64(3), Privileged: true})
 		must(t, err)
 		if want := int64(4500 + 1000 + 15 + farm.PrivateArchiveBonus + 3); b.Score != want || b.Pool != "amd64" {
 			t.Fatalf("binary-build score %d pool %s, want %d amd64", b.Score, b.Pool, want)

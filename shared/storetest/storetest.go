@@ -23,6 +23,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Store", func(t *testing.T) { RunStoreContract(t, newStore) })
 	t.Run("Scheduler", func(t *testing.T) { RunSchedulerContract(t, newStore) })
 	t.Run("Resources", func(t *testing.T) { RunResourceContract(t, newStore) })
+	t.Run("Limits", func(t *testing.T) { RunLimitsContract(t, newStore) })
 }
 
 // Pools served by the schedulers the suite builds.

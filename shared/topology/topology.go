@@ -37,6 +37,11 @@ const (
 	// own keys change, not on every write of the item (heartbeats rewrite
 	// running jobs every few seconds).
 	ProjectKeysOnly Projection = "KEYS_ONLY"
+	// ProjectInclude copies the keys and the NonKeyAttributes. Projecting
+	// only attributes that never change once written keeps the index as
+	// cheap to maintain as a keys-only one, while queries can filter on
+	// them without reading the items.
+	ProjectInclude Projection = "INCLUDE"
 )
 
 // Index is a global secondary index.
@@ -45,6 +50,8 @@ type Index struct {
 	Partition  Key
 	Sort       *Key
 	Projection Projection
+	// NonKeyAttributes are the attributes an INCLUDE index copies.
+	NonKeyAttributes []string
 }
 
 // Table is a DynamoDB table.
@@ -84,10 +91,14 @@ type Topology struct {
 	Prefix string
 	Pools  []string
 
-	Jobs          Table
-	JobEvents     Table
-	Builders      Table
-	Tokens        Table
+	Jobs      Table
+	JobEvents Table
+	Builders  Table
+	Tokens    Table
+	// JobDependents holds one item per dependency edge (job_id: the job
+	// depended on, dependent_id: the job waiting for it), so that a job's
+	// dependents never grow its own item.
+	JobDependents Table
 	Idempotency   Table
 	ResourcePools Table
 	Resources     Table
@@ -113,6 +124,9 @@ const (
 	IndexCreated  = "by-created"    // job_shard, id: every job, newest first
 	// IndexResourceLease lists held resources by lease expiry (held_shard, lease_expires_at).
 	IndexResourceLease = "by-lease"
+	// IndexTokenID lists tokens by id (token_shard, id): listing and revoking
+	// by id without a scan.
+	IndexTokenID = "by-id"
 )
 
 // DefaultPrefix names the farm's resources when nothing else is configured.
@@ -159,15 +173,21 @@ func New(prefix string, pools []string) (*Topology, error) {
 				{Name: IndexQueued, Partition: s("queue_pool"), Sort: sk("queue_rank"), Projection: ProjectAll},
 				{Name: IndexLease, Partition: s("active_shard"), Sort: sk("lease_expires_at"), Projection: ProjectKeysOnly},
 				{Name: IndexDeadline, Partition: s("active_shard"), Sort: sk("deadline_at"), Projection: ProjectKeysOnly},
-				{Name: IndexStatus, Partition: s("status"), Sort: sk("id"), Projection: ProjectKeysOnly},
-				{Name: IndexType, Partition: s("type"), Sort: sk("id"), Projection: ProjectKeysOnly},
+				// A job's type and pool never change: listing by status or type
+				// filters on them in the index, reading only the jobs that match.
+				{Name: IndexStatus, Partition: s("status"), Sort: sk("id"), Projection: ProjectInclude, NonKeyAttributes: []string{"type", "pool"}},
+				{Name: IndexType, Partition: s("type"), Sort: sk("id"), Projection: ProjectInclude, NonKeyAttributes: []string{"pool"}},
 				{Name: IndexPool, Partition: s("pool"), Sort: sk("id"), Projection: ProjectKeysOnly},
 				{Name: IndexCreated, Partition: s("job_shard"), Sort: sk("id"), Projection: ProjectKeysOnly},
 			},
 		},
-		JobEvents:     Table{ID: "JobEvents", Name: n("job-events"), Partition: s("job_id"), Sort: sk("seq"), TTLAttribute: "expires_at"},
-		Builders:      Table{ID: "Builders", Name: n("builders"), Partition: s("name")},
-		Tokens:        Table{ID: "Tokens", Name: n("tokens"), Partition: s("token_hash")},
+		JobEvents: Table{ID: "JobEvents", Name: n("job-events"), Partition: s("job_id"), Sort: sk("seq"), TTLAttribute: "expires_at"},
+		Builders:  Table{ID: "Builders", Name: n("builders"), Partition: s("name")},
+		Tokens: Table{
+			ID: "Tokens", Name: n("tokens"), Partition: s("token_hash"), TTLAttribute: "expires_at",
+			Indexes: []Index{{Name: IndexTokenID, Partition: s("token_shard"), Sort: sk("id"), Projection: ProjectAll}},
+		},
+		JobDependents: Table{ID: "JobDependents", Name: n("job-dependents"), Partition: s("job_id"), Sort: sk("dependent_id"), TTLAttribute: "expires_at"},
 		Idempotency:   Table{ID: "Idempotency", Name: n("idempotency"), Partition: s("key"), TTLAttribute: "expires_at"},
 		ResourcePools: Table{ID: "ResourcePools", Name: n("resource-pools"), Partition: s("name")},
 		Resources: Table{
@@ -215,7 +235,7 @@ func logicalSuffix(pool string) string {
 
 // Tables lists every table.
 func (t *Topology) Tables() []Table {
-	return []Table{t.Jobs, t.JobEvents, t.Builders, t.Tokens, t.Idempotency, t.ResourcePools, t.Resources}
+	return []Table{t.Jobs, t.JobEvents, t.Builders, t.Tokens, t.JobDependents, t.Idempotency, t.ResourcePools, t.Resources}
 }
 
 // Queues lists every queue (each with its DLQ).

@@ -79,8 +79,11 @@ func TestEveryIndexSaysWhatItProjects(t *testing.T) {
 	}
 	for _, tb := range top.Tables() {
 		for _, ix := range tb.Indexes {
-			if ix.Projection != ProjectAll && ix.Projection != ProjectKeysOnly {
+			switch {
+			case ix.Projection != ProjectAll && ix.Projection != ProjectKeysOnly && ix.Projection != ProjectInclude:
 				t.Errorf("%s/%s projects %q", tb.Name, ix.Name, ix.Projection)
+			case (ix.Projection == ProjectInclude) != (len(ix.NonKeyAttributes) > 0):
+				t.Errorf("%s/%s: an INCLUDE index names its attributes, others none: %v", tb.Name, ix.Name, ix.NonKeyAttributes)
 			}
 		}
 	}

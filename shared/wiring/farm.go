@@ -13,6 +13,7 @@ import (
 
 	"github.com/buildfarm/buildfarm/shared/awsconf"
 	"github.com/buildfarm/buildfarm/shared/dynamostore"
+	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/scheduler"
 	"github.com/buildfarm/buildfarm/shared/sqsdoorbell"
 )
@@ -47,7 +48,8 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 		return nil, err
 	}
 	f.Bell = bell
-	opts := scheduler.Options{Store: f.Store, Doorbell: bell, Pools: cfg.Topology.Pools, Config: cfg.Scheduler, Logger: logger}
+	opts := scheduler.Options{Store: f.Store, Doorbell: bell, Pools: cfg.Topology.Pools, Config: cfg.Scheduler, Logger: logger,
+		Sources: farm.SourcePolicy{Bucket: cfg.BucketName(), Prefix: cfg.Topology.Bucket.IncomingPrefix}}
 	if cfg.LeaseTimers {
 		url := cfg.LeaseTimerQueueURL
 		if url == "" {

@@ -36,6 +36,10 @@ type Table struct {
 	// the keys alone, and a write that leaves an entry's keys as they were
 	// does not touch it. The other indexes project every attribute.
 	KeysOnly map[string]bool
+	// Include names, for indexes that project keys and some attributes
+	// (KeysOnly too), those attributes: a write that leaves the keys and
+	// these as they were does not touch the entry.
+	Include map[string][]string
 }
 
 // Sizes of DynamoDB's accounting.
@@ -175,12 +179,13 @@ func (e *Estimator) put(table string, item map[string]types.AttributeValue, ok b
 	for name, keys := range t.Indexes {
 		newHas, oldHas := hasAll(item, keys), hasAll(old, keys)
 		entry := func(it map[string]types.AttributeValue) int { return ItemSize(it) }
+		projected := append(append([]string(nil), keys...), t.Include[name]...)
 		if t.KeysOnly[name] {
-			all := append(append([]string(nil), keys...), t.Key...)
+			all := append(append([]string(nil), projected...), t.Key...)
 			entry = func(it map[string]types.AttributeValue) int { return ItemSize(pick(it, all)) }
 		}
 		switch {
-		case newHas && oldHas && keyString(item, keys) == keyString(old, keys):
+		case newHas && oldHas && keyString(item, projected) == keyString(old, projected):
 			if !t.KeysOnly[name] {
 				u.WriteUnits += units(max(size, ItemSize(old))+indexEntryOverhead, WriteUnitBytes)
 			}
