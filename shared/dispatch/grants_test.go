@@ -102,9 +102,9 @@ func TestTableAccessIsWhatRecordsNeed(t *testing.T) {
 	top, cfg, _ := emulatortest.Topology(t, storetest.Pools...)
 	quiet := slog.New(slog.DiscardHandler)
 	// The API's side sets the scene; the dispatcher's store is recorded.
-	api := scheduler.New(scheduler.Options{Store: dynamostore.New(dynamodb.NewFromConfig(cfg), top, dynamostore.Options{}), Pools: storetest.Pools, Logger: quiet})
+	api := scheduler.New(scheduler.Options{Store: dynamostore.New(dynamodb.NewFromConfig(cfg), top), Pools: storetest.Pools, Logger: quiet})
 	rec := &recordingDB{Client: dynamodb.NewFromConfig(cfg), calls: map[string]map[string]bool{}}
-	store := dynamostore.New(rec, top, dynamostore.Options{})
+	store := dynamostore.New(rec, top)
 	d := &dispatch.Dispatcher{Jobs: store, Work: scheduler.New(scheduler.Options{Store: store, Doorbell: &storetest.Bell{}, Pools: storetest.Pools, Logger: quiet}), Logger: quiet}
 	apply := func(j *farm.Job, from farm.JobStatus) {
 		t.Helper()

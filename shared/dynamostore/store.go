@@ -399,8 +399,6 @@ func (s *Store) DeleteToken(ctx context.Context, id string) (*farm.Token, error)
 	if err != nil {
 		return nil, farm.Internal(err)
 	}
-	unlock := s.lockWrites()
-	defer unlock()
 	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.top.Tokens.Name),
 		Key:                       map[string]types.AttributeValue{"token_hash": str(found[0].Hash)},
