@@ -17,7 +17,12 @@ import (
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(nonRootHelper())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // hangGuard bounds how long a test waits for something that must happen; it
 // is never a performance assertion.
@@ -47,6 +52,31 @@ var testEnv = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 func newSet(t *testing.T, cfg executor.Config, grace time.Duration) *executor.Set {
 	t.Helper()
 	return executor.NewSet(cfg, executor.Options{KillGrace: grace, BaseEnv: testEnv})
+}
+
+// newSetWith is newSet with an isolation of the test's choosing.
+func newSetWith(t *testing.T, iso *executor.Isolation, grace time.Duration) *executor.Set {
+	t.Helper()
+	return executor.NewSet(nil, executor.Options{KillGrace: grace, BaseEnv: testEnv, Isolation: iso})
+}
+
+// defaultIsolation is the isolation of a Set made without one (as root
+// here and in CI: the job user, namespaces and a cgroup).
+func defaultIsolation(t *testing.T) *executor.Isolation {
+	t.Helper()
+	iso, err := executor.DefaultIsolation()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iso
+}
+
+// requireRoot skips, loudly, a test of what only a root builder does.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skipf("\n*** %s needs root (CI runs as root): it checks the job user of a root builder", t.Name())
+	}
 }
 
 // newTask makes a workspace under a temp dir for a job of typ with payload.
@@ -80,6 +110,18 @@ func await(t *testing.T, done <-chan executor.Outcome) executor.Outcome {
 	case <-time.After(hangGuard):
 		t.Fatal("the job did not end")
 		return executor.Outcome{}
+	}
+}
+
+// waitForLog waits until the job's log holds want.
+func waitForLog(t *testing.T, log *logBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	for !strings.Contains(log.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log never said %q:\n%s", want, log)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
