@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -120,47 +119,6 @@ func waitForLog(t *testing.T, log *logBuffer, want string) {
 	for !strings.Contains(log.String(), want) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the log never said %q:\n%s", want, log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// waitForFile waits until path exists and returns its trimmed content.
-func waitForFile(t *testing.T, path string) string {
-	t.Helper()
-	deadline := time.Now().Add(hangGuard)
-	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(path); err == nil && len(bytes.TrimSpace(b)) > 0 && bytes.HasSuffix(b, []byte("\n")) {
-			return strings.TrimSpace(string(b))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s never appeared", path)
-	return ""
-}
-
-// processGone reports whether pid no longer runs (absent, or a zombie
-// waiting for a parent to reap it, which in a container may never come).
-func processGone(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X')
-}
-
-func waitGone(t *testing.T, pidText string) {
-	t.Helper()
-	pid, err := strconv.Atoi(pidText)
-	if err != nil {
-		t.Fatalf("pid %q: %v", pidText, err)
-	}
-	deadline := time.Now().Add(hangGuard)
-	for !processGone(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d is still running", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
