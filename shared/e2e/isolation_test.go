@@ -37,10 +37,10 @@ func TestJobsDieWholeAndLargeScriptsRun(t *testing.T) {
 		return func() string { l, _ := f.admin.JobLog(ctx, id); return l }
 	}
 
-	// Timed out: the job's own timeout ends it while its escapees run.
+	// Timed out: the job's own timeout ends it while its escapees run (its
+	// log says they were started).
 	timedMarker := proctest.NewMarker()
 	timed := submit(proctest.EscapeScript+"sleep 1000", proctest.Env(timedMarker), 10)
-	proctest.WaitAtLeast(t, timedMarker, proctest.EscapedProcesses, time.Minute, logOf(timed.ID))
 
 	// Ends by itself once the test has seen its escapees.
 	endsMarker := proctest.NewMarker()

@@ -3,6 +3,7 @@ package executor_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -330,11 +331,20 @@ func TestNonRootBuilder(t *testing.T) {
 	marker := newMarker()
 
 	cmd := exec.Command(bin)
+	c := cmd
 	cmd.Env = []string{helperEnv + "=1", "PATH=" + os.Getenv("PATH"), "HOME=" + home,
 		"HELPER_WORK=" + work, "HELPER_SECRET=" + secretFile, "HELPER_MARKER=" + marker, "FARM_TOKEN=" + secret}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
 	cmd.Stderr = os.Stderr
 	raw, err := cmd.Output()
+	// A fork elsewhere in this test binary may still hold the copy open for
+	// writing for an instant (golang.org/issue/22315): try again.
+	for i := 0; errors.Is(err, syscall.ETXTBSY) && i < 50; i++ {
+		time.Sleep(100 * time.Millisecond)
+		cmd = exec.Command(bin)
+		cmd.Env, cmd.SysProcAttr, cmd.Stderr = c.Env, c.SysProcAttr, os.Stderr
+		raw, err = cmd.Output()
+	}
 	if err != nil {
 		t.Fatalf("helper: %v\n%s", err, raw)
 	}
