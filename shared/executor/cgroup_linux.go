@@ -33,7 +33,25 @@ func cgroupParent() (string, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", err
 	}
+	sweepStaleCgroups(dir, time.Minute)
 	return dir, nil
+}
+
+// sweepStaleCgroups removes the empty job cgroups a builder killed outright
+// left behind (its jobs died with it; nobody removed their cgroups). A
+// cgroup that still holds a process cannot be removed, and a live builder
+// removes its own within moments of its job's end, so an empty one older
+// than age is nobody's.
+func sweepStaleCgroups(dir string, age time.Duration) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "job-") && !strings.HasPrefix(e.Name(), "probe-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > age {
+			syscall.Rmdir(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 func ownCgroupDir() (string, error) {
