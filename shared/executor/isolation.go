@@ -111,7 +111,18 @@ func DetectIsolation(cfg IsolationConfig) (*Isolation, []string, error) {
 	} else {
 		try := *iso
 		try.Namespaces, try.UserNamespace = true, !root
-		if err := probe(&try); err == nil {
+		err := probe(&try)
+		if err != nil && len(try.Hide) > 0 {
+			// Masking is a second lock on files jobs cannot read anyway
+			// (as root); namespaces without it beat none.
+			bare := try
+			bare.Hide = nil
+			if probe(&bare) == nil {
+				warnings = append(warnings, fmt.Sprintf("cannot mask %v in jobs' mount namespaces (%v): jobs are kept from it by its permissions only", try.Hide, err))
+				try, err = bare, nil
+			}
+		}
+		if err == nil {
 			*iso = try
 		} else if root {
 			warnings = append(warnings, fmt.Sprintf("PID and mount namespaces are unavailable (%v): jobs can see the builder's processes and a job that leaves its process group (setsid) may outlive it", err))
