@@ -390,3 +390,28 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	}
 	return out.Close()
 }
+
+// A descriptor the builder holds without close-on-exec (inherited from a
+// shell or a service manager) never reaches a job.
+func TestInheritedDescriptorsDoNotReachTheJob(t *testing.T) {
+	t.Parallel()
+	if !defaultIsolation(t).Namespaces {
+		t.Skip("\n*** no namespaces here: jobs start straight from the builder")
+	}
+	secret := "bft_" + farm.NewSecret(16)
+	path := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(path, []byte(secret), 0o600)
+	fd, err := syscall.Open(path, syscall.O_RDONLY, 0) // no O_CLOEXEC
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	set := newSet(t, nil, time.Second)
+	task, _, log := newTask(t, farm.TypeScript, farm.ScriptArgs{Script: `ls -l /proc/$$/fd; for f in /proc/$$/fd/*; do cat "$f" 2>/dev/null; done; true`}, 60)
+	if out := await(t, run(context.Background(), set, task)); out.Result != farm.StatusSucceeded {
+		t.Fatalf("outcome %+v\n%s", out, log)
+	}
+	if strings.Contains(log.String(), secret) || strings.Contains(log.String(), path) {
+		t.Fatalf("the job read the builder's descriptor %d:\n%s", fd, log)
+	}
+}

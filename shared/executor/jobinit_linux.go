@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -110,6 +111,7 @@ func jobInit() int {
 	}
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwarded...)
+	closeOnExecAbove2()
 	pid, err := startJobChild(&spec)
 	if err != nil {
 		report(initStatus{StartError: err.Error()})
@@ -167,6 +169,18 @@ func isolateMounts(hide []string) error {
 		}
 	}
 	return nil
+}
+
+// closeOnExecAbove2 keeps every descriptor but stdin, stdout and stderr
+// from the job: one the builder inherited without close-on-exec (from a
+// shell, a service manager) would otherwise pass through to it.
+func closeOnExecAbove2() {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }
 
 // startJobChild starts the job's main process in a session of its own, as
