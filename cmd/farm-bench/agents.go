@@ -47,6 +47,13 @@ func startAgents(ctx context.Context, bin, dir, apiURL string, admin *client.Cli
 			logFile:   filepath.Join(dir, name+".log"),
 			exited:    make(chan struct{}),
 		}
+		// The token as the install paths keep it: a 0600 file, never the
+		// command line or the environment.
+		tokenFile := filepath.Join(dir, name+".token")
+		if err := os.WriteFile(tokenFile, []byte(tok.Token+"\n"), 0o600); err != nil {
+			stopAgents(procs)
+			return nil, err
+		}
 		logs, err := os.Create(p.logFile)
 		if err != nil {
 			stopAgents(procs)
@@ -57,7 +64,7 @@ func startAgents(ctx context.Context, bin, dir, apiURL string, admin *client.Cli
 			"PATH="+os.Getenv("PATH"),
 			"HOME="+dir,
 			"FARM_API="+apiURL,
-			"FARM_TOKEN="+tok.Token,
+			"FARM_TOKEN_FILE="+tokenFile,
 			"FARM_BUILDER="+name,
 			"FARM_POOLS="+farm.DefaultPool,
 			"FARM_SLOTS="+strconv.Itoa(slots),

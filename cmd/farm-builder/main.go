@@ -43,6 +43,24 @@ func run(args []string) int {
 		return 2
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: opts.logLevel}))
+	for _, w := range opts.warnings {
+		logger.Warn("WARNING: " + w)
+	}
+	// How jobs are kept from the agent: as root, the job user (created when
+	// missing), namespaces and a cgroup; the token file is masked besides.
+	var hide []string
+	if opts.tokenFile != "" {
+		hide = append(hide, opts.tokenFile)
+	}
+	iso, warnings, err := executor.DetectIsolation(executor.IsolationConfig{JobUser: opts.jobUser, CreateUser: true, Hide: hide})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "farm-builder:", err)
+		return 2
+	}
+	for _, w := range warnings {
+		logger.Warn("WARNING: job isolation: " + w)
+	}
+	opts.isolation = iso
 	if err := serve(opts, logger); err != nil {
 		logger.Error("farm-builder stopped", "builder", opts.agent.Name, "err", err)
 		return 1
@@ -92,7 +110,11 @@ func serve(opts *options, logger *slog.Logger) error {
 
 	cfg := opts.agent
 	cfg.Logger = logger
-	cfg.Executors = executor.NewSet(execCfg, executor.Options{KillGrace: opts.killGrace})
+	cfg.Executors = executor.NewSet(execCfg, executor.Options{
+		KillGrace: opts.killGrace,
+		BaseEnv:   executor.BuilderEnv(opts.jobEnv...),
+		Isolation: opts.isolation,
+	})
 	a, err := agent.New(cfg, api, sqsdoorbell.NewReceiver(sqs.NewFromConfig(awsCfg)))
 	if err != nil {
 		return err
@@ -119,6 +141,7 @@ func serve(opts *options, logger *slog.Logger) error {
 		}
 	}()
 	logger.Info("farm-builder starting", "builder", cfg.Name, "api", api.BaseURL(), "kind", cfg.Spec.Kind,
-		"arch", cfg.Spec.Arch, "pools", cfg.Spec.Pools, "slots", cfg.Spec.Slots, "executors", opts.executorsFile)
+		"arch", cfg.Spec.Arch, "pools", cfg.Spec.Pools, "slots", cfg.Spec.Slots, "executors", opts.executorsFile,
+		"isolation", opts.isolation.String())
 	return a.Run(ctx)
 }

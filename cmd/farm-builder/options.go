@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/agent"
+	"github.com/buildfarm/buildfarm/shared/client"
 	"github.com/buildfarm/buildfarm/shared/executor"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
@@ -23,11 +24,16 @@ import (
 // wins over its environment variable, which wins over the default.
 type options struct {
 	api, token    string
+	tokenFile     string // where the token was read from ("" : flag or env)
+	jobUser       string
+	jobEnv        []string // builder variables passed to jobs besides the defaults
+	warnings      []string // to log loudly at start
 	executorsFile string
 	killGrace     time.Duration
 	logLevel      slog.Level
 	agent         agent.Config
 	ec2           *agent.EC2Identity // set when the instance metadata answered
+	isolation     *executor.Isolation
 }
 
 // discovery is what the options look up about the machine (stubbed in tests).
@@ -53,7 +59,10 @@ func parseOptions(args []string, getenv func(string) string, d discovery, usage 
 		fs.Bool(name, false, help+" (env "+env+")")
 	}
 	str("api", "FARM_API", "", "farm API base URL, e.g. http://127.0.0.1:8080")
-	str("token", "FARM_TOKEN", "", "builder token")
+	str("token", "FARM_TOKEN", "", "builder token (avoid the flag: every user of the machine can read a command line; use --token-file)")
+	str("token-file", "FARM_TOKEN_FILE", "", "file holding the builder token (mode 0600, in a directory only the agent can read)")
+	str("job-user", "FARM_JOB_USER", executor.DefaultJobUser, "unprivileged user jobs run as when the agent runs as root (created when missing)")
+	str("job-env", "FARM_JOB_ENV", "", "comma-separated names of the agent's environment variables jobs also get (besides PATH, locale, time zone and proxies)")
 	str("name", "FARM_BUILDER", "", "builder name (default: the EC2 instance id on EC2, else the host name)")
 	str("pools", "FARM_POOLS", farm.DefaultPool, "comma-separated pools to serve")
 	str("slots", "FARM_SLOTS", "1", "jobs run at once")
@@ -91,7 +100,7 @@ func parseOptions(args []string, getenv func(string) string, d discovery, usage 
 		return f.DefValue
 	}
 	var (
-		api, token, name, pools = value("api"), value("token"), value("name"), value("pools")
+		api, name, pools        = value("api"), value("name"), value("pools")
 		slots, kind, arch, caps = value("slots"), value("kind"), value("arch"), value("capabilities")
 		metadata, workDir       = value("metadata"), value("work-dir")
 		keep, executors         = value("keep-work-dirs"), value("executors")
@@ -99,12 +108,24 @@ func parseOptions(args []string, getenv func(string) string, d discovery, usage 
 		idleClaim, logLevel     = value("idle-claim"), value("log-level")
 	)
 
-	o := &options{api: api, token: token, executorsFile: executors}
+	o := &options{api: api, executorsFile: executors, jobUser: value("job-user")}
 	if o.api == "" {
 		return nil, errors.New("--api (FARM_API) is required")
 	}
-	if o.token == "" {
-		return nil, errors.New("--token (FARM_TOKEN) is required")
+	if err := client.CheckBaseURL(o.api); err != nil {
+		return nil, fmt.Errorf("--api (FARM_API): %s", strings.TrimPrefix(err.Error(), "client: "))
+	}
+	if err := o.readToken(given, getenv, fs); err != nil {
+		return nil, err
+	}
+	if o.jobUser == "" || strings.ContainsAny(o.jobUser, "/: ") {
+		return nil, fmt.Errorf("--job-user (FARM_JOB_USER): %q is not a user name", o.jobUser)
+	}
+	for _, n := range splitList(value("job-env")) {
+		if strings.HasPrefix(n, "FARM_") || strings.ContainsAny(n, "= ") {
+			return nil, fmt.Errorf("--job-env (FARM_JOB_ENV): %q cannot be passed to jobs (FARM_* configure the agent)", n)
+		}
+		o.jobEnv = append(o.jobEnv, n)
 	}
 	n, err := strconv.Atoi(slots)
 	if err != nil || n < 1 || n > farm.MaxSlots {
@@ -196,6 +217,53 @@ func parseOptions(args []string, getenv func(string) string, d discovery, usage 
 		return nil, errors.New("--pools (FARM_POOLS) names no pool")
 	}
 	return o, nil
+}
+
+// readToken takes the token from --token, --token-file, FARM_TOKEN or
+// FARM_TOKEN_FILE, in that order. A token on the command line works but is
+// warned about: /proc/<pid>/cmdline is readable by every user.
+func (o *options) readToken(given map[string]bool, getenv func(string) string, fs *flag.FlagSet) error {
+	switch {
+	case given["token"] && given["token-file"]:
+		return errors.New("--token and --token-file: give one")
+	case given["token"]:
+		o.token = fs.Lookup("token").Value.String()
+		o.warnings = append(o.warnings, "the builder token is on the command line (--token), where every user of this machine can read it in /proc/<pid>/cmdline: use --token-file (FARM_TOKEN_FILE) instead")
+	case given["token-file"]:
+		o.tokenFile = fs.Lookup("token-file").Value.String()
+	case getenv("FARM_TOKEN") != "" && getenv("FARM_TOKEN_FILE") != "":
+		return errors.New("FARM_TOKEN and FARM_TOKEN_FILE: give one")
+	case getenv("FARM_TOKEN") != "":
+		o.token = getenv("FARM_TOKEN")
+	default:
+		o.tokenFile = getenv("FARM_TOKEN_FILE")
+	}
+	if o.tokenFile == "" {
+		if o.token == "" {
+			return errors.New("a builder token is required: --token-file (FARM_TOKEN_FILE) or FARM_TOKEN")
+		}
+		return nil
+	}
+	f, err := os.Open(o.tokenFile)
+	if err != nil {
+		return fmt.Errorf("--token-file (FARM_TOKEN_FILE): %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("--token-file (FARM_TOKEN_FILE): %w", err)
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return fmt.Errorf("--token-file (FARM_TOKEN_FILE): %w", err)
+	}
+	if o.token = strings.TrimSpace(string(raw)); o.token == "" || strings.ContainsAny(o.token, " \t\r\n") {
+		return fmt.Errorf("--token-file (FARM_TOKEN_FILE): %s holds no token (one line, the token alone)", o.tokenFile)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		o.warnings = append(o.warnings, fmt.Sprintf("the token file %s is readable by others (mode %04o): chmod 0600 it, in a directory only the agent can read", o.tokenFile, perm))
+	}
+	return nil
 }
 
 func splitList(s string) []string {

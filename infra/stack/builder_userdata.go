@@ -10,16 +10,39 @@ type agentUserDataParams struct {
 	Slots                                                 int
 }
 
+// JobUser is the unprivileged user the EC2 builders run jobs as.
+const JobUser = "farm-job"
+
+// metadataRules are the nftables rules that keep jobs away from the instance
+// metadata services: the job user's packets to IMDS (IPv4 and IPv6) and to
+// the container credentials address are refused, so a job gets no instance
+// credentials, whatever the hop limit. The agent (root) still reaches IMDS;
+// DNS (169.254.169.253) and time (169.254.169.123) stay open to jobs.
+const metadataRules = `table inet farm_builder {
+	chain output {
+		type filter hook output priority filter; policy accept;
+		meta skuid "` + JobUser + `" ip daddr { 169.254.169.254, 169.254.170.2 } counter reject with icmpx type admin-prohibited
+		meta skuid "` + JobUser + `" ip6 daddr fd00:ec2::254 counter reject with icmpx type admin-prohibited
+	}
+}`
+
 // agentUserData installs farm-builder as a systemd service on Amazon Linux
-// 2023 (AWS CLI v2 and python3 are on the image). The token is fetched by a
-// root-only ExecStartPre into /run (tmpfs) on every start, so rotating it in
-// the secret takes effect on the next restart and it never lands on disk.
+// 2023 (AWS CLI v2 and python3 are on the image). The agent runs as root so
+// that each job runs as the unprivileged job user, in namespaces and a
+// cgroup of its own (Delegate=yes); nftables keeps that user from the
+// metadata service. The token is fetched by a root-only ExecStartPre into a
+// 0600 file under /run (tmpfs, a 0700 directory) on every start, so
+// rotating it in the secret takes effect on the next restart and it never
+// lands on disk, in the environment or on a command line.
 func agentUserData(p agentUserDataParams) []string {
 	env := strings.Join([]string{
 		"FARM_API=" + strings.TrimSuffix(p.API, "/"),
 		"FARM_BUILDER=" + p.Name,
 		"FARM_POOLS=" + p.Pools,
 		fmt.Sprintf("FARM_SLOTS=%d", p.Slots),
+		"FARM_TOKEN_FILE=/run/farm-builder/token",
+		"FARM_JOB_USER=" + JobUser,
+		"FARM_WORK_DIR=/var/lib/farm-builder/work",
 		"AWS_REGION=" + p.Region,
 	}, "\n")
 	fetch := `#!/bin/bash
@@ -27,21 +50,26 @@ set -euo pipefail
 umask 077
 install -d -m 0700 /run/farm-builder
 aws secretsmanager get-secret-value --region '` + p.Region + `' --secret-id '` + p.SecretARN + `' --query SecretString --output text |
-  python3 -c 'import json,sys; t=json.load(sys.stdin)[sys.argv[1]]; print("FARM_TOKEN="+t)' '` + p.Name + `' > /run/farm-builder/token.env`
+  python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' '` + p.Name + `' > /run/farm-builder/token.new
+mv /run/farm-builder/token.new /run/farm-builder/token`
 	unit := `[Unit]
 Description=buildfarm builder agent (farm-builder)
 Wants=network-online.target
-After=network-online.target
+After=network-online.target nftables.service
+# Jobs never run without the rules that keep them from the metadata service.
+Requires=nftables.service
 # Keep retrying until the token is in the secret: never give up.
 StartLimitIntervalSec=0
 
 [Service]
-User=farm-builder
+# Root, so that each job runs as the unprivileged ` + JobUser + ` user.
+User=root
 WorkingDirectory=/var/lib/farm-builder
 EnvironmentFile=/etc/farm-builder.env
 ExecStartPre=+/usr/local/libexec/farm-builder-token
-EnvironmentFile=-/run/farm-builder/token.env
 ExecStart=/usr/local/bin/farm-builder
+# The agent gives each job a cgroup of its own under the service's.
+Delegate=yes
 # SIGTERM to the agent alone: it drains (running jobs finish and are
 # reported); jobs are killed only if it is still running after the timeout.
 KillMode=mixed
@@ -53,7 +81,14 @@ RestartSec=15
 WantedBy=multi-user.target`
 	return []string{
 		"set -euxo pipefail",
-		"useradd --system --create-home --home-dir /var/lib/farm-builder --shell /sbin/nologin farm-builder || true",
+		// The job user first: the nftables rules name it.
+		"id " + JobUser + " || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /sbin/nologin " + JobUser,
+		"install -d -m 0711 /var/lib/farm-builder /var/lib/farm-builder/work",
+		"dnf install -y nftables",
+		heredoc("/etc/nftables/farm-builder.nft", metadataRules),
+		"grep -q farm-builder.nft /etc/sysconfig/nftables.conf || echo 'include \"/etc/nftables/farm-builder.nft\"' >> /etc/sysconfig/nftables.conf",
+		"systemctl enable --now nftables.service",
+		"nft list table inet farm_builder",
 		// The operator may publish the binary after the instance starts: wait for it.
 		fmt.Sprintf("until aws s3 cp --region '%s' 's3://%s/%s' /usr/local/bin/farm-builder; do sleep 30; done", p.Region, p.Bucket, p.AgentKey),
 		"chmod 0755 /usr/local/bin/farm-builder",

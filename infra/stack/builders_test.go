@@ -53,6 +53,9 @@ func TestBuilderAutoScalingGroups(t *testing.T) {
 			`FARM_BUILDER=` + name + `\n`, `FARM_POOLS=gpu-large\n`, `FARM_SLOTS=2\n`, `FARM_API=https://`,
 			`/builder/farm-builder-linux-arm64`, `systemctl enable --now farm-builder.service`,
 			`ExecStartPre=+/usr/local/libexec/farm-builder-token`, fx.ids["builderTokens"],
+			// Jobs run as the job user, kept from the metadata service.
+			`useradd --system --user-group --no-create-home`, `FARM_JOB_USER=farm-job`,
+			`meta skuid \"farm-job\" ip daddr { 169.254.169.254, 169.254.170.2 }`, `Requires=nftables.service`,
 		} {
 			if !strings.Contains(ud, want) {
 				t.Errorf("%s user data lacks %q", name, want)
@@ -83,14 +86,30 @@ func TestAgentUserData(t *testing.T) {
 	script := strings.Join(lines, "\n")
 	for _, want := range []string{
 		"FARM_API=https://api.example\n", "FARM_BUILDER=ec2-7\n", "FARM_POOLS=default,gpu\n", "FARM_SLOTS=4\n",
-		"s3://b/builder/farm-builder-linux-amd64", "--secret-id 'arn:secret'", "'ec2-7' > /run/farm-builder/token.env",
-		"User=farm-builder", "EnvironmentFile=-/run/farm-builder/token.env", "systemctl enable --now farm-builder.service",
+		"s3://b/builder/farm-builder-linux-amd64", "--secret-id 'arn:secret'", "'ec2-7' > /run/farm-builder/token.new",
+		"systemctl enable --now farm-builder.service",
+		// The token reaches the agent as a 0600 file in a 0700 directory on
+		// tmpfs: never user data, the environment or a command line.
+		"umask 077", "install -d -m 0700 /run/farm-builder", "FARM_TOKEN_FILE=/run/farm-builder/token\n",
+		// The agent is root, so that jobs run as the job user, in cgroups of their own.
+		"User=root", "FARM_JOB_USER=farm-job\n", "Delegate=yes",
+		"useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /sbin/nologin farm-job",
+		// The job user cannot reach the metadata services (IPv4, IPv6, container credentials).
+		`meta skuid "farm-job" ip daddr { 169.254.169.254, 169.254.170.2 } counter reject`,
+		`meta skuid "farm-job" ip6 daddr fd00:ec2::254 counter reject`,
+		"systemctl enable --now nftables.service", "Requires=nftables.service", "After=network-online.target nftables.service",
 	} {
 		if !strings.Contains(script, want) {
 			t.Errorf("user data lacks %q:\n%s", want, script)
 		}
 	}
-	if strings.Contains(script, "FARM_TOKEN=") && !strings.Contains(script, `print("FARM_TOKEN="+t)`) {
-		t.Error("the token must only be fetched at service start, never written into user data")
+	for _, bad := range []string{"FARM_TOKEN=", "--token ", "User=farm-builder"} {
+		if strings.Contains(script, bad) {
+			t.Errorf("user data holds %q: the token must only be fetched into a file at service start", bad)
+		}
+	}
+	// The job user exists before the rules that name it are loaded.
+	if strings.Index(script, "useradd") > strings.Index(script, "nftables.service") {
+		t.Error("the job user must be created before nftables loads rules naming it")
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/buildfarm/buildfarm/shared/executor"
 )
 
 // Agent is one builder. Make it with New, start it with Run.
@@ -93,8 +95,20 @@ var ErrHardStop = errors.New("agent: stopped hard; running jobs were killed and 
 // goroutine Run starts has ended when it returns.
 func (a *Agent) Run(ctx context.Context) error {
 	a.hardCtx = ctx
-	if err := os.MkdirAll(a.cfg.WorkDir, 0o755); err != nil {
+	// Job users may pass through the work dir to their own workspace, but
+	// never list it or read the agent's job logs there.
+	if err := os.MkdirAll(a.cfg.WorkDir, 0o711); err != nil {
 		return fmt.Errorf("agent: work dir: %w", err)
+	}
+	if err := os.Chmod(a.cfg.WorkDir, 0o711); err != nil {
+		return fmt.Errorf("agent: work dir: %w", err)
+	}
+	if iso, ok := a.cfg.Executors.(interface {
+		Isolation() (*executor.Isolation, error)
+	}); ok {
+		if is, err := iso.Isolation(); err == nil {
+			a.log.Info("jobs are isolated", "isolation", is.String())
+		}
 	}
 	if registered, err := a.registerUntilDone(ctx); err != nil || !registered {
 		return err // nil: drained before the farm ever answered

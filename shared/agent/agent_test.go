@@ -245,7 +245,7 @@ func TestHardStopKillsJobsAndDoesNotComplete(t *testing.T) {
 	b := newFakeBells(f)
 	cfg := testConfig(t, "default")
 	// A long grace: only the hard stop's immediate SIGKILL ends the job in time.
-	cfg.Executors = executor.NewSet(nil, executor.Options{KillGrace: time.Hour, BaseEnv: testEnv})
+	cfg.Executors = executor.NewSet(nil, executor.Options{KillGrace: time.Hour, BaseEnv: testEnv, Isolation: &executor.Isolation{}})
 	h := start(t, f, b, cfg)
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	job := f.script("default", `trap '' TERM; sleep 1000 & echo $! > "$PIDFILE"; wait; wait`, map[string]string{"PIDFILE": pidFile})

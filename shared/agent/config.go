@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -51,7 +52,9 @@ type Config struct {
 	WorkDir string
 	// KeepWorkDirs keeps workspaces and job logs after a run, for debugging.
 	KeepWorkDirs bool
-	// Executors runs jobs (default: executor.NewSet with no commands).
+	// Executors runs jobs (default: executor.NewSet with no commands and
+	// the default isolation: as root, jobs run as the farm-job user, which
+	// is created when missing).
 	Executors Executor
 	// HTTPClient downloads job sources (default: a client without a total
 	// timeout; the job's context bounds a download).
@@ -101,7 +104,11 @@ func (c *Config) withDefaults() (Config, error) {
 		cfg.WorkDir = filepath.Join(os.TempDir(), "farm-builder")
 	}
 	if cfg.Executors == nil {
-		cfg.Executors = executor.NewSet(nil, executor.Options{})
+		set := executor.NewSet(nil, executor.Options{})
+		if _, err := set.Isolation(); err != nil {
+			return cfg, fmt.Errorf("agent: job isolation: %w", err)
+		}
+		cfg.Executors = set
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}

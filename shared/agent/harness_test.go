@@ -54,10 +54,13 @@ type harness struct {
 
 func testConfig(t *testing.T, pools ...string) agent.Config {
 	return agent.Config{
-		Name:              "builder-1",
-		Spec:              farm.BuilderSpec{Kind: farm.KindMetal, Arch: "amd64", Pools: pools, Slots: 1},
-		WorkDir:           t.TempDir(),
-		Executors:         executor.NewSet(nil, executor.Options{KillGrace: 500 * time.Millisecond, BaseEnv: testEnv}),
+		Name:    "builder-1",
+		Spec:    farm.BuilderSpec{Kind: farm.KindMetal, Arch: "amd64", Pools: pools, Slots: 1},
+		WorkDir: t.TempDir(),
+		// The agent's own logic, with jobs in process groups as the test's
+		// user: how jobs are isolated is shared/executor's and the e2e
+		// tests' subject (and these jobs talk to the test through its files).
+		Executors:         executor.NewSet(nil, executor.Options{KillGrace: 500 * time.Millisecond, BaseEnv: testEnv, Isolation: &executor.Isolation{}}),
 		Logger:            slog.New(slog.NewJSONHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
 		IdleClaimInterval: 400 * time.Millisecond,
 		BackoffMin:        10 * time.Millisecond,

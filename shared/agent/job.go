@@ -226,7 +226,7 @@ func (a *Agent) execute(ctx context.Context, j *runningJob) (executor.Outcome, *
 			note(j.log, "source downloaded to %s", ws.SourceFile)
 		} else {
 			// An s3:// source the farm did not presign: the executor may
-			// still fetch it itself from FARM_PAYLOAD.
+			// still fetch it itself (FARM_PAYLOAD_FILE names the payload).
 			note(j.log, "the farm gave no source_url for this job's source: nothing downloaded")
 		}
 	}

@@ -41,7 +41,7 @@ func (c logChunk) Text() string {
 func (c logChunk) empty() bool { return len(c.raw) == 0 && c.skipped == 0 }
 
 func newJobLog(path string, maxChunk int) (*jobLog, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("job log: %w", err)
 	}

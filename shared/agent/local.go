@@ -11,6 +11,7 @@ import (
 
 	"github.com/buildfarm/buildfarm/shared/apiv1"
 	"github.com/buildfarm/buildfarm/shared/client"
+	"github.com/buildfarm/buildfarm/shared/executor"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
@@ -26,9 +27,13 @@ type LocalBuilders struct {
 	Slots int
 	// WorkDir holds one directory per agent (default: $TMPDIR/farm-builder).
 	WorkDir string
-	// Executors runs the jobs (default: script and clean-resource only).
+	// Executors runs the jobs (default: script and clean-resource only,
+	// isolated as DetectIsolation finds best: as root, as JobUser).
 	Executors Executor
-	Logger    *slog.Logger
+	// JobUser is the user jobs run as when this process is root (default
+	// farm-job); it is created when missing.
+	JobUser string
+	Logger  *slog.Logger
 
 	wg sync.WaitGroup
 }
@@ -38,6 +43,10 @@ type LocalBuilders struct {
 // once they are started.
 func (l *LocalBuilders) Start(ctx context.Context, url, adminToken string, n int) error {
 	admin, err := client.New(url, adminToken)
+	if err != nil {
+		return err
+	}
+	executors, err := l.executors()
 	if err != nil {
 		return err
 	}
@@ -63,7 +72,7 @@ func (l *LocalBuilders) Start(ctx context.Context, url, adminToken string, n int
 		cfg := Config{
 			Name:      name,
 			Spec:      farm.BuilderSpec{Kind: farm.KindMetal, Arch: runtime.GOARCH, Pools: pools, Slots: l.Slots, Metadata: map[string]string{"local": "true"}},
-			Executors: l.Executors,
+			Executors: executors,
 			Logger:    l.Logger,
 		}
 		if l.WorkDir != "" {
@@ -83,6 +92,28 @@ func (l *LocalBuilders) Start(ctx context.Context, url, adminToken string, n int
 		})
 	}
 	return nil
+}
+
+// executors are l.Executors, or the built-ins isolated as well as this
+// process can (the job user is created when missing), with loud warnings
+// about what is missing.
+func (l *LocalBuilders) executors() (Executor, error) {
+	if l.Executors != nil {
+		return l.Executors, nil
+	}
+	iso, warnings, err := executor.DetectIsolation(executor.IsolationConfig{JobUser: l.JobUser, CreateUser: true})
+	if err != nil {
+		return nil, fmt.Errorf("local builders: %w", err)
+	}
+	logger := l.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	for _, w := range warnings {
+		logger.Warn("job isolation: " + w)
+	}
+	logger.Info("local builders isolate their jobs", "isolation", iso.String())
+	return executor.NewSet(nil, executor.Options{Isolation: iso}), nil
 }
 
 // Wait returns when every started agent has stopped.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,16 +40,13 @@ func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h
 func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
 
 // New returns a client of the farm at baseURL (e.g. http://127.0.0.1:8080;
-// a trailing /v1 is accepted) that authenticates with token.
+// a trailing /v1 is accepted) that authenticates with token. Plain http is
+// refused except to a loopback address (see CheckBaseURL).
 func New(baseURL, token string, opts ...Option) (*Client, error) {
-	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	u, err := parseBaseURL(baseURL)
 	if err != nil {
-		return nil, fmt.Errorf("client: farm URL %q: %w", baseURL, err)
+		return nil, err
 	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("client: farm URL %q: want http(s)://host[:port]", baseURL)
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/v1")
 	c := &Client{
 		base:      u,
 		token:     token,
@@ -59,6 +57,37 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 		o(c)
 	}
 	return c, nil
+}
+
+// CheckBaseURL says whether baseURL is a farm URL a token may be sent to:
+// https, or http to a loopback address (localhost, 127.0.0.0/8, ::1) only —
+// over any other network a bearer token in plain http is anyone's.
+func CheckBaseURL(baseURL string) error {
+	_, err := parseBaseURL(baseURL)
+	return err
+}
+
+func parseBaseURL(baseURL string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("client: farm URL %q: %w", baseURL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("client: farm URL %q: want http(s)://host[:port]", baseURL)
+	}
+	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+		return nil, fmt.Errorf("client: farm URL %q: plain http is allowed to a loopback address only (localhost, 127.0.0.1, [::1]); use https, so that the token is not sent in the clear", baseURL)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/v1")
+	return u, nil
+}
+
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // keepTokenOnFarm drops the farm token from a redirect that leaves the

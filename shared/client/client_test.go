@@ -329,7 +329,7 @@ func TestUploadUsesPresignedHeadersAndNoFarmToken(t *testing.T) {
 		}
 	}))
 	t.Cleanup(s3.Close)
-	c, err := client.New("http://farm.invalid", "secret-token")
+	c, err := client.New("https://farm.invalid", "secret-token")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,6 +355,26 @@ func TestNewRejectsBadURLs(t *testing.T) {
 	for _, u := range []string{"", "127.0.0.1:8080", "ftp://x", "http://"} {
 		if _, err := client.New(u, "t"); err == nil {
 			t.Errorf("New(%q) accepted", u)
+		}
+	}
+}
+
+// A bearer token never crosses a network in plain http: http is for
+// loopback only.
+func TestPlainHTTPOnlyToLoopback(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"http://farm.example.com", "http://10.0.0.5:8080", "http://192.168.1.2/v1", "http://127.0.0.1.nip.io", "http://localhost.example.com:8080", "http://[fe80::1]:80"} {
+		_, err := client.New(u, "t")
+		if err == nil || !strings.Contains(err.Error(), "plain http is allowed to a loopback address only") {
+			t.Errorf("New(%q): %v", u, err)
+		}
+		if client.CheckBaseURL(u) == nil {
+			t.Errorf("CheckBaseURL(%q) accepted", u)
+		}
+	}
+	for _, u := range []string{"http://127.0.0.1:8080", "http://127.8.9.1", "http://localhost:8080/v1", "http://LOCALHOST", "http://[::1]:8080", "https://farm.example.com", "https://10.0.0.5:8443"} {
+		if _, err := client.New(u, "t"); err != nil {
+			t.Errorf("New(%q): %v", u, err)
 		}
 	}
 }

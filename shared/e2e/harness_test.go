@@ -23,7 +23,7 @@ import (
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
-var builderBin string
+var builderBin, localBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "e2e-bin-")
@@ -32,10 +32,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	builderBin = filepath.Join(dir, "farm-builder")
-	build := exec.Command("go", "build", "-o", builderBin, "github.com/buildfarm/buildfarm/cmd/farm-builder")
+	localBin = filepath.Join(dir, "farm-local")
+	build := exec.Command("go", "build", "-o", dir, "github.com/buildfarm/buildfarm/cmd/farm-builder", "github.com/buildfarm/buildfarm/cmd/farm-local")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: building farm-builder:", err)
+		fmt.Fprintln(os.Stderr, "e2e: building farm-builder and farm-local:", err)
 		os.Exit(1)
 	}
 	code := emulatortest.Main(m)
@@ -109,9 +110,11 @@ func (b *syncBuffer) String() string {
 
 // builderProc is a farm-builder process in its own process group.
 type builderProc struct {
-	name string
-	cmd  *exec.Cmd
-	log  syncBuffer
+	name      string
+	cmd       *exec.Cmd
+	log       syncBuffer
+	workDir   string
+	tokenFile string
 }
 
 func (f *testFarm) startBuilder(t *testing.T, name string, slots int, pools string) *builderProc {
@@ -121,13 +124,24 @@ func (f *testFarm) startBuilder(t *testing.T, name string, slots int, pools stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The token as the install paths keep it: mode 0600 in a directory only
+	// root reads.
+	secrets := filepath.Join(t.TempDir(), "secrets")
+	if err := os.Mkdir(secrets, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(secrets, "token")
+	if err := os.WriteFile(tokenFile, []byte(tok.Token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	workDir := t.TempDir()
 	cmd := exec.Command(builderBin)
 	cmd.Env = append(os.Environ(), emulatortest.Emulator(t).Env()...)
 	cmd.Env = append(cmd.Env,
-		"FARM_API="+f.URL, "FARM_TOKEN="+tok.Token, "FARM_BUILDER="+name, "FARM_POOLS="+pools,
-		fmt.Sprintf("FARM_SLOTS=%d", slots), "FARM_KIND=metal", "FARM_WORK_DIR="+t.TempDir(),
+		"FARM_API="+f.URL, "FARM_TOKEN_FILE="+tokenFile, "FARM_BUILDER="+name, "FARM_POOLS="+pools,
+		fmt.Sprintf("FARM_SLOTS=%d", slots), "FARM_KIND=metal", "FARM_WORK_DIR="+workDir,
 		"FARM_KILL_GRACE=1s", "FARM_LOG_LEVEL=debug")
-	b := &builderProc{name: name, cmd: cmd}
+	b := &builderProc{name: name, cmd: cmd, workDir: workDir, tokenFile: tokenFile}
 	cmd.Stdout, cmd.Stderr = &b.log, &b.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/apiv1"
+	"github.com/buildfarm/buildfarm/shared/executor/proctest"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
@@ -18,7 +19,7 @@ func TestReleasedResourceIsCleanedByARealAgent(t *testing.T) {
 	f := startFarm(t)
 	ctx := context.Background()
 	f.startBuilder(t, "cleaner", 1, "default")
-	marker := t.TempDir() + "/cleaned"
+	marker := proctest.SharedDir(t) + "/cleaned"
 	script := "echo cleaning $FARM_RESOURCE of $FARM_RESOURCE_POOL > " + marker
 	if _, err := f.admin.PutResourcePool(ctx, "devices", apiv1.ResourcePoolRequest{CleanScript: &script}); err != nil {
 		t.Fatal(err)
@@ -66,7 +67,7 @@ func TestDependencyChainRunsInOrderAndFailuresCascade(t *testing.T) {
 	f := startFarm(t)
 	ctx := context.Background()
 	f.startBuilder(t, "chain", 2, "default")
-	trace := t.TempDir() + "/trace"
+	trace := proctest.SharedDir(t) + "/trace"
 	submit := func(script string, deps ...string) *farm.Job {
 		t.Helper()
 		payload, _ := json.Marshal(map[string]string{"script": script})

@@ -2,18 +2,14 @@ package executor
 
 import (
 	"context"
-	"time"
 
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
 // CleanResource cleans a released resource of a resource pool with its
-// pool's clean script (sh -c). A pool without a script has nothing to clean:
+// pool's clean script (sh). A pool without a script has nothing to clean:
 // the job succeeds at once and the resource is free again.
-type CleanResource struct {
-	BaseEnv   []string
-	KillGrace time.Duration
-}
+type CleanResource struct{ Runner }
 
 func (c *CleanResource) Execute(ctx context.Context, t *Task) Outcome {
 	var args farm.CleanResourceArgs
@@ -26,16 +22,8 @@ func (c *CleanResource) Execute(ctx context.Context, t *Task) Outcome {
 		return Outcome{Result: farm.StatusSucceeded, ExitCode: &code}
 	}
 	note(t.Log, "cleaning resource %s of pool %s", args.Resource, args.ResourcePool)
-	return process{
-		Args: []string{"sh", "-c", args.CleanScript},
-		Dir:  t.WorkDir,
-		Env: jobEnv(c.BaseEnv, t, map[string]string{
-			"FARM_RESOURCE_POOL": args.ResourcePool,
-			"FARM_RESOURCE":      args.Resource,
-		}),
-		Log:     t.Log,
-		Timeout: jobTimeout(t),
-		Grace:   c.KillGrace,
-		Kill:    t.Kill,
-	}.run(ctx)
+	return c.runCommand(ctx, t, nil, args.CleanScript, map[string]string{
+		"FARM_RESOURCE_POOL": args.ResourcePool,
+		"FARM_RESOURCE":      args.Resource,
+	}, nil)
 }

@@ -31,9 +31,10 @@ func TestCommandGetsPayloadOnStdinAndJobEnv(t *testing.T) {
 	script := filepath.Join(dir, "build.sh")
 	body := `#!/bin/sh
 echo "stdin=$(cat)"
-for v in FARM_JOB_ID FARM_JOB_TYPE FARM_ATTEMPT FARM_WORK_DIR FARM_ARTIFACTS_DIR FARM_SOURCE_URL FARM_SOURCE_FILE FARM_PAYLOAD MIRROR; do
+for v in FARM_JOB_ID FARM_JOB_TYPE FARM_ATTEMPT FARM_WORK_DIR FARM_ARTIFACTS_DIR FARM_SOURCE_URL FARM_SOURCE_FILE MIRROR; do
 	echo "$v=$(printenv $v)"
 done
+echo "payload file=$(cat "$FARM_PAYLOAD_FILE")"
 echo "arg=$1"
 echo deb > "$FARM_ARTIFACTS_DIR/hello_1.0_amd64.deb"
 `
@@ -66,7 +67,7 @@ echo deb > "$FARM_ARTIFACTS_DIR/hello_1.0_amd64.deb"
 		"FARM_ARTIFACTS_DIR=" + ws.ArtifactsDir + "\n",
 		"FARM_SOURCE_URL=http://s3.invalid/src\n",
 		"FARM_SOURCE_FILE=" + task.SourceFile + "\n",
-		`FARM_PAYLOAD={"package":"hello"}`,
+		`payload file={"package":"hello"}`,
 		"MIRROR=http://mirror\n",
 		"arg=--fast\n",
 	} {

@@ -1,9 +1,14 @@
 // Package executor runs one claimed job on a builder: one executor per job
-// type. The script type runs sh -c in a fresh work dir; the build types run a
-// command an operator configures (like Buildkite's bootstrap or GitLab's
-// shell executor) with the payload as JSON on stdin; clean-resource runs its
-// pool's clean script. Every process runs in its own process group, so a
-// timeout or a cancel kills the job's children and grandchildren too.
+// type. The script type runs its script with sh in a fresh work dir; the
+// build types run a command an operator configures (like Buildkite's
+// bootstrap or GitLab's shell executor) with the payload as JSON on stdin;
+// clean-resource runs its pool's clean script.
+//
+// Jobs are kept from the builder by its Isolation: as root, each job runs as
+// an unprivileged job user, under a small init in PID and mount namespaces of
+// its own (a fresh /proc shows only its processes) and in a cgroup of its
+// own, so that everything it starts, setsid or not, dies when it ends, is
+// cancelled or times out. See isolation.go and docs/security.md.
 //
 // The package knows nothing about the farm's API: the agent claims, streams
 // the log, uploads artifacts and completes; an executor only turns a Task
@@ -78,15 +83,20 @@ const DefaultKillGrace = 10 * time.Second
 type Options struct {
 	// KillGrace is the time between SIGTERM and SIGKILL (default 10 s).
 	KillGrace time.Duration
-	// BaseEnv is the environment every job starts from (default: the
-	// builder's own environment without its FARM_* configuration, so the
-	// farm token never reaches a job).
+	// BaseEnv is the environment every job starts from (default:
+	// BuilderEnv(), a short allowlist of the builder's own environment, so
+	// that its token and other secrets never reach a job).
 	BaseEnv []string
+	// Isolation keeps jobs from the builder (default: DefaultIsolation(),
+	// the strongest this machine allows).
+	Isolation *Isolation
 }
 
 // Set dispatches tasks to the executor of their job's type.
 type Set struct {
 	byType map[string]Executor
+	iso    *Isolation
+	isoErr error
 }
 
 // NewSet returns the built-in executors (script, clean-resource), the
@@ -99,10 +109,15 @@ func NewSet(cfg Config, opts Options) *Set {
 	if opts.BaseEnv == nil {
 		opts.BaseEnv = BuilderEnv()
 	}
-	s := &Set{byType: map[string]Executor{
-		farm.TypeScript:        &Script{BaseEnv: opts.BaseEnv, KillGrace: opts.KillGrace},
-		farm.TypeCleanResource: &CleanResource{BaseEnv: opts.BaseEnv, KillGrace: opts.KillGrace},
-	}}
+	s := &Set{iso: opts.Isolation}
+	if s.iso == nil {
+		s.iso, s.isoErr = DefaultIsolation()
+	}
+	runner := Runner{BaseEnv: opts.BaseEnv, KillGrace: opts.KillGrace, Isolation: s.iso}
+	s.byType = map[string]Executor{
+		farm.TypeScript:        &Script{Runner: runner},
+		farm.TypeCleanResource: &CleanResource{Runner: runner},
+	}
 	for _, typ := range []string{farm.TypeBinaryBuild, farm.TypeLiveImageBuild, farm.TypeRecipeBuild} {
 		s.byType[typ] = unconfigured(typ)
 	}
@@ -111,10 +126,16 @@ func NewSet(cfg Config, opts Options) *Set {
 		if cc.KillGraceSeconds > 0 {
 			grace = time.Duration(cc.KillGraceSeconds) * time.Second
 		}
-		s.byType[typ] = &Command{Spec: cc, BaseEnv: opts.BaseEnv, KillGrace: grace}
+		r := runner
+		r.KillGrace = grace
+		s.byType[typ] = &Command{Runner: r, Spec: cc}
 	}
 	return s
 }
+
+// Isolation is how the set's jobs are kept from the builder; an error says
+// why they cannot be (every job then fails with it).
+func (s *Set) Isolation() (*Isolation, error) { return s.iso, s.isoErr }
 
 // Register sets (or replaces) the executor of a job type.
 func (s *Set) Register(jobType string, e Executor) { s.byType[jobType] = e }

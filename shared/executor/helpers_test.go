@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +16,12 @@ import (
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(nonRootHelper())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // hangGuard bounds how long a test waits for something that must happen; it
 // is never a performance assertion.
@@ -47,6 +51,31 @@ var testEnv = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 func newSet(t *testing.T, cfg executor.Config, grace time.Duration) *executor.Set {
 	t.Helper()
 	return executor.NewSet(cfg, executor.Options{KillGrace: grace, BaseEnv: testEnv})
+}
+
+// newSetWith is newSet with an isolation of the test's choosing.
+func newSetWith(t *testing.T, iso *executor.Isolation, grace time.Duration) *executor.Set {
+	t.Helper()
+	return executor.NewSet(nil, executor.Options{KillGrace: grace, BaseEnv: testEnv, Isolation: iso})
+}
+
+// defaultIsolation is the isolation of a Set made without one (as root
+// here and in CI: the job user, namespaces and a cgroup).
+func defaultIsolation(t *testing.T) *executor.Isolation {
+	t.Helper()
+	iso, err := executor.DefaultIsolation()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iso
+}
+
+// requireRoot skips, loudly, a test of what only a root builder does.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skipf("\n*** %s needs root (CI runs as root): it checks the job user of a root builder", t.Name())
+	}
 }
 
 // newTask makes a workspace under a temp dir for a job of typ with payload.
@@ -83,42 +112,13 @@ func await(t *testing.T, done <-chan executor.Outcome) executor.Outcome {
 	}
 }
 
-// waitForFile waits until path exists and returns its trimmed content.
-func waitForFile(t *testing.T, path string) string {
+// waitForLog waits until the job's log holds want.
+func waitForLog(t *testing.T, log *logBuffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(hangGuard)
-	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(path); err == nil && len(bytes.TrimSpace(b)) > 0 && bytes.HasSuffix(b, []byte("\n")) {
-			return strings.TrimSpace(string(b))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s never appeared", path)
-	return ""
-}
-
-// processGone reports whether pid no longer runs (absent, or a zombie
-// waiting for a parent to reap it, which in a container may never come).
-func processGone(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X')
-}
-
-func waitGone(t *testing.T, pidText string) {
-	t.Helper()
-	pid, err := strconv.Atoi(pidText)
-	if err != nil {
-		t.Fatalf("pid %q: %v", pidText, err)
-	}
-	deadline := time.Now().Add(hangGuard)
-	for !processGone(pid) {
+	for !strings.Contains(log.String(), want) {
 		if time.Now().After(deadline) {
-			t.Fatalf("process %d is still running", pid)
+			t.Fatalf("the log never said %q:\n%s", want, log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -6,14 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"syscall"
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
-// process is one command of a job, run in a process group of its own.
+// process is one command of a job, run with the builder's isolation: in its
+// own namespaces under a small init (see jobinit_linux.go), or in a process
+// group of its own, and in a cgroup of its own where there is one.
 type process struct {
 	Args    []string
 	Dir     string
@@ -23,48 +24,48 @@ type process struct {
 	Timeout time.Duration // 0: none
 	Grace   time.Duration // SIGTERM to SIGKILL
 	Kill    <-chan struct{}
+	Iso     *Isolation
+	// Name names the job's cgroup (unique per run).
+	Name string
 }
 
-// outputDrainTimeout bounds the wait for a job's output once its process
-// group is dead: a process that left the group (setsid) may hold the pipe.
+// outputDrainTimeout bounds the wait for a job's output once its processes
+// are dead: a process that escaped them (setsid, without namespaces or a
+// cgroup) may hold the pipe.
 const outputDrainTimeout = 5 * time.Second
 
-// run starts p and waits for it, killing its whole process group when ctx is
-// cancelled, when the timeout passes or when Kill closes. Whatever it left
-// running in its group is killed when its main process exits.
+// ending is how a job's main process ended.
+type ending struct {
+	code        *int   // it exited with this code
+	err         string // why it did not succeed ("" on exit 0)
+	startFailed bool   // it never ran (no such command, isolation failed)
+}
+
+// run starts p and waits for it, stopping all of it when ctx is cancelled,
+// when the timeout passes or when Kill closes. Whatever it left running is
+// killed when its main process exits.
 func (p process) run(ctx context.Context) Outcome {
-	cmd := exec.Command(p.Args[0], p.Args[1:]...)
-	cmd.Dir = p.Dir
-	cmd.Env = p.Env
-	cmd.Stdin = p.Stdin
-	// Its own process group, so that one signal reaches every descendant.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// A stdin copy blocked by a grandchild never holds Wait up for long.
-	cmd.WaitDelay = outputDrainTimeout
 	// The output goes through a pipe we own rather than exec's copier, so
 	// that Wait returns when the main process exits even if a leftover
-	// background process still holds its end; we then kill the group and
-	// drain the pipe.
+	// still holds its end; we then kill the leftovers and drain the pipe.
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return Failed("start: %v", err)
 	}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		pw.Close()
+	l, err := p.launch(pw)
+	pw.Close()
+	if err != nil {
 		pr.Close()
 		note(p.Log, "cannot start %q: %v", p.Args[0], err)
 		return Failed("start %s: %v", p.Args[0], err)
 	}
-	pw.Close()
-	pgid := cmd.Process.Pid
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
 		io.Copy(p.Log, pr)
 	}()
 	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
+	go func() { waited <- l.cmd.Wait() }()
 
 	var timeout <-chan time.Time
 	if p.Timeout > 0 {
@@ -80,19 +81,19 @@ func (p process) run(ctx context.Context) Outcome {
 	case waitErr = <-waited:
 	case <-timeout:
 		out.TimedOut = true
-		note(p.Log, "timed out after %s: stopping the process group", p.Timeout)
-		waitErr = p.stop(pgid, waited, p.Grace)
+		note(p.Log, "timed out after %s: stopping every process of the job", p.Timeout)
+		waitErr = p.stop(l, waited, p.Grace)
 	case <-ctx.Done():
 		out.Stopped = context.Cause(ctx)
 		note(p.Log, "stopping: %v", out.Stopped)
-		waitErr = p.stop(pgid, waited, p.Grace)
+		waitErr = p.stop(l, waited, p.Grace)
 	case <-p.Kill:
 		out.Stopped = errors.New("builder stopping now")
-		note(p.Log, "killing the process group: the builder is stopping now")
-		waitErr = p.stop(pgid, waited, 0)
+		note(p.Log, "killing every process of the job: the builder is stopping now")
+		waitErr = p.stop(l, waited, 0)
 	}
 	// Leftovers (a background process nobody waited for) die with the job.
-	killGroup(pgid, syscall.SIGKILL)
+	l.killAll()
 	select {
 	case <-copied:
 	case <-time.After(outputDrainTimeout):
@@ -101,6 +102,10 @@ func (p process) run(ctx context.Context) Outcome {
 		<-copied
 	}
 	pr.Close()
+	end := l.ending(waitErr)
+	if err := l.cleanup(); err != nil {
+		note(p.Log, "%v", err)
+	}
 
 	switch {
 	case out.TimedOut:
@@ -109,31 +114,30 @@ func (p process) run(ctx context.Context) Outcome {
 	case out.Stopped != nil:
 		out.Result = farm.StatusCancelled
 		out.Error = fmt.Sprintf("stopped: %v", out.Stopped)
-	case waitErr == nil:
+	case end.startFailed:
+		note(p.Log, "cannot start %q: %s", p.Args[0], end.err)
+		return Failed("start %s: %s", p.Args[0], end.err)
+	case end.err == "":
 		out.Result = farm.StatusSucceeded
 		code := 0
 		out.ExitCode = &code
 	default:
 		out.Result = farm.StatusFailed
-		out.Error = waitErr.Error()
-		var ee *exec.ExitError
-		if errors.As(waitErr, &ee) && ee.Exited() {
-			code := ee.ExitCode()
-			out.ExitCode = &code
-		}
+		out.Error = end.err
+		out.ExitCode = end.code
 		note(p.Log, "%s", out.Error)
 	}
 	return out
 }
 
-// stop sends SIGTERM to the group, then SIGKILL when grace passes (or at
-// once when Kill closes), and returns the main process's exit.
-func (p process) stop(pgid int, waited <-chan error, grace time.Duration) error {
+// stop sends SIGTERM to every process of the job, then SIGKILL when grace
+// passes (or at once when Kill closes), and returns the main process's exit.
+func (p process) stop(l *launched, waited <-chan error, grace time.Duration) error {
 	if grace <= 0 {
-		killGroup(pgid, syscall.SIGKILL)
+		l.killAll()
 		return <-waited
 	}
-	killGroup(pgid, syscall.SIGTERM)
+	l.signal(syscall.SIGTERM)
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
@@ -143,7 +147,7 @@ func (p process) stop(pgid int, waited <-chan error, grace time.Duration) error 
 		note(p.Log, "still running %s after SIGTERM: SIGKILL", grace)
 	case <-p.Kill:
 	}
-	killGroup(pgid, syscall.SIGKILL)
+	l.killAll()
 	return <-waited
 }
 

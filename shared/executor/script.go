@@ -2,18 +2,14 @@ package executor
 
 import (
 	"context"
-	"time"
 
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
-// Script runs a script job: sh -c with the payload's script in the work dir,
-// the payload's env merged in. A script job with no inline script runs its
-// downloaded source file with sh.
-type Script struct {
-	BaseEnv   []string
-	KillGrace time.Duration
-}
+// Script runs a script job: sh on a file holding the payload's script, in
+// the work dir, the payload's env merged in. A script job with no inline
+// script runs its downloaded source file with sh.
+type Script struct{ Runner }
 
 func (s *Script) Execute(ctx context.Context, t *Task) Outcome {
 	var args farm.ScriptArgs
@@ -23,7 +19,6 @@ func (s *Script) Execute(ctx context.Context, t *Task) Outcome {
 	var argv []string
 	switch {
 	case args.Script != "":
-		argv = []string{"sh", "-c", args.Script}
 	case t.SourceFile != "":
 		note(t.Log, "no inline script: running the source file %s with sh", t.SourceFile)
 		argv = []string{"sh", t.SourceFile}
@@ -31,13 +26,5 @@ func (s *Script) Execute(ctx context.Context, t *Task) Outcome {
 		note(t.Log, "the payload has no script and the job no source")
 		return Failed("script job has no script and no source")
 	}
-	return process{
-		Args:    argv,
-		Dir:     t.WorkDir,
-		Env:     jobEnv(s.BaseEnv, t, args.Env),
-		Log:     t.Log,
-		Timeout: jobTimeout(t),
-		Grace:   s.KillGrace,
-		Kill:    t.Kill,
-	}.run(ctx)
+	return s.runCommand(ctx, t, argv, args.Script, args.Env, nil)
 }

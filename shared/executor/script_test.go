@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,54 +50,149 @@ func TestScriptFailureReportsExitCode(t *testing.T) {
 	}
 }
 
-func TestScriptTimeoutKillsTheProcessGroup(t *testing.T) {
+// The isolations whose promise is that everything a job starts dies with
+// it: the default (as root: job user, namespaces, cgroup), namespaces alone,
+// a cgroup alone, and the unprivileged user namespaces of a builder that is
+// not root (here set up by root, which the kernel treats alike).
+func killingIsolations(t *testing.T) map[string]*executor.Isolation {
+	t.Helper()
+	def := defaultIsolation(t)
+	out := map[string]*executor.Isolation{"default": def}
+	if def.Namespaces {
+		out["namespaces only"] = &executor.Isolation{Namespaces: true}
+		out["user namespaces"] = &executor.Isolation{Namespaces: true, UserNamespace: true}
+	}
+	if def.CgroupParent != "" {
+		out["cgroup only"] = &executor.Isolation{User: def.User, CgroupParent: def.CgroupParent}
+	}
+	return out
+}
+
+// A job whose processes escape with setsid, nohup and double forks loses
+// all of them when it ends by itself, is cancelled, or times out.
+func TestEscapedProcessesDieWithTheJob(t *testing.T) {
+	t.Parallel()
+	for name, iso := range killingIsolations(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			t.Logf("isolation: %s", iso)
+			set := newSetWith(t, iso, 300*time.Millisecond)
+			for _, ending := range []string{"ends", "cancelled", "timed out"} {
+				t.Run(ending, func(t *testing.T) {
+					t.Parallel()
+					marker := newMarker()
+					script := escapeScript + `while [ ! -e "$FARM_WORK_DIR/go" ]; do sleep 0.05; done; echo main done`
+					timeout := 3600
+					if ending == "timed out" {
+						script, timeout = escapeScript+"sleep 1000", 3
+					}
+					task, ws, log := newTask(t, farm.TypeScript, farm.ScriptArgs{Script: script, Env: map[string]string{markerVar: marker}}, timeout)
+					ctx, cancel := context.WithCancelCause(context.Background())
+					defer cancel(nil)
+					done := run(ctx, set, task)
+					if ending != "timed out" {
+						// (A timed-out job may end before the test looks: its
+						// log says the escapees were started.)
+						waitForLog(t, log, "escaped\n")
+						waitMarked(t, marker, 5, log)
+					}
+					switch ending {
+					case "ends":
+						os.WriteFile(filepath.Join(ws.Dir, "go"), nil, 0o644)
+					case "cancelled":
+						cancel(errors.New("cancelled by the farm"))
+					}
+					out := await(t, done)
+					switch ending {
+					case "ends":
+						if out.Result != farm.StatusSucceeded || !strings.Contains(log.String(), "main done") {
+							t.Fatalf("outcome %+v\n%s", out, log)
+						}
+					case "cancelled":
+						if out.Result != farm.StatusCancelled || out.TimedOut {
+							t.Fatalf("outcome %+v\n%s", out, log)
+						}
+					case "timed out":
+						if out.Result != farm.StatusFailed || !out.TimedOut || !strings.Contains(out.Error, "timeout") || out.ExitCode != nil || !strings.Contains(log.String(), "escaped\n") {
+							t.Fatalf("outcome %+v\n%s", out, log)
+						}
+					}
+					waitNoneMarked(t, marker)
+				})
+			}
+		})
+	}
+}
+
+func TestScriptTimeoutKillsTheJob(t *testing.T) {
 	t.Parallel()
 	set := newSet(t, nil, 200*time.Millisecond)
-	task, ws, _ := newTask(t, farm.TypeScript, farm.ScriptArgs{Script: `sleep 1000 & echo $! > grandchild.pid; wait`}, 1)
-	done := run(context.Background(), set, task)
-	pid := waitForFile(t, filepath.Join(ws.Dir, "grandchild.pid"))
-	out := await(t, done)
-	if out.Result != farm.StatusFailed || !out.TimedOut || !strings.Contains(out.Error, "timeout") || out.ExitCode != nil {
-		t.Fatalf("outcome %+v", out)
+	marker := newMarker()
+	task, _, log := newTask(t, farm.TypeScript, farm.ScriptArgs{Script: `sleep 1000 & echo started; wait`, Env: map[string]string{markerVar: marker}}, 1)
+	out := await(t, run(context.Background(), set, task))
+	if out.Result != farm.StatusFailed || !out.TimedOut || !strings.Contains(out.Error, "timeout") || out.ExitCode != nil || !strings.Contains(log.String(), "started\n") {
+		t.Fatalf("outcome %+v\n%s", out, log)
 	}
-	waitGone(t, pid)
+	waitNoneMarked(t, marker)
 }
 
 func TestCancelKillsGrandchildren(t *testing.T) {
 	t.Parallel()
 	set := newSet(t, nil, 5*time.Second)
-	task, ws, log := newTask(t, farm.TypeScript, farm.ScriptArgs{Script: `sh -c 'sleep 1000 & echo $! > grandchild.pid; wait'`}, 3600)
+	marker := newMarker()
+	task, _, log := newTask(t, farm.TypeScript, farm.ScriptArgs{Script: `sh -c 'sleep 1000 & wait'`, Env: map[string]string{markerVar: marker}}, 3600)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	done := run(ctx, set, task)
-	pid := waitForFile(t, filepath.Join(ws.Dir, "grandchild.pid"))
+	waitMarked(t, marker, 3, log)
 	cause := errors.New("cancelled by the farm")
 	cancel(cause)
 	out := await(t, done)
 	if out.Result != farm.StatusCancelled || !errors.Is(out.Stopped, cause) || out.TimedOut {
 		t.Fatalf("outcome %+v", out)
 	}
-	waitGone(t, pid)
+	waitNoneMarked(t, marker)
 	if !strings.Contains(log.String(), "stopping: cancelled by the farm") {
 		t.Errorf("log does not say why the job stopped:\n%s", log)
 	}
 }
 
-func TestStopEscalatesToSIGKILLAfterGrace(t *testing.T) {
+// The grace period holds for every isolation: SIGTERM reaches the job (a
+// trap runs), and SIGKILL follows for what ignores it.
+func TestStopGivesGraceThenSIGKILL(t *testing.T) {
 	t.Parallel()
-	set := newSet(t, nil, 300*time.Millisecond)
-	// The script and its child ignore SIGTERM: only SIGKILL ends them.
-	task, ws, log := newTask(t, farm.TypeScript, farm.ScriptArgs{Script: `trap '' TERM; sleep 1000 & echo $! > child.pid; wait; wait`}, 3600)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := run(ctx, set, task)
-	pid := waitForFile(t, filepath.Join(ws.Dir, "child.pid"))
-	cancel()
-	out := await(t, done)
-	if out.Result != farm.StatusCancelled {
-		t.Fatalf("outcome %+v", out)
-	}
-	waitGone(t, pid)
-	if !strings.Contains(log.String(), "SIGKILL") {
-		t.Errorf("log does not mention the SIGKILL:\n%s", log)
+	isos := killingIsolations(t)
+	isos["process group"] = &executor.Isolation{}
+	for name, iso := range isos {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			// A script that handles SIGTERM ends by itself within the grace
+			// period (a long one: a busy machine is slow, not wrong).
+			marker := newMarker()
+			task, _, log := newTask(t, farm.TypeScript, farm.ScriptArgs{Script: `trap 'echo got TERM; exit 7' TERM; sleep 1000 & wait`, Env: map[string]string{markerVar: marker}}, 3600)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := run(ctx, newSetWith(t, iso, hangGuard/2), task)
+			waitMarked(t, marker, 2, log)
+			cancel()
+			if out := await(t, done); out.Result != farm.StatusCancelled || !strings.Contains(log.String(), "got TERM") || strings.Contains(log.String(), "after SIGTERM: SIGKILL") {
+				t.Fatalf("outcome %+v\n%s", out, log)
+			}
+			waitNoneMarked(t, marker)
+
+			// The script and its child ignore SIGTERM: only SIGKILL ends them.
+			marker = newMarker()
+			task, _, log = newTask(t, farm.TypeScript, farm.ScriptArgs{Script: `trap '' TERM; sleep 1000 & wait; wait`, Env: map[string]string{markerVar: marker}}, 3600)
+			ctx, cancel = context.WithCancel(context.Background())
+			done = run(ctx, newSetWith(t, iso, 300*time.Millisecond), task)
+			waitMarked(t, marker, 2, log)
+			cancel()
+			if out := await(t, done); out.Result != farm.StatusCancelled {
+				t.Fatalf("outcome %+v", out)
+			}
+			waitNoneMarked(t, marker)
+			if !strings.Contains(log.String(), "after SIGTERM: SIGKILL") {
+				t.Errorf("log does not mention the SIGKILL:\n%s", log)
+			}
+		})
 	}
 }
 
@@ -104,32 +200,43 @@ func TestKillSkipsTheGracePeriod(t *testing.T) {
 	t.Parallel()
 	// A grace period far longer than the hang guard: only Kill can end this job in time.
 	set := newSet(t, nil, time.Hour)
-	task, ws, _ := newTask(t, farm.TypeScript, farm.ScriptArgs{Script: `trap '' TERM; sleep 1000 & echo $! > child.pid; wait; wait`}, 3600)
+	marker := newMarker()
+	task, _, log := newTask(t, farm.TypeScript, farm.ScriptArgs{Script: `trap '' TERM; sleep 1000 & wait; wait`, Env: map[string]string{markerVar: marker}}, 3600)
 	kill := make(chan struct{})
 	task.Kill = kill
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := run(ctx, set, task)
-	pid := waitForFile(t, filepath.Join(ws.Dir, "child.pid"))
+	waitMarked(t, marker, 2, log)
 	cancel() // graceful stop begins: SIGTERM, ignored
 	close(kill)
 	out := await(t, done)
 	if out.Result != farm.StatusCancelled {
 		t.Fatalf("outcome %+v", out)
 	}
-	waitGone(t, pid)
+	waitNoneMarked(t, marker)
 }
 
+// Without namespaces or a cgroup (a builder that has neither) a job still
+// loses what it left running in its process group when it ends.
 func TestLeftoverBackgroundProcessesDieWithTheJob(t *testing.T) {
 	t.Parallel()
-	set := newSet(t, nil, time.Second)
-	// The script exits at once but leaves a process holding its output open.
-	task, ws, _ := newTask(t, farm.TypeScript, farm.ScriptArgs{Script: `sleep 1000 & echo $! > leftover.pid; echo done`}, 3600)
-	out := await(t, run(context.Background(), set, task))
-	if out.Result != farm.StatusSucceeded {
-		t.Fatalf("outcome %+v", out)
+	isos := killingIsolations(t)
+	isos["process group"] = &executor.Isolation{}
+	for name, iso := range isos {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			set := newSetWith(t, iso, time.Second)
+			marker := newMarker()
+			// The script exits at once but leaves a process holding its output open.
+			task, _, log := newTask(t, farm.TypeScript, farm.ScriptArgs{Script: `sleep 1000 & echo done`, Env: map[string]string{markerVar: marker}}, 3600)
+			out := await(t, run(context.Background(), set, task))
+			if out.Result != farm.StatusSucceeded || !strings.Contains(log.String(), "done\n") {
+				t.Fatalf("outcome %+v\n%s", out, log)
+			}
+			waitNoneMarked(t, marker)
+		})
 	}
-	waitGone(t, waitForFile(t, filepath.Join(ws.Dir, "leftover.pid")))
 }
 
 func TestScriptWithoutInlineScriptRunsItsSource(t *testing.T) {
@@ -152,12 +259,32 @@ func TestScriptWithoutInlineScriptRunsItsSource(t *testing.T) {
 	}
 }
 
-func TestBuilderEnvDropsFarmConfiguration(t *testing.T) {
+func TestBuilderEnvPassesOnlyItsAllowlist(t *testing.T) {
 	t.Setenv("FARM_TOKEN", "s3cret")
 	t.Setenv("FARM_API", "http://farm")
-	t.Setenv("SOMETHING_ELSE", "kept")
-	env := strings.Join(executor.BuilderEnv(), "\n")
-	if strings.Contains(env, "s3cret") || strings.Contains(env, "FARM_API") || !strings.Contains(env, "SOMETHING_ELSE=kept") {
-		t.Fatalf("builder env:\n%s", env)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "aws-s3cret")
+	t.Setenv("GITHUB_TOKEN", "gh-s3cret")
+	t.Setenv("LC_TIME", "C")
+	t.Setenv("TZ", "UTC")
+	t.Setenv("MAKEFLAGS", "-j2")
+	env := "\n" + strings.Join(executor.BuilderEnv(), "\n") + "\n"
+	for _, secret := range []string{"s3cret", "FARM_API", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "MAKEFLAGS"} {
+		if strings.Contains(env, secret) {
+			t.Errorf("a job would inherit %s:%s", secret, env)
+		}
+	}
+	for _, want := range []string{"\nLC_TIME=C\n", "\nTZ=UTC\n", "\nPATH="} {
+		if !strings.Contains(env, want) {
+			t.Errorf("builder env lacks %q:%s", want, env)
+		}
+	}
+	// An operator may pass more by name (farm-builder --job-env), never FARM_*.
+	env = strings.Join(executor.BuilderEnv("MAKEFLAGS", "FARM_TOKEN"), "\n")
+	if !strings.Contains(env, "MAKEFLAGS=-j2") || strings.Contains(env, "s3cret") {
+		t.Errorf("builder env with extra names:\n%s", env)
+	}
+	t.Setenv("PATH", "")
+	if env := executor.BuilderEnv(); !slices.Contains(env, "PATH="+executor.DefaultPath) {
+		t.Errorf("no PATH: %v", env)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
@@ -120,8 +121,12 @@ type ArtifactFile struct {
 
 // Artifacts lists the regular files in the artifacts directory, sorted by
 // name, at most MaxArtifacts (more is an error). Symlinks are skipped: a job
-// must not make the builder upload files from outside its workspace.
+// must not make the builder upload files from outside its workspace. A file
+// owned by anyone but the workspace's owner (the job user, for a root
+// builder) is an error: a hard link the job made to a file of the
+// builder's, which the builder would otherwise upload with its own rights.
 func (w *Workspace) Artifacts() ([]ArtifactFile, error) {
+	owner, ownerKnown := fileOwner(w.Dir)
 	var out []ArtifactFile
 	err := filepath.WalkDir(w.ArtifactsDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -138,6 +143,9 @@ func (w *Workspace) Artifacts() ([]ArtifactFile, error) {
 		if err != nil {
 			return err
 		}
+		if uid, ok := fileOwner(p); ownerKnown && ok && uid != owner {
+			return fmt.Errorf("artifacts: %s is not the job's own file (owner uid %d): not uploaded", filepath.ToSlash(rel), uid)
+		}
 		if len(out) == MaxArtifacts {
 			return fmt.Errorf("artifacts: more than %d files in the artifacts directory", MaxArtifacts)
 		}
@@ -149,6 +157,19 @@ func (w *Workspace) Artifacts() ([]ArtifactFile, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, err
+}
+
+// fileOwner is the uid owning path, without following a symlink.
+func fileOwner(path string) (int, bool) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return 0, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return int(st.Uid), true
 }
 
 // Remove deletes the workspace. Files a job made read-only are made

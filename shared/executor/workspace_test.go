@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +119,33 @@ func TestSourceName(t *testing.T) {
 		if got := executor.SourceName(&farm.Job{Payload: payload}); got != want {
 			t.Errorf("SourceName(%q) = %q, want %q", src, got, want)
 		}
+	}
+}
+
+// An artifact that is not the job's own file (a hard link to one of the
+// builder's, where the kernel allows it) is refused, never uploaded.
+func TestArtifactsAreTheJobsOwnFiles(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	const jobUID = 65534
+	ws, err := executor.NewWorkspace(t.TempDir(), &farm.Job{ID: farm.NewID(time.Now()), Attempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := filepath.Join(ws.ArtifactsDir, "mine.txt")
+	os.WriteFile(mine, []byte("built"), 0o644)
+	for _, p := range []string{ws.Dir, ws.ArtifactsDir, mine} {
+		os.Chown(p, jobUID, jobUID)
+	}
+	if arts, err := ws.Artifacts(); err != nil || len(arts) != 1 {
+		t.Fatalf("the job's own artifact: %+v, %v", arts, err)
+	}
+	secret := filepath.Join(t.TempDir(), "builder-secret")
+	os.WriteFile(secret, []byte("token"), 0o600)
+	if err := os.Link(secret, filepath.Join(ws.ArtifactsDir, "stolen")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.Artifacts(); err == nil || !strings.Contains(err.Error(), "stolen is not the job's own file") {
+		t.Fatalf("a hard link to the builder's file: %v", err)
 	}
 }

@@ -321,8 +321,13 @@ type ThenJob struct {
 
 func (ScriptArgs) Kind() string { return TypeScript }
 
-// MaxScriptBytes bounds an inline script.
-const MaxScriptBytes = 64 << 10
+// MaxScriptBytes bounds an inline script. The builder hands a script to sh
+// as a file, not an argument, so the kernel's 128 KiB bound on one argument
+// does not apply; the payload limit (256 KiB) is what bounds it in practice.
+const MaxScriptBytes = 256 << 10
+
+// MaxCleanScriptBytes bounds a resource pool's clean script.
+const MaxCleanScriptBytes = 64 << 10
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 

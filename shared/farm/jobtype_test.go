@@ -158,3 +158,21 @@ func TestErrorHelpers(t *testing.T) {
 		t.Fatalf("field error %+v", e)
 	}
 }
+
+// A script reaches the job by file, so a 200 KiB one is fine; the bound is
+// the payload's.
+func TestLargeScriptsAreValid(t *testing.T) {
+	t.Parallel()
+	typ, err := DefaultRegistry().Lookup(TypeScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, _ := json.Marshal(ScriptArgs{Script: strings.Repeat("true\n", 200<<10/5)})
+	if _, err := typ.Parse(big); err != nil {
+		t.Fatalf("a 200 KiB script: %v", err)
+	}
+	tooBig, _ := json.Marshal(ScriptArgs{Script: strings.Repeat("x", MaxScriptBytes+1)})
+	if _, err := typ.Parse(tooBig); !IsCode(err, EInvalid) {
+		t.Fatalf("a script over %d bytes: %v", MaxScriptBytes, err)
+	}
+}

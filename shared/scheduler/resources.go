@@ -34,8 +34,8 @@ func (s *Scheduler) PutResourcePool(ctx context.Context, name string, u Resource
 	if u.LeaseSeconds != nil && (*u.LeaseSeconds < 1 || *u.LeaseSeconds > MaxResourceLeaseSeconds) {
 		return nil, false, farm.FieldError("lease_seconds", "must be between 1 and %d", MaxResourceLeaseSeconds)
 	}
-	if u.CleanScript != nil && len(*u.CleanScript) > farm.MaxScriptBytes {
-		return nil, false, farm.FieldError("clean_script", "is longer than %d bytes", farm.MaxScriptBytes)
+	if u.CleanScript != nil && len(*u.CleanScript) > farm.MaxCleanScriptBytes {
+		return nil, false, farm.FieldError("clean_script", "is longer than %d bytes", farm.MaxCleanScriptBytes)
 	}
 	if u.Description != nil && len(*u.Description) > 1024 {
 		return nil, false, farm.FieldError("description", "is longer than 1024 characters")
