@@ -133,6 +133,12 @@ func (s *Store) ListJobs(ctx context.Context, f scheduler.JobFilter) (*scheduler
 	after, _ := scheduler.DecodeCursor(f.Cursor)
 	index, pk, pv := topology.IndexCreated, "job_shard", jobShard
 	switch {
+	// Jobs that wait or run are few; one person's jobs are fewer than all
+	// finished jobs of a status.
+	case f.Status != "" && !f.Status.Terminal():
+		index, pk, pv = topology.IndexStatus, "status", string(f.Status)
+	case f.RequestedBy != "":
+		index, pk, pv = topology.IndexRequester, "requested_by", f.RequestedBy
 	case f.Status != "":
 		index, pk, pv = topology.IndexStatus, "status", string(f.Status)
 	case f.Type != "":
@@ -149,7 +155,8 @@ func (s *Store) ListJobs(ctx context.Context, f scheduler.JobFilter) (*scheduler
 		in.ExclusiveStartKey = map[string]types.AttributeValue{"id": str(after), pk: str(pv)}
 	}
 	matches := func(j *farm.Job) bool {
-		return (f.Status == "" || j.Status == f.Status) && (f.Type == "" || j.Type == f.Type) && (f.Pool == "" || j.Pool == f.Pool)
+		return (f.Status == "" || j.Status == f.Status) && (f.Type == "" || j.Type == f.Type) && (f.Pool == "" || j.Pool == f.Pool) &&
+			(f.RequestedBy == "" || j.RequestedBy == f.RequestedBy)
 	}
 	// Fetch one more than asked for, to know whether another page exists.
 	jobs, err := s.collect(ctx, in, f.Limit+1, matches)
@@ -162,6 +169,30 @@ func (s *Store) ListJobs(ctx context.Context, f scheduler.JobFilter) (*scheduler
 		page.NextCursor = scheduler.EncodeCursor(page.Jobs[f.Limit-1].ID)
 	}
 	return page, nil
+}
+
+// RecentStarts reads one range of the pool's start index, latest first:
+// the figures are in the index keys, so no job is read.
+func (s *Store) RecentStarts(ctx context.Context, pool string, since time.Time, limit int) ([]float64, error) {
+	key := expression.KeyAnd(expression.Key("pool").Equal(expression.Value(pool)), expression.Key("start_key").GreaterThanEqual(expression.Value(fmtTime(since))))
+	in, err := keyQuery(s.top.Jobs.Name, topology.IndexStarts, key, nil)
+	if err != nil {
+		return nil, err
+	}
+	in.ScanIndexForward = aws.Bool(false)
+	keys, err := query(ctx, s, in, limit, stringKey("start_key"))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, 0, len(keys))
+	for _, k := range keys {
+		v, err := timeToStartOf(k)
+		if err != nil {
+			return nil, farm.Internal(err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // collect pages through a keys-only query, reading the jobs of each page,

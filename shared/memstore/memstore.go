@@ -193,7 +193,8 @@ func (s *Store) ListJobs(_ context.Context, f scheduler.JobFilter) (*scheduler.J
 			continue
 		}
 		j := s.jobs[id]
-		if (f.Status != "" && j.Status != f.Status) || (f.Type != "" && j.Type != f.Type) || (f.Pool != "" && j.Pool != f.Pool) {
+		if (f.Status != "" && j.Status != f.Status) || (f.Type != "" && j.Type != f.Type) || (f.Pool != "" && j.Pool != f.Pool) ||
+			(f.RequestedBy != "" && j.RequestedBy != f.RequestedBy) {
 			continue
 		}
 		if len(page.Jobs) == f.Limit {
@@ -204,6 +205,30 @@ func (s *Store) ListJobs(_ context.Context, f scheduler.JobFilter) (*scheduler.J
 		page.Jobs = append(page.Jobs, j.Clone())
 	}
 	return page, nil
+}
+
+// RecentStarts lists the time to start of the pool's jobs that started at
+// or after since, latest start first.
+func (s *Store) RecentStarts(_ context.Context, pool string, since time.Time, limit int) ([]float64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var started []*farm.Job
+	for _, j := range s.jobs {
+		if j.Pool == pool && j.StartedAt != nil && j.TimeToStartSeconds != nil && !j.StartedAt.Before(since) {
+			started = append(started, j)
+		}
+	}
+	slices.SortFunc(started, func(a, b *farm.Job) int {
+		if c := b.StartedAt.Compare(*a.StartedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	out := make([]float64, 0, min(limit, len(started)))
+	for _, j := range started[:min(limit, len(started))] {
+		out = append(out, *j.TimeToStartSeconds)
+	}
+	return out, nil
 }
 
 // QueuedJobs returns the pool's queue in dispatch order.

@@ -38,6 +38,11 @@ type Store interface {
 	OverdueJobs(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// JobEvents lists a job's history, oldest first.
 	JobEvents(ctx context.Context, id string) ([]farm.JobEvent, error)
+	// RecentStarts lists the time to start (TimeToStartSeconds) of up to
+	// limit jobs of pool whose current or last run started at or after
+	// since, latest start first. It reads an index by start time, never the
+	// whole table.
+	RecentStarts(ctx context.Context, pool string, since time.Time, limit int) ([]float64, error)
 
 	// GetIdempotency returns the live record of key, or ENotFound (also for an expired one).
 	GetIdempotency(ctx context.Context, key string, now time.Time) (*farm.Idempotency, error)
@@ -121,7 +126,9 @@ type JobFilter struct {
 	Status farm.JobStatus
 	Type   string
 	Pool   string
-	Limit  int
+	// RequestedBy is the actor that submitted the job (its requested_by).
+	RequestedBy string
+	Limit       int
 	// Cursor continues a previous listing (JobPage.NextCursor).
 	Cursor string
 }
