@@ -89,7 +89,7 @@ type Artifact struct {
 const MaxKeptArtifacts = 200
 
 // mergeArtifacts returns the artifacts of earlier runs followed by run's
-// own (which replace any the record already had for that run), keeping at
+// own, numbered run (they replace any the record had for that run), keeping at
 // most MaxKeptArtifacts, the newest.
 func mergeArtifacts(kept []Artifact, run int, fresh []Artifact) []Artifact {
 	out := make([]Artifact, 0, len(kept)+len(fresh))
@@ -98,7 +98,10 @@ func mergeArtifacts(kept []Artifact, run int, fresh []Artifact) []Artifact {
 			out = append(out, a)
 		}
 	}
-	out = append(out, fresh...)
+	for _, a := range fresh {
+		a.Attempt = run
+		out = append(out, a)
+	}
 	if len(out) > MaxKeptArtifacts {
 		out = out[len(out)-MaxKeptArtifacts:]
 	}

@@ -22,6 +22,7 @@ type NewStore func(t *testing.T) scheduler.Store
 func Run(t *testing.T, newStore NewStore) {
 	t.Run("Store", func(t *testing.T) { RunStoreContract(t, newStore) })
 	t.Run("Listing", func(t *testing.T) { RunListingContract(t, newStore) })
+	t.Run("TimeToStart", func(t *testing.T) { RunTimeToStartContract(t, newStore) })
 	t.Run("Scheduler", func(t *testing.T) { RunSchedulerContract(t, newStore) })
 	t.Run("Resources", func(t *testing.T) { RunResourceContract(t, newStore) })
 }
