@@ -334,6 +334,35 @@ func (s *Store) ListBuilders(ctx context.Context) ([]*farm.Builder, error) {
 	return out, nil
 }
 
+// ListResourcePools scans the (small) resource pools table, sorted by name.
+func (s *Store) ListResourcePools(ctx context.Context) ([]*farm.ResourcePool, error) {
+	in := &dynamodb.ScanInput{TableName: aws.String(s.top.ResourcePools.Name), ConsistentRead: aws.Bool(true)}
+	var out []*farm.ResourcePool
+	for {
+		page, err := s.db.Scan(ctx, in)
+		if err != nil {
+			return nil, unavailable("scan", err)
+		}
+		for _, item := range page.Items {
+			var rec poolRecord
+			if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
+				return nil, farm.Internal(err)
+			}
+			p, err := rec.pool()
+			if err != nil {
+				return nil, farm.Internal(err)
+			}
+			out = append(out, p)
+		}
+		if page.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	slices.SortFunc(out, func(a, b *farm.ResourcePool) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
 func decodeResource(item map[string]types.AttributeValue) (*farm.Resource, error) {
 	var rec resourceRecord
 	if err := attributevalue.UnmarshalMap(item, &rec); err != nil {

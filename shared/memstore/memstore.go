@@ -357,6 +357,18 @@ func (s *Store) GetResourcePool(_ context.Context, name string) (*farm.ResourceP
 	return p.Clone(), nil
 }
 
+// ListResourcePools lists copies of every pool, by name.
+func (s *Store) ListResourcePools(_ context.Context) ([]*farm.ResourcePool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*farm.ResourcePool, 0, len(s.pools))
+	for _, p := range s.pools {
+		out = append(out, p.Clone())
+	}
+	slices.SortFunc(out, func(a, b *farm.ResourcePool) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
 // GetResource returns a copy of the resource.
 func (s *Store) GetResource(_ context.Context, pool, name string) (*farm.Resource, error) {
 	s.mu.Lock()

@@ -5,10 +5,14 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/buildfarm/buildfarm/shared/awsconf"
 	"github.com/buildfarm/buildfarm/shared/emulator/emulatortest"
@@ -56,7 +60,7 @@ func TestPresignedPutThenHeadListAndGet(t *testing.T) {
 	ctx := context.Background()
 	job := farm.NewID(time.Now())
 
-	p, err := s.PresignPut(ctx, s3blobs.ArtifactKey(job, "out/pkg.deb"), 15*time.Minute)
+	p, err := s.PresignPut(ctx, s3blobs.ArtifactKey(job, 1, "out/pkg.deb"), 15*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,13 +71,13 @@ func TestPresignedPutThenHeadListAndGet(t *testing.T) {
 		t.Fatalf("expires at %s, want about 15 minutes from now", p.ExpiresAt)
 	}
 	upload(t, p, []byte("package bytes"))
-	empty, err := s.PresignPut(ctx, s3blobs.ArtifactKey(job, "empty"), time.Minute)
+	empty, err := s.PresignPut(ctx, s3blobs.ArtifactKey(job, 1, "empty"), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	upload(t, empty, nil)
 
-	obj, err := s.Head(ctx, s3blobs.ArtifactKey(job, "out/pkg.deb"))
+	obj, err := s.Head(ctx, s3blobs.ArtifactKey(job, 1, "out/pkg.deb"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,12 +88,12 @@ func TestPresignedPutThenHeadListAndGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 2 || list[0].Key != s3blobs.ArtifactKey(job, "empty") || list[0].Size != 0 || list[1].Key != s3blobs.ArtifactKey(job, "out/pkg.deb") || list[1].Size != 13 {
+	if len(list) != 2 || list[0].Key != s3blobs.ArtifactKey(job, 1, "empty") || list[0].Size != 0 || list[1].Key != s3blobs.ArtifactKey(job, 1, "out/pkg.deb") || list[1].Size != 13 {
 		t.Fatalf("list = %+v", list)
 	}
 
 	// A presigned GET reads it back without credentials.
-	g, err := s.PresignGet(ctx, s3blobs.ArtifactKey(job, "out/pkg.deb"), time.Hour)
+	g, err := s.PresignGet(ctx, s3blobs.ArtifactKey(job, 1, "out/pkg.deb"), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +105,61 @@ func TestPresignedPutThenHeadListAndGet(t *testing.T) {
 	got, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || string(got) != "package bytes" {
 		t.Fatalf("presigned GET: %d %q", resp.StatusCode, got)
+	}
+}
+
+// On a versioned bucket (as the CDK stack makes it) a download names the
+// version recorded at completion: a later upload to the same key does not
+// change what it serves, and the browser is told the file's name.
+func TestPresignDownloadPinsTheVersion(t *testing.T) {
+	t.Parallel()
+	top, cfg, _ := emulatortest.Topology(t, "default")
+	client := awsconf.NewS3(cfg)
+	ctx := context.Background()
+	if _, err := client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+		Bucket:                  &top.Bucket.Name,
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s := s3blobs.New(client, top.Bucket.Name)
+	key := s3blobs.ArtifactKey(farm.NewID(time.Now()), 1, "dist/app.tar")
+	if err := s.Put(ctx, key, "application/x-tar", []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Head(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.VersionID == "" || first.VersionID == "null" {
+		t.Fatalf("no version id on a versioned bucket: %+v", first)
+	}
+	if err := s.Put(ctx, key, "application/x-tar", []byte("second")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ version, want string }{{first.VersionID, "first"}, {"", "second"}} {
+		p, err := s.PresignDownload(ctx, s3blobs.Download{Key: key, VersionID: tc.version, Filename: "app.tar"}, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// S3 answers with the Content-Disposition the signed URL asks for
+		// (moto ignores it, so the URL is what is checked here).
+		u, err := url.Parse(p.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cd := u.Query().Get("response-content-disposition"); cd != "attachment; filename=app.tar" {
+			t.Errorf("response-content-disposition %q", cd)
+		}
+		resp, err := http.Get(p.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(got) != tc.want {
+			t.Fatalf("version %q: %d %q, want %q", tc.version, resp.StatusCode, got, tc.want)
+		}
 	}
 }
 
@@ -162,7 +221,7 @@ func TestParseURL(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	t.Parallel()
-	if got := s3blobs.ArtifactKey("01J", "a/b.txt"); got != "artifacts/01J/a/b.txt" {
+	if got := s3blobs.ArtifactKey("01J", 2, "a/b.txt"); got != "artifacts/01J/2/a/b.txt" {
 		t.Errorf("ArtifactKey = %q", got)
 	}
 	if got := s3blobs.ArtifactPrefix("01J"); got != "artifacts/01J/" {

@@ -53,6 +53,8 @@ type Store interface {
 	GetToken(ctx context.Context, hash string) (*farm.Token, error)
 
 	GetResourcePool(ctx context.Context, name string) (*farm.ResourcePool, error)
+	// ListResourcePools lists every resource pool (a small table), by name.
+	ListResourcePools(ctx context.Context) ([]*farm.ResourcePool, error)
 	GetResource(ctx context.Context, pool, name string) (*farm.Resource, error)
 	ListResources(ctx context.Context, pool string) ([]*farm.Resource, error)
 	// ExpiredResourceLeases lists used resources whose holder's lease expired before now.
