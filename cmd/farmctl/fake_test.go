@@ -14,6 +14,9 @@ import (
 	"time"
 )
 
+// testTerminal in a run's env makes farmctl believe its streams are terminals.
+const testTerminal = "TEST_TERMINAL"
+
 // testToken is the FARM_TOKEN of every test run.
 const testToken = "tok-test-123"
 
@@ -127,6 +130,10 @@ func runFarmctl(t *testing.T, f *fakeFarm, env map[string]string, stdin string, 
 	a.now = func() time.Time { return testNow }
 	a.pollMin, a.pollMax = time.Millisecond, 2*time.Millisecond
 	a.httpTimeout = 10 * time.Second
+	// A run "on a terminal" (live waits, progress bars) sets this test-only variable.
+	if vars[testTerminal] != "" {
+		a.isTerminal = func(io.Writer) bool { return true }
+	}
 	code := a.run(args)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }

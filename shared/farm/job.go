@@ -31,8 +31,8 @@ type Job struct {
 	// TimeToStartSeconds is how long the job waited in the queue before its
 	// current (or last) run started: from queued_at (created_at) to started_at.
 	TimeToStartSeconds *float64 `json:"time_to_start_seconds,omitempty"`
-	MaxAttempts     int             `json:"max_attempts"`
-	TimeoutSeconds  int             `json:"timeout_seconds"`
+	MaxAttempts        int      `json:"max_attempts"`
+	TimeoutSeconds     int      `json:"timeout_seconds"`
 	// NotBefore holds a requeued job back (retry backoff): it is queued but not claimable until then.
 	NotBefore *time.Time `json:"not_before,omitempty"`
 	Builder   string     `json:"builder,omitempty"`

@@ -17,7 +17,7 @@ import (
 // {lease}, and whose resource r1 is free.
 type accessFixture struct {
 	running, token, queued, cancelled, done string
-	held, lease                       string
+	held, lease                             string
 }
 
 func newAccessFixture(e *env) accessFixture {
