@@ -179,4 +179,3 @@ func fmtBytes(n int64) string {
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64) + " " + units[unit]
 }
-
