@@ -110,7 +110,8 @@ function logDelta(prev, cur) {
 }
 
 // Poller runs fn now and then every interval ms (fn may return another
-// interval) until stopped; it skips beats while the tab is hidden.
+// interval, or false to end) until stopped; it skips beats while the tab
+// is hidden.
 class Poller {
   constructor(fn, interval) {
     this.fn = fn;
@@ -133,12 +134,16 @@ class Poller {
     }
     if (!this.stopped) this.timer = setTimeout(() => this.beat(), next);
   }
+  // now beats at once, and starts a poller whose fn had ended it again
+  // (a retried job is followed anew); never one its view stopped.
   now() {
+    if (this.dead) return;
     clearTimeout(this.timer);
+    this.stopped = false;
     this.beat();
   }
   stop() {
-    this.stopped = true;
+    this.stopped = this.dead = true;
     clearTimeout(this.timer);
   }
 }

@@ -148,7 +148,7 @@ function jobFields(j) {
     ["Finished", j.finished_at || ""], ["Duration", fmtDuration(j.duration_seconds)],
     ["Attempts", j.attempts + " of " + j.max_attempts + (j.run ? " (run " + j.run + ")" : "")],
     ["Timeout", fmtDuration(j.timeout_seconds)],
-    ["Builder", j.builder || ""], ["Progress", j.progress || ""],
+    ["Builder", j.builder || ""], ["Progress", TERMINAL.includes(j.status) ? "" : j.progress || ""],
     ["Result", j.result || ""], ["Exit code", j.exit_code === undefined || j.exit_code === null ? "" : String(j.exit_code)],
     ["Error", j.error ? h("span", { class: "error", text: j.error }) : ""],
     ["Parent", j.parent_id ? jobLink(j.parent_id) : ""],

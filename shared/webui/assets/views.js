@@ -41,6 +41,7 @@ route(/^\/jobs$/, (view, _, params) => {
     status: params.get("status") || "", type: params.get("type") || "", pool: params.get("pool") || "",
     requested_by: params.get("requested_by") || "", cursor: params.get("cursor") || "",
   };
+  const limit = Math.min(Math.max(parseInt(params.get("limit"), 10) || 25, 1), 500);
   const back = (params.get("back") || "").split(",").filter(Boolean); // cursors of the newer pages
   const input = (name, value, attrs) => h("input", Object.assign({ name, value, id: "filter-" + name }, attrs || {}));
   const select = (name, values, value) => h("select", { name, id: "filter-" + name },
@@ -72,12 +73,13 @@ route(/^\/jobs$/, (view, _, params) => {
   const pageHash = (cursor, backs) => {
     const q = new URLSearchParams();
     for (const k of ["status", "type", "pool", "requested_by"]) if (f[k]) q.set(k, f[k]);
+    if (limit !== 25) q.set("limit", limit);
     if (cursor) q.set("cursor", cursor);
     if (backs.length) q.set("back", backs.join(","));
     return "#/jobs" + (q.toString() ? "?" + q : "");
   };
   const poll = new Poller(async () => {
-    const page = await api("GET", "jobs", { query: Object.assign({ limit: 25 }, f) });
+    const page = await api("GET", "jobs", { query: Object.assign({ limit }, f) });
     const now = Date.now();
     const rows = page.jobs.map((j) => h("tr", { dataset: { job: j.id, status: j.status } },
       td(jobLink(j.id)), td(j.type), td(badge(j.status)), td(j.pool), td(j.requested_by, { class: "mono" }),
