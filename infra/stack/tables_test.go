@@ -88,12 +88,12 @@ func TestTablesComeFromTopology(t *testing.T) {
 	}
 }
 
-func TestJobsTableHasSevenIndexesAndTheStream(t *testing.T) {
+func TestJobsTableHasNineIndexesAndTheStream(t *testing.T) {
 	t.Parallel()
 	fx := defaultFarm
 	p := fx.res[fx.ids["table:Jobs"]].Properties
-	if n := len(list(p["GlobalSecondaryIndexes"])); n != 7 {
-		t.Errorf("jobs has %d GSIs, want 7", n)
+	if n := len(list(p["GlobalSecondaryIndexes"])); n != 9 {
+		t.Errorf("jobs has %d GSIs, want 9", n)
 	}
 	if p["TableName"] != "buildfarm-jobs" {
 		t.Errorf("jobs table name %v", p["TableName"])
