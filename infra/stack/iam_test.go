@@ -182,7 +182,7 @@ func TestFunctionGrants(t *testing.T) {
 	}
 	type grants struct {
 		tables, send, receive, get, put, getVersion []string
-		list, secret, stream            bool
+		list, secret, stream                        bool
 	}
 	all := []string{}
 	for _, tb := range top.Tables() {
