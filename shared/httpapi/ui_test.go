@@ -1,11 +1,13 @@
 package httpapi_test
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/buildfarm/buildfarm/shared/httpapi"
 	"github.com/buildfarm/buildfarm/shared/webui"
 )
 
@@ -60,4 +62,21 @@ func TestUIIsServedWithItsPolicy(t *testing.T) {
 	expectError(t, e.do(none, "GET", "/ui/nope.js", nil), http.StatusNotFound, "not_found", "")
 	expectError(t, e.do(none, "GET", "/ui/a/b.js", nil), http.StatusNotFound, "not_found", "")
 	expectError(t, e.do(none, "POST", "/ui/", nil), http.StatusMethodNotAllowed, "invalid", "")
+}
+
+// Behind API Gateway the page comes through the same adapter as the API,
+// as text, with its policy.
+func TestUIThroughTheLambdaAdapter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	resp, err := httpapi.LambdaHandler(e.srv)(context.Background(), loadEvent(t, "apigw-v2-ui.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.IsBase64Encoded || !strings.Contains(resp.Body, `<script src="app.js" defer></script>`) {
+		t.Fatalf("%d base64=%v %.200s", resp.StatusCode, resp.IsBase64Encoded, resp.Body)
+	}
+	if resp.Headers["Content-Type"] != "text/html; charset=utf-8" || resp.Headers["Content-Security-Policy"] != webui.ContentSecurityPolicy {
+		t.Fatalf("headers %v", resp.Headers)
+	}
 }
