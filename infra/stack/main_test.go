@@ -64,6 +64,7 @@ func TestMain(m *testing.M) {
 			"functionsDir": fns, "prefix": "ci", "pools": "default,gpu-large", "builderPools": "gpu-large",
 			"builderAsg": "true", "builderNames": "ec2-1,ec2-2", "builderInstanceType": "c7g.large",
 			"alarmEmail": "ops@example.com", "retainData": "false", "oldestQueuedJobAgeAlarmSeconds": 600,
+			"deferIndexes": "by-requester",
 		}); err != nil {
 			fmt.Fprintln(os.Stderr, "asg farm:", err)
 			return 1

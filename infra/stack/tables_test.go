@@ -69,7 +69,10 @@ func TestTablesComeFromTopology(t *testing.T) {
 				}
 				var wantGSIs []string
 				for _, ix := range want.Indexes {
-					wantGSIs = append(wantGSIs, ix.Name)
+					// A deploy may leave out jobs indexes (deferIndexes: one index per table update).
+					if want.ID != top.Jobs.ID || !slices.Contains(fx.farm.Config.DeferIndexes, ix.Name) {
+						wantGSIs = append(wantGSIs, ix.Name)
+					}
 				}
 				slices.Sort(gsis)
 				slices.Sort(wantGSIs)

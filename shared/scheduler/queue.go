@@ -90,9 +90,11 @@ func (s *Scheduler) QueueSummary(ctx context.Context) ([]PoolSummary, error) {
 			return nil, err
 		}
 		sum.Waiting = len(waiting.Jobs)
+		// The percentiles are a courtesy: without them (an index still
+		// being built after an upgrade, say) the queue is still worth showing.
 		starts, err := s.store.RecentStarts(ctx, pool, now.Add(-TimeToStartWindow), MaxTimeToStartSample)
 		if err != nil {
-			return nil, err
+			s.log.WarnContext(ctx, "no time-to-start figures", "pool", pool, "err", err)
 		}
 		sum.Started = len(starts)
 		sum.TimeToStartP50, sum.TimeToStartP90 = Percentile(starts, 50), Percentile(starts, 90)
