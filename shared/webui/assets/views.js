@@ -140,7 +140,11 @@ function builderActions(b, setEditing, refresh) {
   if (b.disabled) {
     return h("button", { type: "button", class: "secondary enable", dataset: { action: "enable" }, text: "Enable", onclick: () => call("enable", "enabled from the web page") });
   }
-  const reason = h("input", { placeholder: "reason", "aria-label": "reason to disable " + b.name, class: "reason-input", onfocus: () => setEditing(true) });
+  const reason = h("input", {
+    placeholder: "reason", "aria-label": "reason to disable " + b.name, class: "reason-input",
+    onfocus: () => setEditing(true),
+    onblur: () => { if (!reason.value) setEditing(false); },
+  });
   const form = h("form", { class: "reason" }, reason,
     h("button", { type: "submit", class: "danger disable", dataset: { action: "disable" }, text: "Disable" }));
   form.addEventListener("submit", (ev) => {
