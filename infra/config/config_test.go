@@ -76,6 +76,8 @@ func TestInvalid(t *testing.T) {
 		{"builder names", map[string]any{"builderAsg": true, "builderNames": "a,a"}, "builderNames"},
 		{"email", map[string]any{"alarmEmail": "ops"}, "alarmEmail"},
 		{"bool", map[string]any{"builderAsg": "maybe"}, "builderAsg"},
+		{"unknown index", map[string]any{"deferIndexes": "by-nothing"}, "deferIndexes"},
+		{"the dispatch index", map[string]any{"deferIndexes": "by-pool-queue"}, "deferIndexes"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
