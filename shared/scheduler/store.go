@@ -192,7 +192,6 @@ type JobFilter struct {
 	Scan int
 }
 
-
 // JobPage is one page of a listing.
 type JobPage struct {
 	Jobs       []*farm.Job
