@@ -65,7 +65,12 @@ func (b *fakeBlobs) PresignGet(_ context.Context, key string, ttl time.Duration)
 }
 
 func (b *fakeBlobs) PresignDownload(_ context.Context, d s3blobs.Download, ttl time.Duration) (*s3blobs.Presigned, error) {
-	q := url.Values{"versionId": {d.VersionID}, "filename": {d.Filename}, "X-Amz-Signature": {"get"}}
+	q := url.Values{"X-Amz-Signature": {"get"}}
+	for k, v := range map[string]string{"versionId": d.VersionID, "filename": d.Filename} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
 	return &s3blobs.Presigned{URL: "https://blobs.test/" + testBucket + "/" + d.Key + "?" + q.Encode(), Method: http.MethodGet, ExpiresAt: time.Now().Add(ttl).UTC()}, nil
 }
 
