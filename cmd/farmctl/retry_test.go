@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func TestFarmctlRetriesIdempotentCalls(t *testing.T) {
 			}
 		})
 	}
-	if client.DefaultRetry.Attempts < 2 || newApp(nil, nil, nil, nil, nil).retry != client.DefaultRetry {
+	if client.DefaultRetry.Attempts < 2 || newApp(context.Background(), nil, nil, nil, nil).retry != client.DefaultRetry {
 		t.Fatal("farmctl does not retry by default")
 	}
 }

@@ -24,7 +24,7 @@ func fakeIMDS(t *testing.T) *httptest.Server {
 	})
 	mux.HandleFunc("GET /latest/dynamic/instance-identity/document", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Aws-Ec2-Metadata-Token") != "session-token" {
-			http.Error(w, "IMDSv1 refused", 401)
+			http.Error(w, "IMDSv1 refused", http.StatusUnauthorized)
 			return
 		}
 		json.NewEncoder(w).Encode(map[string]string{

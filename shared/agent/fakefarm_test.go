@@ -275,7 +275,7 @@ func (f *fakeFarm) s3Put(w http.ResponseWriter, r *http.Request) {
 	refuse := f.refuseUploads
 	f.mu.Unlock()
 	if refuse || r.Header.Get("X-Fake-Presigned") != "yes" || r.Header.Get("Authorization") != "" || r.ContentLength < 0 {
-		http.Error(w, "SignatureDoesNotMatch", 403)
+		http.Error(w, "SignatureDoesNotMatch", http.StatusForbidden)
 		return
 	}
 	body, _ := io.ReadAll(r.Body)

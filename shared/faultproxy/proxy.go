@@ -72,7 +72,6 @@ type Proxy struct {
 	timers   []*time.Timer
 	conns    map[net.Conn]http.ConnState
 	refusing bool // a refuse outage is on: idle connections are closed
-	serveErr chan error
 }
 
 // Window is an outage: when it began and ended, and how.

@@ -130,5 +130,3 @@ func (s *Server) Routes() []string {
 	}
 	return out
 }
-
-func (s *Server) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
