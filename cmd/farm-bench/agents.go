@@ -12,10 +12,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/apiv1"
-	"github.com/buildfarm/buildfarm/shared/awscalls"
-	"github.com/buildfarm/buildfarm/shared/client"
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
+	"github.com/buildfarm/buildfarm/shared/adapter/client"
 	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 )
 
 // agentProc is one farm-builder process.

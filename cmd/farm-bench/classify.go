@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/buildfarm/buildfarm/shared/awscalls"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 )
 
 const modulePath = "github.com/buildfarm/buildfarm/"

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/awscalls"
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 )
 
 func TestRouteOf(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/apiv1"
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
 	"github.com/buildfarm/buildfarm/shared/scheduler"
 )
 

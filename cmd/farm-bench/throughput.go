@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/awscalls"
 	"github.com/buildfarm/buildfarm/shared/scheduler"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 )
 
 const throughputDefinition = "no-op script jobs (sh -c true) submitted by 2 concurrent clients as fast as the API " +

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/apiv1"
-	"github.com/buildfarm/buildfarm/shared/awscalls"
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
 	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 )
 
 // TestCallCountsFileOnExit: with FARM_AWS_CALLS_FILE set, the agent counts

@@ -23,12 +23,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/buildfarm/buildfarm/shared/agent"
-	"github.com/buildfarm/buildfarm/shared/awscalls"
-	"github.com/buildfarm/buildfarm/shared/awsconf"
-	"github.com/buildfarm/buildfarm/shared/client"
-	"github.com/buildfarm/buildfarm/shared/executor"
-	"github.com/buildfarm/buildfarm/shared/sqsdoorbell"
+	"github.com/buildfarm/buildfarm/shared/adapter/awsconf"
+	"github.com/buildfarm/buildfarm/shared/adapter/client"
+	"github.com/buildfarm/buildfarm/shared/adapter/sqsdoorbell"
+	"github.com/buildfarm/buildfarm/shared/runtime/agent"
+	"github.com/buildfarm/buildfarm/shared/runtime/executor"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }

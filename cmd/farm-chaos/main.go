@@ -23,12 +23,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/emulator"
+	"github.com/buildfarm/buildfarm/shared/adapter/emulator"
+	"github.com/buildfarm/buildfarm/shared/adapter/provision"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/faultfarm"
-	"github.com/buildfarm/buildfarm/shared/provision"
 	"github.com/buildfarm/buildfarm/shared/scheduler"
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/testkit/faultfarm"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/buildfarm/buildfarm/shared/agent"
-	"github.com/buildfarm/buildfarm/shared/sqsdoorbell"
+	"github.com/buildfarm/buildfarm/shared/adapter/sqsdoorbell"
+	"github.com/buildfarm/buildfarm/shared/runtime/agent"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 

@@ -19,9 +19,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/httpapi"
-	"github.com/buildfarm/buildfarm/shared/httpapi/wired"
-	"github.com/buildfarm/buildfarm/shared/localfarm"
+	"github.com/buildfarm/buildfarm/shared/adapter/httpapi"
+	"github.com/buildfarm/buildfarm/shared/adapter/httpapi/wired"
+	"github.com/buildfarm/buildfarm/shared/runtime/localfarm"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 

@@ -14,14 +14,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/agent"
-	"github.com/buildfarm/buildfarm/shared/apiv1"
-	"github.com/buildfarm/buildfarm/shared/emulator/emulatortest"
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
+	"github.com/buildfarm/buildfarm/shared/adapter/httpapi/wired"
+	"github.com/buildfarm/buildfarm/shared/adapter/sqsdoorbell"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/httpapi/wired"
-	"github.com/buildfarm/buildfarm/shared/localfarm"
+	"github.com/buildfarm/buildfarm/shared/runtime/agent"
+	"github.com/buildfarm/buildfarm/shared/runtime/localfarm"
 	"github.com/buildfarm/buildfarm/shared/scheduler"
-	"github.com/buildfarm/buildfarm/shared/sqsdoorbell"
+	"github.com/buildfarm/buildfarm/shared/testkit/emulatortest"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 

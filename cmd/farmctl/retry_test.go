@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/client"
+	"github.com/buildfarm/buildfarm/shared/adapter/client"
 )
 
 // farmctl sends reads and keyed submits again while the farm answers 503;

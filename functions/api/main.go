@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/buildfarm/buildfarm/shared/adapter/httpapi"
+	"github.com/buildfarm/buildfarm/shared/adapter/httpapi/wired"
 	"github.com/buildfarm/buildfarm/shared/auth"
-	"github.com/buildfarm/buildfarm/shared/httpapi"
-	"github.com/buildfarm/buildfarm/shared/httpapi/wired"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 

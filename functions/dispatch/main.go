@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/buildfarm/buildfarm/shared/dispatch"
+	"github.com/buildfarm/buildfarm/shared/runtime/dispatch"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 

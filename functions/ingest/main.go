@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/buildfarm/buildfarm/shared/ingest"
+	"github.com/buildfarm/buildfarm/shared/runtime/ingest"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 

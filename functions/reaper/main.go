@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/buildfarm/buildfarm/shared/reaper"
+	"github.com/buildfarm/buildfarm/shared/runtime/reaperfn"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
@@ -19,6 +19,6 @@ func main() {
 	if err != nil {
 		wiring.Exit(logger, "reaper", err)
 	}
-	r := &reaper.Reaper{Sched: f.Scheduler, Metrics: os.Stdout, Logger: logger}
+	r := &reaperfn.Reaper{Sched: f.Scheduler, Metrics: os.Stdout, Logger: logger}
 	lambda.Start(r.HandleLambda)
 }

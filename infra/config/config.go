@@ -16,7 +16,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 )
 
 // DefaultFile is the config file read when the context key "config" is unset

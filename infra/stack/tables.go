@@ -6,7 +6,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 )
 
 // tables declares every table of the topology: on-demand, encrypted with the

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/adapter/memstore"
 	"github.com/buildfarm/buildfarm/shared/auth"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/memstore"
 )
 
 func TestIssueAndAuthenticate(t *testing.T) {

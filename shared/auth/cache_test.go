@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/adapter/memstore"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/memstore"
 )
 
 type countingStore struct {

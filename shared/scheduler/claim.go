@@ -5,7 +5,7 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/buildfarm/buildfarm/shared/emf"
+	"github.com/buildfarm/buildfarm/shared/adapter/emf"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 

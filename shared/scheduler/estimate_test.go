@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/adapter/memstore"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/memstore"
 	"github.com/buildfarm/buildfarm/shared/scheduler"
-	"github.com/buildfarm/buildfarm/shared/storetest"
+	"github.com/buildfarm/buildfarm/shared/testkit/storetest"
 )
 
 // The stated accuracy of estimated start times, checked on a simulated

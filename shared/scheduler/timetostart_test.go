@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/memstore"
+	"github.com/buildfarm/buildfarm/shared/adapter/memstore"
 	"github.com/buildfarm/buildfarm/shared/scheduler"
-	"github.com/buildfarm/buildfarm/shared/storetest"
+	"github.com/buildfarm/buildfarm/shared/testkit/storetest"
 )
 
 func TestPercentileIsNearestRank(t *testing.T) {

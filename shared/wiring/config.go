@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/scheduler"
-	"github.com/buildfarm/buildfarm/shared/topology"
 )
 
 // Config is everything a farm process is configured with.

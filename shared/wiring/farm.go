@@ -11,11 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/buildfarm/buildfarm/shared/awsconf"
-	"github.com/buildfarm/buildfarm/shared/dynamostore"
+	"github.com/buildfarm/buildfarm/shared/adapter/awsconf"
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
+	"github.com/buildfarm/buildfarm/shared/adapter/sqsdoorbell"
 	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/scheduler"
-	"github.com/buildfarm/buildfarm/shared/sqsdoorbell"
 )
 
 // Farm is an assembled farm: clients, store, doorbells and scheduler.
