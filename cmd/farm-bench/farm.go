@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,12 +17,9 @@ import (
 	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
 	"github.com/buildfarm/buildfarm/shared/adapter/client"
 	"github.com/buildfarm/buildfarm/shared/adapter/emulator"
-	"github.com/buildfarm/buildfarm/shared/adapter/httpapi/wired"
 	"github.com/buildfarm/buildfarm/shared/adapter/provision"
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/runtime/localfarm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 	"github.com/buildfarm/buildfarm/shared/testkit/awscalls/ddbunits"
 	"github.com/buildfarm/buildfarm/shared/wiring"
@@ -49,7 +45,7 @@ type farmRun struct {
 	r      *rig
 	name   string
 	top    *topology.Topology
-	lf     *localfarm.Farm
+	lf     *wiring.Local
 	obs    *observer
 	calls  *awscalls.Counter
 	admin  *client.Client
@@ -58,7 +54,7 @@ type farmRun struct {
 	dir    string
 }
 
-func (r *rig) startFarm(ctx context.Context, name string, sched scheduler.Config) (*farmRun, error) {
+func (r *rig) startFarm(ctx context.Context, name string, policy farm.Policy) (*farmRun, error) {
 	prefix := "bench-" + farm.NewSecret(3)
 	top, err := topology.New(prefix, []string{farm.DefaultPool})
 	if err != nil {
@@ -74,18 +70,12 @@ func (r *rig) startFarm(ctx context.Context, name string, sched scheduler.Config
 	counter.Attach(&cfg)
 
 	obs := newObserver()
-	lf, err := localfarm.Start(ctx, localfarm.Config{
-		Addr: "127.0.0.1:0",
-		AWS:  &cfg,
-		Farm: wiring.Config{Topology: top, Scheduler: sched, LeaseTimers: true},
-		Handler: func(f *wiring.Farm, token string) (http.Handler, error) {
-			h, err := wired.Handler(f, token)
-			if err != nil {
-				return nil, err
-			}
-			return obs.wrap(h), nil
-		},
-		Logger: r.log.With("farm", name),
+	lf, err := wiring.StartLocal(ctx, wiring.LocalConfig{
+		Addr:    "127.0.0.1:0",
+		AWS:     &cfg,
+		Farm:    wiring.Config{Topology: top, Policy: policy, LeaseTimers: true},
+		WrapAPI: obs.wrap,
+		Logger:  r.log.With("farm", name),
 	})
 	if err != nil {
 		_ = provision.Destroy(context.Background(), r.aws, top)

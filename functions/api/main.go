@@ -15,8 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/httpapi"
-	"github.com/buildfarm/buildfarm/shared/adapter/httpapi/wired"
-	"github.com/buildfarm/buildfarm/shared/auth"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
@@ -30,11 +28,11 @@ func main() {
 	if err != nil {
 		wiring.Exit(logger, "api", err)
 	}
-	adminToken, err := auth.AdminTokenFromEnv(ctx, os.Getenv, func() auth.SecretsAPI { return secretsmanager.NewFromConfig(f.AWS) })
+	adminToken, err := wiring.AdminTokenFromEnv(ctx, os.Getenv, func() wiring.SecretsAPI { return secretsmanager.NewFromConfig(f.AWS) })
 	if err != nil {
 		wiring.Exit(logger, "api", err)
 	}
-	handler, err := wired.Handler(f, adminToken)
+	handler, err := f.API(adminToken)
 	if err != nil {
 		wiring.Exit(logger, "api", err)
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
+	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 )
 
 // query runs a query to the end or until limit items (limit <= 0: all),
@@ -128,12 +128,12 @@ func (s *Store) OverdueJobs(ctx context.Context, now time.Time, limit int) ([]st
 // BatchGetItem per page. At most f.Scan index entries are examined per
 // call; a page cut short by that bound carries a cursor after the last
 // entry examined. The cursor is the last id returned or examined.
-func (s *Store) ListJobs(ctx context.Context, f scheduler.JobFilter) (*scheduler.JobPage, error) {
-	f, err := scheduler.NormalizeFilter(f)
+func (s *Store) ListJobs(ctx context.Context, f store.JobFilter) (*store.JobPage, error) {
+	f, err := store.NormalizeFilter(f)
 	if err != nil {
 		return nil, err
 	}
-	after, _ := scheduler.DecodeCursor(f.Cursor)
+	after, _ := store.DecodeCursor(f.Cursor)
 	ix := s.listIndex(f)
 	in, err := keyQuery(s.top.Jobs.Name, ix.name, expression.Key(ix.pk).Equal(expression.Value(ix.pv)), ix.filter)
 	if err != nil {
@@ -152,13 +152,13 @@ func (s *Store) ListJobs(ctx context.Context, f scheduler.JobFilter) (*scheduler
 	if err != nil {
 		return nil, err
 	}
-	page := &scheduler.JobPage{Jobs: jobs}
+	page := &store.JobPage{Jobs: jobs}
 	switch {
 	case len(jobs) > f.Limit:
 		page.Jobs = jobs[:f.Limit]
-		page.NextCursor = scheduler.EncodeCursor(page.Jobs[f.Limit-1].ID)
+		page.NextCursor = store.EncodeCursor(page.Jobs[f.Limit-1].ID)
 	case lastExamined != "":
-		page.NextCursor = scheduler.EncodeCursor(lastExamined)
+		page.NextCursor = store.EncodeCursor(lastExamined)
 	}
 	return page, nil
 }
@@ -196,7 +196,7 @@ type listing struct {
 }
 
 // listIndex picks the most selective index the filter allows.
-func (s *Store) listIndex(f scheduler.JobFilter) listing {
+func (s *Store) listIndex(f store.JobFilter) listing {
 	ix := listing{name: topology.IndexCreated, pk: "job_shard", pv: jobShard}
 	switch {
 	// Jobs that wait or run are few; one person's jobs are fewer than all

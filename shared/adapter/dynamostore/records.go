@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 )
 
 // Items are stored through these records, so the domain carries no storage
@@ -374,7 +374,7 @@ type dependentRecord struct {
 // table: it sorts before every job id, and Dependents skips it.
 const tallyKey = "#tally"
 
-// tallyRecord counts a job's dependents (scheduler.DependentTally).
+// tallyRecord counts a job's dependents (store.DependentTally).
 type tallyRecord struct {
 	JobID     string `dynamodbav:"job_id"`
 	Key       string `dynamodbav:"dependent_id"`
@@ -383,7 +383,7 @@ type tallyRecord struct {
 	ExpiresAt int64  `dynamodbav:"expires_at,omitempty"` // TTL, epoch seconds
 }
 
-func toTallyRecord(t *scheduler.DependentTally) tallyRecord {
+func toTallyRecord(t *store.DependentTally) tallyRecord {
 	r := tallyRecord{JobID: t.JobID, Key: tallyKey, Count: t.Count, Version: t.Version}
 	if !t.ExpiresAt.IsZero() {
 		r.ExpiresAt = t.ExpiresAt.Unix()
@@ -391,15 +391,15 @@ func toTallyRecord(t *scheduler.DependentTally) tallyRecord {
 	return r
 }
 
-func (r tallyRecord) tally() *scheduler.DependentTally {
-	t := &scheduler.DependentTally{JobID: r.JobID, Count: r.Count, Version: r.Version}
+func (r tallyRecord) tally() *store.DependentTally {
+	t := &store.DependentTally{JobID: r.JobID, Count: r.Count, Version: r.Version}
 	if r.ExpiresAt != 0 {
 		t.ExpiresAt = time.Unix(r.ExpiresAt, 0).UTC()
 	}
 	return t
 }
 
-func toDependentRecord(d scheduler.DependentEdge) dependentRecord {
+func toDependentRecord(d store.DependentEdge) dependentRecord {
 	r := dependentRecord{JobID: d.JobID, DependentID: d.DependentID}
 	if !d.ExpiresAt.IsZero() {
 		r.ExpiresAt = d.ExpiresAt.Unix()

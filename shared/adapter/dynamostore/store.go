@@ -18,8 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
+	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 )
 
 // API is the part of the DynamoDB client the store uses.
@@ -33,13 +33,13 @@ type API interface {
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
-// Store is a scheduler.Store on DynamoDB tables named by a topology.
+// Store is a store.Store on DynamoDB tables named by a topology.
 type Store struct {
 	db  API
 	top *topology.Topology
 }
 
-var _ scheduler.Store = (*Store)(nil)
+var _ store.Store = (*Store)(nil)
 
 // New returns a Store over the topology's tables. Its writes rely on
 // DynamoDB's conditional writes being atomic per item; an emulator whose are
@@ -62,13 +62,13 @@ type put struct {
 // Commit writes the transaction's state items all or nothing (one item:
 // a conditional PutItem; more: one TransactWriteItems), then appends the
 // history events.
-func (s *Store) Commit(ctx context.Context, tx scheduler.Tx) error {
+func (s *Store) Commit(ctx context.Context, tx store.Tx) error {
 	puts, events, err := s.puts(tx)
 	if err != nil {
 		return err
 	}
-	if len(puts) > scheduler.MaxTxItems {
-		return farm.Errorf(farm.EInvalid, "transaction of %d items is over the limit of %d", len(puts), scheduler.MaxTxItems)
+	if len(puts) > store.MaxTxItems {
+		return farm.Errorf(farm.EInvalid, "transaction of %d items is over the limit of %d", len(puts), store.MaxTxItems)
 	}
 	if err := s.commitState(ctx, puts); err != nil {
 		return err
@@ -121,7 +121,7 @@ func cancellation(ex *types.TransactionCanceledException, puts []put) error {
 			continue
 		case "ConditionalCheckFailed":
 			if i < len(puts) && puts[i].idempotency {
-				return &farm.Error{Code: farm.EConflict, Message: "idempotency key already used", Err: scheduler.ErrIdempotencyKeyTaken}
+				return &farm.Error{Code: farm.EConflict, Message: "idempotency key already used", Err: store.ErrIdempotencyKeyTaken}
 			}
 			lost = true
 		case "TransactionConflict":
@@ -131,7 +131,7 @@ func cancellation(ex *types.TransactionCanceledException, puts []put) error {
 		}
 	}
 	if lost || len(ex.CancellationReasons) == 0 {
-		return scheduler.LostRace("the item changed since it was read")
+		return store.LostRace("the item changed since it was read")
 	}
 	return unavailable("commit", ex)
 }
@@ -149,9 +149,9 @@ func (s *Store) putOne(ctx context.Context, p put) error {
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
 		if p.idempotency {
-			return &farm.Error{Code: farm.EConflict, Message: "idempotency key already used", Err: scheduler.ErrIdempotencyKeyTaken}
+			return &farm.Error{Code: farm.EConflict, Message: "idempotency key already used", Err: store.ErrIdempotencyKeyTaken}
 		}
-		return scheduler.LostRace("the item changed since it was read")
+		return store.LostRace("the item changed since it was read")
 	}
 	if err != nil {
 		return unavailable("put", err)
@@ -194,7 +194,7 @@ func versioned(prev bool, v int64, key string) *expression.ConditionBuilder {
 
 // puts turns a transaction into conditional state writes and the
 // unconditional event writes that follow them.
-func (s *Store) puts(tx scheduler.Tx) (state, events []put, err error) {
+func (s *Store) puts(tx store.Tx) (state, events []put, err error) {
 	var out []put
 	add := func(table string, rec any, cond *expression.ConditionBuilder, idem bool) error {
 		item, err := attributevalue.MarshalMap(rec)
@@ -417,14 +417,14 @@ func (s *Store) DeleteToken(ctx context.Context, id string) (*farm.Token, error)
 }
 
 // GetDependentTally reads the count of a job's dependents.
-func (s *Store) GetDependentTally(ctx context.Context, id string) (*scheduler.DependentTally, error) {
+func (s *Store) GetDependentTally(ctx context.Context, id string) (*store.DependentTally, error) {
 	var rec tallyRecord
 	ok, err := s.get(ctx, s.top.JobDependents.Name, map[string]types.AttributeValue{"job_id": str(id), "dependent_id": str(tallyKey)}, &rec)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return &scheduler.DependentTally{JobID: id}, nil
+		return &store.DependentTally{JobID: id}, nil
 	}
 	return rec.tally(), nil
 }

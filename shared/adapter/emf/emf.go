@@ -58,3 +58,12 @@ func Write(w io.Writer, now time.Time, dims map[string]string, metrics ...Metric
 	_, err = w.Write(append(line, '\n'))
 	return err
 }
+
+// Writer publishes single metrics as EMF records on W (stdout in Lambda):
+// the metrics port of the application services.
+type Writer struct{ W io.Writer }
+
+// Publish writes one record of one metric.
+func (w Writer) Publish(at time.Time, dims map[string]string, name, unit string, value float64) error {
+	return Write(w.W, at, dims, Metric{Name: name, Unit: unit, Value: value})
+}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
-	"github.com/buildfarm/buildfarm/shared/adapter/s3blobs"
+	"github.com/buildfarm/buildfarm/shared/app/blobs"
 )
 
 // accessFixture is a farm with a job running on b1 (submitted by
@@ -31,7 +31,7 @@ func newAccessFixture(e *env) accessFixture {
 	job, token := e.running("sleep 60")
 	f.running, f.token = job.ID, token
 	done, doneToken := e.running("echo done")
-	e.blobs.upload(s3blobs.ArtifactKey(done.ID, done.Run, "out/report.txt"), "report")
+	e.blobs.Upload(blobs.ArtifactKey(done.ID, done.Run, "out/report.txt"), "report")
 	e.must(http.StatusOK, builder1, "POST", "/v1/jobs/"+done.ID+"/complete", map[string]any{"claim_token": doneToken, "result": "succeeded", "artifacts": []string{"out/report.txt"}}, nil)
 	f.done = done.ID
 	f.queued = e.submit(submitterA, "echo queued").ID

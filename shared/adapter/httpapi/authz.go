@@ -3,8 +3,8 @@ package httpapi
 import (
 	"net/http"
 	"slices"
+	"strings"
 
-	"github.com/buildfarm/buildfarm/shared/auth"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
@@ -12,11 +12,11 @@ import (
 // rule: the role, and for builder tokens on /v1/builders/{name}/... that
 // {name} is the token's own builder.
 func (s *Server) authorize(r *http.Request, a access) (farm.Principal, error) {
-	secret, err := auth.ParseBearer(r.Header.Get("Authorization"))
+	secret, err := ParseBearer(r.Header.Get("Authorization"))
 	if err != nil {
 		return farm.Principal{}, err
 	}
-	p, err := s.auth.Authenticate(r.Context(), secret)
+	p, err := s.tokens.Authenticate(r.Context(), secret)
 	if err != nil {
 		return farm.Principal{}, err
 	}
@@ -29,11 +29,16 @@ func (s *Server) authorize(r *http.Request, a access) (farm.Principal, error) {
 	return p, nil
 }
 
-// mayManageJob reports whether p may cancel or retry job: an admin, or the
-// submitter who asked for it.
-func mayManageJob(p farm.Principal, job *farm.Job) error {
-	if p.Role == farm.RoleAdmin || (p.Role == farm.RoleSubmitter && job.RequestedBy == p.Actor()) {
-		return nil
+// ParseBearer extracts the token of an Authorization header
+// ("Bearer <token>", the scheme case-insensitive).
+func ParseBearer(header string) (string, error) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if header == "" {
+		return "", farm.Errorf(farm.EUnauthorized, "an Authorization: Bearer <token> header is required")
 	}
-	return forbidden("job %s was submitted by %s; only they or an admin may change it", job.ID, job.RequestedBy)
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", farm.Errorf(farm.EUnauthorized, "the Authorization header must be \"Bearer <token>\"")
+	}
+	return token, nil
 }

@@ -2,36 +2,26 @@ package httpapi
 
 import (
 	"net/http"
-	"path"
-	"slices"
-	"strings"
-	"time"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
-	"github.com/buildfarm/buildfarm/shared/adapter/s3blobs"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
-
-// ArtifactDownloadTTL is how long a presigned artifact download lives.
-const ArtifactDownloadTTL = 5 * time.Minute
 
 // listArtifacts lists the artifacts the job keeps, of every run: by run,
 // then name.
 func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
-	job, err := s.job(r)
+	id, err := pathJobID(r)
 	if err != nil {
 		return err
 	}
-	out := apiv1.ArtifactList{Artifacts: make([]apiv1.ArtifactInfo, 0, len(job.Artifacts))}
-	for _, a := range job.Artifacts {
+	artifacts, err := s.jobs.Artifacts(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	out := apiv1.ArtifactList{Artifacts: make([]apiv1.ArtifactInfo, 0, len(artifacts))}
+	for _, a := range artifacts {
 		out.Artifacts = append(out.Artifacts, artifactInfo(a))
 	}
-	slices.SortStableFunc(out.Artifacts, func(a, b apiv1.ArtifactInfo) int {
-		if a.Attempt != b.Attempt {
-			return a.Attempt - b.Attempt
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -65,22 +55,11 @@ func (s *Server) downloadArtifact(w http.ResponseWriter, r *http.Request) error 
 	default:
 		return farm.FieldError("redirect", "must be true or false")
 	}
-	name := r.PathValue("name")
-	if err := checkArtifactName("name", name); err != nil {
-		return farm.Errorf(farm.ENotFound, "artifact %q not found", clip(name))
-	}
-	job, err := s.job(r)
+	id, err := pathJobID(r)
 	if err != nil {
 		return err
 	}
-	a, ok := job.LatestArtifact(name, attempt)
-	if !ok {
-		if attempt > 0 {
-			return farm.Errorf(farm.ENotFound, "job %s has no artifact %q from attempt %d", job.ID, name, attempt)
-		}
-		return farm.Errorf(farm.ENotFound, "job %s has no artifact %q", job.ID, name)
-	}
-	pre, err := s.blobs.PresignDownload(r.Context(), s3blobs.Download{Key: a.Key, VersionID: a.VersionID, Filename: path.Base(a.Name)}, ArtifactDownloadTTL)
+	a, pre, err := s.jobs.ArtifactDownload(r.Context(), id, r.PathValue("name"), attempt)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
-	"github.com/buildfarm/buildfarm/shared/adapter/s3blobs"
+	"github.com/buildfarm/buildfarm/shared/app/blobs"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
@@ -25,7 +25,7 @@ func (e *env) completeRun(id, result string, files map[string]string) *farm.Job 
 	for name, content := range files {
 		var u apiv1.ArtifactURL
 		e.must(http.StatusOK, builder1, "POST", "/v1/jobs/"+id+"/artifacts", map[string]string{"claim_token": c.ClaimToken, "name": name}, &u)
-		e.blobs.upload(u.Key, content)
+		e.blobs.Upload(u.Key, content)
 		names = append(names, name)
 	}
 	var done farm.Job
@@ -48,7 +48,7 @@ func TestArtifactsOfEveryRunAreListedAndDownloaded(t *testing.T) {
 	if first.Run != 1 || second.Run != 2 || second.Attempts != 1 {
 		t.Fatalf("runs %d then %d (attempts %d)", first.Run, second.Run, second.Attempts)
 	}
-	if got, _ := e.blobs.object(s3blobs.ArtifactKey(job.ID, 1, "dist/app.tar")); got != "first run" {
+	if got, _ := e.blobs.Object(blobs.ArtifactKey(job.ID, 1, "dist/app.tar")); got != "first run" {
 		t.Fatalf("the first run's upload was overwritten: %q", got)
 	}
 
@@ -84,7 +84,7 @@ func TestArtifactsOfEveryRunAreListedAndDownloaded(t *testing.T) {
 		}
 		name := strings.SplitN(strings.TrimPrefix(tc.path, "/artifacts/"), "?", 2)[0]
 		a, _ := stored.LatestArtifact(name, tc.attempt)
-		if !strings.HasSuffix(loc.Path, "/"+s3blobs.ArtifactKey(job.ID, tc.attempt, name)) || loc.Query().Get("versionId") != a.VersionID || a.VersionID == "" {
+		if !strings.HasSuffix(loc.Path, "/"+blobs.ArtifactKey(job.ID, tc.attempt, name)) || loc.Query().Get("versionId") != a.VersionID || a.VersionID == "" {
 			t.Errorf("%s: Location %s, want the key of run %d at version %q", tc.path, loc, tc.attempt, a.VersionID)
 		}
 		if got := loc.Query().Get("filename"); got != name[strings.LastIndex(name, "/")+1:] {

@@ -5,136 +5,28 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
 	"github.com/buildfarm/buildfarm/shared/adapter/httpapi"
+	"github.com/buildfarm/buildfarm/shared/adapter/memblobs"
 	"github.com/buildfarm/buildfarm/shared/adapter/memstore"
-	"github.com/buildfarm/buildfarm/shared/adapter/s3blobs"
-	"github.com/buildfarm/buildfarm/shared/auth"
+	"github.com/buildfarm/buildfarm/shared/app/tokens"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
+	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
 const (
 	adminToken = "test-admin-token-0123456789abcdef"
 	testBucket = "farm-test-artifacts"
 )
-
-// fakeBlobs is an in-memory object store with fake presigned URLs.
-type fakeBlobs struct {
-	mu      sync.Mutex
-	objects map[string]fakeObject
-	// fail, when set, is returned by every call that reaches storage.
-	fail error
-}
-
-type fakeObject struct {
-	data     []byte
-	modified time.Time
-	version  string
-}
-
-var fakeVersions atomic.Int64
-
-func newFakeObject(data []byte) fakeObject {
-	return fakeObject{data: data, modified: time.Now(), version: fmt.Sprintf("v%d", fakeVersions.Add(1))}
-}
-
-func newFakeBlobs() *fakeBlobs { return &fakeBlobs{objects: map[string]fakeObject{}} }
-
-func (b *fakeBlobs) Bucket() string { return testBucket }
-
-func (b *fakeBlobs) PresignPut(_ context.Context, key string, ttl time.Duration) (*s3blobs.Presigned, error) {
-	return &s3blobs.Presigned{URL: "https://blobs.test/" + testBucket + "/" + key + "?X-Amz-Signature=put", Method: http.MethodPut, ExpiresAt: time.Now().Add(ttl).UTC()}, nil
-}
-
-func (b *fakeBlobs) PresignGet(_ context.Context, key string, ttl time.Duration) (*s3blobs.Presigned, error) {
-	return &s3blobs.Presigned{URL: "https://blobs.test/" + testBucket + "/" + key + "?X-Amz-Signature=get", Method: http.MethodGet, ExpiresAt: time.Now().Add(ttl).UTC()}, nil
-}
-
-func (b *fakeBlobs) PresignDownload(_ context.Context, d s3blobs.Download, ttl time.Duration) (*s3blobs.Presigned, error) {
-	q := url.Values{"X-Amz-Signature": {"get"}}
-	for k, v := range map[string]string{"versionId": d.VersionID, "filename": d.Filename} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	return &s3blobs.Presigned{URL: "https://blobs.test/" + testBucket + "/" + d.Key + "?" + q.Encode(), Method: http.MethodGet, ExpiresAt: time.Now().Add(ttl).UTC()}, nil
-}
-
-func (b *fakeBlobs) Put(_ context.Context, key, _ string, body []byte) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.fail != nil {
-		return b.fail
-	}
-	b.objects[key] = newFakeObject(bytes.Clone(body))
-	return nil
-}
-
-// upload stores an object as a builder's presigned PUT would.
-func (b *fakeBlobs) upload(key, data string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.objects[key] = newFakeObject([]byte(data))
-}
-
-func (b *fakeBlobs) object(key string) (string, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	o, ok := b.objects[key]
-	return string(o.data), ok
-}
-
-func (b *fakeBlobs) Get(_ context.Context, key string) (io.ReadCloser, *s3blobs.Object, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.fail != nil {
-		return nil, nil, b.fail
-	}
-	o, ok := b.objects[key]
-	if !ok {
-		return nil, nil, farm.Errorf(farm.ENotFound, "no object at %s", key)
-	}
-	return io.NopCloser(bytes.NewReader(o.data)), &s3blobs.Object{Key: key, Size: int64(len(o.data)), LastModified: o.modified, VersionID: o.version}, nil
-}
-
-func (b *fakeBlobs) Head(ctx context.Context, key string) (*s3blobs.Object, error) {
-	r, o, err := b.Get(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	r.Close()
-	return o, nil
-}
-
-func (b *fakeBlobs) List(_ context.Context, prefix string) ([]s3blobs.Object, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.fail != nil {
-		return nil, b.fail
-	}
-	var out []s3blobs.Object
-	for k, o := range b.objects {
-		if strings.HasPrefix(k, prefix) {
-			out = append(out, s3blobs.Object{Key: k, Size: int64(len(o.data)), LastModified: o.modified})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out, nil
-}
 
 // fakeBells knows a doorbell queue for every pool.
 type fakeBells struct{}
@@ -172,10 +64,10 @@ func (s *failingStore) GetJob(ctx context.Context, id string) (*farm.Job, error)
 type env struct {
 	t      testing.TB
 	srv    *httpapi.Server
-	sched  *scheduler.Scheduler
+	svc    *wiring.Services
 	store  *failingStore
-	auth   *auth.Authenticator
-	blobs  *fakeBlobs
+	auth   *tokens.Service
+	blobs  *memblobs.Store
 	logs   *syncBuffer
 	tokens map[string]string // who -> secret
 	actors map[string]string // who -> actor string
@@ -228,19 +120,20 @@ func newEnvClocked(t testing.TB, w io.Writer, now func() time.Time) *env {
 	t.Helper()
 	logger := slog.New(httpapi.ContextHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	store := &failingStore{Store: memstore.New()}
-	sched := scheduler.New(scheduler.Options{Store: store, Pools: []string{"default", "amd64"}, Logger: logger,
-		Sources: farm.SourcePolicy{Bucket: testBucket, Prefix: s3blobs.IncomingPrefix}})
-	a := auth.New(store, adminToken, auth.WithClock(now))
-	blobs := newFakeBlobs()
-	srv, err := httpapi.New(httpapi.Options{Scheduler: sched, Auth: a, Doorbells: fakeBells{}, Blobs: blobs, Logger: logger})
+	blobs := memblobs.New(testBucket)
+	pools := []string{"default", "amd64"}
+	svc := wiring.NewServices(wiring.Deps{Store: store, Queues: fakeBells{}, Blobs: blobs, Pools: pools, Logger: logger,
+		Sources: farm.SourcePolicy{Bucket: testBucket, Prefix: "incoming/"}})
+	a := tokens.New(store, adminToken, tokens.WithClock(now), tokens.WithPools(farm.NewPools(pools)), tokens.WithLogger(logger))
+	srv, err := svc.APIWith(a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, srv: srv, sched: sched, store: store, auth: a, blobs: blobs,
+	e := &env{t: t, srv: srv, svc: svc, store: store, auth: a, blobs: blobs,
 		tokens: map[string]string{none: "", badToken: "bft_" + strings.Repeat("0", 64), admin: adminToken},
 		actors: map[string]string{admin: "admin"},
 	}
-	for who, req := range map[string]auth.IssueRequest{
+	for who, req := range map[string]tokens.IssueRequest{
 		submitterA: {Role: farm.RoleSubmitter, Name: "a"},
 		submitterB: {Role: farm.RoleSubmitter, Name: "b"},
 		builder1:   {Role: farm.RoleBuilder, Builder: "b1"},

@@ -20,8 +20,8 @@ func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) queue(w http.ResponseWriter, r *http.Request) error {
-	pools, err := s.sched.QueueSummary(r.Context())
+func (s *Server) queueSummary(w http.ResponseWriter, r *http.Request) error {
+	pools, err := s.queue.Summary(r.Context())
 	if err != nil {
 		return err
 	}

@@ -203,8 +203,8 @@ func TestRealCallsMatchOpenAPI(t *testing.T) {
 	v.call(builder1, "POST", "/v1/builders/b1/heartbeat", map[string]any{"jobs": []map[string]string{{"id": job.ID, "claim_token": "stale"}}}, true, http.StatusConflict, nil)
 	v.call(submitterB, "GET", "/v1/jobs/"+job.ID+"/log", nil, true, ok, nil)
 	v.call(builder1, "POST", "/v1/jobs/"+job.ID+"/artifacts", map[string]string{"claim_token": c.ClaimToken, "name": "out.txt"}, true, ok, nil)
-	e.blobs.upload("artifacts/"+job.ID+"/1/out.txt", "out")
-	e.blobs.upload("artifacts/"+job.ID+"/1/dist/b.bin", "b")
+	e.blobs.Upload("artifacts/"+job.ID+"/1/out.txt", "out")
+	e.blobs.Upload("artifacts/"+job.ID+"/1/dist/b.bin", "b")
 	v.call(builder1, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{"claim_token": c.ClaimToken, "result": "failed", "exit_code": 1, "error": "exit status 1",
 		"artifacts": []any{"out.txt", map[string]string{"name": "dist/b.bin", "sha256": strings.Repeat("0", 64)}}}, true, ok, nil)
 	var list apiv1.ArtifactList

@@ -29,9 +29,4 @@ func pathBuilder(r *http.Request) (string, error) {
 }
 
 // clip shortens client input quoted back in a message.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
-}
+func clip(s string) string { return farm.Clip(s) }

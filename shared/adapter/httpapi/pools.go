@@ -4,8 +4,8 @@ import (
 	"net/http"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
+	"github.com/buildfarm/buildfarm/shared/app/resources"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 )
 
 // poolRoutes are the resource pools: named sets of reusable resources
@@ -53,7 +53,7 @@ func (s *Server) putResourcePool(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &req); err != nil {
 		return err
 	}
-	pool, created, err := s.sched.PutResourcePool(r.Context(), name, scheduler.ResourcePoolUpdate{
+	pool, created, err := s.resources.PutPool(r.Context(), name, resources.PoolUpdate{
 		Description:  req.Description,
 		LeaseSeconds: req.LeaseSeconds,
 		CleanScript:  req.CleanScript,
@@ -64,19 +64,15 @@ func (s *Server) putResourcePool(w http.ResponseWriter, r *http.Request) error {
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
-		s.log.InfoContext(r.Context(), "resource pool created", "pool", pool.Name)
 	}
 	writeJSON(w, status, pool)
 	return nil
 }
 
 func (s *Server) listResourcePools(w http.ResponseWriter, r *http.Request) error {
-	pools, err := s.store.ListResourcePools(r.Context())
+	pools, err := s.resources.Pools(r.Context())
 	if err != nil {
 		return err
-	}
-	if pools == nil {
-		pools = []*farm.ResourcePool{}
 	}
 	writeJSON(w, http.StatusOK, apiv1.ResourcePoolList{Pools: pools})
 	return nil
@@ -87,14 +83,11 @@ func (s *Server) getResourcePool(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	pool, resources, err := s.sched.ResourcePool(r.Context(), name)
+	pool, held, err := s.resources.Pool(r.Context(), name)
 	if err != nil {
 		return err
 	}
-	if resources == nil {
-		resources = []*farm.Resource{}
-	}
-	writeJSON(w, http.StatusOK, apiv1.ResourcePoolView{ResourcePool: pool, Resources: resources})
+	writeJSON(w, http.StatusOK, apiv1.ResourcePoolView{ResourcePool: pool, Resources: held})
 	return nil
 }
 
@@ -107,7 +100,7 @@ func (s *Server) addResource(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &req); err != nil {
 		return err
 	}
-	res, err := s.sched.AddResource(r.Context(), pool, req.Name, req.Attributes)
+	res, err := s.resources.AddResource(r.Context(), pool, req.Name, req.Attributes)
 	if err != nil {
 		return err
 	}
@@ -126,7 +119,7 @@ func (s *Server) acquireResource(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &req); err != nil {
 		return err
 	}
-	res, err := s.sched.Acquire(r.Context(), pool, req.Holder, principal(r.Context()).Actor(), req.LeaseSeconds)
+	res, err := s.resources.Acquire(r.Context(), principal(r.Context()), pool, req.Holder, req.LeaseSeconds)
 	if err != nil {
 		return err
 	}
@@ -141,11 +134,6 @@ func (s *Server) acquireResource(w http.ResponseWriter, r *http.Request) error {
 // releaseResource gives a resource back: it becomes dirty and a
 // clean-resource job is queued. Only the principal that acquired it (or an
 // admin) may release it, and only with its lease token.
-//
-// The body is read before the resource: the presented token then existed
-// before the read, and since a token is current at most once, a release
-// that succeeds is for the holding the read showed, whose acquirer is
-// checked here.
 func (s *Server) releaseResource(w http.ResponseWriter, r *http.Request) error {
 	pool, err := pathResourcePool(r)
 	if err != nil {
@@ -159,32 +147,10 @@ func (s *Server) releaseResource(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &req); err != nil {
 		return err
 	}
-	if req.LeaseToken == "" {
-		return farm.FieldError("lease_token", "is required")
-	}
-	res, err := s.store.GetResource(r.Context(), pool, name)
-	if err != nil {
-		return err
-	}
-	p := principal(r.Context())
-	if err := mayRelease(p, res); err != nil {
-		return err
-	}
-	res, err = s.sched.Release(r.Context(), pool, name, req.LeaseToken, p.Actor())
+	res, err := s.resources.Release(r.Context(), principal(r.Context()), pool, name, req.LeaseToken)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
-}
-
-// mayRelease reports whether p may release res: an admin, or the principal
-// that acquired it. A resource nobody holds is left to the token check,
-// which refuses any token with a conflict (a stale token stays a 409 for
-// its former holder).
-func mayRelease(p farm.Principal, res *farm.Resource) error {
-	if p.Role == farm.RoleAdmin || res.State != farm.ResourceUsed || res.AcquiredBy == p.Actor() {
-		return nil
-	}
-	return forbidden("resource %s was acquired by %s; only they or an admin may release it", res.Name, res.AcquiredBy)
 }

@@ -59,7 +59,7 @@ func (s *Server) metaRoutes() []route {
 	return []route{
 		{"GET", "/v1/health", public, s.health},
 		{"GET", "/v1/openapi.json", public, s.openAPI},
-		{"GET", "/v1/queue", anyRole, s.queue},
+		{"GET", "/v1/queue", anyRole, s.queueSummary},
 		{"GET", "/v1/whoami", anyRole, s.whoami},
 	}
 }

@@ -4,87 +4,67 @@
 // document it is tested against. The same handler runs locally and on
 // Lambda (API Gateway HTTP API payload v2, see LambdaHandler).
 //
-// Application errors are *farm.Error values; they become HTTP statuses here,
-// at the edge, and nowhere else.
+// It is the edge of the farm: each handler decodes a request, makes one
+// call of an application service (services.go) and encodes its answer.
+// Who may call a route is the route table's (routes.go); what may be done
+// to the object a route names is the service's. Application errors are
+// *farm.Error values; they become HTTP statuses here, at the edge, and
+// nowhere else.
 package httpapi
 
 import (
-	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
-	"time"
-
-	"github.com/buildfarm/buildfarm/shared/adapter/s3blobs"
-	"github.com/buildfarm/buildfarm/shared/auth"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 )
-
-// Doorbells names the doorbell queue of each pool (sqsdoorbell.Bell).
-type Doorbells interface {
-	QueueURLs(pools []string) map[string]string
-}
-
-// Blobs is the object storage the API uses (s3blobs.Store).
-type Blobs interface {
-	Bucket() string
-	PresignPut(ctx context.Context, key string, ttl time.Duration) (*s3blobs.Presigned, error)
-	PresignGet(ctx context.Context, key string, ttl time.Duration) (*s3blobs.Presigned, error)
-	PresignDownload(ctx context.Context, d s3blobs.Download, ttl time.Duration) (*s3blobs.Presigned, error)
-	Put(ctx context.Context, key, contentType string, body []byte) error
-	Get(ctx context.Context, key string) (io.ReadCloser, *s3blobs.Object, error)
-	Head(ctx context.Context, key string) (*s3blobs.Object, error)
-	List(ctx context.Context, prefix string) ([]s3blobs.Object, error)
-}
 
 // DefaultMaxBodyBytes is the default request body limit.
 const DefaultMaxBodyBytes = 1 << 20
 
-// Options configure a Server.
+// Options configure a Server: the services it serves, all required.
 type Options struct {
-	Scheduler *scheduler.Scheduler
-	Auth      *auth.Authenticator
-	Doorbells Doorbells
-	Blobs     Blobs
+	Jobs      Jobs
+	Claims    Claims
+	Builders  Builders
+	Resources Resources
+	Queue     Queue
+	Tokens    Tokens
 	// Logger receives JSON logs; every line of a request carries its request id.
 	Logger *slog.Logger
 	// MaxBodyBytes limits request bodies (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
-	// Clock is time.Now unless a test sets it.
-	Clock func() time.Time
 }
 
 // Server is the API's http.Handler.
 type Server struct {
-	sched   *scheduler.Scheduler
-	store   scheduler.Store
-	auth    *auth.Authenticator
-	bells   Doorbells
-	blobs   Blobs
-	log     *slog.Logger
-	maxBody int64
-	now     func() time.Time
-	mux     *http.ServeMux
-	routes  []route
-	openapi []byte
+	jobs      Jobs
+	claims    Claims
+	builders  Builders
+	resources Resources
+	queue     Queue
+	tokens    Tokens
+	log       *slog.Logger
+	maxBody   int64
+	mux       *http.ServeMux
+	routes    []route
+	openapi   []byte
 }
 
 // New returns the API handler.
 func New(o Options) (*Server, error) {
-	if o.Scheduler == nil || o.Auth == nil || o.Blobs == nil {
-		return nil, errors.New("httpapi: Scheduler, Auth and Blobs are required")
+	if o.Jobs == nil || o.Claims == nil || o.Builders == nil || o.Resources == nil || o.Queue == nil || o.Tokens == nil {
+		return nil, errors.New("httpapi: Jobs, Claims, Builders, Resources, Queue and Tokens are required")
 	}
 	s := &Server{
-		sched:   o.Scheduler,
-		store:   o.Scheduler.Store(),
-		auth:    o.Auth,
-		bells:   o.Doorbells,
-		blobs:   o.Blobs,
-		log:     o.Logger,
-		maxBody: o.MaxBodyBytes,
-		now:     o.Clock,
-		mux:     http.NewServeMux(),
+		jobs:      o.Jobs,
+		claims:    o.Claims,
+		builders:  o.Builders,
+		resources: o.Resources,
+		queue:     o.Queue,
+		tokens:    o.Tokens,
+		log:       o.Logger,
+		maxBody:   o.MaxBodyBytes,
+		mux:       http.NewServeMux(),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -92,9 +72,6 @@ func New(o Options) (*Server, error) {
 	s.log = slog.New(ContextHandler(s.log.Handler()))
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	doc, err := openAPIJSON()
 	if err != nil {

@@ -9,8 +9,9 @@ import (
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
+	"github.com/buildfarm/buildfarm/shared/app/admission"
+	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 )
 
 // A submitter cannot buy a higher score: private archives, archive scores
@@ -30,8 +31,8 @@ func TestSubmittersCannotBuyScore(t *testing.T) {
 		{build(`{"package":"hello","private":true}`, nil), "payload.private"},
 		{build(`{"package":"hello","archive_score":100000}`, nil), "payload.archive_score"},
 		{apiv1.SubmitJobRequest{Type: farm.TypeLiveImageBuild, Payload: json.RawMessage(`{"project":"ubuntu","series":"noble","private":true}`)}, "payload.private"},
-		{build(`{"package":"hello"}`, p(scheduler.MaxSubmitterPriority+1)), "priority"},
-		{build(`{"package":"hello"}`, p(-scheduler.MaxSubmitterPriority-1)), "priority"},
+		{build(`{"package":"hello"}`, p(admission.MaxSubmitterPriority+1)), "priority"},
+		{build(`{"package":"hello"}`, p(-admission.MaxSubmitterPriority-1)), "priority"},
 		// Nor through a follow-on the payload declares.
 		{apiv1.SubmitJobRequest{Type: farm.TypeScript, Payload: json.RawMessage(`{"script":"true","then":[{"type":"binary-build","payload":{"package":"x","private":true}}]}`)}, "payload.then[0]"},
 		{apiv1.SubmitJobRequest{Type: farm.TypeScript, Payload: json.RawMessage(`{"script":"true","then":[{"type":"script","payload":{"script":"x"},"priority":5000}]}`)}, "payload.then[0]"},
@@ -44,15 +45,15 @@ func TestSubmittersCannotBuyScore(t *testing.T) {
 	// Within the documented range a submitter sets its priority; an admin
 	// has the wider one and the privileged inputs.
 	var j farm.Job
-	e.must(http.StatusCreated, submitterA, "POST", "/v1/jobs", build(`{"package":"hello","pocket":"security"}`, p(scheduler.MaxSubmitterPriority)), &j)
-	if want := int64(4500 + 1000 + 10 + scheduler.MaxSubmitterPriority); j.Score != want {
+	e.must(http.StatusCreated, submitterA, "POST", "/v1/jobs", build(`{"package":"hello","pocket":"security"}`, p(admission.MaxSubmitterPriority)), &j)
+	if want := int64(4500 + 1000 + 10 + admission.MaxSubmitterPriority); j.Score != want {
 		t.Fatalf("submitter's score %d, want %d", j.Score, want)
 	}
 	e.must(http.StatusCreated, admin, "POST", "/v1/jobs", build(`{"package":"hello","private":true,"archive_score":50}`, p(5000)), &j)
 	if want := int64(1500 + 1000 + 10 + 50 + farm.PrivateArchiveBonus + 5000); j.Score != want {
 		t.Fatalf("admin's score %d, want %d", j.Score, want)
 	}
-	expectError(t, e.do(admin, "POST", "/v1/jobs", build(`{"package":"hello"}`, p(scheduler.MaxPriority+1))), http.StatusBadRequest, farm.EInvalid, "priority")
+	expectError(t, e.do(admin, "POST", "/v1/jobs", build(`{"package":"hello"}`, p(admission.MaxPriority+1))), http.StatusBadRequest, farm.EInvalid, "priority")
 }
 
 // The payload limit holds on the form the job is stored in: 240 KiB of
@@ -67,7 +68,7 @@ func TestPayloadLimitOnTheStoredForm(t *testing.T) {
 	var j farm.Job
 	e.must(http.StatusCreated, submitterA, "POST", "/v1/jobs", body(strings.Repeat("<", 240<<10)), &j)
 	stored, err := e.store.GetJob(context.Background(), j.ID)
-	if err != nil || len(stored.Payload) > scheduler.MaxPayloadBytes {
+	if err != nil || len(stored.Payload) > admission.MaxPayloadBytes {
 		t.Fatalf("stored %d bytes, %v", len(stored.Payload), err)
 	}
 	expectError(t, e.do(submitterA, "POST", "/v1/jobs", body(strings.Repeat("\u2028", 80<<10))), http.StatusBadRequest, farm.EInvalid, "payload")
@@ -81,7 +82,7 @@ func TestFilteredListingIsBounded(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Now().Add(-time.Hour)
 	var match string
-	for i := range scheduler.DefaultListScan + 50 {
+	for i := range store.DefaultListScan + 50 {
 		pool := "default"
 		if i == 0 {
 			pool = "amd64" // the oldest job is the only match
@@ -92,7 +93,7 @@ func TestFilteredListingIsBounded(t *testing.T) {
 		}
 		j := &farm.Job{ID: id, Type: farm.TypeScript, Status: farm.StatusQueued, Pool: pool, Payload: json.RawMessage(`{"script":"true"}`),
 			RequestedBy: "test", CreatedAt: t0, MaxAttempts: 1, TimeoutSeconds: 60, Version: 1}
-		if err := e.store.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Next: j}}}); err != nil {
+		if err := e.store.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Next: j}}}); err != nil {
 			t.Fatal(err)
 		}
 	}

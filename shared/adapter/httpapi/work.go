@@ -1,20 +1,12 @@
 package httpapi
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"strings"
-	"time"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
-	"github.com/buildfarm/buildfarm/shared/adapter/s3blobs"
+	"github.com/buildfarm/buildfarm/shared/app/claims"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 )
-
-// sourceURLTTL is how long a claimed job's presigned source download lives.
-const sourceURLTTL = time.Hour
 
 func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
 	name, err := pathBuilder(r)
@@ -25,61 +17,21 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &req); err != nil {
 		return err
 	}
-	if req.Pool == "" {
-		return farm.FieldError("pool", "is required")
-	}
-	if err := farm.CheckName("pool", req.Pool); err != nil {
-		return err
-	}
-	if p := principal(r.Context()); !p.MayUsePool(req.Pool) {
-		return forbidden("this token is bound to pools %s; it may not claim from pool %q", strings.Join(p.Pools, ", "), req.Pool)
-	}
-	job, err := s.sched.Claim(r.Context(), name, req.Pool)
+	c, err := s.claims.Claim(r.Context(), principal(r.Context()), name, req.Pool)
 	if err != nil {
 		return err
 	}
-	if job == nil {
+	if c == nil {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	resp := apiv1.ClaimResponse{Job: job, ClaimToken: job.ClaimToken, SourceURL: s.sourceURL(r, job)}
-	if job.LeaseExpiresAt != nil {
-		resp.LeaseExpiresAt = *job.LeaseExpiresAt
+	resp := apiv1.ClaimResponse{Job: c.Job, ClaimToken: c.Job.ClaimToken, SourceURL: c.SourceURL}
+	if c.Job.LeaseExpiresAt != nil {
+		resp.LeaseExpiresAt = *c.Job.LeaseExpiresAt
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
-
-// sourceURL presigns a download of the job's source: an upload under the
-// farm's incoming/ prefix (the only source a submitter may name), or for a
-// follow-on job an artifact of its parent; pinned to the object version the
-// payload names. Anything else gets no URL (the submit-time check refuses
-// such sources; this holds for jobs stored before it). The claim stands
-// without one: a failure is logged.
-func (s *Server) sourceURL(r *http.Request, job *farm.Job) string {
-	var p farm.Source
-	if json.Unmarshal(job.Payload, &p) != nil {
-		return ""
-	}
-	bucket, key, ok := s3blobs.ParseURL(p.Source)
-	if !ok || bucket != s.blobs.Bucket() {
-		return ""
-	}
-	fromParent := job.ParentID != "" && strings.HasPrefix(key, s3blobs.ArtifactPrefix(job.ParentID))
-	if (farm.SourcePolicy{Bucket: bucket, Prefix: s3blobs.IncomingPrefix}).Check(p.Source) != nil && !fromParent {
-		s.log.WarnContext(r.Context(), "job source outside incoming/ not presigned", "job_id", job.ID)
-		return ""
-	}
-	pre, err := s.blobs.PresignDownload(r.Context(), s3blobs.Download{Key: key, VersionID: p.SourceVersion}, sourceURLTTL)
-	if err != nil {
-		s.log.ErrorContext(r.Context(), "cannot presign the job source", "job_id", job.ID, "err", err.Error())
-		return ""
-	}
-	return pre.URL
-}
-
-// maxHeartbeatJobs bounds the jobs one heartbeat reports.
-const maxHeartbeatJobs = farm.MaxSlots
 
 func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	name, err := pathBuilder(r)
@@ -90,21 +42,20 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeOptional(w, r, &req); err != nil {
 		return err
 	}
-	jobs, err := heartbeatJobs(req.Jobs)
+	jobs := make([]claims.HeartbeatJob, 0, len(req.Jobs))
+	for _, j := range req.Jobs {
+		jobs = append(jobs, claims.HeartbeatJob{ID: j.ID, ClaimToken: j.ClaimToken, Log: j.Log, Progress: j.Progress})
+	}
+	res, err := s.claims.Heartbeat(r.Context(), name, jobs, req.Draining)
 	if err != nil {
 		return err
 	}
-	res, err := s.sched.Heartbeat(r.Context(), name, jobs, req.Draining)
-	if err != nil {
-		return err
-	}
-	cfg := s.sched.Config()
 	resp := apiv1.HeartbeatResponse{
 		LeaseExpiresAt:   res.LeaseExpiresAt,
 		Directives:       make([]apiv1.Directive, 0, len(res.Directives)),
 		Drain:            res.Drain,
-		HeartbeatSeconds: seconds(cfg.Heartbeat),
-		LeaseSeconds:     seconds(cfg.Lease),
+		HeartbeatSeconds: seconds(res.Heartbeat),
+		LeaseSeconds:     seconds(res.Lease),
 	}
 	for _, d := range res.Directives {
 		resp.Directives = append(resp.Directives, apiv1.Directive{JobID: d.JobID, Action: d.Action, Reason: d.Reason, ClaimLost: d.ClaimLost})
@@ -124,29 +75,50 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// heartbeatJobs validates the reported jobs.
-func heartbeatJobs(in []apiv1.HeartbeatJob) ([]scheduler.HeartbeatJob, error) {
-	if len(in) > maxHeartbeatJobs {
-		return nil, farm.FieldError("jobs", "at most %d jobs", maxHeartbeatJobs)
+// artifactURL presigns an upload for the builder holding the job's claim:
+// an artifact under artifacts/<id>/<run>/<name>, or the job's full log.
+func (s *Server) artifactURL(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathJobID(r)
+	if err != nil {
+		return err
 	}
-	out := make([]scheduler.HeartbeatJob, 0, len(in))
-	seen := map[string]bool{}
-	for i, j := range in {
-		j.ID = strings.ToUpper(j.ID)
-		if !farm.ValidID(j.ID) {
-			return nil, farm.FieldError(fmt.Sprintf("jobs[%d].id", i), "%q is not a job id", clip(j.ID))
-		}
-		if seen[j.ID] {
-			return nil, farm.FieldError(fmt.Sprintf("jobs[%d].id", i), "job %s is listed twice", j.ID)
-		}
-		seen[j.ID] = true
-		if len(j.Progress) > maxProgress {
-			return nil, farm.FieldError(fmt.Sprintf("jobs[%d].progress", i), "is longer than %d characters", maxProgress)
-		}
-		out = append(out, scheduler.HeartbeatJob{ID: j.ID, ClaimToken: j.ClaimToken, Log: j.Log, Progress: j.Progress})
+	var req apiv1.ArtifactURLRequest
+	if err := s.decode(w, r, &req); err != nil {
+		return err
 	}
-	return out, nil
+	up, err := s.claims.UploadURL(r.Context(), principal(r.Context()), id, claims.UploadRequest{ClaimToken: req.ClaimToken, Kind: req.Kind, Name: req.Name})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apiv1.ArtifactURL{Name: up.Name, Key: up.Key, URL: up.URL, Method: up.Method, Headers: up.Headers, ExpiresAt: up.ExpiresAt})
+	return nil
 }
 
-// maxProgress bounds a job's progress note.
-const maxProgress = 1000
+// completeJob records the result of the builder holding the job's claim.
+func (s *Server) completeJob(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathJobID(r)
+	if err != nil {
+		return err
+	}
+	var req apiv1.CompleteRequest
+	if err := s.decode(w, r, &req); err != nil {
+		return err
+	}
+	refs := make([]claims.ArtifactRef, 0, len(req.Artifacts))
+	for _, a := range req.Artifacts {
+		refs = append(refs, claims.ArtifactRef{Name: a.Name, SHA256: a.SHA256})
+	}
+	done, err := s.claims.Complete(r.Context(), principal(r.Context()), id, claims.Report{
+		ClaimToken: req.ClaimToken,
+		Result:     req.Result,
+		Error:      req.Error,
+		ExitCode:   req.ExitCode,
+		Artifacts:  refs,
+		Log:        req.Log,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, done)
+	return nil
+}

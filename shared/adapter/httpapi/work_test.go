@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
-	"github.com/buildfarm/buildfarm/shared/adapter/s3blobs"
+	"github.com/buildfarm/buildfarm/shared/app/blobs"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
@@ -83,12 +83,12 @@ func TestSubmittedSourcesStayUnderIncoming(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	other := e.submit(submitterB, "echo private")
-	e.blobs.upload(s3blobs.LogKey(other.ID), "secret log")
-	e.blobs.upload(s3blobs.ArtifactKey(other.ID, 1, "key.pem"), "secret artifact")
+	e.blobs.Upload(blobs.LogKey(other.ID), "secret log")
+	e.blobs.Upload(blobs.ArtifactKey(other.ID, 1, "key.pem"), "secret artifact")
 	for _, src := range []string{
-		"s3://" + testBucket + "/" + s3blobs.LogKey(other.ID),
-		"s3://" + testBucket + "/" + s3blobs.ArtifactKey(other.ID, 1, "key.pem"),
-		"s3://" + testBucket + "/incoming/../" + s3blobs.LogKey(other.ID),
+		"s3://" + testBucket + "/" + blobs.LogKey(other.ID),
+		"s3://" + testBucket + "/" + blobs.ArtifactKey(other.ID, 1, "key.pem"),
+		"s3://" + testBucket + "/incoming/../" + blobs.LogKey(other.ID),
 		"s3://" + testBucket + "/incoming/script/./x.sh",
 		"s3://" + testBucket + "/incoming/",
 		"s3://" + testBucket + "/incomingx/script/x.sh",
@@ -186,7 +186,7 @@ func TestArtifactURL(t *testing.T) {
 		t.Fatalf("expires in %s, want 15 minutes", d)
 	}
 	e.must(http.StatusOK, builder1, "POST", "/v1/jobs/"+job.ID+"/artifacts", map[string]string{"claim_token": token, "kind": "log"}, &u)
-	if u.Key != s3blobs.LogKey(job.ID) {
+	if u.Key != blobs.LogKey(job.ID) {
 		t.Fatalf("log url %+v", u)
 	}
 
@@ -226,10 +226,10 @@ func TestCompleteRecordsArtifactsAndLog(t *testing.T) {
 		t.Fatalf("running log %q (%s)", w.Body, w.Header().Get("Content-Type"))
 	}
 
-	e.blobs.upload(s3blobs.ArtifactKey(job.ID, 1, "out/a.deb"), "deb bytes")
-	e.blobs.upload(s3blobs.ArtifactKey(job.ID, 1, "b.txt"), "")
+	e.blobs.Upload(blobs.ArtifactKey(job.ID, 1, "out/a.deb"), "deb bytes")
+	e.blobs.Upload(blobs.ArtifactKey(job.ID, 1, "b.txt"), "")
 	// An upload of another run of the job is not this run's artifact.
-	e.blobs.upload(s3blobs.ArtifactKey(job.ID, 2, "missing.bin"), "other run")
+	e.blobs.Upload(blobs.ArtifactKey(job.ID, 2, "missing.bin"), "other run")
 	expectError(t, e.do(builder1, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{
 		"claim_token": token, "result": "succeeded", "artifacts": []string{"out/a.deb", "missing.bin"},
 	}), http.StatusBadRequest, farm.EInvalid, "artifacts[1]")
@@ -247,7 +247,7 @@ func TestCompleteRecordsArtifactsAndLog(t *testing.T) {
 		"claim_token": token, "result": "succeeded", "exit_code": 0, "log": "done\n",
 		"artifacts": []any{map[string]string{"name": "out/a.deb", "sha256": debSum}, "b.txt"},
 	}, &done)
-	if done.Status != farm.StatusSucceeded || done.FinishedAt == nil || done.LogKey != s3blobs.LogKey(job.ID) {
+	if done.Status != farm.StatusSucceeded || done.FinishedAt == nil || done.LogKey != blobs.LogKey(job.ID) {
 		t.Fatalf("done %+v", done)
 	}
 	emptySum := "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" // SHA-256 of nothing
@@ -265,7 +265,7 @@ func TestCompleteRecordsArtifactsAndLog(t *testing.T) {
 		t.Fatalf("artifacts %+v, want %+v", done.Artifacts, want)
 	}
 	// The builder uploaded no log: the API stored what it had.
-	if stored, ok := e.blobs.object(done.LogKey); !ok || stored != "building\ndone\n" {
+	if stored, ok := e.blobs.Object(done.LogKey); !ok || stored != "building\ndone\n" {
 		t.Fatalf("stored log %q, %v", stored, ok)
 	}
 	if w := e.must(http.StatusOK, submitterA, "GET", "/v1/jobs/"+job.ID+"/log", nil, nil); w.Body.String() != "building\ndone\n" {
@@ -285,10 +285,10 @@ func TestCompleteKeepsTheBuildersOwnLog(t *testing.T) {
 	e.register(builder1, "b1")
 	job, token := e.running("echo")
 	full := strings.Repeat("the whole log\n", 100)
-	e.blobs.upload(s3blobs.LogKey(job.ID), full)
+	e.blobs.Upload(blobs.LogKey(job.ID), full)
 	var done farm.Job
 	e.must(http.StatusOK, builder1, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{"claim_token": token, "result": "failed", "error": "exit status 2", "exit_code": 2, "log": "tail\n"}, &done)
-	if done.Status != farm.StatusFailed || done.Error != "exit status 2" || done.ExitCode == nil || *done.ExitCode != 2 || done.LogKey != s3blobs.LogKey(job.ID) {
+	if done.Status != farm.StatusFailed || done.Error != "exit status 2" || done.ExitCode == nil || *done.ExitCode != 2 || done.LogKey != blobs.LogKey(job.ID) {
 		t.Fatalf("done %+v", done)
 	}
 	if w := e.must(http.StatusOK, admin, "GET", "/v1/jobs/"+job.ID+"/log", nil, nil); w.Body.String() != full {
@@ -301,9 +301,7 @@ func TestCompleteWhenStorageFails(t *testing.T) {
 	e := newEnv(t)
 	e.register(builder1, "b1")
 	job, token := e.running("echo")
-	e.blobs.mu.Lock()
-	e.blobs.fail = farm.Errorf(farm.EUnavailable, "object storage is unavailable; try again")
-	e.blobs.mu.Unlock()
+	e.blobs.Fail(farm.Errorf(farm.EUnavailable, "object storage is unavailable; try again"))
 	// Artifacts cannot be checked: the builder is asked to try again.
 	w := e.do(builder1, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{"claim_token": token, "result": "succeeded", "artifacts": []string{"a"}})
 	expectError(t, w, http.StatusServiceUnavailable, farm.EUnavailable, "")
@@ -326,18 +324,16 @@ func TestJobLogLargeIsARedirectAndMissingIsTheTail(t *testing.T) {
 	e := newEnv(t)
 	e.register(builder1, "b1")
 	big, token := e.running("echo")
-	e.blobs.upload(s3blobs.LogKey(big.ID), strings.Repeat("x", 4<<20+1))
+	e.blobs.Upload(blobs.LogKey(big.ID), strings.Repeat("x", 4<<20+1))
 	e.must(http.StatusOK, builder1, "POST", "/v1/jobs/"+big.ID+"/complete", map[string]any{"claim_token": token, "result": "succeeded"}, nil)
 	w := e.do(admin, "GET", "/v1/jobs/"+big.ID+"/log", nil)
-	if w.Code != http.StatusTemporaryRedirect || !strings.Contains(w.Header().Get("Location"), s3blobs.LogKey(big.ID)) {
+	if w.Code != http.StatusTemporaryRedirect || !strings.Contains(w.Header().Get("Location"), blobs.LogKey(big.ID)) {
 		t.Fatalf("large log: %d %v", w.Code, w.Header())
 	}
 
 	gone, token := e.running("echo")
 	e.must(http.StatusOK, builder1, "POST", "/v1/jobs/"+gone.ID+"/complete", map[string]any{"claim_token": token, "result": "succeeded", "log": "tail only\n"}, nil)
-	e.blobs.mu.Lock()
-	delete(e.blobs.objects, s3blobs.LogKey(gone.ID))
-	e.blobs.mu.Unlock()
+	e.blobs.Delete(blobs.LogKey(gone.ID))
 	if w := e.must(http.StatusOK, admin, "GET", "/v1/jobs/"+gone.ID+"/log", nil, nil); w.Body.String() != "tail only\n" {
 		t.Fatalf("log %q", w.Body)
 	}

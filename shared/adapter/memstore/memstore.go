@@ -12,11 +12,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 )
 
-// Store is an in-memory scheduler.Store. The zero value is not ready; use New.
+// Store is an in-memory store.Store. The zero value is not ready; use New.
 type Store struct {
 	mu          sync.Mutex
 	jobs        map[string]*farm.Job
@@ -25,12 +25,12 @@ type Store struct {
 	builders    map[string]*farm.Builder
 	tokens      map[string]*farm.Token
 	dependents  map[string]map[string]bool // job id -> ids of the jobs waiting for it
-	tallies     map[string]*scheduler.DependentTally
+	tallies     map[string]*store.DependentTally
 	pools       map[string]*farm.ResourcePool
 	resources   map[string]*farm.Resource // pool + "/" + name
 }
 
-var _ scheduler.Store = (*Store)(nil)
+var _ store.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store {
@@ -41,23 +41,23 @@ func New() *Store {
 		builders:    map[string]*farm.Builder{},
 		tokens:      map[string]*farm.Token{},
 		dependents:  map[string]map[string]bool{},
-		tallies:     map[string]*scheduler.DependentTally{},
+		tallies:     map[string]*store.DependentTally{},
 		pools:       map[string]*farm.ResourcePool{},
 		resources:   map[string]*farm.Resource{},
 	}
 }
 
 func conflict(format string, args ...any) error {
-	return scheduler.LostRace(format, args...)
+	return store.LostRace(format, args...)
 }
 
 // Commit checks every condition first and applies nothing unless all hold.
-func (s *Store) Commit(_ context.Context, tx scheduler.Tx) error {
+func (s *Store) Commit(_ context.Context, tx store.Tx) error {
 	if tx.Size() == 0 {
 		return nil
 	}
-	if tx.Size() > scheduler.MaxTxItems {
-		return farm.Errorf(farm.EInvalid, "transaction of %d items is over the limit of %d", tx.Size(), scheduler.MaxTxItems)
+	if tx.Size() > store.MaxTxItems {
+		return farm.Errorf(farm.EInvalid, "transaction of %d items is over the limit of %d", tx.Size(), store.MaxTxItems)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -99,7 +99,7 @@ func (s *Store) Commit(_ context.Context, tx scheduler.Tx) error {
 	return nil
 }
 
-func (s *Store) check(tx scheduler.Tx) error {
+func (s *Store) check(tx store.Tx) error {
 	seen := map[string]bool{}
 	once := func(kind, key string) error {
 		if seen[kind+"\x00"+key] {
@@ -154,7 +154,7 @@ func (s *Store) check(tx scheduler.Tx) error {
 		if err := once("tally", w.Next.JobID); err != nil {
 			return err
 		}
-		if err := versionCheck("dependent tally of "+w.Next.JobID, s.tallies[w.Next.JobID], w.Prev, func(t *scheduler.DependentTally) int64 { return t.Version }); err != nil {
+		if err := versionCheck("dependent tally of "+w.Next.JobID, s.tallies[w.Next.JobID], w.Prev, func(t *store.DependentTally) int64 { return t.Version }); err != nil {
 			return err
 		}
 	}
@@ -162,7 +162,7 @@ func (s *Store) check(tx scheduler.Tx) error {
 		cur := s.idempotency[w.Next.Key]
 		switch {
 		case w.Prev == nil && cur != nil && cur.ExpiresAt.After(w.Next.CreatedAt):
-			return &farm.Error{Code: farm.EConflict, Message: fmt.Sprintf("idempotency key %q already used", w.Next.Key), Err: scheduler.ErrIdempotencyKeyTaken}
+			return &farm.Error{Code: farm.EConflict, Message: fmt.Sprintf("idempotency key %q already used", w.Next.Key), Err: store.ErrIdempotencyKeyTaken}
 		case w.Prev != nil && (cur == nil || cur.Status != w.Prev.Status || cur.JobID != w.Prev.JobID):
 			return conflict("idempotency record %q changed since it was read", w.Next.Key)
 		}
@@ -197,12 +197,12 @@ func (s *Store) GetJob(_ context.Context, id string) (*farm.Job, error) {
 // store it reads one index — the jobs of the filter's status while they wait
 // or run, else of its requester, else of its status, type or pool, else all
 // — and examines at most f.Scan of its entries.
-func (s *Store) ListJobs(_ context.Context, f scheduler.JobFilter) (*scheduler.JobPage, error) {
-	f, err := scheduler.NormalizeFilter(f)
+func (s *Store) ListJobs(_ context.Context, f store.JobFilter) (*store.JobPage, error) {
+	f, err := store.NormalizeFilter(f)
 	if err != nil {
 		return nil, err
 	}
-	after, _ := scheduler.DecodeCursor(f.Cursor)
+	after, _ := store.DecodeCursor(f.Cursor)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	inIndex := func(j *farm.Job) bool {
@@ -228,11 +228,11 @@ func (s *Store) ListJobs(_ context.Context, f scheduler.JobFilter) (*scheduler.J
 	}
 	slices.Sort(ids)
 	slices.Reverse(ids)
-	page := &scheduler.JobPage{Jobs: []*farm.Job{}}
+	page := &store.JobPage{Jobs: []*farm.Job{}}
 	for n, id := range ids {
 		if n == f.Scan {
 			// The scan bound: continue after the last entry examined.
-			page.NextCursor = scheduler.EncodeCursor(ids[n-1])
+			page.NextCursor = store.EncodeCursor(ids[n-1])
 			break
 		}
 		j := s.jobs[id]
@@ -242,7 +242,7 @@ func (s *Store) ListJobs(_ context.Context, f scheduler.JobFilter) (*scheduler.J
 		}
 		if len(page.Jobs) == f.Limit {
 			// One more matches: continue after the last one returned.
-			page.NextCursor = scheduler.EncodeCursor(page.Jobs[len(page.Jobs)-1].ID)
+			page.NextCursor = store.EncodeCursor(page.Jobs[len(page.Jobs)-1].ID)
 			break
 		}
 		page.Jobs = append(page.Jobs, j.Clone())
@@ -414,14 +414,14 @@ func (s *Store) DeleteToken(_ context.Context, id string) (*farm.Token, error) {
 }
 
 // GetDependentTally returns the count of id's dependents.
-func (s *Store) GetDependentTally(_ context.Context, id string) (*scheduler.DependentTally, error) {
+func (s *Store) GetDependentTally(_ context.Context, id string) (*store.DependentTally, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if t := s.tallies[id]; t != nil {
 		c := *t
 		return &c, nil
 	}
-	return &scheduler.DependentTally{JobID: id}, nil
+	return &store.DependentTally{JobID: id}, nil
 }
 
 // Dependents lists the jobs registered as waiting for id, in id order.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/buildfarm/buildfarm/shared/adapter/awsconf"
 	"github.com/buildfarm/buildfarm/shared/adapter/s3blobs"
+	"github.com/buildfarm/buildfarm/shared/app/blobs"
 	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/testkit/emulatortest"
 )
@@ -27,7 +28,7 @@ func newStore(t *testing.T) *s3blobs.Store {
 
 // upload sends body to a presigned URL the way a builder does: plain
 // net/http, no AWS credentials, the signed headers as given.
-func upload(t *testing.T, p *s3blobs.Presigned, body []byte) {
+func upload(t *testing.T, p *blobs.Presigned, body []byte) {
 	t.Helper()
 	req, err := http.NewRequest(p.Method, p.URL, bytes.NewReader(body))
 	if err != nil {
@@ -57,7 +58,7 @@ func TestPresignedPutThenHeadListAndGet(t *testing.T) {
 	ctx := context.Background()
 	job := farm.NewID(time.Now())
 
-	p, err := s.PresignPut(ctx, s3blobs.ArtifactKey(job, 1, "out/pkg.deb"), 15*time.Minute)
+	p, err := s.PresignPut(ctx, blobs.ArtifactKey(job, 1, "out/pkg.deb"), 15*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,29 +69,29 @@ func TestPresignedPutThenHeadListAndGet(t *testing.T) {
 		t.Fatalf("expires at %s, want about 15 minutes from now", p.ExpiresAt)
 	}
 	upload(t, p, []byte("package bytes"))
-	empty, err := s.PresignPut(ctx, s3blobs.ArtifactKey(job, 1, "empty"), time.Minute)
+	empty, err := s.PresignPut(ctx, blobs.ArtifactKey(job, 1, "empty"), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	upload(t, empty, nil)
 
-	obj, err := s.Head(ctx, s3blobs.ArtifactKey(job, 1, "out/pkg.deb"))
+	obj, err := s.Head(ctx, blobs.ArtifactKey(job, 1, "out/pkg.deb"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if obj.Size != int64(len("package bytes")) || obj.LastModified.IsZero() {
 		t.Fatalf("head = %+v", obj)
 	}
-	list, err := s.List(ctx, s3blobs.ArtifactPrefix(job))
+	list, err := s.List(ctx, blobs.ArtifactPrefix(job))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 2 || list[0].Key != s3blobs.ArtifactKey(job, 1, "empty") || list[0].Size != 0 || list[1].Key != s3blobs.ArtifactKey(job, 1, "out/pkg.deb") || list[1].Size != 13 {
+	if len(list) != 2 || list[0].Key != blobs.ArtifactKey(job, 1, "empty") || list[0].Size != 0 || list[1].Key != blobs.ArtifactKey(job, 1, "out/pkg.deb") || list[1].Size != 13 {
 		t.Fatalf("list = %+v", list)
 	}
 
 	// A presigned GET reads it back without credentials.
-	g, err := s.PresignGet(ctx, s3blobs.ArtifactKey(job, 1, "out/pkg.deb"), time.Hour)
+	g, err := s.PresignGet(ctx, blobs.ArtifactKey(job, 1, "out/pkg.deb"), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestPresignDownloadPinsTheVersion(t *testing.T) {
 	// Provisioning versions the bucket, as the CDK stack does.
 	s := s3blobs.New(awsconf.NewS3(cfg), top.Bucket.Name)
 	ctx := context.Background()
-	key := s3blobs.ArtifactKey(farm.NewID(time.Now()), 1, "dist/app.tar")
+	key := blobs.ArtifactKey(farm.NewID(time.Now()), 1, "dist/app.tar")
 	if err := s.Put(ctx, key, "application/x-tar", []byte("first")); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestPresignDownloadPinsTheVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ version, want string }{{first.VersionID, "first"}, {"", "second"}} {
-		p, err := s.PresignDownload(ctx, s3blobs.Download{Key: key, VersionID: tc.version, Filename: "app.tar"}, time.Minute)
+		p, err := s.PresignDownload(ctx, blobs.Download{Key: key, VersionID: tc.version, Filename: "app.tar"}, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +161,7 @@ func TestPutGetLogAndMissingObjects(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	job := farm.NewID(time.Now())
-	key := s3blobs.LogKey(job)
+	key := blobs.LogKey(job)
 	if key != "logs/"+job+".log" {
 		t.Fatalf("log key %q", key)
 	}
@@ -171,7 +172,7 @@ func TestPutGetLogAndMissingObjects(t *testing.T) {
 	if _, _, err := s.Get(ctx, key); !farm.IsCode(err, farm.ENotFound) {
 		t.Fatalf("get of a missing log: %v, want not_found", err)
 	}
-	if list, err := s.List(ctx, s3blobs.ArtifactPrefix(job)); err != nil || len(list) != 0 {
+	if list, err := s.List(ctx, blobs.ArtifactPrefix(job)); err != nil || len(list) != 0 {
 		t.Fatalf("list of nothing = %v, %v", list, err)
 	}
 
@@ -204,7 +205,7 @@ func TestParseURL(t *testing.T) {
 		{"https://b/k", "", "", false},
 		{"", "", "", false},
 	} {
-		b, k, ok := s3blobs.ParseURL(tc.in)
+		b, k, ok := blobs.ParseURL(tc.in)
 		if b != tc.bucket || k != tc.key || ok != tc.ok {
 			t.Errorf("ParseURL(%q) = %q, %q, %v; want %q, %q, %v", tc.in, b, k, ok, tc.bucket, tc.key, tc.ok)
 		}
@@ -213,10 +214,10 @@ func TestParseURL(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	t.Parallel()
-	if got := s3blobs.ArtifactKey("01J", 2, "a/b.txt"); got != "artifacts/01J/2/a/b.txt" {
+	if got := blobs.ArtifactKey("01J", 2, "a/b.txt"); got != "artifacts/01J/2/a/b.txt" {
 		t.Errorf("ArtifactKey = %q", got)
 	}
-	if got := s3blobs.ArtifactPrefix("01J"); got != "artifacts/01J/" {
+	if got := blobs.ArtifactPrefix("01J"); got != "artifacts/01J/" {
 		t.Errorf("ArtifactPrefix = %q", got)
 	}
 }

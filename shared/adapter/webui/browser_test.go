@@ -16,12 +16,7 @@ import (
 
 	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
 	"github.com/buildfarm/buildfarm/shared/adapter/client"
-	"github.com/buildfarm/buildfarm/shared/adapter/httpapi/wired"
-	"github.com/buildfarm/buildfarm/shared/adapter/sqsdoorbell"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/runtime/agent"
-	"github.com/buildfarm/buildfarm/shared/runtime/localfarm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 	"github.com/buildfarm/buildfarm/shared/testkit/emulatortest"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
@@ -158,23 +153,20 @@ func (p *page) status() string {
 
 // startFarm runs the whole farm in process against the emulator, with one
 // real (in-process) builder agent of two slots for the default pool.
-func startFarm(t *testing.T) (*localfarm.Farm, *client.Client) {
+func startFarm(t *testing.T) (*wiring.Local, *client.Client) {
 	t.Helper()
 	top, cfg, _ := emulatortest.Topology(t, farm.DefaultPool)
 	logger := slog.New(slog.DiscardHandler)
-	lf, err := localfarm.Start(context.Background(), localfarm.Config{
+	lf, err := wiring.StartLocal(context.Background(), wiring.LocalConfig{
 		Addr: "127.0.0.1:0",
 		AWS:  &cfg,
 		// Heartbeats each second: the log follows, and cancels arrive, within one.
-		Farm:           wiring.Config{Topology: top, Scheduler: scheduler.Config{Heartbeat: time.Second}},
+		Farm:           wiring.Config{Topology: top, Policy: farm.Policy{Heartbeat: time.Second}},
 		ReaperInterval: 200 * time.Millisecond,
-		Handler:        wired.Handler,
 		Builders:       1,
-		StartBuilders: func(ctx context.Context, f *wiring.Farm, url, adminToken string, n int) error {
-			lb := &agent.LocalBuilders{Doorbells: sqsdoorbell.NewReceiver(f.SQS), WorkDir: t.TempDir(), Slots: 2, Logger: logger}
-			return lb.Start(ctx, url, adminToken, n)
-		},
-		Logger: logger,
+		BuilderSlots:   2,
+		BuilderWorkDir: t.TempDir(),
+		Logger:         logger,
 	})
 	if err != nil {
 		t.Fatal(err)

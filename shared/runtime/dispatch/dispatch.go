@@ -12,10 +12,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
-// FollowUp does the follow-up work of a job's current state (scheduler.FollowUp).
+// FollowUp does the follow-up work of a job's current state (app/followup.Service).
 type FollowUp interface {
 	FollowUp(ctx context.Context, job *farm.Job) error
 }
@@ -23,22 +24,6 @@ type FollowUp interface {
 // JobReader reads a job's current state.
 type JobReader interface {
 	GetJob(ctx context.Context, id string) (*farm.Job, error)
-}
-
-// Change is one stream record, reduced to what the dispatcher needs.
-type Change struct {
-	// ID identifies the record for partial batch failures (the stream sequence number).
-	ID        string
-	JobID     string
-	OldStatus farm.JobStatus // "" for an insert
-	NewStatus farm.JobStatus // "" for a removal
-}
-
-// Relevant reports whether the change moved the job to another state.
-// Heartbeats and log appends modify jobs without changing their state; they
-// are skipped without a read.
-func (c Change) Relevant() bool {
-	return c.NewStatus != "" && c.NewStatus != c.OldStatus
 }
 
 // Dispatcher applies changes.
@@ -50,7 +35,7 @@ type Dispatcher struct {
 
 // Apply handles changes in order and returns the ids of those that failed,
 // to be delivered again.
-func (d *Dispatcher) Apply(ctx context.Context, changes []Change) []string {
+func (d *Dispatcher) Apply(ctx context.Context, changes []store.JobChange) []string {
 	var failed []string
 	for _, c := range changes {
 		if !c.Relevant() {
@@ -74,10 +59,10 @@ func (d *Dispatcher) Apply(ctx context.Context, changes []Change) []string {
 }
 
 // FromLambda reduces a Lambda DynamoDB stream event to changes.
-func FromLambda(ev events.DynamoDBEvent) []Change {
-	out := make([]Change, 0, len(ev.Records))
+func FromLambda(ev events.DynamoDBEvent) []store.JobChange {
+	out := make([]store.JobChange, 0, len(ev.Records))
 	for _, r := range ev.Records {
-		c := Change{ID: r.Change.SequenceNumber}
+		c := store.JobChange{ID: r.Change.SequenceNumber}
 		if id, ok := r.Change.Keys["id"]; ok && id.DataType() == events.DataTypeString {
 			c.JobID = id.String()
 		}

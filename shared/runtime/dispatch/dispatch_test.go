@@ -12,10 +12,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/memstore"
+	"github.com/buildfarm/buildfarm/shared/app/admission"
+	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/runtime/dispatch"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 	"github.com/buildfarm/buildfarm/shared/testkit/storetest"
+	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
 func loadStreamEvent(t *testing.T) events.DynamoDBEvent {
@@ -63,13 +65,13 @@ func TestStreamRingsForAJobWhoseSubmitterNeverRang(t *testing.T) {
 	ctx := context.Background()
 	store := memstore.New()
 	quiet := slog.New(slog.DiscardHandler)
-	api := scheduler.New(scheduler.Options{Store: store, Doorbell: deadBell{}, Pools: storetest.Pools, Logger: quiet})
-	job, _, err := api.Submit(ctx, scheduler.SubmitRequest{Type: farm.TypeScript, Payload: json.RawMessage(`{"script":"true"}`)})
+	api := wiring.NewServices(wiring.Deps{Store: store, Doorbell: deadBell{}, Pools: storetest.Pools, Logger: quiet})
+	job, _, err := api.Jobs.Submit(ctx, admission.Request{Type: farm.TypeScript, Payload: json.RawMessage(`{"script":"true"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	bell := &storetest.Bell{}
-	d := &dispatch.Dispatcher{Jobs: store, Work: scheduler.New(scheduler.Options{Store: store, Doorbell: bell, Pools: storetest.Pools, Logger: quiet}), Logger: quiet}
+	d := &dispatch.Dispatcher{Jobs: store, Work: wiring.NewServices(wiring.Deps{Store: store, Doorbell: bell, Pools: storetest.Pools, Logger: quiet}).FollowUp, Logger: quiet}
 	ev := loadStreamEvent(t)
 	ev.Records = ev.Records[:1]
 	ev.Records[0].Change.Keys["id"] = events.NewStringAttribute(job.ID)
@@ -81,10 +83,10 @@ func TestStreamRingsForAJobWhoseSubmitterNeverRang(t *testing.T) {
 		t.Fatalf("rang %d times, want 1", bell.Count(job.ID))
 	}
 	// Once claimed, a replay of the same record rings nothing.
-	if _, err := api.RegisterBuilder(ctx, "b", farm.BuilderSpec{Kind: farm.KindMetal, Arch: "amd64", Pools: []string{"default"}}); err != nil {
+	if _, err := api.Builders.Register(ctx, storetest.Admin, "b", farm.BuilderSpec{Kind: farm.KindMetal, Arch: "amd64", Pools: []string{"default"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := api.Claim(ctx, "b", "default"); err != nil {
+	if _, err := api.Claims.Claim(ctx, storetest.Admin, "b", "default"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.HandleLambda(ctx, ev); err != nil {
@@ -102,14 +104,14 @@ func (failingWork) FollowUp(context.Context, *farm.Job) error { return errors.Ne
 func TestFailuresAreReportedPerRecord(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store := memstore.New()
+	mem := memstore.New()
 	for _, id := range []string{"01KAWZ6F0000000000000000Q1", "01KAWZ6F0000000000000000S3"} {
 		j := &farm.Job{ID: id, Type: farm.TypeScript, Status: farm.StatusQueued, Pool: "default", Payload: json.RawMessage(`{}`), Version: 1}
-		if err := store.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Next: j}}}); err != nil {
+		if err := mem.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Next: j}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	d := &dispatch.Dispatcher{Jobs: store, Work: failingWork{}, Logger: slog.New(slog.DiscardHandler)}
+	d := &dispatch.Dispatcher{Jobs: mem, Work: failingWork{}, Logger: slog.New(slog.DiscardHandler)}
 	resp, err := d.HandleLambda(ctx, loadStreamEvent(t))
 	if err != nil {
 		t.Fatal(err)

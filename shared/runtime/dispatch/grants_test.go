@@ -14,11 +14,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
+	"github.com/buildfarm/buildfarm/shared/adapter/memblobs"
+	"github.com/buildfarm/buildfarm/shared/app/admission"
+	"github.com/buildfarm/buildfarm/shared/app/resources"
+	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/runtime/dispatch"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 	"github.com/buildfarm/buildfarm/shared/testkit/emulatortest"
 	"github.com/buildfarm/buildfarm/shared/testkit/storetest"
+	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
 func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }
@@ -102,23 +106,24 @@ func TestTableAccessIsWhatRecordsNeed(t *testing.T) {
 	top, cfg, _ := emulatortest.Topology(t, storetest.Pools...)
 	quiet := slog.New(slog.DiscardHandler)
 	// The API's side sets the scene; the dispatcher's store is recorded.
-	api := scheduler.New(scheduler.Options{Store: dynamostore.New(dynamodb.NewFromConfig(cfg), top), Pools: storetest.Pools, Logger: quiet})
+	apiStore := dynamostore.New(dynamodb.NewFromConfig(cfg), top)
+	api := wiring.NewServices(wiring.Deps{Store: apiStore, Blobs: memblobs.New("grants"), Pools: storetest.Pools, Logger: quiet})
 	rec := &recordingDB{Client: dynamodb.NewFromConfig(cfg), calls: map[string]map[string]bool{}}
-	store := dynamostore.New(rec, top)
-	d := &dispatch.Dispatcher{Jobs: store, Work: scheduler.New(scheduler.Options{Store: store, Doorbell: &storetest.Bell{}, Pools: storetest.Pools, Logger: quiet}), Logger: quiet}
+	recorded := dynamostore.New(rec, top)
+	d := &dispatch.Dispatcher{Jobs: recorded, Work: wiring.NewServices(wiring.Deps{Store: recorded, Doorbell: &storetest.Bell{}, Pools: storetest.Pools, Logger: quiet}).FollowUp, Logger: quiet}
 	apply := func(j *farm.Job, from farm.JobStatus) {
 		t.Helper()
-		cur, err := api.Store().GetJob(ctx, j.ID)
+		cur, err := apiStore.GetJob(ctx, j.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if failed := d.Apply(ctx, []dispatch.Change{{ID: j.ID + string(cur.Status), JobID: j.ID, OldStatus: from, NewStatus: cur.Status}}); len(failed) != 0 {
+		if failed := d.Apply(ctx, []store.JobChange{{ID: j.ID + string(cur.Status), JobID: j.ID, OldStatus: from, NewStatus: cur.Status}}); len(failed) != 0 {
 			t.Fatalf("record of %s (%s) failed", j.ID, cur.Status)
 		}
 	}
 	submit := func(payload string, deps ...string) *farm.Job {
 		t.Helper()
-		j, _, err := api.Submit(ctx, scheduler.SubmitRequest{Type: farm.TypeScript, Payload: json.RawMessage(payload), DependsOn: deps, RequestedBy: "submitter:t"})
+		j, _, err := api.Jobs.Submit(ctx, admission.Request{Type: farm.TypeScript, Payload: json.RawMessage(payload), DependsOn: deps, RequestedBy: "submitter:t"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +133,7 @@ func TestTableAccessIsWhatRecordsNeed(t *testing.T) {
 	// write would: no follow-up work done, the stream record the only trace.
 	set := func(j *farm.Job, status farm.JobStatus) {
 		t.Helper()
-		cur, err := api.Store().GetJob(ctx, j.ID)
+		cur, err := apiStore.GetJob(ctx, j.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +142,7 @@ func TestTableAccessIsWhatRecordsNeed(t *testing.T) {
 		if status.Terminal() {
 			next.Result, next.FinishedAt = string(status), farm.TimePtr(cur.CreatedAt)
 		}
-		if err := api.Store().Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Prev: cur, Next: next}}}); err != nil {
+		if err := apiStore.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Prev: cur, Next: next}}}); err != nil {
 			t.Fatal(err)
 		}
 		apply(j, cur.Status)
@@ -151,7 +156,7 @@ func TestTableAccessIsWhatRecordsNeed(t *testing.T) {
 	apply(child, "")
 	// Success: the dependent is released, the follow-on created.
 	set(parent, farm.StatusSucceeded)
-	if got, _ := api.Store().GetJob(ctx, child.ID); got.Status != farm.StatusQueued {
+	if got, _ := apiStore.GetJob(ctx, child.ID); got.Status != farm.StatusQueued {
 		t.Fatalf("dependent is %s after its dependency succeeded", got.Status)
 	}
 	// Failure: the dependents fail in turn, and theirs.
@@ -160,23 +165,23 @@ func TestTableAccessIsWhatRecordsNeed(t *testing.T) {
 	last := submit(`{"script":"true"}`, mid.ID)
 	set(loser, farm.StatusFailed)
 	for _, j := range []*farm.Job{mid, last} {
-		if got, _ := api.Store().GetJob(ctx, j.ID); got.Status != farm.StatusFailed {
+		if got, _ := apiStore.GetJob(ctx, j.ID); got.Status != farm.StatusFailed {
 			t.Fatalf("dependent of a failed job is %s", got.Status)
 		}
 	}
 	// A resource's clean-resource job: queued, running, failed (and
 	// retried), running again and succeeded.
-	if _, _, err := api.PutResourcePool(ctx, "ppas", scheduler.ResourcePoolUpdate{}); err != nil {
+	if _, _, err := api.Resources.PutPool(ctx, "ppas", resources.PoolUpdate{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := api.AddResource(ctx, "ppas", "r1", nil); err != nil {
+	if _, err := api.Resources.AddResource(ctx, "ppas", "r1", nil); err != nil {
 		t.Fatal(err)
 	}
-	r, err := api.Acquire(ctx, "ppas", "ci", "submitter:t", 0)
+	r, err := api.Resources.Acquire(ctx, storetest.Submitter("t"), "ppas", "ci", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	released, err := api.Release(ctx, "ppas", r.Name, r.LeaseToken, "submitter:t")
+	released, err := api.Resources.Release(ctx, storetest.Submitter("t"), "ppas", r.Name, r.LeaseToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,12 +189,12 @@ func TestTableAccessIsWhatRecordsNeed(t *testing.T) {
 	apply(clean, "")
 	set(clean, farm.StatusRunning)
 	set(clean, farm.StatusFailed)
-	if got, _ := api.Store().GetJob(ctx, clean.ID); got.Status != farm.StatusQueued {
+	if got, _ := apiStore.GetJob(ctx, clean.ID); got.Status != farm.StatusQueued {
 		t.Fatalf("a failed clean job is %s, want queued again", got.Status)
 	}
 	set(clean, farm.StatusRunning)
 	set(clean, farm.StatusSucceeded)
-	if got, _ := api.Store().GetResource(ctx, "ppas", "r1"); got.State != farm.ResourceFree {
+	if got, _ := apiStore.GetResource(ctx, "ppas", "r1"); got.State != farm.ResourceFree {
 		t.Fatalf("resource is %s after its clean job succeeded", got.State)
 	}
 

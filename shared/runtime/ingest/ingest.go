@@ -18,13 +18,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/buildfarm/buildfarm/shared/app/admission"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 )
 
-// Submitter creates jobs (scheduler.Submit).
+// Submitter creates jobs (app/jobs.Service).
 type Submitter interface {
-	Submit(ctx context.Context, req scheduler.SubmitRequest) (*farm.Job, bool, error)
+	Submit(ctx context.Context, req admission.Request) (*farm.Job, bool, error)
 }
 
 // Handler handles S3 notifications delivered through SQS.
@@ -125,7 +125,7 @@ func (h *Handler) handleRecord(ctx context.Context, r notificationRecord) error 
 	if err != nil {
 		return err
 	}
-	job, created, err := h.Jobs.Submit(ctx, scheduler.SubmitRequest{
+	job, created, err := h.Jobs.Submit(ctx, admission.Request{
 		Type:             typ,
 		Payload:          payload,
 		IdempotencyKey:   idempotencyKey(bucket, key, version),
@@ -144,7 +144,7 @@ func (h *Handler) handleRecord(ctx context.Context, r notificationRecord) error 
 // SHA-256, which names the version just as uniquely.
 func idempotencyKey(bucket, key, version string) string {
 	k := bucket + "/" + key + "#" + version
-	if len(k) <= scheduler.MaxIdempotencyKeyLen {
+	if len(k) <= admission.MaxIdempotencyKeyLen {
 		return k
 	}
 	sum := sha256.Sum256([]byte(k))

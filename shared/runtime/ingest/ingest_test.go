@@ -12,10 +12,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/memstore"
+	"github.com/buildfarm/buildfarm/shared/app/admission"
+	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/runtime/ingest"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 	"github.com/buildfarm/buildfarm/shared/testkit/storetest"
+	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
 func TestUploadsBecomeOneJobEachAndUnknownTypesFail(t *testing.T) {
@@ -29,9 +31,9 @@ func TestUploadsBecomeOneJobEachAndUnknownTypesFail(t *testing.T) {
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		t.Fatal(err)
 	}
-	store := memstore.New()
+	mem := memstore.New()
 	quiet := slog.New(slog.DiscardHandler)
-	h := &ingest.Handler{Jobs: scheduler.New(scheduler.Options{Store: store, Pools: storetest.Pools, Logger: quiet, Sources: sources}), IncomingPrefix: "incoming/", Logger: quiet}
+	h := &ingest.Handler{Jobs: wiring.NewServices(wiring.Deps{Store: mem, Pools: storetest.Pools, Logger: quiet, Sources: sources}).Jobs, IncomingPrefix: "incoming/", Logger: quiet}
 	for delivery := 1; delivery <= 2; delivery++ { // S3 and SQS may deliver twice
 		resp, err := h.HandleLambda(ctx, ev)
 		if err != nil {
@@ -40,7 +42,7 @@ func TestUploadsBecomeOneJobEachAndUnknownTypesFail(t *testing.T) {
 		if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m-unknown" {
 			t.Fatalf("delivery %d: failures %+v, want only m-unknown", delivery, resp.BatchItemFailures)
 		}
-		page, err := store.ListJobs(ctx, scheduler.JobFilter{})
+		page, err := mem.ListJobs(ctx, store.JobFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +64,7 @@ func TestUploadsBecomeOneJobEachAndUnknownTypesFail(t *testing.T) {
 func TestGarbageMessagesFail(t *testing.T) {
 	t.Parallel()
 	quiet := slog.New(slog.DiscardHandler)
-	h := &ingest.Handler{Jobs: scheduler.New(scheduler.Options{Store: memstore.New(), Pools: storetest.Pools, Logger: quiet, Sources: sources}), IncomingPrefix: "incoming/", Logger: quiet}
+	h := &ingest.Handler{Jobs: wiring.NewServices(wiring.Deps{Store: memstore.New(), Pools: storetest.Pools, Logger: quiet, Sources: sources}).Jobs, IncomingPrefix: "incoming/", Logger: quiet}
 	ev := events.SQSEvent{Records: []events.SQSMessage{
 		{MessageId: "a", Body: "not json"},
 		{MessageId: "b", Body: `{"Records":[]}`},
@@ -92,9 +94,9 @@ var sources = farm.SourcePolicy{Bucket: "buildfarm-artifacts", Prefix: "incoming
 func TestLongKeysIngestOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store := memstore.New()
+	mem := memstore.New()
 	quiet := slog.New(slog.DiscardHandler)
-	h := &ingest.Handler{Jobs: scheduler.New(scheduler.Options{Store: store, Pools: storetest.Pools, Logger: quiet, Sources: sources}), IncomingPrefix: "incoming/", Logger: quiet}
+	h := &ingest.Handler{Jobs: wiring.NewServices(wiring.Deps{Store: mem, Pools: storetest.Pools, Logger: quiet, Sources: sources}).Jobs, IncomingPrefix: "incoming/", Logger: quiet}
 	prefix := "incoming/script/"
 	key := prefix + strings.Repeat("k", 1024-len(prefix)-3) + ".sh"
 	other := prefix + strings.Repeat("k", 1024-len(prefix)-3) + ".sx" // differs at the very end
@@ -109,7 +111,7 @@ func TestLongKeysIngestOnce(t *testing.T) {
 			t.Fatalf("delivery %d: %v, failures %+v", delivery, err, resp.BatchItemFailures)
 		}
 	}
-	page, err := store.ListJobs(ctx, scheduler.JobFilter{})
+	page, err := mem.ListJobs(ctx, store.JobFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +125,7 @@ func TestLongKeysIngestOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		seen[p.Source.Source+"#"+p.Source.SourceVersion] = true
-		if len(j.IdempotencyKey) > scheduler.MaxIdempotencyKeyLen {
+		if len(j.IdempotencyKey) > admission.MaxIdempotencyKeyLen {
 			t.Fatalf("idempotency key of %d characters", len(j.IdempotencyKey))
 		}
 	}

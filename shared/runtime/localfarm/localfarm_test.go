@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -18,24 +17,23 @@ import (
 
 	"github.com/buildfarm/buildfarm/shared/adapter/sqsdoorbell"
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
+	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/runtime/localfarm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 	"github.com/buildfarm/buildfarm/shared/testkit/emulatortest"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
 func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }
 
-func startFarm(t *testing.T) (*localfarm.Farm, *topology.Topology) {
+// startFarm runs the local runtime as wiring assembles it for scripts/up.
+func startFarm(t *testing.T) (*wiring.Local, *topology.Topology) {
 	t.Helper()
 	top, cfg, _ := emulatortest.Topology(t)
-	lf, err := localfarm.Start(context.Background(), localfarm.Config{
+	lf, err := wiring.StartLocal(context.Background(), wiring.LocalConfig{
 		Addr:           "127.0.0.1:0",
 		AWS:            &cfg,
-		Farm:           wiring.Config{Topology: top, Scheduler: scheduler.Config{Heartbeat: time.Second}},
+		Farm:           wiring.Config{Topology: top, Policy: farm.Policy{Heartbeat: time.Second}},
 		ReaperInterval: 200 * time.Millisecond,
-		Handler:        func(*wiring.Farm, string) (http.Handler, error) { return http.NotFoundHandler(), nil },
 		Logger:         slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -67,7 +65,7 @@ func TestStreamDispatchesAJobNobodyRangFor(t *testing.T) {
 	job := &farm.Job{ID: id, Type: farm.TypeScript, Status: farm.StatusQueued, Pool: "arm64", Payload: json.RawMessage(`{"script":"true","pool":"arm64"}`),
 		MaxAttempts: 3, TimeoutSeconds: 60, CreatedAt: time.Now().UTC().Truncate(time.Millisecond), QueuedAt: farm.TimePtr(time.Now()), Version: 1}
 	// Written straight to the store, as by an API that died right after.
-	if err := lf.Store.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Next: job}}}); err != nil {
+	if err := lf.Store.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Next: job}}}); err != nil {
 		t.Fatal(err)
 	}
 	url, _ := lf.Bell.QueueURL("arm64")
@@ -99,7 +97,7 @@ func TestUploadBecomesExactlyOneJob(t *testing.T) {
 	}
 	var job *farm.Job
 	eventually(t, "the ingested job", func() bool {
-		page, err := lf.Store.ListJobs(ctx, scheduler.JobFilter{Type: farm.TypeScript})
+		page, err := lf.Store.ListJobs(ctx, store.JobFilter{Type: farm.TypeScript})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +128,7 @@ func TestUploadBecomesExactlyOneJob(t *testing.T) {
 		}
 		return attrs.Attributes["ApproximateNumberOfMessages"] == "0" && attrs.Attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
 	})
-	page, err := lf.Store.ListJobs(ctx, scheduler.JobFilter{})
+	page, err := lf.Store.ListJobs(ctx, store.JobFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/runtime/dispatch"
 )
 
 // streamPoller does locally what the DynamoDB-stream event source mapping
@@ -21,7 +21,7 @@ import (
 type streamPoller struct {
 	api       *dynamodbstreams.Client
 	streamARN string
-	apply     func(ctx context.Context, changes []dispatch.Change) []string
+	apply     func(ctx context.Context, changes []store.JobChange) []string
 	interval  time.Duration
 	log       *slog.Logger
 }
@@ -80,13 +80,13 @@ func (p *streamPoller) discoverShards(ctx context.Context, iterators map[string]
 	return errors.Join(errs...)
 }
 
-func changes(records []types.Record) []dispatch.Change {
-	out := make([]dispatch.Change, 0, len(records))
+func changes(records []types.Record) []store.JobChange {
+	out := make([]store.JobChange, 0, len(records))
 	for _, r := range records {
 		if r.Dynamodb == nil {
 			continue
 		}
-		out = append(out, dispatch.Change{
+		out = append(out, store.JobChange{
 			ID:        aws.ToString(r.Dynamodb.SequenceNumber),
 			JobID:     stringAttr(r.Dynamodb.Keys, "id"),
 			OldStatus: farm.JobStatus(stringAttr(r.Dynamodb.OldImage, "status")),

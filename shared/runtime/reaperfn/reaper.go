@@ -15,18 +15,18 @@ import (
 
 	"github.com/buildfarm/buildfarm/shared/adapter/emf"
 	"github.com/buildfarm/buildfarm/shared/adapter/sqsdoorbell"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
+	"github.com/buildfarm/buildfarm/shared/app/reaper"
 )
 
-// Scheduler is the reaper's view of the scheduler.
-type Scheduler interface {
-	Reap(ctx context.Context) (*scheduler.ReapReport, error)
+// Reaping is the reaper's rules (app/reaper.Service).
+type Reaping interface {
+	Reap(ctx context.Context) (*reaper.Report, error)
 	ReapJob(ctx context.Context, id string) error
 }
 
 // Reaper runs reaper passes.
 type Reaper struct {
-	Sched Scheduler
+	Rules Reaping
 	// Metrics receives EMF records (stdout in Lambda); nil publishes none.
 	Metrics io.Writer
 	Logger  *slog.Logger
@@ -34,8 +34,8 @@ type Reaper struct {
 }
 
 // Tick runs one pass and publishes per-pool queue metrics.
-func (r *Reaper) Tick(ctx context.Context) (*scheduler.ReapReport, error) {
-	rep, err := r.Sched.Reap(ctx)
+func (r *Reaper) Tick(ctx context.Context) (*reaper.Report, error) {
+	rep, err := r.Rules.Reap(ctx)
 	if err != nil && ctx.Err() == nil {
 		r.Logger.ErrorContext(ctx, "reaper pass had errors; the next pass retries", "err", err)
 	}
@@ -71,7 +71,7 @@ func (r *Reaper) HandleLeaseChecks(ctx context.Context, ev events.SQSEvent) even
 			r.Logger.WarnContext(ctx, "lease timer message ignored", "message_id", m.MessageId, "err", err)
 			continue
 		}
-		if err := r.Sched.ReapJob(ctx, check.JobID); err != nil {
+		if err := r.Rules.ReapJob(ctx, check.JobID); err != nil {
 			r.Logger.ErrorContext(ctx, "lease check failed; it will be retried", "job_id", check.JobID, "err", err)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 		}

@@ -11,10 +11,13 @@ import (
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/memstore"
+	"github.com/buildfarm/buildfarm/shared/app/claims"
+	"github.com/buildfarm/buildfarm/shared/app/reaper"
+	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/runtime/reaperfn"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 	"github.com/buildfarm/buildfarm/shared/testkit/storetest"
+	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
 type timers struct{ armed map[string]time.Time }
@@ -37,32 +40,33 @@ func TestLeaseTimersAndScheduledPasses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	clock := storetest.NewClock()
-	store := memstore.New()
+	mem := memstore.New()
 	tm := &timers{armed: map[string]time.Time{}}
 	quiet := slog.New(slog.DiscardHandler)
-	sched := scheduler.New(scheduler.Options{Store: store, Pools: storetest.Pools, Clock: clock.Now, LeaseTimer: tm, Logger: quiet})
-	if _, err := sched.RegisterBuilder(ctx, "b", farm.BuilderSpec{Kind: farm.KindEC2, Arch: "amd64", Pools: []string{"default"}}); err != nil {
+	svc := wiring.NewServices(wiring.Deps{Store: mem, Pools: storetest.Pools, Clock: clock.Now, LeaseTimer: tm, Logger: quiet})
+	if _, err := svc.Builders.Register(ctx, storetest.Admin, "b", farm.BuilderSpec{Kind: farm.KindEC2, Arch: "amd64", Pools: []string{"default"}}); err != nil {
 		t.Fatal(err)
 	}
 	// The fixture's job id.
 	const id = "01KAWZ6F0000000000000000R2"
 	job := &farm.Job{ID: id, Type: farm.TypeScript, Status: farm.StatusQueued, Pool: "default", Payload: json.RawMessage(`{"script":"true"}`), MaxAttempts: 3, TimeoutSeconds: 600, CreatedAt: clock.Now(), Version: 1}
-	if err := store.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Next: job}}}); err != nil {
+	if err := mem.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Next: job}}}); err != nil {
 		t.Fatal(err)
 	}
-	claimed, err := sched.Claim(ctx, "b", "default")
-	if err != nil || claimed == nil {
-		t.Fatalf("claim: %v %v", claimed, err)
+	c, err := svc.Claims.Claim(ctx, storetest.Admin, "b", "default")
+	if err != nil || c == nil {
+		t.Fatalf("claim: %v %v", c, err)
 	}
+	claimed := c.Job
 	if at, ok := tm.armed[id]; !ok || !at.After(*claimed.LeaseExpiresAt) {
 		t.Fatalf("lease timer armed at %v for a lease ending %v", at, claimed.LeaseExpiresAt)
 	}
 	var metrics bytes.Buffer
-	r := &reaperfn.Reaper{Sched: sched, Metrics: &metrics, Logger: quiet, Clock: clock.Now}
+	r := &reaperfn.Reaper{Rules: svc.Reaper, Metrics: &metrics, Logger: quiet, Clock: clock.Now}
 
 	// The timer fires early (a heartbeat renewed the lease): nothing happens, the timer is re-armed.
 	clock.Advance(20 * time.Second)
-	if _, err := sched.Heartbeat(ctx, "b", []scheduler.HeartbeatJob{{ID: id, ClaimToken: claimed.ClaimToken}}, false); err != nil {
+	if _, err := svc.Claims.Heartbeat(ctx, "b", []claims.HeartbeatJob{{ID: id, ClaimToken: claimed.ClaimToken}}, false); err != nil {
 		t.Fatal(err)
 	}
 	delete(tm.armed, id)
@@ -73,7 +77,7 @@ func TestLeaseTimersAndScheduledPasses(t *testing.T) {
 	if resp := mustSQSResponse(t, out); len(resp) != 0 {
 		t.Fatalf("failures %v", resp)
 	}
-	if got, _ := store.GetJob(ctx, id); got.Status != farm.StatusRunning {
+	if got, _ := mem.GetJob(ctx, id); got.Status != farm.StatusRunning {
 		t.Fatalf("job %s after an early timer", got.Status)
 	}
 	if _, ok := tm.armed[id]; !ok {
@@ -84,7 +88,7 @@ func TestLeaseTimersAndScheduledPasses(t *testing.T) {
 	if _, err := r.HandleLambda(ctx, fixture(t, "sqs-lease-timer.json")); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := store.GetJob(ctx, id); got.Status != farm.StatusQueued || got.BuilderFailures != 1 {
+	if got, _ := mem.GetJob(ctx, id); got.Status != farm.StatusQueued || got.BuilderFailures != 1 {
 		t.Fatalf("job %s (builder failures %d) after its lease expired", got.Status, got.BuilderFailures)
 	}
 
@@ -94,7 +98,7 @@ func TestLeaseTimersAndScheduledPasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := out.(*scheduler.ReapReport)
+	rep := out.(*reaper.Report)
 	if len(rep.Pools) != len(storetest.Pools) {
 		t.Fatalf("report %+v", rep)
 	}

@@ -15,10 +15,7 @@ import (
 
 	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
 	"github.com/buildfarm/buildfarm/shared/adapter/client"
-	"github.com/buildfarm/buildfarm/shared/adapter/httpapi/wired"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/runtime/localfarm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 	"github.com/buildfarm/buildfarm/shared/testkit/emulatortest"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
@@ -54,7 +51,7 @@ const (
 )
 
 type testFarm struct {
-	*localfarm.Farm
+	*wiring.Local
 	admin *client.Client
 }
 
@@ -67,16 +64,15 @@ func startFarm(t *testing.T) *testFarm {
 			t.Logf("--- farm log (warnings and errors) ---\n%s", farmLog.String())
 		}
 	})
-	lf, err := localfarm.Start(context.Background(), localfarm.Config{
+	lf, err := wiring.StartLocal(context.Background(), wiring.LocalConfig{
 		Addr: "127.0.0.1:0",
 		AWS:  &cfg,
-		Farm: wiring.Config{Topology: top, Scheduler: scheduler.Config{
+		Farm: wiring.Config{Topology: top, Policy: farm.Policy{
 			Heartbeat: heartbeat, Lease: lease, RequeueBackoff: backoff,
 			// Kills in these tests are the test's doing, not the builders' fault.
 			BuilderMaxFailures: 100,
 		}},
 		ReaperInterval: 250 * time.Millisecond,
-		Handler:        wired.Handler,
 		Logger:         slog.New(slog.NewJSONHandler(farmLog, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
@@ -87,7 +83,7 @@ func startFarm(t *testing.T) *testFarm {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testFarm{Farm: lf, admin: admin}
+	return &testFarm{Local: lf, admin: admin}
 }
 
 // syncBuffer is a log sink shared by goroutines.

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -28,11 +27,8 @@ import (
 	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
 	"github.com/buildfarm/buildfarm/shared/adapter/client"
 	"github.com/buildfarm/buildfarm/shared/adapter/emulator"
-	"github.com/buildfarm/buildfarm/shared/adapter/httpapi/wired"
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/runtime/localfarm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 	"github.com/buildfarm/buildfarm/shared/testkit/farmcheck"
 	"github.com/buildfarm/buildfarm/shared/testkit/faultproxy"
 	"github.com/buildfarm/buildfarm/shared/wiring"
@@ -49,8 +45,8 @@ type Options struct {
 	BuilderBin string
 	// Builders agents of Slots slots each serve the default pool (2 × 2).
 	Builders, Slots int
-	// Scheduler is the farm's timing (heartbeat, lease, backoffs).
-	Scheduler scheduler.Config
+	// Policy is the farm's timing (heartbeat, lease, backoffs).
+	Policy farm.Policy
 	// ReaperInterval is how often the reaper runs (default: a third of the lease).
 	ReaperInterval time.Duration
 	// BuilderEnv is added to the agents' environment (credentials, region);
@@ -64,7 +60,7 @@ type Options struct {
 // Farm is a running farm under faults.
 type Farm struct {
 	Proxy *faultproxy.Proxy
-	Local *localfarm.Farm
+	Local *wiring.Local
 	// Admin sends each request once (no retries): checks see the farm as is.
 	Admin *client.Client
 	// Submitter retries like farmctl, but long enough to ride out an outage.
@@ -113,19 +109,13 @@ func Start(ctx context.Context, opts Options) (*Farm, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewJSONHandler(f.farmLog, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	f.Local, err = localfarm.Start(ctx, localfarm.Config{
+	f.Local, err = wiring.StartLocal(ctx, wiring.LocalConfig{
 		Addr:           "127.0.0.1:0",
 		AWS:            &awsCfg,
-		Farm:           wiring.Config{Topology: opts.Topology, Scheduler: opts.Scheduler},
+		Farm:           wiring.Config{Topology: opts.Topology, Policy: opts.Policy},
 		ReaperInterval: opts.ReaperInterval,
-		Handler: func(wf *wiring.Farm, token string) (http.Handler, error) {
-			h, err := wired.Handler(wf, token)
-			if err != nil {
-				return nil, err
-			}
-			return f.Answers.Wrap(h), nil
-		},
-		Logger: logger,
+		WrapAPI:        f.Answers.Wrap,
+		Logger:         logger,
 	})
 	if err != nil {
 		return nil, err

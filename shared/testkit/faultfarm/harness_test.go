@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/scheduler"
+	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/testkit/emulatortest"
 	"github.com/buildfarm/buildfarm/shared/testkit/farmcheck"
 	"github.com/buildfarm/buildfarm/shared/testkit/faultfarm"
@@ -55,7 +55,7 @@ func startFarm(t *testing.T) *faultfarm.Farm {
 		BuilderBin:  builderBin,
 		Builders:    2,
 		Slots:       2,
-		Scheduler: scheduler.Config{Heartbeat: heartbeat, Lease: lease, RequeueBackoff: 10 * time.Millisecond,
+		Policy: farm.Policy{Heartbeat: heartbeat, Lease: lease, RequeueBackoff: 10 * time.Millisecond,
 			// Blame is checked, not acted on: keep builders enabled.
 			BuilderMaxFailures: 100},
 		ReaperInterval: 500 * time.Millisecond,

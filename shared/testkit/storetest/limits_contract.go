@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/app/admission"
+	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 )
 
 // RunLimitsContract checks what keeps one caller from costing the farm
@@ -29,7 +30,7 @@ func RunLimitsContract(t *testing.T, newStore NewStore) {
 			{Hash: farm.HashToken("three"), ID: farm.NewID(t0.Add(2 * time.Millisecond)), Role: farm.RoleAdmin, CreatedAt: t0},
 		}
 		for _, tok := range toks {
-			must(t, s.Commit(ctx, scheduler.Tx{Tokens: []*farm.Token{tok}}))
+			must(t, s.Commit(ctx, store.Tx{Tokens: []*farm.Token{tok}}))
 		}
 		list, err := s.ListTokens(ctx)
 		must(t, err)
@@ -63,13 +64,13 @@ func RunLimitsContract(t *testing.T, newStore NewStore) {
 		t.Parallel()
 		s := newStore(t)
 		ids := newIDs(4)
-		edge := func(job, dependent string) scheduler.DependentEdge {
-			return scheduler.DependentEdge{JobID: job, DependentID: dependent, ExpiresAt: t0.Add(24 * time.Hour)}
+		edge := func(job, dependent string) store.DependentEdge {
+			return store.DependentEdge{JobID: job, DependentID: dependent, ExpiresAt: t0.Add(24 * time.Hour)}
 		}
-		must(t, s.Commit(ctx, scheduler.Tx{Dependents: []scheduler.DependentEdge{edge(ids[0], ids[2]), edge(ids[0], ids[1])}}))
+		must(t, s.Commit(ctx, store.Tx{Dependents: []store.DependentEdge{edge(ids[0], ids[2]), edge(ids[0], ids[1])}}))
 		// Writing an edge again changes nothing.
-		must(t, s.Commit(ctx, scheduler.Tx{Dependents: []scheduler.DependentEdge{edge(ids[0], ids[2])}}))
-		must(t, s.Commit(ctx, scheduler.Tx{Dependents: []scheduler.DependentEdge{edge(ids[3], ids[1])}}))
+		must(t, s.Commit(ctx, store.Tx{Dependents: []store.DependentEdge{edge(ids[0], ids[2])}}))
+		must(t, s.Commit(ctx, store.Tx{Dependents: []store.DependentEdge{edge(ids[3], ids[1])}}))
 		got, err := s.Dependents(ctx, ids[0], 0)
 		must(t, err)
 		if !reflect.DeepEqual(got, []string{ids[1], ids[2]}) {
@@ -91,12 +92,12 @@ func RunLimitsContract(t *testing.T, newStore NewStore) {
 		if zero.Count != 0 || zero.Version != 0 || zero.JobID != ids[0] {
 			t.Fatalf("tally never written: %+v", zero)
 		}
-		one := &scheduler.DependentTally{JobID: ids[0], Count: 1, Version: 1, ExpiresAt: t0.Add(time.Hour)}
-		must(t, s.Commit(ctx, scheduler.Tx{Tallies: []scheduler.TallyWrite{{Next: one}}}))
-		mustCode(t, s.Commit(ctx, scheduler.Tx{Tallies: []scheduler.TallyWrite{{Next: one}}}), farm.EConflict)
-		two := &scheduler.DependentTally{JobID: ids[0], Count: 2, Version: 2}
-		must(t, s.Commit(ctx, scheduler.Tx{Tallies: []scheduler.TallyWrite{{Prev: one, Next: two}}}))
-		mustCode(t, s.Commit(ctx, scheduler.Tx{Tallies: []scheduler.TallyWrite{{Prev: one, Next: two}}}), farm.EConflict)
+		one := &store.DependentTally{JobID: ids[0], Count: 1, Version: 1, ExpiresAt: t0.Add(time.Hour)}
+		must(t, s.Commit(ctx, store.Tx{Tallies: []store.TallyWrite{{Next: one}}}))
+		mustCode(t, s.Commit(ctx, store.Tx{Tallies: []store.TallyWrite{{Next: one}}}), farm.EConflict)
+		two := &store.DependentTally{JobID: ids[0], Count: 2, Version: 2}
+		must(t, s.Commit(ctx, store.Tx{Tallies: []store.TallyWrite{{Prev: one, Next: two}}}))
+		mustCode(t, s.Commit(ctx, store.Tx{Tallies: []store.TallyWrite{{Prev: one, Next: two}}}), farm.EConflict)
 		tally, err := s.GetDependentTally(ctx, ids[0])
 		must(t, err)
 		if tally.Count != 2 || tally.Version != 2 {
@@ -124,7 +125,7 @@ func RunLimitsContract(t *testing.T, newStore NewStore) {
 		var found []string
 		cursor, calls := "", 0
 		for {
-			page, err := s.ListJobs(ctx, scheduler.JobFilter{Status: farm.StatusQueued, Pool: "arm64", Limit: 1, Scan: 4, Cursor: cursor})
+			page, err := s.ListJobs(ctx, store.JobFilter{Status: farm.StatusQueued, Pool: "arm64", Limit: 1, Scan: 4, Cursor: cursor})
 			must(t, err)
 			calls++
 			if len(page.Jobs) > 1 {
@@ -146,12 +147,12 @@ func RunLimitsContract(t *testing.T, newStore NewStore) {
 			t.Fatalf("found %v, want the arm64 jobs %v newest first", found, []string{ids[1], ids[0]})
 		}
 		// A filter its index answers whole always fills its page.
-		page, err := s.ListJobs(ctx, scheduler.JobFilter{Status: farm.StatusQueued, Limit: 10, Scan: 4})
+		page, err := s.ListJobs(ctx, store.JobFilter{Status: farm.StatusQueued, Limit: 10, Scan: 4})
 		must(t, err)
 		if len(page.Jobs) != 10 || page.NextCursor == "" {
 			t.Fatalf("status-only listing: %d jobs, cursor %q", len(page.Jobs), page.NextCursor)
 		}
-		byType, err := s.ListJobs(ctx, scheduler.JobFilter{Type: farm.TypeScript, Pool: "arm64", Limit: 5})
+		byType, err := s.ListJobs(ctx, store.JobFilter{Type: farm.TypeScript, Pool: "arm64", Limit: 5})
 		must(t, err)
 		if !reflect.DeepEqual(jobIDs(byType.Jobs), []string{ids[1], ids[0]}) || byType.NextCursor != "" {
 			t.Fatalf("by type and pool: %v, cursor %q", jobIDs(byType.Jobs), byType.NextCursor)
@@ -160,11 +161,11 @@ func RunLimitsContract(t *testing.T, newStore NewStore) {
 
 	t.Run("DependentsNeverRewriteTheJobTheyWaitFor", func(t *testing.T) {
 		t.Parallel()
-		e := NewEnv(t, newStore, scheduler.Config{MaxDependents: 3})
+		e := NewEnv(t, newStore, farm.Policy{MaxDependents: 3})
 		e.Builder(t, "b", 1)
 		parent := e.ScriptJob(t, "default", 0)
 		sub := func(deps ...string) (*farm.Job, error) {
-			j, _, err := e.Sched.Submit(ctx, scheduler.SubmitRequest{Type: farm.TypeScript, Payload: json.RawMessage(`{"script":"x"}`), DependsOn: deps, RequestedBy: "submitter:test"})
+			j, _, err := e.Jobs.Submit(ctx, admission.Request{Type: farm.TypeScript, Payload: json.RawMessage(`{"script":"x"}`), DependsOn: deps, RequestedBy: "submitter:test"})
 			return j, err
 		}
 		var waiting []string
@@ -191,7 +192,7 @@ func RunLimitsContract(t *testing.T, newStore NewStore) {
 		if fieldOf(err) != "depends_on[0]" || !strings.Contains(err.Error(), "dependent") {
 			t.Fatalf("a fourth dependent: %v, want invalid depends_on[0]", err)
 		}
-		all, err := e.Store.ListJobs(ctx, scheduler.JobFilter{Limit: 50})
+		all, err := e.Store.ListJobs(ctx, store.JobFilter{Limit: 50})
 		must(t, err)
 		if len(all.Jobs) != 4 {
 			t.Fatalf("%d jobs after a refused submit, want 4", len(all.Jobs))
@@ -200,9 +201,9 @@ func RunLimitsContract(t *testing.T, newStore NewStore) {
 			t.Fatalf("a refused submit counted: tally %d", tally.Count)
 		}
 		// Dependency behaviour holds: success releases every dependent.
-		j, err := e.Sched.Claim(ctx, "b", "default")
+		j, err := e.Claim(ctx, "b", "default")
 		must(t, err)
-		_, err = e.Sched.Complete(ctx, "b", j.ID, farm.Completion{ClaimToken: j.ClaimToken, Result: farm.StatusSucceeded})
+		_, err = e.Claims.Record(ctx, "b", j.ID, farm.Completion{ClaimToken: j.ClaimToken, Result: farm.StatusSucceeded})
 		must(t, err)
 		for _, id := range waiting {
 			if got, _ := e.Store.GetJob(ctx, id); got.Status != farm.StatusQueued {
@@ -219,15 +220,15 @@ func RunLimitsContract(t *testing.T, newStore NewStore) {
 
 	t.Run("PayloadLimitHoldsOnTheStoredForm", func(t *testing.T) {
 		t.Parallel()
-		e := NewEnv(t, newStore, scheduler.Config{})
+		e := NewEnv(t, newStore, farm.Policy{})
 		submit := func(value string) (*farm.Job, error) {
 			// As a client may send it: '<' and U+2028 as themselves (value
 			// holds nothing JSON must escape).
 			payload := []byte(`{"script":"true","env":{"DATA":"` + value + `"}}`)
-			if len(payload) > scheduler.MaxPayloadBytes {
+			if len(payload) > admission.MaxPayloadBytes {
 				t.Fatalf("test payload of %d bytes is over the limit as sent", len(payload))
 			}
-			j, _, err := e.Sched.Submit(ctx, scheduler.SubmitRequest{Type: farm.TypeScript, Payload: payload, RequestedBy: "submitter:test"})
+			j, _, err := e.Jobs.Submit(ctx, admission.Request{Type: farm.TypeScript, Payload: payload, RequestedBy: "submitter:test"})
 			return j, err
 		}
 		// 240 KiB of '<' is under the limit as sent, and must stay so: JSON
@@ -237,17 +238,17 @@ func RunLimitsContract(t *testing.T, newStore NewStore) {
 		must(t, err)
 		stored, err := e.Store.GetJob(ctx, j.ID)
 		must(t, err)
-		if len(stored.Payload) > scheduler.MaxPayloadBytes || !strings.Contains(string(stored.Payload), "<<<<") {
+		if len(stored.Payload) > admission.MaxPayloadBytes || !strings.Contains(string(stored.Payload), "<<<<") {
 			t.Fatalf("stored payload of %d bytes: %.60s", len(stored.Payload), stored.Payload)
 		}
 		// Characters JSON always escapes (U+2028 becomes 6 bytes, not 3)
 		// count in their stored form: refused naming the payload, never a
 		// store error.
-		_, err = submit(strings.Repeat("\u2028", (scheduler.MaxPayloadBytes-100)/3))
+		_, err = submit(strings.Repeat("\u2028", (admission.MaxPayloadBytes-100)/3))
 		if fieldOf(err) != "payload" {
 			t.Fatalf("payload over the limit once stored: %v, want invalid payload", err)
 		}
-		all, err := e.Store.ListJobs(ctx, scheduler.JobFilter{Limit: 5})
+		all, err := e.Store.ListJobs(ctx, store.JobFilter{Limit: 5})
 		must(t, err)
 		if len(all.Jobs) != 1 {
 			t.Fatalf("%d jobs stored, want the first only", len(all.Jobs))

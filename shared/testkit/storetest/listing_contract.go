@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 )
 
 // RunListingContract checks the listings the web page and the queue
@@ -42,7 +42,7 @@ func RunListingContract(t *testing.T, newStore NewStore) {
 		var got []string
 		cursor := ""
 		for pages := 0; ; pages++ {
-			page, err := s.ListJobs(ctx, scheduler.JobFilter{RequestedBy: "submitter:alice", Limit: 4, Cursor: cursor})
+			page, err := s.ListJobs(ctx, store.JobFilter{RequestedBy: "submitter:alice", Limit: 4, Cursor: cursor})
 			must(t, err)
 			got = append(got, jobIDs(page.Jobs)...)
 			if page.NextCursor == "" {
@@ -56,7 +56,7 @@ func RunListingContract(t *testing.T, newStore NewStore) {
 		if !reflect.DeepEqual(got, alice) {
 			t.Fatalf("alice's jobs %v, want %v", got, alice)
 		}
-		for _, f := range []scheduler.JobFilter{
+		for _, f := range []store.JobFilter{
 			{RequestedBy: "submitter:alice", Status: farm.StatusFailed},
 			{RequestedBy: "submitter:alice", Status: farm.StatusFailed, Pool: "default", Type: farm.TypeScript},
 		} {
@@ -66,7 +66,7 @@ func RunListingContract(t *testing.T, newStore NewStore) {
 				t.Fatalf("%+v: %v, want %v", f, jobIDs(page.Jobs), aliceFailed)
 			}
 		}
-		page, err := s.ListJobs(ctx, scheduler.JobFilter{RequestedBy: "submitter:nobody"})
+		page, err := s.ListJobs(ctx, store.JobFilter{RequestedBy: "submitter:nobody"})
 		must(t, err)
 		if len(page.Jobs) != 0 || page.NextCursor != "" {
 			t.Fatalf("nobody's jobs: %v", jobIDs(page.Jobs))
@@ -116,7 +116,7 @@ func RunListingContract(t *testing.T, newStore NewStore) {
 		must(t, err)
 		next := j.Clone()
 		next.Status, next.StartedAt, next.TimeToStartSeconds, next.Version = farm.StatusQueued, nil, nil, j.Version+1
-		must(t, s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Prev: j, Next: next}}}))
+		must(t, s.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Prev: j, Next: next}}}))
 		got, err = s.RecentStarts(ctx, "default", t0.Add(time.Minute), 100)
 		must(t, err)
 		if want := []float64{3.5, 2.5, 1.5}; !reflect.DeepEqual(got, want) {

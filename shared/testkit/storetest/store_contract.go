@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
 )
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -26,11 +26,11 @@ func rawJob(id string, status farm.JobStatus, pool string, score int64) *farm.Jo
 	}
 }
 
-func create(t *testing.T, s scheduler.Store, jobs ...*farm.Job) {
+func create(t *testing.T, s store.Store, jobs ...*farm.Job) {
 	t.Helper()
 	for _, j := range jobs {
 		ev := &farm.JobEvent{JobID: j.ID, Seq: farm.SeqFor(j.Version), At: t0, To: j.Status, Actor: "test"}
-		must(t, s.Commit(context.Background(), scheduler.Tx{Jobs: []scheduler.JobWrite{{Next: j, Event: ev}}}))
+		must(t, s.Commit(context.Background(), store.Tx{Jobs: []store.JobWrite{{Next: j, Event: ev}}}))
 	}
 }
 
@@ -94,7 +94,7 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		d := 59.5
 		done.DurationSeconds = &d
 		done.ClaimToken, done.LeaseExpiresAt = "", nil
-		must(t, s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Prev: j, Next: done}}}))
+		must(t, s.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Prev: j, Next: done}}}))
 		got, err = s.GetJob(ctx, id)
 		must(t, err)
 		if got.DurationSeconds == nil || *got.DurationSeconds != d || got.LeaseExpiresAt != nil || got.ClaimToken != "" {
@@ -125,9 +125,9 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		id := newIDs(1)[0]
 		create(t, s, rawJob(id, farm.StatusQueued, "default", 1))
 		again := rawJob(id, farm.StatusQueued, "default", 99)
-		err := s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Next: again}}})
+		err := s.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Next: again}}})
 		mustCode(t, err, farm.EConflict)
-		if !errors.Is(err, scheduler.ErrLostRace) {
+		if !errors.Is(err, store.ErrLostRace) {
 			t.Fatalf("conflict %v does not wrap ErrLostRace", err)
 		}
 		got, _ := s.GetJob(ctx, id)
@@ -152,8 +152,8 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 			prev(stale)
 			next := j.Touched()
 			next.Score = 500
-			err := s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Prev: stale, Next: next}}})
-			if !errors.Is(err, scheduler.ErrLostRace) {
+			err := s.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Prev: stale, Next: next}}})
+			if !errors.Is(err, store.ErrLostRace) {
 				t.Fatalf("stale %s: %v, want a lost race", name, err)
 			}
 		}
@@ -188,8 +188,8 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 					next := j.Touched()
 					next.Score = int64(w + 1)
 					<-start
-					err := s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Prev: j, Next: next}}})
-					if err != nil && !errors.Is(err, scheduler.ErrLostRace) {
+					err := s.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Prev: j, Next: next}}})
+					if err != nil && !errors.Is(err, store.ErrLostRace) {
 						t.Errorf("job %d writer %d: %v", i, w, err)
 						return
 					}
@@ -228,9 +228,9 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		staleB.Version = 9
 		bl := &farm.Builder{Name: "b1", Kind: farm.KindMetal, Arch: "amd64", Pools: []string{"default"}, Slots: 1, State: farm.BuilderIdle, Version: 1, CurrentJobs: []string{}, Capabilities: []string{}}
 		fresh := rawJob(ids[2], farm.StatusQueued, "default", 1)
-		err := s.Commit(ctx, scheduler.Tx{
-			Jobs:     []scheduler.JobWrite{{Prev: a, Next: na, Event: &farm.JobEvent{JobID: a.ID, Seq: farm.SeqFor(2), At: t0, To: farm.StatusQueued, Actor: "x"}}, {Prev: staleB, Next: nb}, {Next: fresh}},
-			Builders: []scheduler.BuilderWrite{{Next: bl}},
+		err := s.Commit(ctx, store.Tx{
+			Jobs:     []store.JobWrite{{Prev: a, Next: na, Event: &farm.JobEvent{JobID: a.ID, Seq: farm.SeqFor(2), At: t0, To: farm.StatusQueued, Actor: "x"}}, {Prev: staleB, Next: nb}, {Next: fresh}},
+			Builders: []store.BuilderWrite{{Next: bl}},
 			Tokens:   []*farm.Token{{Hash: farm.HashToken("s"), ID: "tok", Role: farm.RoleAdmin, CreatedAt: t0}},
 		})
 		mustCode(t, err, farm.EConflict)
@@ -262,7 +262,7 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 			next := cur.Touched()
 			next.Status = to
 			ev := &farm.JobEvent{JobID: id, Seq: farm.SeqFor(next.Version), At: t0.Add(time.Duration(i+1) * time.Second), From: cur.Status, To: to, Actor: "a", Detail: fmt.Sprint("step ", i), ExpiresAt: t0.Add(24 * time.Hour)}
-			must(t, s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Prev: cur, Next: next, Event: ev}}}))
+			must(t, s.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Prev: cur, Next: next, Event: ev}}}))
 			cur = next
 		}
 		evs, err := s.JobEvents(ctx, id)
@@ -306,7 +306,7 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		j, _ := s.GetJob(ctx, ids[1])
 		next := j.Touched()
 		next.Status = farm.StatusCancelled
-		must(t, s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Prev: j, Next: next}}}))
+		must(t, s.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Prev: j, Next: next}}}))
 		got, _ = s.QueuedJobs(ctx, "default", 10)
 		if len(got) != 4 || got[0].ID != ids[6] {
 			t.Fatalf("after cancel: %v", jobIDs(got))
@@ -371,7 +371,7 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		var got []string
 		cursor := ""
 		for pages := 0; ; pages++ {
-			page, err := s.ListJobs(ctx, scheduler.JobFilter{Status: farm.StatusQueued, Pool: "default", Limit: 2, Cursor: cursor})
+			page, err := s.ListJobs(ctx, store.JobFilter{Status: farm.StatusQueued, Pool: "default", Limit: 2, Cursor: cursor})
 			must(t, err)
 			got = append(got, jobIDs(page.Jobs)...)
 			if page.NextCursor == "" {
@@ -385,19 +385,19 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("queued/default pages %v, want %v", got, want)
 		}
-		all, err := s.ListJobs(ctx, scheduler.JobFilter{Limit: 100})
+		all, err := s.ListJobs(ctx, store.JobFilter{Limit: 100})
 		must(t, err)
 		if len(all.Jobs) != 12 || all.Jobs[0].ID != ids[11] || all.NextCursor != "" {
 			t.Fatalf("all: %d jobs, first %s, cursor %q", len(all.Jobs), all.Jobs[0].ID, all.NextCursor)
 		}
-		typed, err := s.ListJobs(ctx, scheduler.JobFilter{Type: farm.TypeBinaryBuild})
+		typed, err := s.ListJobs(ctx, store.JobFilter{Type: farm.TypeBinaryBuild})
 		must(t, err)
 		if len(typed.Jobs) != 1 || typed.Jobs[0].ID != ids[5] {
 			t.Fatalf("by type: %v", jobIDs(typed.Jobs))
 		}
-		_, err = s.ListJobs(ctx, scheduler.JobFilter{Cursor: "!!garbage"})
+		_, err = s.ListJobs(ctx, store.JobFilter{Cursor: "!!garbage"})
 		mustCode(t, err, farm.EInvalid)
-		_, err = s.ListJobs(ctx, scheduler.JobFilter{Limit: scheduler.MaxListLimit + 1})
+		_, err = s.ListJobs(ctx, store.JobFilter{Limit: store.MaxListLimit + 1})
 		mustCode(t, err, farm.EInvalid)
 	})
 
@@ -406,11 +406,11 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		s := newStore(t)
 		ids := newIDs(3)
 		rec := &farm.Idempotency{Key: "submit:x:k", Status: farm.IdempotencyCompleted, RequestHash: "h1", JobID: ids[0], CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-		must(t, s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Next: rawJob(ids[0], farm.StatusQueued, "default", 1)}}, Idempotency: &scheduler.IdempotencyWrite{Next: rec}}))
+		must(t, s.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Next: rawJob(ids[0], farm.StatusQueued, "default", 1)}}, Idempotency: &store.IdempotencyWrite{Next: rec}}))
 		dup := *rec
 		dup.JobID, dup.RequestHash, dup.CreatedAt = ids[1], "h2", t0.Add(time.Minute)
-		err := s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Next: rawJob(ids[1], farm.StatusQueued, "default", 1)}}, Idempotency: &scheduler.IdempotencyWrite{Next: &dup}})
-		if !errors.Is(err, scheduler.ErrIdempotencyKeyTaken) {
+		err := s.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Next: rawJob(ids[1], farm.StatusQueued, "default", 1)}}, Idempotency: &store.IdempotencyWrite{Next: &dup}})
+		if !errors.Is(err, store.ErrIdempotencyKeyTaken) {
 			t.Fatalf("second use of a key: %v, want ErrIdempotencyKeyTaken", err)
 		}
 		if _, err := s.GetJob(ctx, ids[1]); !farm.IsCode(err, farm.ENotFound) {
@@ -426,12 +426,12 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		mustCode(t, err, farm.ENotFound)
 		later := *rec
 		later.JobID, later.CreatedAt, later.ExpiresAt, later.Status = ids[2], t0.Add(2*time.Hour), t0.Add(3*time.Hour), farm.IdempotencyInProgress
-		must(t, s.Commit(ctx, scheduler.Tx{Jobs: []scheduler.JobWrite{{Next: rawJob(ids[2], farm.StatusQueued, "default", 1)}}, Idempotency: &scheduler.IdempotencyWrite{Next: &later}}))
+		must(t, s.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Next: rawJob(ids[2], farm.StatusQueued, "default", 1)}}, Idempotency: &store.IdempotencyWrite{Next: &later}}))
 		// A record is replaced only from the state it was read in.
 		done := later
 		done.Status = farm.IdempotencyCompleted
-		must(t, s.Commit(ctx, scheduler.Tx{Idempotency: &scheduler.IdempotencyWrite{Prev: &later, Next: &done}}))
-		mustCode(t, s.Commit(ctx, scheduler.Tx{Idempotency: &scheduler.IdempotencyWrite{Prev: &later, Next: &done}}), farm.EConflict)
+		must(t, s.Commit(ctx, store.Tx{Idempotency: &store.IdempotencyWrite{Prev: &later, Next: &done}}))
+		mustCode(t, s.Commit(ctx, store.Tx{Idempotency: &store.IdempotencyWrite{Prev: &later, Next: &done}}), farm.EConflict)
 		if got, _ := s.GetIdempotency(ctx, rec.Key, t0.Add(2*time.Hour)); got.Status != farm.IdempotencyCompleted {
 			t.Fatalf("record not completed: %+v", got)
 		}
@@ -446,8 +446,8 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 			CurrentJobs: []string{}, RegisteredAt: t0, UpdatedAt: t0, Version: 1}
 		a := b.Clone()
 		a.Name = "a1"
-		must(t, s.Commit(ctx, scheduler.Tx{Builders: []scheduler.BuilderWrite{{Next: b}, {Next: a}}}))
-		mustCode(t, s.Commit(ctx, scheduler.Tx{Builders: []scheduler.BuilderWrite{{Next: b}}}), farm.EConflict)
+		must(t, s.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Next: b}, {Next: a}}}))
+		mustCode(t, s.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Next: b}}}), farm.EConflict)
 		got, err := s.GetBuilder(ctx, "b2")
 		must(t, err)
 		if !reflect.DeepEqual(got, b) {
@@ -455,8 +455,8 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		}
 		next := b.Clone()
 		next.Version, next.CurrentJobs, next.State = 2, []string{"j1"}, farm.BuilderBusy
-		must(t, s.Commit(ctx, scheduler.Tx{Builders: []scheduler.BuilderWrite{{Prev: b, Next: next}}}))
-		mustCode(t, s.Commit(ctx, scheduler.Tx{Builders: []scheduler.BuilderWrite{{Prev: b, Next: next}}}), farm.EConflict)
+		must(t, s.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: next}}}))
+		mustCode(t, s.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: next}}}), farm.EConflict)
 		list, err := s.ListBuilders(ctx)
 		must(t, err)
 		if len(list) != 2 || list[0].Name != "a1" || list[1].State != farm.BuilderBusy {
@@ -464,8 +464,8 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		}
 
 		tok := &farm.Token{Hash: farm.HashToken("sekrit"), ID: "t-1", Role: farm.RoleBuilder, Builder: "b2", Name: "ci", CreatedBy: "admin", CreatedAt: t0}
-		must(t, s.Commit(ctx, scheduler.Tx{Tokens: []*farm.Token{tok}}))
-		mustCode(t, s.Commit(ctx, scheduler.Tx{Tokens: []*farm.Token{tok}}), farm.EConflict)
+		must(t, s.Commit(ctx, store.Tx{Tokens: []*farm.Token{tok}}))
+		mustCode(t, s.Commit(ctx, store.Tx{Tokens: []*farm.Token{tok}}), farm.EConflict)
 		gt, err := s.GetToken(ctx, tok.Hash)
 		must(t, err)
 		if !reflect.DeepEqual(gt, tok) {
@@ -476,7 +476,7 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		r1 := &farm.Resource{Pool: "ppas", Name: "ppa-1", Attributes: map[string]string{"url": "x"}, State: farm.ResourceFree, UpdatedAt: t0, Version: 1}
 		r2 := &farm.Resource{Pool: "ppas", Name: "ppa-0", State: farm.ResourceUsed, Holder: "h", LeaseToken: "lt", LeaseExpiresAt: farm.TimePtr(t0.Add(-time.Second)), UpdatedAt: t0, Version: 1}
 		other := &farm.Resource{Pool: "devices", Name: "d", State: farm.ResourceUsed, LeaseExpiresAt: farm.TimePtr(t0.Add(time.Hour)), UpdatedAt: t0, Version: 1}
-		must(t, s.Commit(ctx, scheduler.Tx{Pools: []scheduler.PoolWrite{{Next: pool}}, Resources: []scheduler.ResourceWrite{{Next: r1}, {Next: r2}, {Next: other}}}))
+		must(t, s.Commit(ctx, store.Tx{Pools: []store.PoolWrite{{Next: pool}}, Resources: []store.ResourceWrite{{Next: r1}, {Next: r2}, {Next: other}}}))
 		gp, err := s.GetResourcePool(ctx, "ppas")
 		must(t, err)
 		if !reflect.DeepEqual(gp, pool) {
@@ -494,11 +494,11 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		}
 		nr := r1.Clone()
 		nr.State, nr.Version = farm.ResourceUsed, 2
-		must(t, s.Commit(ctx, scheduler.Tx{Resources: []scheduler.ResourceWrite{{Prev: r1, Next: nr}}}))
-		mustCode(t, s.Commit(ctx, scheduler.Tx{Resources: []scheduler.ResourceWrite{{Prev: r1, Next: nr}}}), farm.EConflict)
+		must(t, s.Commit(ctx, store.Tx{Resources: []store.ResourceWrite{{Prev: r1, Next: nr}}}))
+		mustCode(t, s.Commit(ctx, store.Tx{Resources: []store.ResourceWrite{{Prev: r1, Next: nr}}}), farm.EConflict)
 		np := pool.Clone()
 		np.Version, np.LeaseSeconds = 2, 120
-		must(t, s.Commit(ctx, scheduler.Tx{Pools: []scheduler.PoolWrite{{Prev: pool, Next: np}}}))
-		mustCode(t, s.Commit(ctx, scheduler.Tx{Pools: []scheduler.PoolWrite{{Prev: pool, Next: np}}}), farm.EConflict)
+		must(t, s.Commit(ctx, store.Tx{Pools: []store.PoolWrite{{Prev: pool, Next: np}}}))
+		mustCode(t, s.Commit(ctx, store.Tx{Pools: []store.PoolWrite{{Prev: pool, Next: np}}}), farm.EConflict)
 	})
 }

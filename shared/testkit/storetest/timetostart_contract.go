@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/app/claims"
+	"github.com/buildfarm/buildfarm/shared/app/queue"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
+	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
 // RunTimeToStartContract checks what the farm tells about waiting: each
@@ -19,13 +20,12 @@ import (
 // job's position.
 func RunTimeToStartContract(t *testing.T, newStore NewStore) {
 	ctx := context.Background()
-	cfg := scheduler.Config{Heartbeat: 10 * time.Second}
+	cfg := farm.Policy{Heartbeat: 10 * time.Second}
 
 	t.Run("ClaimsRecordTimeToStartRunsAndMetrics", func(t *testing.T) {
 		t.Parallel()
-		e := NewEnv(t, newStore, cfg)
 		var metrics bytes.Buffer
-		e.Sched = scheduler.New(scheduler.Options{Store: e.Store, Doorbell: e.Bell, Pools: Pools, Config: cfg, Clock: e.Clock.Now, Logger: slog.New(slog.DiscardHandler), Metrics: &metrics})
+		e := NewEnvWith(t, newStore, wiring.Deps{Policy: cfg, Metrics: &metrics})
 		e.Builder(t, "b1", 4)
 		first := e.ScriptJob(t, "default", 0)
 		e.Clock.Advance(3 * time.Second)
@@ -35,15 +35,15 @@ func RunTimeToStartContract(t *testing.T, newStore NewStore) {
 		}
 		var rec map[string]any
 		must(t, json.Unmarshal(metrics.Bytes(), &rec))
-		if rec["Pool"] != "default" || rec[scheduler.MetricTimeToStart] != 3.0 || !strings.Contains(metrics.String(), `"Unit":"Seconds"`) {
+		if rec["Pool"] != "default" || rec[claims.MetricTimeToStart] != 3.0 || !strings.Contains(metrics.String(), `"Unit":"Seconds"`) {
 			t.Fatalf("EMF record %s", metrics.String())
 		}
 
 		// A retry resets attempts but not the run number; artifacts of both runs are kept.
-		_, err := e.Sched.Complete(ctx, "b1", first.ID, farm.Completion{ClaimToken: claimed.ClaimToken, Result: farm.StatusFailed,
+		_, err := e.Claims.Record(ctx, "b1", first.ID, farm.Completion{ClaimToken: claimed.ClaimToken, Result: farm.StatusFailed,
 			Artifacts: []farm.Artifact{{Name: "out.txt", Key: "artifacts/x/1/out.txt", Size: 1, SHA256: "aa"}}})
 		must(t, err)
-		retried, err := e.Sched.Retry(ctx, "admin", first.ID)
+		retried, err := e.Jobs.Retry(ctx, Admin, first.ID)
 		must(t, err)
 		if retried.Attempts != 0 || retried.Run != 1 || retried.TimeToStartSeconds != nil {
 			t.Fatalf("retried %+v", retried)
@@ -53,7 +53,7 @@ func RunTimeToStartContract(t *testing.T, newStore NewStore) {
 		if again.Run != 2 || again.Attempts != 1 || *again.TimeToStartSeconds != 2 {
 			t.Fatalf("second run %+v", again)
 		}
-		done, err := e.Sched.Complete(ctx, "b1", first.ID, farm.Completion{ClaimToken: again.ClaimToken, Result: farm.StatusSucceeded,
+		done, err := e.Claims.Record(ctx, "b1", first.ID, farm.Completion{ClaimToken: again.ClaimToken, Result: farm.StatusSucceeded,
 			Artifacts: []farm.Artifact{{Name: "out.txt", Key: "artifacts/x/2/out.txt", Size: 2, SHA256: "bb"}}})
 		must(t, err)
 		if len(done.Artifacts) != 2 || done.Artifacts[0].Attempt != 1 || done.Artifacts[1].Attempt != 2 {
@@ -79,7 +79,7 @@ func RunTimeToStartContract(t *testing.T, newStore NewStore) {
 		if started != 4 || p50 == nil || *p50 != 2 || p90 == nil || *p90 != 9 {
 			t.Fatalf("p50 %v p90 %v over %d, want 2 and 9 over 4", deref(p50), deref(p90), started)
 		}
-		e.Clock.Advance(scheduler.TimeToStartWindow + time.Second)
+		e.Clock.Advance(queue.TimeToStartWindow + time.Second)
 		if p50, p90, started := summary(t, e, "default"); started != 0 || p50 != nil || p90 != nil {
 			t.Fatalf("an hour later: p50 %v p90 %v over %d, want none", deref(p50), deref(p90), started)
 		}
@@ -93,7 +93,7 @@ func RunTimeToStartContract(t *testing.T, newStore NewStore) {
 		low2 := e.ScriptJob(t, "default", 1)
 		other := e.ScriptJob(t, "arm64", 0)
 		jobs := []*farm.Job{low, high, low2, other}
-		must(t, e.Sched.EstimateStarts(ctx, jobs))
+		must(t, e.Queue.EstimateStarts(ctx, jobs))
 		for j, want := range map[*farm.Job]int{high: 1, low: 2, low2: 3, other: 1} {
 			if j.QueuePosition == nil || *j.QueuePosition != want {
 				t.Errorf("job of priority %d in %s: position %v, want %d", j.Priority, j.Pool, j.QueuePosition, want)
@@ -105,7 +105,7 @@ func RunTimeToStartContract(t *testing.T, newStore NewStore) {
 // claim claims the best default-pool job for b1 and fails without one.
 func (e *Env) claim(t *testing.T) *farm.Job {
 	t.Helper()
-	j, err := e.Sched.Claim(context.Background(), "b1", "default")
+	j, err := e.Claim(context.Background(), "b1", "default")
 	must(t, err)
 	if j == nil {
 		t.Fatal("nothing to claim")
@@ -115,7 +115,7 @@ func (e *Env) claim(t *testing.T) *farm.Job {
 
 func summary(t *testing.T, e *Env, pool string) (p50, p90 *float64, started int) {
 	t.Helper()
-	sums, err := e.Sched.QueueSummary(context.Background())
+	sums, err := e.Queue.Summary(context.Background())
 	must(t, err)
 	for _, s := range sums {
 		if s.Pool == pool {

@@ -1,0 +1,26 @@
+package wiring
+
+import (
+	"io"
+
+	"github.com/buildfarm/buildfarm/shared/runtime/dispatch"
+	"github.com/buildfarm/buildfarm/shared/runtime/ingest"
+	"github.com/buildfarm/buildfarm/shared/runtime/reaperfn"
+)
+
+// Dispatcher is the dispatch Lambda's handler: the jobs table's changes
+// to the follow-up work.
+func (f *Farm) Dispatcher() *dispatch.Dispatcher {
+	return &dispatch.Dispatcher{Jobs: f.Store, Work: f.FollowUp, Logger: f.Logger.With("component", "dispatch")}
+}
+
+// Ingest is the ingest Lambda's handler: uploads under incoming/<type>/ to jobs.
+func (f *Farm) Ingest() *ingest.Handler {
+	return &ingest.Handler{Jobs: f.Jobs, IncomingPrefix: f.Config.Topology.Bucket.IncomingPrefix, Logger: f.Logger.With("component", "ingest")}
+}
+
+// ReaperFn is the reaper Lambda's handler: reaper passes and lease checks,
+// with the queue metrics written to metrics (nil: none).
+func (f *Farm) ReaperFn(metrics io.Writer) *reaperfn.Reaper {
+	return &reaperfn.Reaper{Rules: f.Reaper, Metrics: metrics, Logger: f.Logger.With("component", "reaper")}
+}
