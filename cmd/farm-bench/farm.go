@@ -16,6 +16,7 @@ import (
 
 	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
 	"github.com/buildfarm/buildfarm/shared/adapter/client"
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 	"github.com/buildfarm/buildfarm/shared/adapter/emulator"
 	"github.com/buildfarm/buildfarm/shared/adapter/provision"
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
@@ -106,7 +107,7 @@ func (r *rig) startFarm(ctx context.Context, name string, policy farm.Policy) (*
 
 func tablesOf(top *topology.Topology) []ddbunits.Table {
 	var out []ddbunits.Table
-	for _, t := range top.Tables() {
+	for _, t := range dynamostore.Tables(top) {
 		dt := ddbunits.Table{Name: t.Name, Key: []string{t.Partition.Name}, Indexes: map[string][]string{}, KeysOnly: map[string]bool{}, Include: map[string][]string{}}
 		if t.Sort != nil {
 			dt.Key = append(dt.Key, t.Sort.Name)
@@ -117,7 +118,7 @@ func tablesOf(top *topology.Topology) []ddbunits.Table {
 				keys = append(keys, ix.Sort.Name)
 			}
 			dt.Indexes[ix.Name] = keys
-			dt.KeysOnly[ix.Name] = ix.Projection == topology.ProjectKeysOnly || ix.Projection == topology.ProjectInclude
+			dt.KeysOnly[ix.Name] = ix.Projection == dynamostore.ProjectKeysOnly || ix.Projection == dynamostore.ProjectInclude
 			dt.Include[ix.Name] = ix.NonKeyAttributes
 		}
 		out = append(out, dt)

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
@@ -76,7 +75,7 @@ func keyQuery(table, index string, key expression.KeyConditionBuilder, filter *e
 
 // QueuedJobs reads a pool's queue from the sparse dispatch index, in rank order.
 func (s *Store) QueuedJobs(ctx context.Context, pool string, limit int) ([]*farm.Job, error) {
-	in, err := keyQuery(s.top.Jobs.Name, topology.IndexQueued, expression.Key("queue_pool").Equal(expression.Value(pool)), nil)
+	in, err := keyQuery(s.top.Jobs.Name, IndexQueued, expression.Key("queue_pool").Equal(expression.Value(pool)), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -112,12 +111,12 @@ func stringKey(name string) func(map[string]types.AttributeValue) (string, error
 
 // ExpiredLeases reads the lease index up to now.
 func (s *Store) ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	return s.activeBefore(ctx, topology.IndexLease, "lease_expires_at", now, limit)
+	return s.activeBefore(ctx, IndexLease, "lease_expires_at", now, limit)
 }
 
 // OverdueJobs reads the deadline index up to now.
 func (s *Store) OverdueJobs(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	return s.activeBefore(ctx, topology.IndexDeadline, "deadline_at", now, limit)
+	return s.activeBefore(ctx, IndexDeadline, "deadline_at", now, limit)
 }
 
 // ListJobs lists newest first through the most selective index the filter
@@ -167,7 +166,7 @@ func (s *Store) ListJobs(ctx context.Context, f store.JobFilter) (*store.JobPage
 // the figures are in the index keys, so no job is read.
 func (s *Store) RecentStarts(ctx context.Context, pool string, since time.Time, limit int) ([]float64, error) {
 	key := expression.KeyAnd(expression.Key("pool").Equal(expression.Value(pool)), expression.Key("start_key").GreaterThanEqual(expression.Value(fmtTime(since))))
-	in, err := keyQuery(s.top.Jobs.Name, topology.IndexStarts, key, nil)
+	in, err := keyQuery(s.top.Jobs.Name, IndexStarts, key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -197,23 +196,23 @@ type listing struct {
 
 // listIndex picks the most selective index the filter allows.
 func (s *Store) listIndex(f store.JobFilter) listing {
-	ix := listing{name: topology.IndexCreated, pk: "job_shard", pv: jobShard}
+	ix := listing{name: IndexCreated, pk: "job_shard", pv: jobShard}
 	switch {
 	// Jobs that wait or run are few; one person's jobs are fewer than all
 	// finished jobs of a status.
 	case f.Status != "" && !f.Status.Terminal():
-		ix = listing{name: topology.IndexStatus, pk: "status", pv: string(f.Status)}
+		ix = listing{name: IndexStatus, pk: "status", pv: string(f.Status)}
 	case f.RequestedBy != "":
-		ix = listing{name: topology.IndexRequester, pk: "requested_by", pv: f.RequestedBy}
+		ix = listing{name: IndexRequester, pk: "requested_by", pv: f.RequestedBy}
 	case f.Status != "":
-		ix = listing{name: topology.IndexStatus, pk: "status", pv: string(f.Status)}
+		ix = listing{name: IndexStatus, pk: "status", pv: string(f.Status)}
 	case f.Type != "":
-		ix = listing{name: topology.IndexType, pk: "type", pv: f.Type}
+		ix = listing{name: IndexType, pk: "type", pv: f.Type}
 	case f.Pool != "":
-		ix = listing{name: topology.IndexPool, pk: "pool", pv: f.Pool}
+		ix = listing{name: IndexPool, pk: "pool", pv: f.Pool}
 	}
 	projected := map[string]bool{}
-	for _, i := range s.top.Jobs.Indexes {
+	for _, i := range JobIndexes() {
 		if i.Name == ix.name {
 			for _, a := range i.NonKeyAttributes {
 				projected[a] = true
@@ -449,7 +448,7 @@ func (s *Store) ListResources(ctx context.Context, pool string) ([]*farm.Resourc
 // to now, then each resource.
 func (s *Store) ExpiredResourceLeases(ctx context.Context, now time.Time, limit int) ([]*farm.Resource, error) {
 	key := expression.KeyAnd(expression.Key("held_shard").Equal(expression.Value(heldShard)), expression.Key("lease_expires_at").LessThan(expression.Value(fmtTime(now))))
-	in, err := keyQuery(s.top.Resources.Name, topology.IndexResourceLease, key, nil)
+	in, err := keyQuery(s.top.Resources.Name, IndexResourceLease, key, nil)
 	if err != nil {
 		return nil, err
 	}

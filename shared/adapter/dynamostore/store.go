@@ -364,7 +364,7 @@ func (s *Store) GetToken(ctx context.Context, hash string) (*farm.Token, error) 
 // Tokens are few (people, CI systems, builders): one partition of small
 // entries, read in one or two Query pages, never a scan of the table.
 func (s *Store) ListTokens(ctx context.Context) ([]*farm.Token, error) {
-	in, err := keyQuery(s.top.Tokens.Name, topology.IndexTokenID, expression.Key("token_shard").Equal(expression.Value(tokenShard)), nil)
+	in, err := keyQuery(s.top.Tokens.Name, IndexTokenID, expression.Key("token_shard").Equal(expression.Value(tokenShard)), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +384,7 @@ func decodeToken(item map[string]types.AttributeValue) (*farm.Token, error) {
 // token (conditional on it still being there).
 func (s *Store) DeleteToken(ctx context.Context, id string) (*farm.Token, error) {
 	key := expression.KeyAnd(expression.Key("token_shard").Equal(expression.Value(tokenShard)), expression.Key("id").Equal(expression.Value(id)))
-	in, err := keyQuery(s.top.Tokens.Name, topology.IndexTokenID, key, nil)
+	in, err := keyQuery(s.top.Tokens.Name, IndexTokenID, key, nil)
 	if err != nil {
 		return nil, err
 	}

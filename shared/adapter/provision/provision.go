@@ -20,6 +20,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/awsconf"
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 )
 
@@ -35,7 +36,7 @@ type Result struct {
 func Apply(ctx context.Context, cfg aws.Config, top *topology.Topology) (*Result, error) {
 	ddb := dynamodb.NewFromConfig(cfg)
 	res := &Result{QueueURLs: map[string]string{}}
-	for _, t := range top.Tables() {
+	for _, t := range dynamostore.Tables(top) {
 		arn, err := ensureTable(ctx, ddb, t)
 		if err != nil {
 			return nil, err
@@ -56,7 +57,7 @@ func Apply(ctx context.Context, cfg aws.Config, top *topology.Topology) (*Result
 	return res, nil
 }
 
-func ensureTable(ctx context.Context, ddb *dynamodb.Client, t topology.Table) (string, error) {
+func ensureTable(ctx context.Context, ddb *dynamodb.Client, t dynamostore.Table) (string, error) {
 	out, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &t.Name})
 	if err == nil {
 		return aws.ToString(out.Table.LatestStreamArn), nil
@@ -66,7 +67,7 @@ func ensureTable(ctx context.Context, ddb *dynamodb.Client, t topology.Table) (s
 		return "", fmt.Errorf("provision: describe table %s: %w", t.Name, err)
 	}
 	attrs := map[string]ddbtypes.ScalarAttributeType{}
-	addAttr := func(k topology.Key) { attrs[k.Name] = ddbtypes.ScalarAttributeType(k.Type) }
+	addAttr := func(k dynamostore.Key) { attrs[k.Name] = ddbtypes.ScalarAttributeType(k.Type) }
 	in := &dynamodb.CreateTableInput{
 		TableName:   &t.Name,
 		BillingMode: ddbtypes.BillingModePayPerRequest,
@@ -116,7 +117,7 @@ func ensureTable(ctx context.Context, ddb *dynamodb.Client, t topology.Table) (s
 	return aws.ToString(created.TableDescription.LatestStreamArn), nil
 }
 
-func keySchema(pk topology.Key, sk *topology.Key) []ddbtypes.KeySchemaElement {
+func keySchema(pk dynamostore.Key, sk *dynamostore.Key) []ddbtypes.KeySchemaElement {
 	ks := []ddbtypes.KeySchemaElement{{AttributeName: aws.String(pk.Name), KeyType: ddbtypes.KeyTypeHash}}
 	if sk != nil {
 		ks = append(ks, ddbtypes.KeySchemaElement{AttributeName: aws.String(sk.Name), KeyType: ddbtypes.KeyTypeRange})

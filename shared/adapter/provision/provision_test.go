@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 	"github.com/buildfarm/buildfarm/shared/adapter/provision"
 	"github.com/buildfarm/buildfarm/shared/testkit/emulatortest"
 )
@@ -33,14 +34,15 @@ func TestApplyIsIdempotentAndMatchesTheTopology(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := len(desc.Table.GlobalSecondaryIndexes), len(top.Jobs.Indexes); got != want {
-		t.Fatalf("jobs table has %d indexes, topology says %d", got, want)
+	if got, want := len(desc.Table.GlobalSecondaryIndexes), len(dynamostore.JobIndexes()); got != want {
+		t.Fatalf("jobs table has %d indexes, the schema says %d", got, want)
 	}
 	ttl, err := ddb.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(top.Idempotency.Name)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aws.ToString(ttl.TimeToLiveDescription.AttributeName) != top.Idempotency.TTLAttribute {
+	idem, _ := dynamostore.Schema(top, top.Idempotency)
+	if idem.TTLAttribute == "" || aws.ToString(ttl.TimeToLiveDescription.AttributeName) != idem.TTLAttribute {
 		t.Fatalf("idempotency TTL attribute = %v", ttl.TimeToLiveDescription.AttributeName)
 	}
 	sq := sqs.NewFromConfig(cfg)

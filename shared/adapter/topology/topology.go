@@ -1,7 +1,8 @@
-// Package topology is the one definition of every table, index, queue and
-// bucket of the farm. The local runtime provisions the emulator from it and
-// the CDK stack declares AWS resources from it, so names, keys and indexes
-// cannot drift between the two.
+// Package topology is the one definition of the names of every table,
+// queue and bucket of the farm (a table's keys and indexes are the DynamoDB
+// store's: adapter/dynamostore.Tables). The local runtime provisions the
+// emulator from it and the CDK stack declares AWS resources from it, so
+// names cannot drift between the two.
 package topology
 
 import (
@@ -12,58 +13,12 @@ import (
 	"strings"
 )
 
-// AttrType is a DynamoDB key attribute type.
-type AttrType string
-
-const (
-	String AttrType = "S"
-	Number AttrType = "N"
-)
-
-// Key is a key attribute.
-type Key struct {
-	Name string
-	Type AttrType
-}
-
-// Projection is what a global secondary index copies of each item.
-type Projection string
-
-const (
-	// ProjectAll copies whole items: for an index whose readers need them
-	// (the dispatch index: a claim works on the queued job as read).
-	ProjectAll Projection = "ALL"
-	// ProjectKeysOnly copies the keys: the index is written only when its
-	// own keys change, not on every write of the item (heartbeats rewrite
-	// running jobs every few seconds).
-	ProjectKeysOnly Projection = "KEYS_ONLY"
-	// ProjectInclude copies the keys and the NonKeyAttributes. Projecting
-	// only attributes that never change once written keeps the index as
-	// cheap to maintain as a keys-only one, while queries can filter on
-	// them without reading the items.
-	ProjectInclude Projection = "INCLUDE"
-)
-
-// Index is a global secondary index.
-type Index struct {
-	Name       string
-	Partition  Key
-	Sort       *Key
-	Projection Projection
-	// NonKeyAttributes are the attributes an INCLUDE index copies.
-	NonKeyAttributes []string
-}
-
-// Table is a DynamoDB table.
+// Table is a DynamoDB table: its logical id (for CDK constructs) and its
+// name. Its keys, indexes, TTL attribute and stream are the store's
+// (adapter/dynamostore.Tables), which alone knows attribute names.
 type Table struct {
-	ID           string // logical id, for CDK constructs
-	Name         string
-	Partition    Key
-	Sort         *Key
-	Indexes      []Index
-	TTLAttribute string
-	// Stream: the table streams new and old images (the dispatcher reads them).
-	Stream bool
+	ID   string
+	Name string
 }
 
 // Queue is an SQS queue with its dead-letter queue.
@@ -111,31 +66,6 @@ type Topology struct {
 	Bucket          Bucket
 }
 
-// Index names and index key attributes of the jobs table. The queue-entry
-// attributes (queue_pool, queue_rank, active_shard, deadline_at) exist only while
-// a job is queued or running: the indexes over them are sparse.
-const (
-	IndexQueued   = "by-pool-queue" // queue_pool, queue_rank: dispatch order per pool
-	IndexLease    = "by-lease"      // active_shard, lease_expires_at: the reaper's expired leases
-	IndexDeadline = "by-deadline"   // active_shard, deadline_at: jobs past their own timeout
-	IndexStatus   = "by-status"     // status, id
-	IndexType     = "by-type"       // type, id
-	IndexPool     = "by-pool"       // pool, id
-	IndexCreated  = "by-created"    // job_shard, id: every job, newest first
-	// IndexRequester lists a submitter's jobs newest first (requested_by, id).
-	IndexRequester = "by-requester"
-	// IndexStarts lists a pool's jobs by their last start (pool,
-	// start_key = "<started_at>#<time to start>"): the queue's time-to-start
-	// percentiles read one bounded range of it, and the figure rides in the
-	// key so that the index stays keys-only.
-	IndexStarts = "by-pool-start"
-	// IndexResourceLease lists held resources by lease expiry (held_shard, lease_expires_at).
-	IndexResourceLease = "by-lease"
-	// IndexTokenID lists tokens by id (token_shard, id): listing and revoking
-	// by id without a scan.
-	IndexTokenID = "by-id"
-)
-
 // DefaultPrefix names the farm's resources when nothing else is configured.
 const DefaultPrefix = "buildfarm"
 
@@ -146,12 +76,6 @@ var (
 	prefixPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,30}$`)
 	poolPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
 )
-
-func s(name string) Key { return Key{Name: name, Type: String} }
-func sk(name string) *Key {
-	k := s(name)
-	return &k
-}
 
 // New returns the topology for a farm whose resource names start with prefix
 // and which serves the given builder pools.
@@ -172,37 +96,16 @@ func New(prefix string, pools []string) (*Topology, error) {
 	}
 	n := func(s string) string { return prefix + "-" + s }
 	t := &Topology{
-		Prefix: prefix,
-		Pools:  pools,
-		Jobs: Table{
-			ID: "Jobs", Name: n("jobs"), Partition: s("id"), Stream: true,
-			Indexes: []Index{
-				{Name: IndexQueued, Partition: s("queue_pool"), Sort: sk("queue_rank"), Projection: ProjectAll},
-				{Name: IndexLease, Partition: s("active_shard"), Sort: sk("lease_expires_at"), Projection: ProjectKeysOnly},
-				{Name: IndexDeadline, Partition: s("active_shard"), Sort: sk("deadline_at"), Projection: ProjectKeysOnly},
-				// A job's type and pool never change: listing by status or type
-				// filters on them in the index, reading only the jobs that match.
-				{Name: IndexStatus, Partition: s("status"), Sort: sk("id"), Projection: ProjectInclude, NonKeyAttributes: []string{"type", "pool"}},
-				{Name: IndexType, Partition: s("type"), Sort: sk("id"), Projection: ProjectInclude, NonKeyAttributes: []string{"pool"}},
-				{Name: IndexPool, Partition: s("pool"), Sort: sk("id"), Projection: ProjectKeysOnly},
-				{Name: IndexCreated, Partition: s("job_shard"), Sort: sk("id"), Projection: ProjectKeysOnly},
-				{Name: IndexRequester, Partition: s("requested_by"), Sort: sk("id"), Projection: ProjectKeysOnly},
-				{Name: IndexStarts, Partition: s("pool"), Sort: sk("start_key"), Projection: ProjectKeysOnly},
-			},
-		},
-		JobEvents: Table{ID: "JobEvents", Name: n("job-events"), Partition: s("job_id"), Sort: sk("seq"), TTLAttribute: "expires_at"},
-		Builders:  Table{ID: "Builders", Name: n("builders"), Partition: s("name")},
-		Tokens: Table{
-			ID: "Tokens", Name: n("tokens"), Partition: s("token_hash"), TTLAttribute: "expires_at",
-			Indexes: []Index{{Name: IndexTokenID, Partition: s("token_shard"), Sort: sk("id"), Projection: ProjectAll}},
-		},
-		JobDependents: Table{ID: "JobDependents", Name: n("job-dependents"), Partition: s("job_id"), Sort: sk("dependent_id"), TTLAttribute: "expires_at"},
-		Idempotency:   Table{ID: "Idempotency", Name: n("idempotency"), Partition: s("key"), TTLAttribute: "expires_at"},
-		ResourcePools: Table{ID: "ResourcePools", Name: n("resource-pools"), Partition: s("name")},
-		Resources: Table{
-			ID: "Resources", Name: n("resources"), Partition: s("pool"), Sort: sk("name"),
-			Indexes: []Index{{Name: IndexResourceLease, Partition: s("held_shard"), Sort: sk("lease_expires_at"), Projection: ProjectKeysOnly}},
-		},
+		Prefix:        prefix,
+		Pools:         pools,
+		Jobs:          Table{ID: "Jobs", Name: n("jobs")},
+		JobEvents:     Table{ID: "JobEvents", Name: n("job-events")},
+		Builders:      Table{ID: "Builders", Name: n("builders")},
+		Tokens:        Table{ID: "Tokens", Name: n("tokens")},
+		JobDependents: Table{ID: "JobDependents", Name: n("job-dependents")},
+		Idempotency:   Table{ID: "Idempotency", Name: n("idempotency")},
+		ResourcePools: Table{ID: "ResourcePools", Name: n("resource-pools")},
+		Resources:     Table{ID: "Resources", Name: n("resources")},
 		IngestQueue: Queue{
 			ID: "IngestQueue", Name: n("ingest"), DLQName: n("ingest-dlq"),
 			VisibilityTimeoutSeconds: 60, MaxReceiveCount: 5, RetentionSeconds: 4 * 24 * 3600,

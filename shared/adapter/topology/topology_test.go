@@ -70,21 +70,3 @@ func TestParsePools(t *testing.T) {
 		t.Fatalf("ParsePools(\"\") = %v", got)
 	}
 }
-
-func TestEveryIndexSaysWhatItProjects(t *testing.T) {
-	t.Parallel()
-	top, err := New("bf", DefaultPools)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tb := range top.Tables() {
-		for _, ix := range tb.Indexes {
-			switch {
-			case ix.Projection != ProjectAll && ix.Projection != ProjectKeysOnly && ix.Projection != ProjectInclude:
-				t.Errorf("%s/%s projects %q", tb.Name, ix.Name, ix.Projection)
-			case (ix.Projection == ProjectInclude) != (len(ix.NonKeyAttributes) > 0):
-				t.Errorf("%s/%s: an INCLUDE index names its attributes, others none: %v", tb.Name, ix.Name, ix.NonKeyAttributes)
-			}
-		}
-	}
-}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
@@ -58,34 +59,11 @@ func (d *Dispatcher) Apply(ctx context.Context, changes []store.JobChange) []str
 	return failed
 }
 
-// FromLambda reduces a Lambda DynamoDB stream event to changes.
-func FromLambda(ev events.DynamoDBEvent) []store.JobChange {
-	out := make([]store.JobChange, 0, len(ev.Records))
-	for _, r := range ev.Records {
-		c := store.JobChange{ID: r.Change.SequenceNumber}
-		if id, ok := r.Change.Keys["id"]; ok && id.DataType() == events.DataTypeString {
-			c.JobID = id.String()
-		}
-		c.OldStatus = statusOf(r.Change.OldImage)
-		c.NewStatus = statusOf(r.Change.NewImage)
-		out = append(out, c)
-	}
-	return out
-}
-
-func statusOf(image map[string]events.DynamoDBAttributeValue) farm.JobStatus {
-	v, ok := image["status"]
-	if !ok || v.DataType() != events.DataTypeString {
-		return ""
-	}
-	return farm.JobStatus(v.String())
-}
-
 // HandleLambda is the dispatch Lambda's handler: partial batch failures name
 // the records to retry.
 func (d *Dispatcher) HandleLambda(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
-	for _, id := range d.Apply(ctx, FromLambda(ev)) {
+	for _, id := range d.Apply(ctx, dynamostore.JobChangesFromLambda(ev)) {
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: id})
 	}
 	return resp, nil

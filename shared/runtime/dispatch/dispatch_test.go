@@ -33,25 +33,6 @@ func loadStreamEvent(t *testing.T) events.DynamoDBEvent {
 	return ev
 }
 
-func TestFromLambdaKeepsOnlyStateChanges(t *testing.T) {
-	t.Parallel()
-	changes := dispatch.FromLambda(loadStreamEvent(t))
-	if len(changes) != 3 {
-		t.Fatalf("%d changes", len(changes))
-	}
-	want := []struct {
-		id       string
-		relevant bool
-		to       farm.JobStatus
-	}{{"111", true, farm.StatusQueued}, {"222", false, farm.StatusRunning}, {"333", true, farm.StatusSucceeded}}
-	for i, w := range want {
-		c := changes[i]
-		if c.ID != w.id || c.Relevant() != w.relevant || c.NewStatus != w.to || c.JobID == "" {
-			t.Errorf("change %d = %+v, want id %s relevant %v to %s", i, c, w.id, w.relevant, w.to)
-		}
-	}
-}
-
 type deadBell struct{}
 
 func (deadBell) Ring(context.Context, string, string, time.Duration) error {

@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 	"github.com/buildfarm/buildfarm/shared/app/store"
-	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
 // streamPoller does locally what the DynamoDB-stream event source mapping
@@ -44,7 +44,7 @@ func (p *streamPoller) run(ctx context.Context) {
 				delete(iterators, shard)
 				continue
 			}
-			if failed := p.apply(ctx, changes(out.Records)); len(failed) > 0 {
+			if failed := p.apply(ctx, dynamostore.JobChangesFromStream(out.Records)); len(failed) > 0 {
 				// In AWS the mapping would redeliver; here the reaper's sweep
 				// and the next change of the job cover it.
 				p.log.WarnContext(ctx, "stream: records not dispatched", "records", failed)
@@ -78,27 +78,4 @@ func (p *streamPoller) discoverShards(ctx context.Context, iterators map[string]
 		iterators[id] = it.ShardIterator
 	}
 	return errors.Join(errs...)
-}
-
-func changes(records []types.Record) []store.JobChange {
-	out := make([]store.JobChange, 0, len(records))
-	for _, r := range records {
-		if r.Dynamodb == nil {
-			continue
-		}
-		out = append(out, store.JobChange{
-			ID:        aws.ToString(r.Dynamodb.SequenceNumber),
-			JobID:     stringAttr(r.Dynamodb.Keys, "id"),
-			OldStatus: farm.JobStatus(stringAttr(r.Dynamodb.OldImage, "status")),
-			NewStatus: farm.JobStatus(stringAttr(r.Dynamodb.NewImage, "status")),
-		})
-	}
-	return out
-}
-
-func stringAttr(m map[string]types.AttributeValue, name string) string {
-	if v, ok := m[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
 }
