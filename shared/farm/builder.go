@@ -46,13 +46,6 @@ type Builder struct {
 	State               BuilderState      `json:"state"`
 	CleanStatus         CleanStatus       `json:"clean_status"`
 	Draining            bool              `json:"draining"`
-	// DrainRequested is the farm's own request that the builder drain (the
-	// scaler retiring an idle instance): it claims nothing more, and its
-	// heartbeats answer drain, until the request is lifted. Registering
-	// again does not lift it.
-	DrainRequested   bool       `json:"drain_requested,omitempty"`
-	DrainReason      string     `json:"drain_reason,omitempty"`
-	DrainRequestedAt *time.Time `json:"drain_requested_at,omitempty"`
 	LastHeartbeat       *time.Time        `json:"last_heartbeat,omitempty"`
 	CurrentJobs         []string          `json:"current_jobs"`
 	ConsecutiveFailures int               `json:"consecutive_failures"`
@@ -63,6 +56,14 @@ type Builder struct {
 	RegisteredAt        time.Time         `json:"registered_at"`
 	UpdatedAt           time.Time         `json:"updated_at"`
 	Version             int64             `json:"version"`
+
+	// DrainRequested is the farm's own request that the builder drain (the
+	// scaler retiring an idle instance): it claims nothing more, and its
+	// heartbeats answer drain, until the request is lifted. Registering
+	// again does not lift it.
+	DrainRequested   bool       `json:"drain_requested,omitempty"`
+	DrainReason      string     `json:"drain_reason,omitempty"`
+	DrainRequestedAt *time.Time `json:"drain_requested_at,omitempty"`
 }
 
 // BuilderSpec is what a builder registers with.
