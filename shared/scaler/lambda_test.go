@@ -10,6 +10,7 @@ import (
 
 	"github.com/buildfarm/buildfarm/shared/fleet"
 	"github.com/buildfarm/buildfarm/shared/memstore"
+	"github.com/buildfarm/buildfarm/shared/scaler/scalertest"
 )
 
 func fixture(t *testing.T, name string) json.RawMessage {
@@ -27,15 +28,15 @@ func fixture(t *testing.T, name string) json.RawMessage {
 func TestHandleLambda(t *testing.T) {
 	t.Parallel()
 	cfg := fleet.PoolConfig{Pool: "default", Group: "g-default", Min: 0, Max: 4, Slots: 2}
-	f := newSimFarm(memstore.New(), newFakeGroups(cfg.Group, 0, 4), cfg)
+	f := scalertest.NewSimFarm(memstore.New(), scalertest.NewFakeGroups(cfg.Group, 0, 4), cfg)
 	arm := fleet.PoolConfig{Pool: "arm64", Group: "g-arm64", Min: 1, Max: 2, Slots: 1}
-	f.scaler.Fleet.Pools = append(f.scaler.Fleet.Pools, arm)
-	armGroups := newFakeGroups(arm.Group, 1, 2)
-	f.scaler.Groups = routeGroups{cfg.Group: f.groups, arm.Group: armGroups}
-	f.submit(3)
+	f.Scaler.Fleet.Pools = append(f.Scaler.Fleet.Pools, arm)
+	armGroups := scalertest.NewFakeGroups(arm.Group, 1, 2)
+	f.Scaler.Groups = scalertest.RouteGroups{cfg.Group: f.Groups, arm.Group: armGroups}
+	f.Submit(3)
 	ctx := context.Background()
 
-	out, err := f.scaler.HandleLambda(ctx, fixture(t, "dynamodb-stream-jobs.json"))
+	out, err := f.Scaler.HandleLambda(ctx, fixture(t, "dynamodb-stream-jobs.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,15 +44,15 @@ func TestHandleLambda(t *testing.T) {
 	if len(got) != 1 || got["default"].(map[string]any)["desired"] != 2 {
 		t.Fatalf("burst answer %v, want pool default at desired 2 (3 jobs, 2 slots)", got)
 	}
-	if d, _ := f.groups.Describe(ctx, cfg.Group); d.Desired != 2 {
+	if d, _ := f.Groups.Describe(ctx, cfg.Group); d.Desired != 2 {
 		t.Fatalf("default group desired %d after a burst, want 2", d.Desired)
 	}
-	f.clock.Advance(2 * time.Second)
-	out, _ = f.scaler.HandleLambda(ctx, fixture(t, "dynamodb-stream-jobs.json"))
+	f.Clock.Advance(time.Second)
+	out, _ = f.Scaler.HandleLambda(ctx, fixture(t, "dynamodb-stream-jobs.json"))
 	if s, ok := out.(map[string]any)["default"].(map[string]any)["skipped"]; !ok {
 		t.Fatalf("second burst within the interval: %v, want skipped (%v)", out, s)
 	}
-	out, err = f.scaler.HandleLambda(ctx, fixture(t, "eventbridge-schedule.json"))
+	out, err = f.Scaler.HandleLambda(ctx, fixture(t, "eventbridge-schedule.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

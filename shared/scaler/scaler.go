@@ -28,8 +28,10 @@ const (
 const (
 	// DefaultLease bounds how long one tick holds a pool (below the function's timeout).
 	DefaultLease = 50 * time.Second
-	// DefaultMinInterval: a burst tick this soon after the pool's last tick is skipped.
-	DefaultMinInterval = 10 * time.Second
+	// DefaultMinInterval: a burst tick this soon after the pool's last tick
+	// is skipped (the stream's batching window already makes bursts one
+	// invocation per window; this absorbs parallel shards).
+	DefaultMinInterval = 2 * time.Second
 	// ForgetAfter: the builder record of an instance gone from its group is
 	// deleted once it has not been heard of for this long.
 	ForgetAfter = 5 * time.Minute

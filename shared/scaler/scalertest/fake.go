@@ -1,4 +1,4 @@
-package scaler_test
+package scalertest
 
 import (
 	"context"
@@ -8,27 +8,27 @@ import (
 	"github.com/buildfarm/buildfarm/shared/fleet"
 )
 
-// fakeGroups is an Auto Scaling group in memory that behaves like moto's:
+// FakeGroups is an Auto Scaling group in memory that behaves like moto's:
 // it accepts a desired capacity above max (AWS refuses it), launches
 // protected instances up to desired, and lets any instance be terminated.
-type fakeGroups struct {
-	mu         sync.Mutex
-	name       string
-	min, max   int
-	desired    int
-	instances  map[string]bool // id -> alive
-	order      []string
-	next       int
+type FakeGroups struct {
+	mu        sync.Mutex
+	name      string
+	min, max  int
+	desired   int
+	instances map[string]bool // id -> alive
+	order     []string
+	next      int
 }
 
-func newFakeGroups(name string, min, max int) *fakeGroups {
-	g := &fakeGroups{name: name, min: min, max: max, instances: map[string]bool{}}
+func NewFakeGroups(name string, min, max int) *FakeGroups {
+	g := &FakeGroups{name: name, min: min, max: max, instances: map[string]bool{}}
 	g.desired = min
 	g.reconcile()
 	return g
 }
 
-func (g *fakeGroups) reconcile() {
+func (g *FakeGroups) reconcile() {
 	alive := 0
 	for _, a := range g.instances {
 		if a {
@@ -43,7 +43,7 @@ func (g *fakeGroups) reconcile() {
 	}
 }
 
-func (g *fakeGroups) Describe(_ context.Context, group string) (fleet.Group, error) {
+func (g *FakeGroups) Describe(_ context.Context, group string) (fleet.Group, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	out := fleet.Group{Name: group, Min: g.min, Max: g.max, Desired: g.desired}
@@ -57,7 +57,7 @@ func (g *fakeGroups) Describe(_ context.Context, group string) (fleet.Group, err
 	return out, nil
 }
 
-func (g *fakeGroups) SetDesired(_ context.Context, _ string, n int) error {
+func (g *FakeGroups) SetDesired(_ context.Context, _ string, n int) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.desired = n
@@ -65,7 +65,7 @@ func (g *fakeGroups) SetDesired(_ context.Context, _ string, n int) error {
 	return nil
 }
 
-func (g *fakeGroups) Remove(_ context.Context, _, id string, decrement bool) error {
+func (g *FakeGroups) Remove(_ context.Context, _, id string, decrement bool) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.instances[id] {
@@ -79,21 +79,21 @@ func (g *fakeGroups) Remove(_ context.Context, _, id string, decrement bool) err
 	return nil
 }
 
-// routeGroups sends each group's calls to its own fake.
-type routeGroups map[string]interface {
+// RouteGroups sends each group's calls to its own fake.
+type RouteGroups map[string]interface {
 	Describe(ctx context.Context, group string) (fleet.Group, error)
 	SetDesired(ctx context.Context, group string, n int) error
 	Remove(ctx context.Context, group, id string, decrement bool) error
 }
 
-func (r routeGroups) Describe(ctx context.Context, group string) (fleet.Group, error) {
+func (r RouteGroups) Describe(ctx context.Context, group string) (fleet.Group, error) {
 	return r[group].Describe(ctx, group)
 }
 
-func (r routeGroups) SetDesired(ctx context.Context, group string, n int) error {
+func (r RouteGroups) SetDesired(ctx context.Context, group string, n int) error {
 	return r[group].SetDesired(ctx, group, n)
 }
 
-func (r routeGroups) Remove(ctx context.Context, group, id string, decrement bool) error {
+func (r RouteGroups) Remove(ctx context.Context, group, id string, decrement bool) error {
 	return r[group].Remove(ctx, group, id, decrement)
 }
