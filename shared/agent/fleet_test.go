@@ -61,7 +61,9 @@ func (f *realFarm) submit(t *testing.T, script string) *farm.Job {
 	return j
 }
 
-func quote(s string) string { return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"` }
+func quote(s string) string {
+	return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"`
+}
 
 func (f *realFarm) job(t *testing.T, id string) *farm.Job {
 	j, err := f.store.GetJob(context.Background(), id)
