@@ -61,6 +61,15 @@ type Config struct {
 	BuilderNames        []string `json:"builderNames"`
 	BuilderInstanceType string   `json:"builderInstanceType"`
 	BuilderSlots        int      `json:"builderSlots"`
+
+	// The elastic EC2 fleet: one Auto Scaling group per pool (fleet.go).
+	Fleet []FleetPool `json:"fleet"`
+	// InstanceIdentityCertificate is AWS's RSA certificate for the region
+	// (PEM, or file:<path>), with which the API verifies instances' signed
+	// identity documents; required with a fleet.
+	InstanceIdentityCertificate string `json:"instanceIdentityCertificate"`
+	// FleetTokenMinutes is the lifetime of an instance's builder token (default 60).
+	FleetTokenMinutes int `json:"fleetTokenMinutes"`
 }
 
 // Defaults returns the built-in settings.
@@ -141,13 +150,15 @@ func keys() []string {
 		"noncurrentExpireDays", "accessLogsExpireDays", "apiThrottleRate", "apiThrottleBurst",
 		"dispatchRetryAttempts", "oldestQueuedJobAgeAlarmSeconds", "queueAgeAlarmSeconds",
 		"errorsAlarmThreshold", "streamIteratorAgeAlarmSeconds", "alarmEmail",
-		"builderPools", "builderAsg", "builderNames", "builderInstanceType", "builderSlots"}
+		"builderPools", "builderAsg", "builderNames", "builderInstanceType", "builderSlots",
+		"fleet", "instanceIdentityCertificate", "fleetTokenMinutes"}
 }
 
 func applyContext(c *Config, get Getter) error {
 	strs := map[string]*string{
 		"prefix": &c.Prefix, "stackName": &c.StackName, "functionsDir": &c.FunctionsDir,
 		"lambdaArch": &c.LambdaArch, "alarmEmail": &c.AlarmEmail, "builderInstanceType": &c.BuilderInstanceType,
+		"instanceIdentityCertificate": &c.InstanceIdentityCertificate,
 	}
 	lists := map[string]*[]string{"pools": &c.Pools, "builderPools": &c.BuilderPools, "builderNames": &c.BuilderNames}
 	ints := map[string]*int{
@@ -158,6 +169,7 @@ func applyContext(c *Config, get Getter) error {
 		"dispatchRetryAttempts": &c.DispatchRetryAttempts, "oldestQueuedJobAgeAlarmSeconds": &c.OldestQueuedAlarmSecs,
 		"queueAgeAlarmSeconds": &c.QueueAgeAlarmSeconds, "errorsAlarmThreshold": &c.ErrorsAlarmThreshold,
 		"streamIteratorAgeAlarmSeconds": &c.StreamIteratorAlarmSecs, "builderSlots": &c.BuilderSlots,
+		"fleetTokenMinutes": &c.FleetTokenMinutes,
 	}
 	bools := map[string]*bool{"retainData": &c.RetainData, "builderAsg": &c.BuilderAsg}
 	for k, p := range strs {
@@ -196,7 +208,7 @@ func applyContext(c *Config, get Getter) error {
 			*p = b
 		}
 	}
-	return nil
+	return applyFleet(c, get)
 }
 
 func list(v any) ([]string, error) {
@@ -327,6 +339,9 @@ func (c *Config) Validate() error {
 		if !top.ServesPool(p) {
 			return fmt.Errorf("config: builderPools names %q, which is not one of the pools %v", p, top.Pools)
 		}
+	}
+	if err := c.validateFleet(top); err != nil {
+		return err
 	}
 	if c.BuilderAsg {
 		if len(c.BuilderNames) == 0 {

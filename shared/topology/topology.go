@@ -220,6 +220,9 @@ func New(prefix string, pools []string) (*Topology, error) {
 	return t, nil
 }
 
+// LogicalSuffix is a pool's name as a CDK logical id part ("gpu-large" -> "GpuLarge").
+func LogicalSuffix(pool string) string { return logicalSuffix(pool) }
+
 func logicalSuffix(pool string) string {
 	var b strings.Builder
 	up := true
