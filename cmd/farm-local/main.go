@@ -3,8 +3,8 @@
 // there) or whatever AWS_ENDPOINT_URL names (LocalStack). It provisions the
 // topology, serves the API on FARM_ADDR (default 127.0.0.1:8080), runs the
 // Lambdas' handlers in process, starts FARM_BUILDERS local builder agents for
-// the default pool, and prints the admin token (FARM_ADMIN_TOKEN, or a new
-// one).
+// the default pool (default 1, so that a first job runs; 0 starts none), and
+// prints the admin token (FARM_ADMIN_TOKEN, or a new one) and the web page.
 package main
 
 import (
@@ -25,6 +25,10 @@ import (
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
+// DefaultBuilders is how many local builders start without FARM_BUILDERS:
+// one, so that the first job a newcomer submits runs.
+const DefaultBuilders = 1
+
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "farm-local:", err)
@@ -34,7 +38,7 @@ func main() {
 
 func run() error {
 	addr := flag.String("addr", envOr("FARM_ADDR", "127.0.0.1:8080"), "API listen address (FARM_ADDR)")
-	builders := flag.Int("builders", envInt("FARM_BUILDERS", 0), "local builder agents for the default pool (FARM_BUILDERS)")
+	builders := flag.Int("builders", envInt("FARM_BUILDERS", DefaultBuilders), "local builder agents for the default pool (FARM_BUILDERS; 0: none)")
 	emulatorAddr := flag.String("emulator", envOr("FARM_EMULATOR_ADDR", "127.0.0.1:4566"), "where to find or start moto_server when AWS_ENDPOINT_URL is unset")
 	reaper := flag.Duration("reaper-interval", 0, "reaper tick (default: a third of the lease)")
 	logLevel := flag.String("log-level", envOr("FARM_LOG_LEVEL", "info"), "debug, info, warn or error")
@@ -67,8 +71,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("buildfarm is up\n  API:         %s\n  admin token: %s\n  emulator:    %s\n  pools:       %v\n  builders:    %d\n",
-		lf.URL, lf.AdminToken, aws.ToString(lf.AWS.BaseEndpoint), cfg.Topology.Pools, *builders)
+	fmt.Printf("buildfarm is up\n  API:         %s\n  web page:    %s/ui/ (sign in with the admin token, or open %s/ui/#token=<token>)\n  admin token: %s\n  emulator:    %s\n  pools:       %v\n  builders:    %d\n",
+		lf.URL, lf.URL, lf.URL, lf.AdminToken, aws.ToString(lf.AWS.BaseEndpoint), cfg.Topology.Pools, *builders)
 	fmt.Printf("try:\n  curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"type\":\"script\",\"payload\":{\"script\":\"echo hello\"}}' %s/v1/jobs\n", lf.AdminToken, lf.URL)
 	<-ctx.Done()
 	fmt.Println("buildfarm: stopping")

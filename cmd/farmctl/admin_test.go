@@ -9,14 +9,14 @@ func TestQueue(t *testing.T) {
 	t.Parallel()
 	runCases(t, []cliCase{
 		{
-			name:     "per pool: queue, builders, oldest wait, next start",
+			name:     "per pool: queue, builders, oldest wait, next start, time to start",
 			args:     []string{"queue"},
 			routes:   map[string][]reply{"GET /v1/queue": {ok(queueAnswer)}},
 			wantReqs: []wantRequest{{Method: "GET", Path: "/v1/queue"}},
 			wantOut: "" +
-				"POOL     QUEUED  RUNNING  WAITING  IDLE  BUSY  UNAVAILABLE  SLOTS  OLDEST-WAIT  NEXT-START\n" +
-				"default  4       2        1        0     2     1            2      1m35s        in 1m30s\n" +
-				"arm64    0       0        0        1     0     0            1      -            -\n",
+				"POOL     QUEUED  RUNNING  WAITING  IDLE  BUSY  UNAVAILABLE  SLOTS  OLDEST-WAIT  NEXT-START  START-P50  START-P90  STARTED-1H\n" +
+				"default  4       2        1        0     2     1            2      1m35s        in 1m30s    4.3s       1m12s      12\n" +
+				"arm64    0       0        0        1     0     0            1      -            -           -          -          0\n",
 		},
 		{
 			name:     "json",

@@ -20,11 +20,19 @@ const (
 	outputJSON  = "json"
 
 	// Exit codes: 2 for a command line farmctl cannot run, 1 for everything
-	// that went wrong after (the farm refused, the network failed, a waited-for
-	// job did not succeed).
+	// that went wrong after (the farm refused, the network failed).
 	exitOK    = 0
 	exitError = 1
 	exitUsage = 2
+
+	// While farmctl waits for a job (--wait, jobs wait) its exit status is
+	// the job's, as docker run's is its container's: 0 when it succeeded,
+	// the job's own exit code (a script's) when it failed with one, and
+	// these for the other endings (docs/farmctl.md).
+	exitJobFailed    = 1   // failed without an exit code of its own
+	exitJobTimedOut  = 124 // timed out, as timeout(1) says it
+	exitWaitError    = 125 // farmctl did not see the end: the farm refused or was unreachable, or the wait gave up or was interrupted
+	exitJobCancelled = 130 // cancelled, as a shell says of a command stopped by Ctrl-C
 )
 
 // app is one run of farmctl: its streams, environment and settings.
@@ -41,6 +49,9 @@ type app struct {
 	httpTimeout time.Duration
 	// retry is the client's policy for idempotent calls (tests shrink it).
 	retry client.RetryPolicy
+	// isTerminal tells a terminal from a pipe or a file (live waits,
+	// progress bars); tests pretend.
+	isTerminal func(io.Writer) bool
 
 	// The global flags, shared by the flag sets of farmctl and of every command.
 	apiFlag, tokenFlag, outputFlag setting
@@ -59,6 +70,7 @@ func newApp(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, gete
 		pollMax:     5 * time.Second,
 		httpTimeout: 60 * time.Second,
 		retry:       client.DefaultRetry,
+		isTerminal:  isTerminalFile,
 	}
 }
 
@@ -120,6 +132,11 @@ func (a *app) exitCode(err error) int {
 		status  *client.StatusError
 		outcome *jobOutcomeError
 	)
+	var waiting *waitError
+	if errors.As(err, &waiting) {
+		a.exitCode(waiting.err)
+		return exitWaitError
+	}
 	switch {
 	case err == nil, errors.Is(err, errHelpShown):
 		return exitOK
@@ -135,7 +152,7 @@ func (a *app) exitCode(err error) int {
 		return exitError
 	case errors.As(err, &outcome):
 		fmt.Fprintf(a.stderr, "error: %s\n", outcome.Error())
-		return exitError
+		return outcome.exitCode()
 	case errors.Is(err, context.Canceled) && a.ctx.Err() != nil:
 		fmt.Fprintln(a.stderr, "error: interrupted")
 		return exitError

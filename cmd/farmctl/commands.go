@@ -26,16 +26,20 @@ func commandTree() []*command {
 		{name: "submit", synopsis: "--type TYPE [--payload JSON | --payload-file FILE] [--wait [--logs]] [flags]", summary: "submit a job", run: runSubmit},
 		{name: "run-script", synopsis: "SCRIPT [--pool POOL] [--wait [--logs]] [flags]", summary: "submit a script job (run with sh -c SCRIPT)", run: runScript},
 		{name: "jobs", summary: "list, inspect and manage jobs", subs: []*command{
-			{name: "list", synopsis: "[--status S] [--type T] [--pool P] [--limit N] [--cursor C] [--all]", summary: "list jobs, newest first", run: runJobsList},
+			{name: "list", synopsis: "[--status S] [--type T] [--pool P] [--requested-by ACTOR | --mine] [--limit N] [--cursor C] [--all]", summary: "list jobs, newest first", run: runJobsList},
 			{name: "get", synopsis: "ID", summary: "show a job", run: runJobsGet},
 			{name: "events", synopsis: "ID", summary: "show a job's history", run: runJobsEvents},
 			{name: "log", synopsis: "ID [--follow]", summary: "print a job's log (--follow: until the job ends)", run: runJobsLog},
-			{name: "wait", synopsis: "ID [--logs] [--wait-timeout D]", summary: "wait until a job ends; exit 0 only if it succeeded", run: runJobsWait},
+			{name: "wait", synopsis: "ID [--logs] [--wait-timeout D]", summary: "wait until a job ends; exit with its exit status", run: runJobsWait},
 			{name: "cancel", synopsis: "ID", summary: "cancel a job", run: runJobsCancel},
 			{name: "retry", synopsis: "ID", summary: "queue a failed, cancelled or timed-out job again", run: runJobsRetry},
 			{name: "score", synopsis: "ID SCORE", summary: "pin a job's score (admin)", run: runJobsScore},
 		}},
-		{name: "queue", summary: "show each pool's queue and builders", run: runQueue},
+		{name: "artifacts", summary: "list and download a job's artifacts", subs: []*command{
+			{name: "list", synopsis: "JOB", summary: "list a job's artifacts, of every run (attempt), with their sha256", run: runArtifactsList},
+			{name: "get", synopsis: "JOB NAME [-o FILE|-] [--attempt N]", summary: "download an artifact (checked against its sha256)", run: runArtifactsGet},
+		}},
+		{name: "queue", summary: "show each pool's queue, builders and time to start", run: runQueue},
 		{name: "builders", summary: "list, inspect, disable and enable builders", subs: []*command{
 			{name: "list", summary: "list builders", run: runBuildersList},
 			{name: "get", synopsis: "NAME", summary: "show a builder", run: runBuildersGet},

@@ -16,6 +16,9 @@ import (
 	"github.com/buildfarm/buildfarm/shared/client"
 )
 
+// testTerminal in a run's env makes farmctl believe its streams are terminals.
+const testTerminal = "TEST_TERMINAL"
+
 // testToken is the FARM_TOKEN of every test run.
 const testToken = "tok-test-123"
 
@@ -137,6 +140,10 @@ func runFarmctlRetrying(t *testing.T, f *fakeFarm, retry client.RetryPolicy, env
 	a.pollMin, a.pollMax = time.Millisecond, 2*time.Millisecond
 	a.httpTimeout = 10 * time.Second
 	a.retry = retry
+	// A run "on a terminal" (live waits, progress bars) sets this test-only variable.
+	if vars[testTerminal] != "" {
+		a.isTerminal = func(io.Writer) bool { return true }
+	}
 	code := a.run(args)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }

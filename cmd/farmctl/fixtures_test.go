@@ -31,9 +31,10 @@ const (
 
 	queueAnswer = `{"pools":[` +
 		`{"pool":"default","waiting":1,"queued":4,"running":2,"builders_idle":0,"builders_busy":2,"builders_unavailable":1,` +
-		`"slots":2,"oldest_wait_seconds":95.2,"estimated_start_at":"2026-05-04T12:01:30Z"},` +
+		`"slots":2,"oldest_wait_seconds":95.2,"estimated_start_at":"2026-05-04T12:01:30Z",` +
+		`"time_to_start_p50_seconds":4.25,"time_to_start_p90_seconds":71.5,"started_last_hour":12},` +
 		`{"pool":"arm64","waiting":0,"queued":0,"running":0,"builders_idle":1,"builders_busy":0,"builders_unavailable":0,` +
-		`"slots":1,"oldest_wait_seconds":0}]}` + "\n"
+		`"slots":1,"oldest_wait_seconds":0,"time_to_start_p50_seconds":0,"time_to_start_p90_seconds":0,"started_last_hour":0}]}` + "\n"
 
 	builderJSON = `{"name":"local-1","kind":"metal","arch":"amd64","pools":["default"],"capabilities":[],"slots":2,` +
 		`"state":"busy","clean_status":"clean","draining":false,"last_heartbeat":"2026-05-04T11:59:55Z","current_jobs":["01JOB"],` +

@@ -76,7 +76,7 @@ func TestUsage(t *testing.T) {
 		stderrHas  []string
 		stdoutLack string
 	}{
-		{"no command", nil, nil, exitUsage, nil, []string{"farmctl: missing command\nusage: farmctl submit|run-script|jobs|queue|builders|tokens|pools|health|version ..."}, ""},
+		{"no command", nil, nil, exitUsage, nil, []string{"farmctl: missing command\nusage: farmctl submit|run-script|jobs|artifacts|queue|builders|tokens|pools|health|version ..."}, ""},
 		{"unknown command", []string{"frob"}, nil, exitUsage, nil, []string{`farmctl: unknown command "frob"`}, ""},
 		{"unknown global flag", []string{"--frob", "health"}, nil, exitUsage, nil, []string{"flag provided but not defined: -frob"}, ""},
 		{"group without a command", []string{"jobs"}, nil, exitUsage, nil, []string{"farmctl jobs: missing command\nusage: farmctl jobs list|get|events|log|wait|cancel|retry|score ..."}, ""},

@@ -16,6 +16,8 @@ func runJobsList(c *call) error {
 	fs.StringVar(&opts.Status, "status", "", "only jobs in this `STATUS` (waiting, queued, running, cancelling, succeeded, failed, cancelled, timed_out)")
 	fs.StringVar(&opts.Type, "type", "", "only jobs of this `TYPE`")
 	fs.StringVar(&opts.Pool, "pool", "", "only jobs of this `POOL`")
+	fs.StringVar(&opts.RequestedBy, "requested-by", "", "only jobs submitted by this `ACTOR` (as in requested_by)")
+	mine := fs.Bool("mine", false, "only the jobs this token submitted")
 	fs.IntVar(&opts.Limit, "limit", 0, "`N` jobs per page (0: the farm's default)")
 	fs.StringVar(&opts.Cursor, "cursor", "", "start at this `CURSOR`, the next_cursor of an earlier page")
 	all := fs.Bool("all", false, "follow next_cursor through every page")
@@ -29,6 +31,16 @@ func runJobsList(c *call) error {
 	}
 	if opts.Limit < 0 {
 		return c.usage("--limit must not be negative")
+	}
+	if *mine {
+		if opts.RequestedBy != "" {
+			return c.usage("give --mine or --requested-by, not both")
+		}
+		me, err := c.client.WhoAmI(c.ctx)
+		if err != nil {
+			return err
+		}
+		opts.RequestedBy = me.Actor
 	}
 	if !*all {
 		page, err := c.client.ListJobs(c.ctx, opts)

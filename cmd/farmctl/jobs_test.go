@@ -21,6 +21,24 @@ func TestJobsCommands(t *testing.T) {
 				"01JOB  script  failed  default  100    1/1       local-1  2026-05-04T11:59:00Z  1s\n",
 		},
 		{
+			name:   "list --mine asks the farm who the token is",
+			args:   []string{"jobs", "list", "--mine", "--status", "failed"},
+			routes: map[string][]reply{"GET /v1/whoami": {ok(`{"actor":"submitter:abc","role":"submitter","token_id":"abc"}`)}, "GET /v1/jobs": {ok(page2)}},
+			wantReqs: []wantRequest{
+				{Method: "GET", Path: "/v1/whoami"},
+				{Method: "GET", Path: "/v1/jobs", Query: "requested_by=submitter%3Aabc&status=failed"},
+			},
+			wantOutHas: []string{"01JOB  script  failed"},
+		},
+		{
+			name:       "list --requested-by",
+			args:       []string{"jobs", "list", "--requested-by", "admin"},
+			routes:     map[string][]reply{"GET /v1/jobs": {ok(page2)}},
+			wantReqs:   []wantRequest{{Method: "GET", Path: "/v1/jobs", Query: "requested_by=admin"}},
+			wantOutHas: []string{"01JOB  script  failed"},
+		},
+		{name: "--mine and --requested-by", args: []string{"jobs", "list", "--mine", "--requested-by", "x"}, wantCode: exitUsage, wantErr: []string{"give --mine or --requested-by, not both"}},
+		{
 			name:     "list tells how to get the next page",
 			args:     []string{"jobs", "list", "--cursor", "c0"},
 			routes:   map[string][]reply{"GET /v1/jobs": {ok(page1)}},

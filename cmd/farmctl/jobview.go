@@ -24,9 +24,12 @@ func writeJob(w io.Writer, j *farm.Job, now time.Time) {
 	for i, a := range j.Artifacts {
 		artifacts[i] = a.Name
 	}
-	var estimated string
+	var estimated, position string
 	if j.EstimatedStartAt != nil {
 		estimated = fmtTime(j.EstimatedStartAt) + " (" + fmtUntil(j.EstimatedStartAt, now) + ")"
+	}
+	if j.QueuePosition != nil {
+		position = strconv.Itoa(*j.QueuePosition)
 	}
 	var timeout string
 	if j.TimeoutSeconds > 0 {
@@ -42,9 +45,11 @@ func writeJob(w io.Writer, j *farm.Job, now time.Time) {
 		{"requested_by", j.RequestedBy},
 		{"created_at", fmtTime(&j.CreatedAt)},
 		{"queued_at", fmtTime(j.QueuedAt)},
+		{"queue_position", position},
 		{"estimated_start_at", estimated},
 		{"not_before", fmtTime(j.NotBefore)},
 		{"started_at", fmtTime(j.StartedAt)},
+		{"time_to_start", fmtSeconds(j.TimeToStartSeconds)},
 		{"finished_at", fmtTime(j.FinishedAt)},
 		{"duration", fmtSeconds(j.DurationSeconds)},
 		{"attempts", fmt.Sprintf("%d of %d", j.Attempts, j.MaxAttempts)},

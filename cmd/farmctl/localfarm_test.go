@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,10 +103,45 @@ func TestAgainstTheLocalFarm(t *testing.T) {
 		t.Fatalf("jobs log: exit %d %q %s", got.code, got.stdout, got.stderr)
 	}
 
-	// A failing script: --wait exits 1.
-	got = farmctl("run-script", "exit 3", "--wait", "-q")
-	if got.code != exitError || !strings.Contains(got.stderr, " failed") {
+	// A failing script: --wait exits with the script's own status.
+	got = farmctl("run-script", "exit 3", "--wait")
+	if got.code != 3 || !strings.Contains(got.stderr, " failed") {
 		t.Fatalf("failing run-script: exit %d %s %s", got.code, got.stdout, got.stderr)
+	}
+
+	// An artifact a job uploads downloads byte for byte, checked against its sha256.
+	// (The job writes it itself: jobs may run as another user, who cannot read the test's files.)
+	var want strings.Builder
+	for i := range 10000 {
+		fmt.Fprintf(&want, "line %d of the artifact\n", i)
+	}
+	blob := []byte(want.String())
+	got = farmctl("run-script", `mkdir -p "$FARM_ARTIFACTS_DIR/out" && i=0 && while [ $i -lt 10000 ]; do echo "line $i of the artifact"; i=$((i+1)); done > "$FARM_ARTIFACTS_DIR/out/blob.bin"`, "--wait", "-q")
+	artifactJob := strings.TrimSpace(got.stdout)
+	if got.code != exitOK {
+		t.Fatalf("artifact job: exit %d %s %s", got.code, got.stdout, got.stderr)
+	}
+	got = farmctl("artifacts", "list", artifactJob)
+	sum := sha256.Sum256(blob)
+	if got.code != exitOK || !strings.Contains(squeeze(got.stdout), fmt.Sprintf("out/blob.bin 1 %d %s", len(blob), hex.EncodeToString(sum[:]))) {
+		t.Fatalf("artifacts list: exit %d\n%s%s", got.code, got.stdout, got.stderr)
+	}
+	dst := filepath.Join(t.TempDir(), "downloaded.bin")
+	if got = farmctl("artifacts", "get", artifactJob, "out/blob.bin", "-o", dst); got.code != exitOK {
+		t.Fatalf("artifacts get: exit %d %s", got.code, got.stderr)
+	}
+	if downloaded, err := os.ReadFile(dst); err != nil || !bytes.Equal(downloaded, blob) {
+		t.Fatalf("downloaded %d bytes (%v), want the %d uploaded", len(downloaded), err, len(blob))
+	}
+
+	// A cancelled job: its own exit code (130).
+	got = farmctl("run-script", "sleep 60", "-q")
+	sleeper := strings.TrimSpace(got.stdout)
+	if got = farmctl("jobs", "cancel", sleeper); got.code != exitOK {
+		t.Fatalf("cancel: exit %d %s", got.code, got.stderr)
+	}
+	if got = farmctl("jobs", "wait", sleeper, "-q"); got.code != exitJobCancelled {
+		t.Fatalf("wait for a cancelled job: exit %d %s", got.code, got.stderr)
 	}
 	// The farm refuses to retry a succeeded job: exit 1 with its code.
 	got = farmctl("jobs", "retry", id)

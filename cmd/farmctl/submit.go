@@ -152,6 +152,10 @@ func runScript(c *call) error {
 func (c *call) submit(s submitFlags, req apiv1.SubmitJobRequest) error {
 	job, created, err := c.client.SubmitJob(c.ctx, req, s.idempotencyKey)
 	if err != nil {
+		if s.wait {
+			// No job ran: not a code a job could have exited with.
+			return &waitError{err}
+		}
 		return err
 	}
 	if !created && c.output == outputTable && !s.quiet {
@@ -167,29 +171,6 @@ func (c *call) submit(s submitFlags, req apiv1.SubmitJobRequest) error {
 		return c.showJob(job)
 	}
 	return c.waitAndShow(job.ID, s.waitTimeout, s.logs, s.quiet)
-}
-
-// waitAndShow waits for a job to end, prints it (unless quiet) and, with
-// logs, its log; a job that did not succeed is a *jobOutcomeError.
-func (c *call) waitAndShow(id string, timeout time.Duration, logs, quiet bool) error {
-	final, err := c.waitJob(id, timeout, c.output == outputTable && !quiet)
-	if err != nil {
-		return err
-	}
-	if !quiet {
-		if err := c.showJob(final); err != nil {
-			return err
-		}
-	}
-	if logs {
-		if err := c.printFinalLog(final.ID, quiet); err != nil {
-			return err
-		}
-	}
-	if final.Status != farm.StatusSucceeded {
-		return &jobOutcomeError{job: final}
-	}
-	return nil
 }
 
 // printFinalLog prints a finished job's log: on stdout after a table, on

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/client"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
@@ -61,8 +60,32 @@ func runJobsWait(c *call) error {
 	return c.waitAndShow(args[0], *timeout, *logs, *quiet)
 }
 
-// jobOutcomeError is a waited-for job that ended without succeeding (exit code 1).
+// jobOutcomeError is a waited-for job that ended without succeeding.
 type jobOutcomeError struct{ job *farm.Job }
+
+// exitCode is farmctl's exit status for the job's ending.
+func (e *jobOutcomeError) exitCode() int {
+	switch e.job.Status {
+	case farm.StatusCancelled:
+		return exitJobCancelled
+	case farm.StatusTimedOut:
+		return exitJobTimedOut
+	}
+	// A script killed by a signal has no exit code of its own here (sh
+	// itself would report 128+n, and then it is the code).
+	if c := e.job.ExitCode; c != nil && *c > 0 && *c < 256 {
+		return *c
+	}
+	return exitJobFailed
+}
+
+// waitError is anything but the job's ending that stopped a wait: the
+// farm's refusal, a network that stayed down, the wait's own timeout, an
+// interrupt. It exits with exitWaitError, apart from the job's codes.
+type waitError struct{ err error }
+
+func (e *waitError) Error() string { return e.err.Error() }
+func (e *waitError) Unwrap() error { return e.err }
 
 func (e *jobOutcomeError) Error() string {
 	s := fmt.Sprintf("job %s %s", e.job.ID, e.job.Status)
@@ -70,47 +93,6 @@ func (e *jobOutcomeError) Error() string {
 		s += ": " + e.job.Error
 	}
 	return s
-}
-
-// waitJob polls a job until it is terminal (succeeded, failed, cancelled,
-// timed_out) or until timeout (0: no limit). With progress, each status
-// change is told on stderr.
-func (c *call) waitJob(id string, timeout time.Duration, progress bool) (*farm.Job, error) {
-	ctx := c.ctx
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	b := backoff{min: c.pollMin, max: c.pollMax}
-	var (
-		last     *farm.Job
-		failures int
-	)
-	for {
-		job, err := c.client.GetJob(ctx, id)
-		switch {
-		case err == nil:
-			failures = 0
-			if progress && (last == nil || job.Status != last.Status) {
-				fmt.Fprintln(c.stderr, describeStatus(job))
-			}
-			last = job
-			if job.Status.Terminal() {
-				return job, nil
-			}
-		case ctx.Err() != nil:
-			return nil, c.waitEnded(ctx, id, timeout, last)
-		case client.IsTemporary(err) && failures < maxPollFailures:
-			failures++
-			fmt.Fprintf(c.stderr, "farmctl: polling job %s: %v (trying again)\n", id, err)
-		default:
-			return nil, err
-		}
-		if err := sleep(ctx, b.next()); err != nil {
-			return nil, c.waitEnded(ctx, id, timeout, last)
-		}
-	}
 }
 
 // waitEnded explains a wait that stopped before the job ended: the job goes

@@ -34,32 +34,32 @@ func TestSubmitWait(t *testing.T) {
 			},
 		},
 		{
-			name: "failed: exit 1 with the job's error",
+			name: "failed: the script's exit code, with the job's error",
 			args: []string{"run-script", "echo hi", "--wait"},
 			routes: map[string][]reply{
 				"POST /v1/jobs":      {created(queuedJob)},
 				"GET /v1/jobs/01JOB": {ok(runningJob), ok(failedJob)},
 			},
 			wantReqs:   []wantRequest{submit, get, get},
-			wantCode:   exitError,
+			wantCode:   3,
 			wantOutHas: []string{"status: failed\n", "exit_code: 3\n"},
 			wantErr:    []string{"job 01JOB running on local-1\n", "error: job 01JOB failed: exit status 3\n"},
 		},
 		{
-			name:     "cancelled: exit 1",
+			name:     "cancelled: exit 130",
 			args:     []string{"run-script", "echo hi", "--wait", "-q"},
 			routes:   map[string][]reply{"POST /v1/jobs": {created(queuedJob)}, "GET /v1/jobs/01JOB": {ok(ended("cancelled", ""))}},
 			wantReqs: []wantRequest{submit, get},
-			wantCode: exitError,
+			wantCode: exitJobCancelled,
 			wantOut:  "01JOB\n",
 			wantErr:  []string{"error: job 01JOB cancelled\n"},
 		},
 		{
-			name:     "timed out: exit 1",
+			name:     "timed out: exit 124",
 			args:     []string{"run-script", "echo hi", "--wait", "-q"},
 			routes:   map[string][]reply{"POST /v1/jobs": {created(queuedJob)}, "GET /v1/jobs/01JOB": {ok(ended("timed_out", "lease expired 3 times"))}},
 			wantReqs: []wantRequest{submit, get},
-			wantCode: exitError,
+			wantCode: exitJobTimedOut,
 			wantOut:  "01JOB\n",
 			wantErr:  []string{"error: job 01JOB timed_out: lease expired 3 times\n"},
 		},
@@ -71,7 +71,7 @@ func TestSubmitWait(t *testing.T) {
 				"GET /v1/jobs/01JOB": {ok(ended("cancelling", "")), ok(ended("cancelled", ""))},
 			},
 			wantReqs: []wantRequest{submit, get, get},
-			wantCode: exitError,
+			wantCode: exitJobCancelled,
 			wantOut:  "01JOB\n",
 			wantErr:  []string{"error: job 01JOB cancelled\n"},
 		},
@@ -118,7 +118,7 @@ func TestSubmitWait(t *testing.T) {
 				"GET /v1/jobs/01JOB": {apiError(http.StatusServiceUnavailable, "unavailable", "down")},
 			},
 			wantReqs: []wantRequest{submit, get, get, get, get, get, get},
-			wantCode: exitError,
+			wantCode: exitWaitError,
 			wantOut:  "01JOB\n",
 			wantErr:  []string{"(trying again)", "error: unavailable: down (request req-42)\n"},
 		},
@@ -130,7 +130,7 @@ func TestSubmitWait(t *testing.T) {
 				"GET /v1/jobs/01JOB": {apiError(http.StatusForbidden, "forbidden", "not yours")},
 			},
 			wantReqs: []wantRequest{submit, get},
-			wantCode: exitError,
+			wantCode: exitWaitError,
 			wantOut:  "01JOB\n",
 			wantErr:  []string{"error: forbidden: not yours (request req-42)\n"},
 		},
@@ -147,7 +147,7 @@ func TestSubmitWait(t *testing.T) {
 			args:     []string{"jobs", "wait", "-q", "01JOB"},
 			routes:   map[string][]reply{"GET /v1/jobs/01JOB": {ok(failedJob)}},
 			wantReqs: []wantRequest{get},
-			wantCode: exitError,
+			wantCode: 3,
 			wantOut:  "",
 			wantErr:  []string{"error: job 01JOB failed: exit status 3\n"},
 		},
@@ -168,7 +168,7 @@ func TestSubmitWaitGivesUp(t *testing.T) {
 	t.Parallel()
 	f := newFakeFarm(t, map[string][]reply{"POST /v1/jobs": {created(queuedJob)}, "GET /v1/jobs/01JOB": {ok(runningJob)}})
 	got := runFarmctl(t, f, nil, "", "run-script", "sleep 1000", "--wait", "--wait-timeout", "30ms")
-	if got.code != exitError || !strings.Contains(got.stderr, "error: gave up waiting for job 01JOB after 30ms: it is running (farmctl jobs wait 01JOB)\n") {
+	if got.code != exitWaitError || !strings.Contains(got.stderr, "error: gave up waiting for job 01JOB after 30ms: it is running (farmctl jobs wait 01JOB)\n") {
 		t.Fatalf("exit %d, stderr:\n%s", got.code, got.stderr)
 	}
 }
@@ -190,7 +190,7 @@ func TestSubmitWaitInterrupted(t *testing.T) {
 		cancel()
 	}()
 	code := a.run([]string{"run-script", "sleep 1000", "--wait"})
-	if code != exitError || !strings.Contains(stderr.String(), "error: interrupted: job 01JOB is running and goes on (farmctl jobs wait 01JOB)\n") {
+	if code != exitWaitError || !strings.Contains(stderr.String(), "error: interrupted: job 01JOB is running and goes on (farmctl jobs wait 01JOB)\n") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
 }
@@ -207,5 +207,78 @@ func TestBackoff(t *testing.T) {
 	b.reset()
 	if got := b.next(); got != 100*time.Millisecond {
 		t.Fatalf("after reset: %s", got)
+	}
+}
+
+// On a terminal a wait is live: one status line redrawn in place (status,
+// elapsed, queue position, estimated start), the log printed above it as
+// the job runs, and the exit status is the job's.
+func TestSubmitWaitLiveOnATerminal(t *testing.T) {
+	t.Parallel()
+	queuedSecond := strings.Replace(queuedJob, `"version":1}`, `"queue_position":2,"version":1}`, 1)
+	failedAfterLog := strings.Replace(failedJob, `"exit_code":3`, `"exit_code":42`, 1)
+	runCases(t, []cliCase{{
+		name: "live",
+		args: []string{"run-script", "exit 42", "--wait", "--logs"},
+		env:  map[string]string{testTerminal: "1"},
+		routes: map[string][]reply{
+			"POST /v1/jobs":          {created(queuedJob)},
+			"GET /v1/jobs/01JOB":     {ok(queuedSecond), ok(runningJob), ok(runningJob), ok(failedAfterLog)},
+			"GET /v1/jobs/01JOB/log": {text("step 1\n"), text("step 1\nstep 2\nhalf a li"), text("step 1\nstep 2\nhalf a line\nthe end")},
+		},
+		wantReqs: []wantRequest{
+			{Method: "POST", Path: "/v1/jobs", Body: `{"type":"script","payload":{"script":"exit 42"}}`},
+			{Method: "GET", Path: "/v1/jobs/01JOB"},
+			{Method: "GET", Path: "/v1/jobs/01JOB"}, {Method: "GET", Path: "/v1/jobs/01JOB/log"},
+			{Method: "GET", Path: "/v1/jobs/01JOB"}, {Method: "GET", Path: "/v1/jobs/01JOB/log"},
+			{Method: "GET", Path: "/v1/jobs/01JOB"}, {Method: "GET", Path: "/v1/jobs/01JOB/log"},
+		},
+		wantCode:   42,
+		wantOutHas: []string{"status: failed\n", "exit_code: 42\n"},
+		wantErr: []string{
+			"\r\x1b[2K⠙ job 01JOB queued · 1m0s · 2nd in queue · starts in 30s",
+			"\r\x1b[2K⠹ job 01JOB running on local-1 · 1m0s",
+			"\r\x1b[2Kstep 1\n",
+			"\r\x1b[2Kstep 2\n",
+			"\r\x1b[2Khalf a line\nthe end\n",
+			"error: job 01JOB failed: exit status 3\n",
+		},
+	}})
+}
+
+// Off a terminal the lines are plain: no escape sequences, no live log.
+func TestSubmitWaitPlainOffATerminal(t *testing.T) {
+	t.Parallel()
+	f := newFakeFarm(t, map[string][]reply{"POST /v1/jobs": {created(queuedJob)}, "GET /v1/jobs/01JOB": {ok(queuedJob), ok(runningJob), ok(succeededJob)}})
+	got := runFarmctl(t, f, nil, "", "run-script", "echo hi", "--wait")
+	if got.code != exitOK || strings.Contains(got.stderr, "\x1b") || strings.Count(got.stderr, "\n") != 3 {
+		t.Fatalf("exit %d, stderr %q", got.code, got.stderr)
+	}
+	for _, r := range f.requests() {
+		if strings.HasSuffix(r.Path, "/log") {
+			t.Fatalf("the log was read without --logs off a terminal: %+v", r)
+		}
+	}
+}
+
+// A submission the farm refuses with --wait is a farm error (125), not a
+// job's exit code.
+func TestSubmitWaitRefusedIsAFarmError(t *testing.T) {
+	t.Parallel()
+	f := newFakeFarm(t, map[string][]reply{"POST /v1/jobs": {apiError(http.StatusBadRequest, "invalid", "payload.script: is required")}})
+	if got := runFarmctl(t, f, nil, "", "run-script", "x", "--wait"); got.code != exitWaitError || !strings.Contains(got.stderr, "error: invalid: payload.script") {
+		t.Fatalf("exit %d, stderr %q", got.code, got.stderr)
+	}
+	if got := runFarmctl(t, f, nil, "", "run-script", "x"); got.code != exitError {
+		t.Fatalf("without --wait: exit %d", got.code)
+	}
+}
+
+func TestOrdinal(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[int]string{1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 11: "11th", 12: "12th", 13: "13th", 21: "21st", 102: "102nd", 111: "111th"} {
+		if got := ordinal(n); got != want {
+			t.Errorf("ordinal(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

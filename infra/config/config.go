@@ -62,6 +62,11 @@ type Config struct {
 	BuilderInstanceType string   `json:"builderInstanceType"`
 	BuilderSlots        int      `json:"builderSlots"`
 
+	// DeferIndexes names jobs-table indexes this deploy leaves out.
+	// CloudFormation adds one index to a table per update: a stack that
+	// lacks several is upgraded in steps, deferring all but one each time.
+	DeferIndexes []string `json:"deferIndexes"`
+
 	// The elastic EC2 fleet: one Auto Scaling group per pool (fleet.go).
 	Fleet []FleetPool `json:"fleet"`
 	// InstanceIdentityCertificate is AWS's RSA certificate for the region
@@ -150,7 +155,7 @@ func keys() []string {
 		"noncurrentExpireDays", "accessLogsExpireDays", "apiThrottleRate", "apiThrottleBurst",
 		"dispatchRetryAttempts", "oldestQueuedJobAgeAlarmSeconds", "queueAgeAlarmSeconds",
 		"errorsAlarmThreshold", "streamIteratorAgeAlarmSeconds", "alarmEmail",
-		"builderPools", "builderAsg", "builderNames", "builderInstanceType", "builderSlots",
+		"builderPools", "builderAsg", "builderNames", "builderInstanceType", "builderSlots", "deferIndexes",
 		"fleet", "instanceIdentityCertificate", "fleetTokenMinutes"}
 }
 
@@ -160,7 +165,7 @@ func applyContext(c *Config, get Getter) error {
 		"lambdaArch": &c.LambdaArch, "alarmEmail": &c.AlarmEmail, "builderInstanceType": &c.BuilderInstanceType,
 		"instanceIdentityCertificate": &c.InstanceIdentityCertificate,
 	}
-	lists := map[string]*[]string{"pools": &c.Pools, "builderPools": &c.BuilderPools, "builderNames": &c.BuilderNames}
+	lists := map[string]*[]string{"pools": &c.Pools, "builderPools": &c.BuilderPools, "builderNames": &c.BuilderNames, "deferIndexes": &c.DeferIndexes}
 	ints := map[string]*int{
 		"logRetentionDays": &c.LogRetentionDays, "logsExpireDays": &c.LogsExpireDays,
 		"artifactsExpireDays": &c.ArtifactsExpireDays, "incomingExpireDays": &c.IncomingExpireDays,
@@ -296,6 +301,11 @@ func (c *Config) Validate() error {
 	}
 	if c.FunctionsDir == "" {
 		return fmt.Errorf("config: functionsDir is empty")
+	}
+	for _, name := range c.DeferIndexes {
+		if !slices.ContainsFunc(top.Jobs.Indexes, func(ix topology.Index) bool { return ix.Name == name }) || name == topology.IndexQueued {
+			return fmt.Errorf("config: deferIndexes: %q is not an index of the jobs table the farm can run without", name)
+		}
 	}
 	// Absolute, so the Go check for the bootstraps and CDK's asset staging
 	// (in the jsii node process) look at the same directory.

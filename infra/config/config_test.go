@@ -82,6 +82,8 @@ func TestInvalid(t *testing.T) {
 		{"fleet arch", map[string]any{"fleet": `{"default":{"instanceTypes":["t4g.small"],"max":2,"arch":"riscv"}}`, "instanceIdentityCertificate": testCert}, "arch"},
 		{"email", map[string]any{"alarmEmail": "ops"}, "alarmEmail"},
 		{"bool", map[string]any{"builderAsg": "maybe"}, "builderAsg"},
+		{"unknown index", map[string]any{"deferIndexes": "by-nothing"}, "deferIndexes"},
+		{"the dispatch index", map[string]any{"deferIndexes": "by-pool-queue"}, "deferIndexes"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,7 +1,10 @@
 package stack
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/buildfarm/buildfarm/shared/scheduler"
 )
 
 func TestAlarms(t *testing.T) {
@@ -81,5 +84,24 @@ func TestAlarmEmail(t *testing.T) {
 	}
 	if n := len(defaultFarm.ofType("AWS::SNS::Subscription")); n != 0 {
 		t.Errorf("default farm has %d subscriptions", n)
+	}
+}
+
+// The dashboard shows each pool's time to start, p50 and p90, from the
+// metric the scheduler publishes at each claim.
+func TestDashboardShowsTimeToStart(t *testing.T) {
+	t.Parallel()
+	if MetricTimeToStart != scheduler.MetricTimeToStart {
+		t.Fatalf("the dashboard reads %s, the scheduler writes %s", MetricTimeToStart, scheduler.MetricTimeToStart)
+	}
+	for _, d := range asgFarm.ofType("AWS::CloudWatch::Dashboard") {
+		body := toJSON(d.Properties["DashboardBody"])
+		for _, pool := range asgFarm.farm.Topology.Pools {
+			for _, stat := range []string{"p50", "p90"} {
+				if !strings.Contains(body, `\"`+MetricTimeToStart+`\",\"`+MetricPoolDimension+`\",\"`+pool+`\"`) || !strings.Contains(body, `\"label\":\"`+pool+` `+stat+`\",\"stat\":\"`+stat+`\"`) {
+					t.Errorf("no %s %s of pool %s on the dashboard: %s", MetricTimeToStart, stat, pool, body)
+				}
+			}
+		}
 	}
 }

@@ -25,8 +25,9 @@ func (a *accessLogs) Destination() awsapigatewayv2.IAccessLogDestination { retur
 func (a *accessLogs) Format() awsapigateway.AccessLogFormat              { return a.format }
 
 // httpAPI fronts the api function with an HTTP API: every route goes to the
-// function ($default route, payload v2), which does its own bearer-token
-// authentication; the $default stage is throttled and logs every request.
+// function ($default route, payload v2) — /v1/* and the web page under
+// /ui/ alike — which does its own bearer-token authentication; the $default
+// stage is throttled and logs every request.
 func (f *Farm) httpAPI() {
 	integration := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("ApiIntegration"), f.Functions[FnAPI],
 		&awsapigatewayv2integrations.HttpLambdaIntegrationProps{

@@ -14,6 +14,7 @@ func TestHTTPAPI(t *testing.T) {
 	}
 	routes := fx.ofType("AWS::ApiGatewayV2::Route")
 	if len(routes) != 1 {
+		// $default sends /ui/* (the web page) to the function as well as /v1/*.
 		t.Fatalf("%d routes, want only $default", len(routes))
 	}
 	for _, r := range routes {

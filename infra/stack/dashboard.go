@@ -6,8 +6,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// dashboard shows the farm at a glance: queue per pool, dead letters,
-// functions, API and every alarm's state.
+// dashboard shows the farm at a glance: queue and time to start per pool,
+// dead letters, functions, API and every alarm's state.
 func (f *Farm) dashboard() {
 	graph := func(title string, left ...awscloudwatch.IMetric) awscloudwatch.IWidget {
 		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
@@ -16,10 +16,14 @@ func (f *Farm) dashboard() {
 	}
 	sum := &awscloudwatch.MetricOptions{Statistic: jsii.String("Sum")}
 	max := &awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum")}
-	var queued, oldest, dead, invocations, errs, throttles, durations []awscloudwatch.IMetric
+	var queued, oldest, toStart, dead, invocations, errs, throttles, durations []awscloudwatch.IMetric
 	for _, p := range f.Topology.Pools {
 		queued = append(queued, f.poolMetric(MetricQueuedJobs, p, "Maximum"))
 		oldest = append(oldest, f.poolMetric(MetricOldestQueuedAge, p, "Maximum"))
+		for _, stat := range []string{"p50", "p90"} {
+			m := f.poolMetric(MetricTimeToStart, p, stat).With(&awscloudwatch.MetricOptions{Label: jsii.String(p + " " + stat)})
+			toStart = append(toStart, m)
+		}
 	}
 	for _, q := range f.Topology.Queues() {
 		dead = append(dead, f.DLQs[q.ID].MetricApproximateNumberOfMessagesVisible(max))
@@ -42,6 +46,9 @@ func (f *Farm) dashboard() {
 			{
 				graph("Queued jobs per pool", queued...),
 				graph("Oldest queued job age (s) per pool", oldest...),
+				graph("Time to start (s) per pool, p50 and p90", toStart...),
+			},
+			{
 				graph("Dead letters", dead...),
 			},
 			{

@@ -45,11 +45,14 @@ const (
 	EnvAdminTokenSecret = "FARM_ADMIN_TOKEN_SECRET_ARN"
 )
 
-// MetricsNamespace and the metrics the reaper emits (EMF) each tick, per pool.
+// MetricsNamespace and the metrics the functions emit (EMF), per pool: the
+// reaper's each tick, and the api function's time to start at each claim
+// (every value is kept, so CloudWatch gives its percentiles).
 const (
 	MetricsNamespace      = "Buildfarm"
 	MetricOldestQueuedAge = "OldestQueuedJobAgeSeconds"
 	MetricQueuedJobs      = "QueuedJobs"
+	MetricTimeToStart     = "TimeToStartSeconds"
 	MetricPoolDimension   = "Pool"
 )
 

@@ -161,6 +161,8 @@ func (f *Farm) grantAPI() {
 	b := top.Bucket
 	f.grantObjects(fn, "s3:GetObject", b.ArtifactsPrefix, b.LogsPrefix, b.IncomingPrefix)
 	f.grantObjects(fn, "s3:PutObject", b.ArtifactsPrefix, b.LogsPrefix)
+	// Artifact downloads name the object version the completion recorded.
+	f.grantObjects(fn, "s3:GetObjectVersion", b.ArtifactsPrefix)
 	f.AdminToken.GrantRead(fn, nil)
 }
 

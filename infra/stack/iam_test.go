@@ -185,8 +185,8 @@ func TestFunctionGrants(t *testing.T) {
 		return out
 	}
 	type grants struct {
-		tables, send, receive, get, put []string
-		list, secret, stream            bool
+		tables, send, receive, get, put, getVersion []string
+		list, secret, stream                        bool
 	}
 	all := []string{}
 	for _, tb := range top.Tables() {
@@ -196,6 +196,8 @@ func TestFunctionGrants(t *testing.T) {
 		FnAPI: {
 			tables: tables(all...), send: queues(append(pools, timers)...),
 			get: obj("artifacts/", "incoming/", "logs/"), put: obj("artifacts/", "logs/"), list: true, secret: true,
+			// Artifact downloads are pinned to the version the completion recorded.
+			getVersion: obj("artifacts/"),
 		},
 		FnIngest: {
 			tables: tables("Jobs", "JobEvents", "Idempotency"), send: queues(pools...),
@@ -231,6 +233,8 @@ func TestFunctionGrants(t *testing.T) {
 				got.get = append(got.get, res...)
 			case slices.Equal(actions, []string{"s3:PutObject"}):
 				got.put = append(got.put, res...)
+			case slices.Equal(actions, []string{"s3:GetObjectVersion"}):
+				got.getVersion = append(got.getVersion, res...)
 			case slices.Equal(actions, []string{"s3:ListBucket"}):
 				got.list = slices.Equal(res, []string{toJSON(getAtt(fx.ids["bucket"], "Arn"))})
 			case slices.Contains(actions, "secretsmanager:GetSecretValue"):
@@ -240,7 +244,7 @@ func TestFunctionGrants(t *testing.T) {
 				t.Errorf("%s: unexpected statement %s", fn, toJSON(st))
 			}
 		}
-		for _, l := range [][]string{got.tables, got.send, got.receive, got.get, got.put} {
+		for _, l := range [][]string{got.tables, got.send, got.receive, got.get, got.put, got.getVersion} {
 			slices.Sort(l)
 		}
 		check := func(what string, g, w []string) {
@@ -253,6 +257,7 @@ func TestFunctionGrants(t *testing.T) {
 		check("receive", got.receive, w.receive)
 		check("s3:GetObject", got.get, w.get)
 		check("s3:PutObject", got.put, w.put)
+		check("s3:GetObjectVersion", got.getVersion, w.getVersion)
 		if got.list != w.list || got.secret != w.secret || got.stream != w.stream {
 			t.Errorf("%s list/secret/stream = %v/%v/%v, want %v/%v/%v", fn, got.list, got.secret, got.stream, w.list, w.secret, w.stream)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -63,6 +64,7 @@ func TestMain(m *testing.M) {
 			"functionsDir": fns, "prefix": "ci", "pools": "default,gpu-large", "builderPools": "gpu-large",
 			"fleet": fleetJSON, "instanceIdentityCertificate": testIdentityCert,
 			"alarmEmail": "ops@example.com", "retainData": "false", "oldestQueuedJobAgeAlarmSeconds": 600,
+			"deferIndexes": "by-requester",
 		}); err != nil {
 			fmt.Fprintln(os.Stderr, "asg farm:", err)
 			return 1
@@ -213,4 +215,38 @@ func list(v any) []any {
 		return nil
 	}
 	return []any{v}
+}
+
+// cdk synth and cdk deploy work on a fresh checkout: cdk.json's build
+// command (which the CDK CLI runs before it synthesizes) builds the
+// functions' bootstraps that the stack packages.
+func TestCDKJSONBuildsTheFunctions(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../cdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		App   string `json:"app"`
+		Build string `json:"build"`
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.App != "go run ./infra" || cfg.Build != "scripts/build-functions" {
+		t.Fatalf("cdk.json app %q, build %q", cfg.App, cfg.Build)
+	}
+	info, err := os.Stat(filepath.Join("../..", cfg.Build))
+	if err != nil || info.Mode()&0o111 == 0 {
+		t.Fatalf("%s is not an executable script: %v", cfg.Build, err)
+	}
+	script, _ := os.ReadFile(filepath.Join("../..", cfg.Build))
+	for _, fn := range FunctionNames {
+		if _, err := os.Stat(filepath.Join("../../functions", fn, "main.go")); err != nil {
+			t.Errorf("function %s has no functions/%s/main.go for %s to build: %v", fn, fn, cfg.Build, err)
+		}
+	}
+	if !strings.Contains(string(script), "dist/functions/$name") || !strings.Contains(string(script), "bootstrap") {
+		t.Errorf("%s does not build dist/functions/<name>/bootstrap", cfg.Build)
+	}
 }

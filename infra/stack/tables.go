@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"slices"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/jsii-runtime-go"
 
@@ -33,6 +35,9 @@ func (f *Farm) tables() {
 		}
 		table := awsdynamodb.NewTable(f.Stack, jsii.String(t.ID), props)
 		for _, ix := range t.Indexes {
+			if t.ID == f.Topology.Jobs.ID && slices.Contains(f.Config.DeferIndexes, ix.Name) {
+				continue
+			}
 			gsi := &awsdynamodb.GlobalSecondaryIndexProps{
 				IndexName:      jsii.String(ix.Name),
 				PartitionKey:   attr(ix.Partition),

@@ -73,7 +73,10 @@ func TestTablesComeFromTopology(t *testing.T) {
 				}
 				var wantGSIs []string
 				for _, ix := range want.Indexes {
-					wantGSIs = append(wantGSIs, ix.Name)
+					// A deploy may leave out jobs indexes (deferIndexes: one index per table update).
+					if want.ID != top.Jobs.ID || !slices.Contains(fx.farm.Config.DeferIndexes, ix.Name) {
+						wantGSIs = append(wantGSIs, ix.Name)
+					}
 				}
 				slices.Sort(gsis)
 				slices.Sort(wantGSIs)
@@ -92,12 +95,12 @@ func TestTablesComeFromTopology(t *testing.T) {
 	}
 }
 
-func TestJobsTableHasSevenIndexesAndTheStream(t *testing.T) {
+func TestJobsTableHasNineIndexesAndTheStream(t *testing.T) {
 	t.Parallel()
 	fx := defaultFarm
 	p := fx.res[fx.ids["table:Jobs"]].Properties
-	if n := len(list(p["GlobalSecondaryIndexes"])); n != 7 {
-		t.Errorf("jobs has %d GSIs, want 7", n)
+	if n := len(list(p["GlobalSecondaryIndexes"])); n != 9 {
+		t.Errorf("jobs has %d GSIs, want 9", n)
 	}
 	if p["TableName"] != "buildfarm-jobs" {
 		t.Errorf("jobs table name %v", p["TableName"])

@@ -2,15 +2,19 @@ package agent_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/agent"
+	"github.com/buildfarm/buildfarm/shared/apiv1"
 	"github.com/buildfarm/buildfarm/shared/executor"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
@@ -28,8 +32,13 @@ func TestClaimRunUploadComplete(t *testing.T) {
 	if !c.Accepted || c.Req.Result != "succeeded" || c.Req.ExitCode == nil || *c.Req.ExitCode != 0 || c.Req.Error != "" {
 		t.Fatalf("completion %+v", c)
 	}
-	if got := strings.Join(c.Req.Artifacts, ","); got != "debs/hello.deb,notes.txt" {
-		t.Fatalf("artifacts named in complete: %q", got)
+	// Each artifact carries the SHA-256 of what was uploaded.
+	want := []apiv1.ArtifactRef{
+		{Name: "debs/hello.deb", SHA256: sha256Hex("deb\n")},
+		{Name: "notes.txt", SHA256: sha256Hex("txt\n")},
+	}
+	if !slices.Equal(c.Req.Artifacts, want) {
+		t.Fatalf("artifacts named in complete: %+v, want %+v", c.Req.Artifacts, want)
 	}
 	f.locked(func() {
 		if string(f.uploads["artifacts/"+job.ID+"/debs/hello.deb"]) != "deb\n" || string(f.uploads["artifacts/"+job.ID+"/notes.txt"]) != "txt\n" {
@@ -54,6 +63,19 @@ func TestClaimRunUploadComplete(t *testing.T) {
 	if left, _ := os.ReadDir(h.cfg.WorkDir); len(left) != 0 {
 		t.Errorf("work dir not cleaned: %v", left)
 	}
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func artifactNames(refs []apiv1.ArtifactRef) string {
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r.Name
+	}
+	return strings.Join(names, ",")
 }
 
 func keys(m map[string][]byte) []string {
@@ -482,7 +504,7 @@ func TestSourceIsDownloadedAndRun(t *testing.T) {
 	})
 	b.ring(f, "default", job.ID)
 	c := f.awaitCompletion(job.ID)
-	if c.Req.Result != "succeeded" || strings.Join(c.Req.Artifacts, ",") != "build.sh" {
+	if c.Req.Result != "succeeded" || artifactNames(c.Req.Artifacts) != "build.sh" {
 		t.Fatalf("completion %+v", c.Req)
 	}
 	f.locked(func() {

@@ -2,8 +2,11 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -15,18 +18,21 @@ import (
 const LogArtifactName = "build.log"
 
 // uploadArtifacts uploads every file the job left in its artifacts
-// directory through presigned URLs and returns the names uploaded.
-func (a *Agent) uploadArtifacts(ctx context.Context, j *runningJob, ws *executor.Workspace) ([]string, error) {
+// directory through presigned URLs and returns what it uploaded, with the
+// SHA-256 of the bytes that went out.
+func (a *Agent) uploadArtifacts(ctx context.Context, j *runningJob, ws *executor.Workspace) ([]apiv1.ArtifactRef, error) {
 	files, listErr := ws.Artifacts()
-	var names []string
+	var refs []apiv1.ArtifactRef
 	for _, f := range files {
 		note(j.log, "uploading artifact %s (%d bytes)", f.Name, f.Size)
-		if err := a.upload(ctx, j, apiv1.ArtifactURLRequest{ClaimToken: j.token, Name: f.Name, Kind: "artifact"}, f.Path); err != nil {
-			return names, fmt.Errorf("%s: %w", f.Name, err)
+		sum, err := a.upload(ctx, j, apiv1.ArtifactURLRequest{ClaimToken: j.token, Name: f.Name, Kind: "artifact"}, f.Path)
+		if err != nil {
+			return refs, fmt.Errorf("%s: %w", f.Name, err)
 		}
-		names = append(names, f.Name)
+		note(j.log, "uploaded artifact %s, sha256 %s", f.Name, sum)
+		refs = append(refs, apiv1.ArtifactRef{Name: f.Name, SHA256: sum})
 	}
-	return names, listErr
+	return refs, listErr
 }
 
 // uploadLog uploads the full log before completing. It is best effort: the
@@ -40,40 +46,49 @@ func (a *Agent) uploadLog(j *runningJob) {
 	}
 	ctx, cancel := context.WithTimeout(a.hardCtx, 5*time.Minute)
 	defer cancel()
-	if err := a.upload(ctx, j, apiv1.ArtifactURLRequest{ClaimToken: j.token, Name: LogArtifactName, Kind: "log"}, j.log.path); err != nil {
+	if _, err := a.upload(ctx, j, apiv1.ArtifactURLRequest{ClaimToken: j.token, Name: LogArtifactName, Kind: "log"}, j.log.path); err != nil {
 		j.logger.Warn("full log upload failed; the farm keeps the tail", "err", err)
 	}
 }
 
 // upload asks for a presigned URL and PUTs a file there, retrying a few
-// times while the farm or the storage is unreachable.
-func (a *Agent) upload(ctx context.Context, j *runningJob, req apiv1.ArtifactURLRequest, path string) error {
+// times while the farm or the storage is unreachable. It returns the hex
+// SHA-256 of what the successful upload sent.
+func (a *Agent) upload(ctx context.Context, j *runningJob, req apiv1.ArtifactURLRequest, path string) (string, error) {
 	bo := a.newBackoff()
-	var err error
 	for attempt := 1; ; attempt++ {
-		err = a.uploadOnce(ctx, j, req, path)
+		sum, err := a.uploadOnce(ctx, j, req, path)
 		if err == nil || !temporary(err) || attempt == 3 || errors.Is(err, os.ErrNotExist) {
-			return err
+			return sum, err
 		}
 		if !sleep(ctx, bo.next()) {
-			return err
+			return "", err
 		}
 	}
 }
 
-func (a *Agent) uploadOnce(ctx context.Context, j *runningJob, req apiv1.ArtifactURLRequest, path string) error {
+// uploadOnce sends the file and hashes it on the way out: the sum is of
+// the bytes sent, read once.
+func (a *Agent) uploadOnce(ctx context.Context, j *runningJob, req apiv1.ArtifactURLRequest, path string) (string, error) {
 	dst, err := a.api.ArtifactURL(ctx, j.id, req)
 	if err != nil {
-		return err
+		return "", err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return err
+		return "", err
 	}
-	return a.api.Upload(ctx, dst, f, info.Size())
+	h := sha256.New()
+	// The file may still grow (a job's process left running): send, and
+	// hash, exactly the size announced.
+	body := io.TeeReader(io.LimitReader(f, info.Size()), h)
+	if err := a.api.Upload(ctx, dst, body, info.Size()); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

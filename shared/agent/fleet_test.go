@@ -242,7 +242,7 @@ func (noBlobs) PresignPut(context.Context, string, time.Duration) (*s3blobs.Pres
 func (noBlobs) PresignGet(context.Context, string, time.Duration) (*s3blobs.Presigned, error) {
 	return nil, errors.New("no blobs")
 }
-func (noBlobs) PresignGetVersion(context.Context, string, string, time.Duration) (*s3blobs.Presigned, error) {
+func (noBlobs) PresignDownload(context.Context, s3blobs.Download, time.Duration) (*s3blobs.Presigned, error) {
 	return nil, errors.New("no blobs")
 }
 func (noBlobs) Put(context.Context, string, string, []byte) error { return nil }

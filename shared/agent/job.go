@@ -169,8 +169,8 @@ func (a *Agent) runJob(ctx context.Context, j *runningJob) {
 	req := apiv1.CompleteRequest{ClaimToken: j.token, Result: string(out.Result), Error: out.Error, ExitCode: out.ExitCode}
 	if ws != nil && out.Result != farm.StatusCancelled {
 		j.setProgress("uploading artifacts")
-		names, err := a.uploadArtifacts(ctx, j, ws)
-		req.Artifacts = names
+		refs, err := a.uploadArtifacts(ctx, j, ws)
+		req.Artifacts = refs
 		if err != nil {
 			note(l, "artifact upload failed: %v", err)
 			j.logger.Warn("artifact upload failed", "err", err)

@@ -82,7 +82,11 @@ func (a *Agent) answerDoorbell(ctx context.Context, pool string, m sqsdoorbell.M
 		// as its job ends, which serves the doorbell's job; idle builders
 		// get doorbells of their own. Left to its visibility timeout, the
 		// doorbell would come back 30 s late and count towards the
-		// dead-letter queue on a healthy farm.
+		// dead-letter queue on a healthy farm. The sweep may also have
+		// found the queue empty just before this doorbell's job arrived:
+		// one more sweep after it (a no-op when a job holds the slot)
+		// serves the job then.
+		a.requestSweep()
 		if err := a.bells.Delete(dctx, m); err != nil {
 			log.Warn("doorbell delete failed", "err", err)
 		}

@@ -4,7 +4,9 @@
 package apiv1
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/farm"
@@ -72,6 +74,12 @@ type PoolSummary struct {
 	Slots             int        `json:"slots"`
 	OldestWaitSeconds float64    `json:"oldest_wait_seconds"`
 	EstimatedStartAt  *time.Time `json:"estimated_start_at,omitempty"`
+	// TimeToStartP50Seconds and TimeToStartP90Seconds are percentiles of
+	// how long the jobs that started in the last hour had waited; both are
+	// 0 when StartedLastHour is.
+	TimeToStartP50Seconds float64 `json:"time_to_start_p50_seconds"`
+	TimeToStartP90Seconds float64 `json:"time_to_start_p90_seconds"`
+	StartedLastHour       int     `json:"started_last_hour"`
 }
 
 // BuilderRegistration is the answer to PUT /v1/builders/{name}: the builder,
@@ -153,10 +161,82 @@ type CompleteRequest struct {
 	Result   string `json:"result"`
 	Error    string `json:"error,omitempty"`
 	ExitCode *int   `json:"exit_code,omitempty"`
-	// Artifacts names files uploaded through artifact URLs.
-	Artifacts []string `json:"artifacts,omitempty"`
+	// Artifacts names files uploaded through artifact URLs, each as a name
+	// or as {"name","sha256"}.
+	Artifacts []ArtifactRef `json:"artifacts,omitempty"`
 	// Log is the last part of the log not yet sent by a heartbeat.
 	Log string `json:"log,omitempty"`
+}
+
+// ArtifactRef names an uploaded artifact in a completion, with the SHA-256
+// (hex) of its content. On the wire it is {"name","sha256"?} or, as older
+// builders send it, the bare name.
+type ArtifactRef struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// UnmarshalJSON accepts a name or a strict {"name","sha256"} object.
+func (a *ArtifactRef) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		*a = ArtifactRef{}
+		return json.Unmarshal(b, &a.Name)
+	}
+	type plain ArtifactRef
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var p plain
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("an artifact is a name or {\"name\",\"sha256\"}: %w", err)
+	}
+	*a = ArtifactRef(p)
+	return nil
+}
+
+// ArtifactNames makes refs of bare names.
+func ArtifactNames(names ...string) []ArtifactRef {
+	out := make([]ArtifactRef, len(names))
+	for i, n := range names {
+		out[i] = ArtifactRef{Name: n}
+	}
+	return out
+}
+
+// ArtifactInfo is one artifact of GET /v1/jobs/{id}/artifacts.
+type ArtifactInfo struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	// Attempt is the run of the job that uploaded it (the job's run).
+	Attempt int `json:"attempt"`
+}
+
+// ArtifactList is GET /v1/jobs/{id}/artifacts: every kept artifact, by run then name.
+type ArtifactList struct {
+	Artifacts []ArtifactInfo `json:"artifacts"`
+}
+
+// ArtifactDownload is GET /v1/jobs/{id}/artifacts/{name}?redirect=false:
+// the presigned download the redirect would have named.
+type ArtifactDownload struct {
+	ArtifactInfo
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// WhoAmI is GET /v1/whoami: the caller's identity.
+type WhoAmI struct {
+	// Actor is how the caller appears in requested_by and job history.
+	Actor   string `json:"actor"`
+	Role    string `json:"role"`
+	TokenID string `json:"token_id,omitempty"`
+	Builder string `json:"builder,omitempty"`
+}
+
+// ResourcePoolList is GET /v1/resource-pools.
+type ResourcePoolList struct {
+	Pools []*farm.ResourcePool `json:"pools"`
 }
 
 // ArtifactURLRequest is POST /v1/jobs/{id}/artifacts.

@@ -101,6 +101,10 @@ func TestEveryRouteSendsItsMethodPathAndToken(t *testing.T) {
 			return err
 		}},
 		{"queue", "GET", "/v1/queue", func() error { _, err := c.Queue(ctx); return err }},
+		{"whoami", "GET", "/v1/whoami", func() error { _, err := c.WhoAmI(ctx); return err }},
+		{"list artifacts", "GET", "/v1/jobs/01J/artifacts", func() error { _, err := c.ListArtifacts(ctx, "01J"); return err }},
+		{"artifact download", "GET", "/v1/jobs/01J/artifacts/out/a%20b.deb", func() error { _, err := c.ArtifactDownload(ctx, "01J", "out/a b.deb", 2); return err }},
+		{"list pools", "GET", "/v1/resource-pools", func() error { _, err := c.ListResourcePools(ctx); return err }},
 		{"register", "PUT", "/v1/builders/b1", func() error {
 			_, err := c.RegisterBuilder(ctx, "b1", farm.BuilderSpec{Kind: farm.KindMetal, Arch: "amd64", Pools: []string{"default"}})
 			return err

@@ -59,14 +59,16 @@ type ListJobsOptions struct {
 	Status string
 	Type   string
 	Pool   string
-	Limit  int
-	Cursor string
+	// RequestedBy is an actor, as in a job's requested_by (see WhoAmI).
+	RequestedBy string
+	Limit       int
+	Cursor      string
 }
 
 // ListJobs is GET /v1/jobs: one page, newest first; pass NextCursor back for the next.
 func (c *Client) ListJobs(ctx context.Context, opts ListJobsOptions) (*apiv1.JobList, error) {
 	q := url.Values{}
-	for k, v := range map[string]string{"status": opts.Status, "type": opts.Type, "pool": opts.Pool, "cursor": opts.Cursor} {
+	for k, v := range map[string]string{"status": opts.Status, "type": opts.Type, "pool": opts.Pool, "requested_by": opts.RequestedBy, "cursor": opts.Cursor} {
 		if v != "" {
 			q.Set(k, v)
 		}

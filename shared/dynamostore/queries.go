@@ -134,28 +134,21 @@ func (s *Store) ListJobs(ctx context.Context, f scheduler.JobFilter) (*scheduler
 		return nil, err
 	}
 	after, _ := scheduler.DecodeCursor(f.Cursor)
-	index, pk, pv := topology.IndexCreated, "job_shard", jobShard
-	switch {
-	case f.Status != "":
-		index, pk, pv = topology.IndexStatus, "status", string(f.Status)
-	case f.Type != "":
-		index, pk, pv = topology.IndexType, "type", f.Type
-	case f.Pool != "":
-		index, pk, pv = topology.IndexPool, "pool", f.Pool
-	}
-	in, err := keyQuery(s.top.Jobs.Name, index, expression.Key(pk).Equal(expression.Value(pv)), residualFilter(f))
+	ix := s.listIndex(f)
+	in, err := keyQuery(s.top.Jobs.Name, ix.name, expression.Key(ix.pk).Equal(expression.Value(ix.pv)), ix.filter)
 	if err != nil {
 		return nil, err
 	}
 	in.ScanIndexForward = aws.Bool(false)
 	if after != "" {
-		in.ExclusiveStartKey = map[string]types.AttributeValue{"id": str(after), pk: str(pv)}
+		in.ExclusiveStartKey = map[string]types.AttributeValue{"id": str(after), ix.pk: str(ix.pv)}
 	}
 	matches := func(j *farm.Job) bool {
-		return (f.Status == "" || j.Status == f.Status) && (f.Type == "" || j.Type == f.Type) && (f.Pool == "" || j.Pool == f.Pool)
+		return (f.Status == "" || j.Status == f.Status) && (f.Type == "" || j.Type == f.Type) && (f.Pool == "" || j.Pool == f.Pool) &&
+			(f.RequestedBy == "" || j.RequestedBy == f.RequestedBy)
 	}
 	// Fetch one more than asked for, to know whether another page exists.
-	jobs, lastExamined, err := s.collect(ctx, in, f.Limit+1, f.Scan, f.Residual(), matches)
+	jobs, lastExamined, err := s.collect(ctx, in, f.Limit+1, f.Scan, ix.filter != nil, matches)
 	if err != nil {
 		return nil, err
 	}
@@ -170,24 +163,80 @@ func (s *Store) ListJobs(ctx context.Context, f scheduler.JobFilter) (*scheduler
 	return page, nil
 }
 
-// residualFilter is the part of f its index does not answer, as a filter
-// on the index's projected attributes (nil: none).
-func residualFilter(f scheduler.JobFilter) *expression.ConditionBuilder {
-	if !f.Residual() {
-		return nil
+// RecentStarts reads one range of the pool's start index, latest first:
+// the figures are in the index keys, so no job is read.
+func (s *Store) RecentStarts(ctx context.Context, pool string, since time.Time, limit int) ([]float64, error) {
+	key := expression.KeyAnd(expression.Key("pool").Equal(expression.Value(pool)), expression.Key("start_key").GreaterThanEqual(expression.Value(fmtTime(since))))
+	in, err := keyQuery(s.top.Jobs.Name, topology.IndexStarts, key, nil)
+	if err != nil {
+		return nil, err
+	}
+	in.ScanIndexForward = aws.Bool(false)
+	keys, err := query(ctx, s, in, limit, stringKey("start_key"))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, 0, len(keys))
+	for _, k := range keys {
+		v, err := timeToStartOf(k)
+		if err != nil {
+			return nil, farm.Internal(err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// listing is the index a listing reads: its partition, and a filter on the
+// attributes it projects for the rest of the conditions it can answer (nil:
+// none; conditions it cannot answer are checked on the jobs read).
+type listing struct {
+	name, pk, pv string
+	filter       *expression.ConditionBuilder
+}
+
+// listIndex picks the most selective index the filter allows.
+func (s *Store) listIndex(f scheduler.JobFilter) listing {
+	ix := listing{name: topology.IndexCreated, pk: "job_shard", pv: jobShard}
+	switch {
+	// Jobs that wait or run are few; one person's jobs are fewer than all
+	// finished jobs of a status.
+	case f.Status != "" && !f.Status.Terminal():
+		ix = listing{name: topology.IndexStatus, pk: "status", pv: string(f.Status)}
+	case f.RequestedBy != "":
+		ix = listing{name: topology.IndexRequester, pk: "requested_by", pv: f.RequestedBy}
+	case f.Status != "":
+		ix = listing{name: topology.IndexStatus, pk: "status", pv: string(f.Status)}
+	case f.Type != "":
+		ix = listing{name: topology.IndexType, pk: "type", pv: f.Type}
+	case f.Pool != "":
+		ix = listing{name: topology.IndexPool, pk: "pool", pv: f.Pool}
+	}
+	projected := map[string]bool{}
+	for _, i := range s.top.Jobs.Indexes {
+		if i.Name == ix.name {
+			for _, a := range i.NonKeyAttributes {
+				projected[a] = true
+			}
+		}
 	}
 	var conds []expression.ConditionBuilder
-	if f.Status != "" && f.Type != "" {
-		conds = append(conds, expression.Name("type").Equal(expression.Value(f.Type)))
+	for _, c := range []struct{ attr, value string }{
+		{"status", string(f.Status)}, {"type", f.Type}, {"pool", f.Pool}, {"requested_by", f.RequestedBy},
+	} {
+		if c.value != "" && c.attr != ix.pk && projected[c.attr] {
+			conds = append(conds, expression.Name(c.attr).Equal(expression.Value(c.value)))
+		}
 	}
-	if f.Pool != "" {
-		conds = append(conds, expression.Name("pool").Equal(expression.Value(f.Pool)))
+	switch len(conds) {
+	case 0:
+	case 1:
+		ix.filter = &conds[0]
+	default:
+		c := expression.And(conds[0], conds[1], conds[2:]...)
+		ix.filter = &c
 	}
-	c := conds[0]
-	if len(conds) > 1 {
-		c = expression.And(conds[0], conds[1])
-	}
-	return &c
+	return ix
 }
 
 // maxQueryPage bounds the entries one Query of a listing index examines.
@@ -346,6 +395,35 @@ func (s *Store) ListBuilders(ctx context.Context) ([]*farm.Builder, error) {
 		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
 	slices.SortFunc(out, func(a, b *farm.Builder) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// ListResourcePools scans the (small) resource pools table, sorted by name.
+func (s *Store) ListResourcePools(ctx context.Context) ([]*farm.ResourcePool, error) {
+	in := &dynamodb.ScanInput{TableName: aws.String(s.top.ResourcePools.Name), ConsistentRead: aws.Bool(true)}
+	var out []*farm.ResourcePool
+	for {
+		page, err := s.db.Scan(ctx, in)
+		if err != nil {
+			return nil, unavailable("scan", err)
+		}
+		for _, item := range page.Items {
+			var rec poolRecord
+			if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
+				return nil, farm.Internal(err)
+			}
+			p, err := rec.pool()
+			if err != nil {
+				return nil, farm.Internal(err)
+			}
+			out = append(out, p)
+		}
+		if page.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	slices.SortFunc(out, func(a, b *farm.ResourcePool) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 

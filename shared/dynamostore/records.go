@@ -3,6 +3,8 @@ package dynamostore
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/farm"
@@ -78,6 +80,8 @@ type jobRecord struct {
 	FinishedAt       string           `dynamodbav:"finished_at,omitempty"`
 	DurationSeconds  *float64         `dynamodbav:"duration_seconds,omitempty"`
 	Attempts         int              `dynamodbav:"attempts"`
+	Run              int              `dynamodbav:"run,omitempty"`
+	TimeToStart      *float64         `dynamodbav:"time_to_start_seconds,omitempty"`
 	MaxAttempts      int              `dynamodbav:"max_attempts"`
 	TimeoutSeconds   int              `dynamodbav:"timeout_seconds"`
 	NotBefore        string           `dynamodbav:"not_before,omitempty"`
@@ -106,13 +110,33 @@ type jobRecord struct {
 	ActiveShard string `dynamodbav:"active_shard,omitempty"`
 	DeadlineAt  string `dynamodbav:"deadline_at,omitempty"`
 	JobShard    string `dynamodbav:"job_shard"`
+	// StartKey puts a started job on the start index of its pool (see startKey).
+	StartKey string `dynamodbav:"start_key,omitempty"`
+}
+
+// startKey orders a pool's started jobs by start time and carries the
+// job's time to start, so that the start index can stay keys-only.
+func startKey(startedAt time.Time, timeToStart float64) string {
+	return fmtTime(startedAt) + "#" + strconv.FormatFloat(timeToStart, 'f', 3, 64)
+}
+
+// timeToStartOf reads the time to start back from a start key.
+func timeToStartOf(key string) (float64, error) {
+	_, figure, ok := strings.Cut(key, "#")
+	if !ok {
+		return 0, fmt.Errorf("start key %q has no time to start", key)
+	}
+	return strconv.ParseFloat(figure, 64)
 }
 
 type artifactRecord struct {
-	Name   string `dynamodbav:"name"`
-	Bucket string `dynamodbav:"bucket,omitempty"`
-	Key    string `dynamodbav:"key"`
-	Size   int64  `dynamodbav:"size"`
+	Name      string `dynamodbav:"name"`
+	Bucket    string `dynamodbav:"bucket,omitempty"`
+	Key       string `dynamodbav:"key"`
+	Size      int64  `dynamodbav:"size"`
+	SHA256    string `dynamodbav:"sha256,omitempty"`
+	Attempt   int    `dynamodbav:"attempt,omitempty"`
+	VersionID string `dynamodbav:"version_id,omitempty"`
 }
 
 func toJobRecord(j *farm.Job) jobRecord {
@@ -120,8 +144,8 @@ func toJobRecord(j *farm.Job) jobRecord {
 		ID: j.ID, Type: j.Type, Status: string(j.Status), Pool: j.Pool, Score: j.Score, ScorePinned: j.ScorePinned,
 		Priority: j.Priority, Payload: string(j.Payload), RequestedBy: j.RequestedBy, CreatedAt: fmtTime(j.CreatedAt),
 		QueuedAt: fmtTimePtr(j.QueuedAt), StartedAt: fmtTimePtr(j.StartedAt), FinishedAt: fmtTimePtr(j.FinishedAt),
-		DurationSeconds: j.DurationSeconds, Attempts: j.Attempts, MaxAttempts: j.MaxAttempts, TimeoutSeconds: j.TimeoutSeconds,
-		NotBefore: fmtTimePtr(j.NotBefore), Builder: j.Builder, ClaimToken: j.ClaimToken, LeaseExpiresAt: fmtTimePtr(j.LeaseExpiresAt),
+		DurationSeconds: j.DurationSeconds, Attempts: j.Attempts, Run: j.Run, TimeToStart: j.TimeToStartSeconds,
+		MaxAttempts: j.MaxAttempts, TimeoutSeconds: j.TimeoutSeconds, NotBefore: fmtTimePtr(j.NotBefore), Builder: j.Builder, ClaimToken: j.ClaimToken, LeaseExpiresAt: fmtTimePtr(j.LeaseExpiresAt),
 		Result: j.Result, ExitCode: j.ExitCode, Error: j.Error, LogKey: j.LogKey, LogTail: j.LogTail, Progress: j.Progress,
 		BuilderFailures: j.BuilderFailures, ParentID: j.ParentID, DependsOn: j.DependsOn,
 		IdempotencyKey: j.IdempotencyKey, FollowOnsCreated: j.FollowOnsCreated, CancelRequested: j.CancelRequested,
@@ -132,6 +156,9 @@ func toJobRecord(j *farm.Job) jobRecord {
 	}
 	if j.Status == farm.StatusQueued {
 		r.QueuePool, r.QueueRank = j.Pool, queueRank(j.Score, j.ID)
+	}
+	if j.StartedAt != nil && j.TimeToStartSeconds != nil {
+		r.StartKey = startKey(*j.StartedAt, *j.TimeToStartSeconds)
 	}
 	if j.Status.Active() {
 		r.ActiveShard = activeShard
@@ -146,8 +173,8 @@ func (r jobRecord) job() (*farm.Job, error) {
 	j := &farm.Job{
 		ID: r.ID, Type: r.Type, Status: farm.JobStatus(r.Status), Pool: r.Pool, Score: r.Score, ScorePinned: r.ScorePinned,
 		Priority: r.Priority, Payload: json.RawMessage(r.Payload), RequestedBy: r.RequestedBy,
-		DurationSeconds: r.DurationSeconds, Attempts: r.Attempts, MaxAttempts: r.MaxAttempts, TimeoutSeconds: r.TimeoutSeconds,
-		Builder: r.Builder, ClaimToken: r.ClaimToken, Result: r.Result, ExitCode: r.ExitCode, Error: r.Error,
+		DurationSeconds: r.DurationSeconds, Attempts: r.Attempts, Run: r.Run, TimeToStartSeconds: r.TimeToStart,
+		MaxAttempts: r.MaxAttempts, TimeoutSeconds: r.TimeoutSeconds, Builder: r.Builder, ClaimToken: r.ClaimToken, Result: r.Result, ExitCode: r.ExitCode, Error: r.Error,
 		LogKey: r.LogKey, LogTail: r.LogTail, Progress: r.Progress, BuilderFailures: r.BuilderFailures, ParentID: r.ParentID,
 		DependsOn: nilIfEmpty(r.DependsOn), IdempotencyKey: r.IdempotencyKey,
 		FollowOnsCreated: r.FollowOnsCreated, CancelRequested: r.CancelRequested, Version: r.Version,

@@ -260,10 +260,13 @@ func recipeFollowOns(a RecipeBuildArgs, job *Job) ([]FollowOn, error) {
 	var out []FollowOn
 	for _, arch := range a.Archs {
 		p := BinaryBuildArgs{Arch: arch, Archive: a.Archive, Package: "recipe-" + job.ID}
-		// The source package the recipe build produced is the binary builds' input.
+		// The source package the recipe build's succeeding run produced (not
+		// one an earlier, failed run left) is the binary builds' input,
+		// pinned to the version uploaded.
 		for _, art := range job.Artifacts {
-			if art.Bucket != "" && (strings.HasSuffix(art.Name, ".dsc") || strings.HasSuffix(art.Name, ".tar.gz")) {
+			if art.Bucket != "" && art.Attempt == job.Run && (strings.HasSuffix(art.Name, ".dsc") || strings.HasSuffix(art.Name, ".tar.gz")) {
 				p.Source.Source = "s3://" + art.Bucket + "/" + art.Key
+				p.Source.SourceVersion = art.VersionID
 				break
 			}
 		}

@@ -27,8 +27,15 @@ type Job struct {
 	FinishedAt      *time.Time `json:"finished_at,omitempty"`
 	DurationSeconds *float64   `json:"duration_seconds,omitempty"`
 	Attempts        int        `json:"attempts"`
-	MaxAttempts     int        `json:"max_attempts"`
-	TimeoutSeconds  int        `json:"timeout_seconds"`
+	// Run numbers every claim of the job, across retries (which reset
+	// Attempts): artifacts are kept per run, so a later run never
+	// overwrites an earlier one's.
+	Run int `json:"run,omitempty"`
+	// TimeToStartSeconds is how long the job waited in the queue before its
+	// current (or last) run started: from queued_at (created_at) to started_at.
+	TimeToStartSeconds *float64 `json:"time_to_start_seconds,omitempty"`
+	MaxAttempts        int      `json:"max_attempts"`
+	TimeoutSeconds     int      `json:"timeout_seconds"`
 	// NotBefore holds a requeued job back (retry backoff): it is queued but not claimable until then.
 	NotBefore *time.Time `json:"not_before,omitempty"`
 	Builder   string     `json:"builder,omitempty"`
@@ -53,16 +60,68 @@ type Job struct {
 	FollowOnsCreated bool       `json:"follow_ons_created,omitempty"`
 	CancelRequested  bool       `json:"cancel_requested,omitempty"`
 	EstimatedStartAt *time.Time `json:"estimated_start_at,omitempty"`
+	// QueuePosition is where a queued job stands in its pool's dispatch
+	// order (1: next). Like EstimatedStartAt it is computed when the job is
+	// read, never stored.
+	QueuePosition *int `json:"queue_position,omitempty"`
 	// Version increases by one with every write; writes are conditional on it.
 	Version int64 `json:"version"`
 }
 
-// Artifact is a file a builder uploaded for a job.
+// Artifact is a file a builder uploaded for a job, in one run of it.
 type Artifact struct {
 	Name   string `json:"name"`
 	Bucket string `json:"bucket,omitempty"`
 	Key    string `json:"key"`
 	Size   int64  `json:"size"`
+	// SHA256 is the hex SHA-256 of the content, as the builder computed it
+	// while uploading ("" when it was not given).
+	SHA256 string `json:"sha256,omitempty"`
+	// Attempt is the run of the job that uploaded it (Job.Run).
+	Attempt int `json:"attempt"`
+	// VersionID pins the object version on a versioned bucket.
+	VersionID string `json:"version_id,omitempty"`
+}
+
+// MaxKeptArtifacts bounds the artifacts a job record keeps over all its
+// runs; the oldest runs' entries are dropped first (their objects stay in
+// the bucket until its lifecycle rules expire them).
+const MaxKeptArtifacts = 200
+
+// mergeArtifacts returns the artifacts of earlier runs followed by run's
+// own, numbered run (they replace any the record had for that run), keeping at
+// most MaxKeptArtifacts, the newest.
+func mergeArtifacts(kept []Artifact, run int, fresh []Artifact) []Artifact {
+	out := make([]Artifact, 0, len(kept)+len(fresh))
+	for _, a := range kept {
+		if a.Attempt != run {
+			out = append(out, a)
+		}
+	}
+	for _, a := range fresh {
+		a.Attempt = run
+		out = append(out, a)
+	}
+	if len(out) > MaxKeptArtifacts {
+		out = out[len(out)-MaxKeptArtifacts:]
+	}
+	return out
+}
+
+// LatestArtifact returns the artifact called name of the latest run that
+// has one, or of run attempt when attempt > 0.
+func (j *Job) LatestArtifact(name string, attempt int) (Artifact, bool) {
+	var found Artifact
+	ok := false
+	for _, a := range j.Artifacts {
+		if a.Name != name || (attempt > 0 && a.Attempt != attempt) {
+			continue
+		}
+		if !ok || a.Attempt >= found.Attempt {
+			found, ok = a, true
+		}
+	}
+	return found, ok
 }
 
 // JobEvent is one entry of a job's append-only history.
@@ -94,14 +153,24 @@ func (j *Job) Clone() *Job {
 	c.NotBefore = cloneTime(j.NotBefore)
 	c.LeaseExpiresAt = cloneTime(j.LeaseExpiresAt)
 	c.EstimatedStartAt = cloneTime(j.EstimatedStartAt)
-	if j.DurationSeconds != nil {
-		d := *j.DurationSeconds
-		c.DurationSeconds = &d
+	c.DurationSeconds = cloneFloat(j.DurationSeconds)
+	c.TimeToStartSeconds = cloneFloat(j.TimeToStartSeconds)
+	if j.QueuePosition != nil {
+		p := *j.QueuePosition
+		c.QueuePosition = &p
 	}
 	if j.ExitCode != nil {
 		e := *j.ExitCode
 		c.ExitCode = &e
 	}
+	return &c
+}
+
+func cloneFloat(f *float64) *float64 {
+	if f == nil {
+		return nil
+	}
+	c := *f
 	return &c
 }
 

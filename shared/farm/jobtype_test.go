@@ -102,7 +102,11 @@ func TestRecipeFansOutOneBinaryBuildPerArch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job := &Job{ID: "01J", Priority: 3, Artifacts: []Artifact{{Name: "hello_1.0.dsc", Bucket: "b", Key: "artifacts/01J/hello_1.0.dsc"}}}
+	// Run 1 failed after uploading a package; run 2 succeeded: its package is the input.
+	job := &Job{ID: "01J", Priority: 3, Run: 2, Artifacts: []Artifact{
+		{Name: "hello_1.0.dsc", Bucket: "b", Key: "artifacts/01J/1/hello_1.0.dsc", Attempt: 1, VersionID: "v1"},
+		{Name: "hello_1.0.dsc", Bucket: "b", Key: "artifacts/01J/2/hello_1.0.dsc", Attempt: 2, VersionID: "v2"},
+	}}
 	fos, err := typ.FollowOns(args, job)
 	if err != nil || len(fos) != 2 {
 		t.Fatalf("follow-ons %v %v", fos, err)
@@ -112,7 +116,7 @@ func TestRecipeFansOutOneBinaryBuildPerArch(t *testing.T) {
 		if err := json.Unmarshal(fos[i].Payload, &p); err != nil {
 			t.Fatal(err)
 		}
-		if fos[i].Type != TypeBinaryBuild || p.Arch != arch || p.Source.Source != "s3://b/artifacts/01J/hello_1.0.dsc" || fos[i].Priority != 3 {
+		if fos[i].Type != TypeBinaryBuild || p.Arch != arch || p.Source.Source != "s3://b/artifacts/01J/2/hello_1.0.dsc" || p.Source.SourceVersion != "v2" || fos[i].Priority != 3 {
 			t.Errorf("follow-on %d: %+v %s", i, fos[i], fos[i].Payload)
 		}
 	}

@@ -62,14 +62,27 @@ func (j *Job) Claim(builder, token string, now time.Time, lease time.Duration) (
 		return nil, nil, err
 	}
 	n.Attempts++
+	n.Run = j.Run + 1
 	n.Builder = builder
 	n.ClaimToken = token
 	n.StartedAt = TimePtr(now)
+	n.TimeToStartSeconds = j.waitedSince(*n.StartedAt)
 	n.LeaseExpiresAt = TimePtr(now.Add(lease))
 	n.NotBefore = nil
 	n.FinishedAt, n.DurationSeconds, n.Result, n.Error, n.ExitCode = nil, nil, "", "", nil
 	n.LogTail, n.Progress = "", ""
 	return n, ev, nil
+}
+
+// waitedSince is how long the job had waited in the queue when it started
+// at start: since it was (last) queued, or created.
+func (j *Job) waitedSince(start time.Time) *float64 {
+	since := j.CreatedAt
+	if j.QueuedAt != nil {
+		since = *j.QueuedAt
+	}
+	s := max(start.Sub(since).Seconds(), 0)
+	return &s
 }
 
 // CheckClaim returns a conflict error unless token is the job's current claim.
@@ -153,7 +166,7 @@ func (j *Job) Complete(builder string, c Completion, now time.Time) (*Job, *JobE
 	n.Error = c.Error
 	n.ExitCode = c.ExitCode
 	if c.Artifacts != nil {
-		n.Artifacts = c.Artifacts
+		n.Artifacts = mergeArtifacts(j.Artifacts, j.Run, c.Artifacts)
 	}
 	if c.LogKey != "" {
 		n.LogKey = c.LogKey
@@ -197,7 +210,7 @@ func (j *Job) Retry(actor string, now time.Time) (*Job, *JobEvent, error) {
 		return nil, nil, err
 	}
 	n.Attempts, n.BuilderFailures = 0, 0
-	n.FinishedAt, n.DurationSeconds, n.StartedAt = nil, nil, nil
+	n.FinishedAt, n.DurationSeconds, n.StartedAt, n.TimeToStartSeconds = nil, nil, nil, nil
 	n.Result, n.Error, n.ExitCode, n.NotBefore, n.CancelRequested = "", "", nil, nil, false
 	return n, ev, nil
 }
@@ -319,6 +332,7 @@ func (j *Job) Unclaim(token, reason string, now time.Time) (*Job, *JobEvent, err
 		return nil, nil, err
 	}
 	n.Attempts = max(j.Attempts-1, 0)
-	n.StartedAt = nil
+	n.Run = max(j.Run-1, 0)
+	n.StartedAt, n.TimeToStartSeconds = nil, nil
 	return n, ev, nil
 }

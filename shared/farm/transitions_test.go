@@ -1,6 +1,7 @@
 package farm
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -73,3 +74,59 @@ func TestDerivedIDsAreStableValidAndDistinct(t *testing.T) {
 		t.Fatal("NewID repeated itself")
 	}
 }
+
+// A job keeps the artifacts of every run, the newest MaxKeptArtifacts of
+// them; a run's own completion replaces only that run's list.
+func TestArtifactsAreKeptPerRun(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	j := &Job{ID: NewID(now), Type: TypeScript, Status: StatusQueued, MaxAttempts: 3, CreatedAt: now, Version: 1}
+	run := func(names ...string) {
+		t.Helper()
+		claimed, _, err := j.Claim("b1", "tok", now.Add(2*time.Second), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if claimed.TimeToStartSeconds == nil || *claimed.TimeToStartSeconds != 2 {
+			t.Fatalf("time to start %v", claimed.TimeToStartSeconds)
+		}
+		var arts []Artifact
+		for _, n := range names {
+			arts = append(arts, Artifact{Name: n, Key: n})
+		}
+		done, _, err := claimed.Complete("b1", Completion{ClaimToken: "tok", Result: StatusFailed, Artifacts: arts}, now.Add(3*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j, _, err = done.Retry("admin", now.Add(4*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(4 * time.Second)
+	}
+	run("a", "b")
+	run("a")
+	if len(j.Artifacts) != 3 || j.Run != 2 || j.Attempts != 0 {
+		t.Fatalf("after two runs: run %d attempts %d artifacts %+v", j.Run, j.Attempts, j.Artifacts)
+	}
+	if a, ok := j.LatestArtifact("a", 0); !ok || a.Attempt != 2 {
+		t.Fatalf("latest a: %+v", a)
+	}
+	if a, ok := j.LatestArtifact("b", 0); !ok || a.Attempt != 1 {
+		t.Fatalf("latest b: %+v", a)
+	}
+	if _, ok := j.LatestArtifact("b", 2); ok {
+		t.Fatal("b of run 2 found")
+	}
+	many := make([]string, artifactsPerCompletion)
+	for i := range many {
+		many[i] = fmt.Sprintf("f%03d", i)
+	}
+	run(many...)
+	run(many...)
+	if len(j.Artifacts) != MaxKeptArtifacts || j.Artifacts[len(j.Artifacts)-1].Attempt != 4 || j.Artifacts[0].Attempt != 3 {
+		t.Fatalf("%d artifacts kept, from run %d to %d", len(j.Artifacts), j.Artifacts[0].Attempt, j.Artifacts[len(j.Artifacts)-1].Attempt)
+	}
+}
+
+// artifactsPerCompletion is the API's limit of artifacts per completion.
+const artifactsPerCompletion = 100

@@ -7,15 +7,17 @@ import (
 	"testing"
 
 	"github.com/buildfarm/buildfarm/shared/apiv1"
+	"github.com/buildfarm/buildfarm/shared/s3blobs"
 )
 
 // accessFixture is a farm with a job running on b1 (submitted by
-// submitter A), a queued job and a cancelled job of A, and builders b1, b2;
+// submitter A), a queued job and a cancelled job of A, a succeeded job
+// {done} with the artifact out/report.txt, and builders b1, b2;
 // and a resource pool ppas whose resource {held} submitter A acquired under
 // {lease}, and whose resource r1 is free.
 type accessFixture struct {
-	running, token, queued, cancelled string
-	held, lease                       string
+	running, token, queued, cancelled, done string
+	held, lease                             string
 	// tokenID is a spare submitter token's, for revoking.
 	tokenID string
 }
@@ -28,6 +30,10 @@ func newAccessFixture(e *env) accessFixture {
 	var f accessFixture
 	job, token := e.running("sleep 60")
 	f.running, f.token = job.ID, token
+	done, doneToken := e.running("echo done")
+	e.blobs.upload(s3blobs.ArtifactKey(done.ID, done.Run, "out/report.txt"), "report")
+	e.must(http.StatusOK, builder1, "POST", "/v1/jobs/"+done.ID+"/complete", map[string]any{"claim_token": doneToken, "result": "succeeded", "artifacts": []string{"out/report.txt"}}, nil)
+	f.done = done.ID
 	f.queued = e.submit(submitterA, "echo queued").ID
 	f.cancelled = e.submit(submitterA, "echo cancelled").ID
 	e.must(http.StatusOK, submitterA, "POST", "/v1/jobs/"+f.cancelled+"/cancel", nil, nil)
@@ -44,7 +50,7 @@ func newAccessFixture(e *env) accessFixture {
 }
 
 func (f accessFixture) expand(s string) string {
-	return strings.NewReplacer("{running}", f.running, "{token}", f.token, "{queued}", f.queued, "{cancelled}", f.cancelled, "{held}", f.held, "{lease}", f.lease, "{tokenid}", f.tokenID).Replace(s)
+	return strings.NewReplacer("{running}", f.running, "{token}", f.token, "{queued}", f.queued, "{cancelled}", f.cancelled, "{done}", f.done, "{held}", f.held, "{lease}", f.lease, "{tokenid}", f.tokenID).Replace(s)
 }
 
 // TestRouteAccess walks every route as every kind of caller and checks who
@@ -69,6 +75,13 @@ func TestRouteAccess(t *testing.T) {
 		{"GET /v1/health", "/v1/health", "", want{ok, ok, ok, ok, ok, ok, ok}},
 		{"GET /v1/openapi.json", "/v1/openapi.json", "", want{ok, ok, ok, ok, ok, ok, ok}},
 		{"GET /v1/queue", "/v1/queue", "", anyRole},
+		{"GET /v1/whoami", "/v1/whoami", "", anyRole},
+		{"GET /ui", "/ui", "", want{301, 301, 301, 301, 301, 301, 301}},
+		{"GET /ui/{$}", "/ui/", "", want{ok, ok, ok, ok, ok, ok, ok}},
+		{"GET /ui/{asset}", "/ui/app.js", "", want{ok, ok, ok, ok, ok, ok, ok}},
+		{"GET /v1/jobs/{id}/artifacts", "/v1/jobs/{done}/artifacts", "", anyRole},
+		{"GET /v1/jobs/{id}/artifacts/{name...}", "/v1/jobs/{done}/artifacts/out/report.txt", "", want{n401, n401, 307, 307, 307, 307, 307}},
+		{"GET /v1/resource-pools", "/v1/resource-pools", "", anyRole},
 		{"POST /v1/jobs", "/v1/jobs", `{"type":"script","payload":{"script":"echo"}}`, want{n401, n401, made, made, n403, n403, made}},
 		{"GET /v1/jobs", "/v1/jobs", "", anyRole},
 		{"GET /v1/jobs/{id}", "/v1/jobs/{running}", "", anyRole},

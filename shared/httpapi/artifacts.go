@@ -22,7 +22,7 @@ const (
 )
 
 // artifactURL presigns an upload for the builder holding the job's claim:
-// an artifact under artifacts/<id>/<name>, or the job's full log.
+// an artifact under artifacts/<id>/<run>/<name>, or the job's full log.
 func (s *Server) artifactURL(w http.ResponseWriter, r *http.Request) error {
 	job, err := s.job(r)
 	if err != nil {
@@ -38,7 +38,7 @@ func (s *Server) artifactURL(w http.ResponseWriter, r *http.Request) error {
 		if err := checkArtifactName("name", req.Name); err != nil {
 			return err
 		}
-		name, key = req.Name, s3blobs.ArtifactKey(job.ID, req.Name)
+		name, key = req.Name, s3blobs.ArtifactKey(job.ID, job.Run, req.Name)
 	case KindLog:
 		name, key = job.ID+".log", s3blobs.LogKey(job.ID)
 	default:
@@ -78,24 +78,29 @@ func checkArtifactName(field, name string) error {
 	return nil
 }
 
-// checkArtifactNames validates the names a completion lists.
-func checkArtifactNames(names []string) error {
-	if len(names) > MaxArtifacts {
+// checkArtifactRefs validates the artifacts a completion lists.
+func checkArtifactRefs(refs []apiv1.ArtifactRef) error {
+	if len(refs) > MaxArtifacts {
 		return farm.FieldError("artifacts", "at most %d artifacts", MaxArtifacts)
 	}
 	seen := map[string]bool{}
-	for i, n := range names {
+	for i, ref := range refs {
 		field := fmt.Sprintf("artifacts[%d]", i)
-		if err := checkArtifactName(field, n); err != nil {
+		if err := checkArtifactName(field, ref.Name); err != nil {
 			return err
 		}
-		if seen[n] {
-			return farm.FieldError(field, "%q is listed twice", n)
+		if ref.SHA256 != "" && !sha256Hex.MatchString(ref.SHA256) {
+			return farm.FieldError(field+".sha256", "must be 64 lowercase hex digits")
 		}
-		seen[n] = true
+		if seen[ref.Name] {
+			return farm.FieldError(field, "%q is listed twice", ref.Name)
+		}
+		seen[ref.Name] = true
 	}
 	return nil
 }
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // MaxArtifacts bounds the artifacts one job records.
 const MaxArtifacts = 100

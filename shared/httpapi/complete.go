@@ -1,10 +1,16 @@
 package httpapi
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/buildfarm/buildfarm/shared/apiv1"
 	"github.com/buildfarm/buildfarm/shared/farm"
@@ -15,7 +21,7 @@ import (
 const MaxErrorText = 4096
 
 // completeJob records the result of the builder holding the job's claim:
-// the named artifacts (each must have been uploaded), and the log — the
+// the named artifacts of this run (each must have been uploaded), and the log — the
 // builder's own upload of this attempt, or else the tail the API has, stored
 // now so that a finished job always has a stored log.
 func (s *Server) completeJob(w http.ResponseWriter, r *http.Request) error {
@@ -34,7 +40,7 @@ func (s *Server) completeJob(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return farm.FieldError("result", "must be succeeded or failed, not %q", clip(req.Result))
 	}
-	if err := checkArtifactNames(req.Artifacts); err != nil {
+	if err := checkArtifactRefs(req.Artifacts); err != nil {
 		return err
 	}
 	builder, err := claimHolder(r, job, req.ClaimToken)
@@ -62,30 +68,61 @@ func (s *Server) completeJob(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// uploadedArtifacts describes the named artifacts from the bucket; a name
-// with no object is an EInvalid error naming it.
-func (s *Server) uploadedArtifacts(r *http.Request, job *farm.Job, names []string) ([]farm.Artifact, error) {
-	out := []farm.Artifact{}
-	if len(names) == 0 {
-		return out, nil
+// uploadedArtifacts describes the named artifacts of the job's current run
+// from the bucket (size, and the version to pin on a versioned bucket); a
+// name with no object is an EInvalid error naming it. A SHA-256 the builder
+// did not give is computed here for objects up to MaxServerHashBytes.
+func (s *Server) uploadedArtifacts(r *http.Request, job *farm.Job, refs []apiv1.ArtifactRef) ([]farm.Artifact, error) {
+	out := make([]farm.Artifact, len(refs))
+	g, ctx := errgroup.WithContext(r.Context())
+	g.SetLimit(8)
+	for i, ref := range refs {
+		g.Go(func() error {
+			key := s3blobs.ArtifactKey(job.ID, job.Run, ref.Name)
+			o, err := s.blobs.Head(ctx, key)
+			if farm.IsCode(err, farm.ENotFound) {
+				return farm.FieldError(fmt.Sprintf("artifacts[%d]", i), "%q was not uploaded (no object at %s)", ref.Name, key)
+			}
+			if err != nil {
+				return err
+			}
+			sum := ref.SHA256
+			if sum == "" {
+				sum = s.objectSHA256(ctx, key, o.Size)
+			}
+			out[i] = farm.Artifact{Name: ref.Name, Bucket: s.blobs.Bucket(), Key: key, Size: o.Size, SHA256: sum, Attempt: job.Run, VersionID: o.VersionID}
+			return nil
+		})
 	}
-	objects, err := s.blobs.List(r.Context(), s3blobs.ArtifactPrefix(job.ID))
-	if err != nil {
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	byKey := make(map[string]s3blobs.Object, len(objects))
-	for _, o := range objects {
-		byKey[o.Key] = o
-	}
-	for i, n := range names {
-		key := s3blobs.ArtifactKey(job.ID, n)
-		o, ok := byKey[key]
-		if !ok {
-			return nil, farm.FieldError(fmt.Sprintf("artifacts[%d]", i), "%q was not uploaded (no object at %s)", n, key)
-		}
-		out = append(out, farm.Artifact{Name: n, Bucket: s.blobs.Bucket(), Key: key, Size: o.Size})
-	}
 	return out, nil
+}
+
+// MaxServerHashBytes bounds the artifacts whose SHA-256 the API computes
+// itself when a builder did not send one (an API request has seconds, not
+// minutes).
+const MaxServerHashBytes = 64 << 20
+
+// objectSHA256 reads an object and returns its hex SHA-256, or "" when it
+// is too large or cannot be read (the artifact is then listed without one).
+func (s *Server) objectSHA256(ctx context.Context, key string, size int64) string {
+	if size > MaxServerHashBytes {
+		return ""
+	}
+	body, _, err := s.blobs.Get(ctx, key)
+	if err != nil {
+		s.log.WarnContext(ctx, "artifact not hashed", "key", key, "err", err.Error())
+		return ""
+	}
+	defer body.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(body, MaxServerHashBytes+1)); err != nil {
+		s.log.WarnContext(ctx, "artifact not hashed", "key", key, "err", err.Error())
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // logClockSlack tolerates clock skew between the API and S3 when telling a

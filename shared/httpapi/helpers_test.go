@@ -5,13 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +43,13 @@ type fakeBlobs struct {
 type fakeObject struct {
 	data     []byte
 	modified time.Time
+	version  string
+}
+
+var fakeVersions atomic.Int64
+
+func newFakeObject(data []byte) fakeObject {
+	return fakeObject{data: data, modified: time.Now(), version: fmt.Sprintf("v%d", fakeVersions.Add(1))}
 }
 
 func newFakeBlobs() *fakeBlobs { return &fakeBlobs{objects: map[string]fakeObject{}} }
@@ -54,12 +64,14 @@ func (b *fakeBlobs) PresignGet(_ context.Context, key string, ttl time.Duration)
 	return &s3blobs.Presigned{URL: "https://blobs.test/" + testBucket + "/" + key + "?X-Amz-Signature=get", Method: http.MethodGet, ExpiresAt: time.Now().Add(ttl).UTC()}, nil
 }
 
-func (b *fakeBlobs) PresignGetVersion(ctx context.Context, key, version string, ttl time.Duration) (*s3blobs.Presigned, error) {
-	p, err := b.PresignGet(ctx, key, ttl)
-	if err == nil && version != "" {
-		p.URL += "&versionId=" + version
+func (b *fakeBlobs) PresignDownload(_ context.Context, d s3blobs.Download, ttl time.Duration) (*s3blobs.Presigned, error) {
+	q := url.Values{"X-Amz-Signature": {"get"}}
+	for k, v := range map[string]string{"versionId": d.VersionID, "filename": d.Filename} {
+		if v != "" {
+			q.Set(k, v)
+		}
 	}
-	return p, err
+	return &s3blobs.Presigned{URL: "https://blobs.test/" + testBucket + "/" + d.Key + "?" + q.Encode(), Method: http.MethodGet, ExpiresAt: time.Now().Add(ttl).UTC()}, nil
 }
 
 func (b *fakeBlobs) Put(_ context.Context, key, _ string, body []byte) error {
@@ -68,7 +80,7 @@ func (b *fakeBlobs) Put(_ context.Context, key, _ string, body []byte) error {
 	if b.fail != nil {
 		return b.fail
 	}
-	b.objects[key] = fakeObject{data: bytes.Clone(body), modified: time.Now()}
+	b.objects[key] = newFakeObject(bytes.Clone(body))
 	return nil
 }
 
@@ -76,7 +88,7 @@ func (b *fakeBlobs) Put(_ context.Context, key, _ string, body []byte) error {
 func (b *fakeBlobs) upload(key, data string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.objects[key] = fakeObject{data: []byte(data), modified: time.Now()}
+	b.objects[key] = newFakeObject([]byte(data))
 }
 
 func (b *fakeBlobs) object(key string) (string, bool) {
@@ -96,7 +108,7 @@ func (b *fakeBlobs) Get(_ context.Context, key string) (io.ReadCloser, *s3blobs.
 	if !ok {
 		return nil, nil, farm.Errorf(farm.ENotFound, "no object at %s", key)
 	}
-	return io.NopCloser(bytes.NewReader(o.data)), &s3blobs.Object{Key: key, Size: int64(len(o.data)), LastModified: o.modified}, nil
+	return io.NopCloser(bytes.NewReader(o.data)), &s3blobs.Object{Key: key, Size: int64(len(o.data)), LastModified: o.modified, VersionID: o.version}, nil
 }
 
 func (b *fakeBlobs) Head(ctx context.Context, key string) (*s3blobs.Object, error) {

@@ -10,6 +10,10 @@ import (
 	"github.com/buildfarm/buildfarm/shared/scheduler"
 )
 
+// MaxActorLength bounds the requested_by filter (actors are short:
+// "submitter:<token id>", "builder:<name>").
+const MaxActorLength = 200
+
 // IdempotencyKeyHeader may carry a submission's idempotency key.
 const IdempotencyKeyHeader = "Idempotency-Key"
 
@@ -63,7 +67,7 @@ func idempotencyKey(r *http.Request, body string) (string, error) {
 }
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, "status", "type", "pool", "limit", "cursor")
+	q, err := query(r, "status", "type", "pool", "requested_by", "limit", "cursor")
 	if err != nil {
 		return err
 	}
@@ -71,7 +75,10 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f := scheduler.JobFilter{Status: farm.JobStatus(q["status"]), Type: q["type"], Pool: q["pool"], Limit: limit, Cursor: q["cursor"]}
+	f := scheduler.JobFilter{Status: farm.JobStatus(q["status"]), Type: q["type"], Pool: q["pool"], RequestedBy: q["requested_by"], Limit: limit, Cursor: q["cursor"]}
+	if len(f.RequestedBy) > MaxActorLength {
+		return farm.FieldError("requested_by", "is longer than %d characters", MaxActorLength)
+	}
 	if f.Type != "" {
 		if _, err := s.sched.Registry().Lookup(f.Type); err != nil {
 			return err

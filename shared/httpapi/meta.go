@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"math"
 	"net/http"
 
 	"github.com/buildfarm/buildfarm/shared/apiv1"
@@ -37,8 +38,27 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) error {
 			Slots:             p.Slots,
 			OldestWaitSeconds: p.OldestWaitSeconds,
 			EstimatedStartAt:  p.EstimatedStartAt,
+			// No start in the last hour: both are 0 (started_last_hour says so).
+			TimeToStartP50Seconds: orZero(p.TimeToStartP50),
+			TimeToStartP90Seconds: orZero(p.TimeToStartP90),
+			StartedLastHour:       p.Started,
 		})
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func orZero(f *float64) float64 {
+	if f == nil {
+		return 0
+	}
+	return math.Round(*f*1000) / 1000
+}
+
+// whoami tells the caller who its token says it is: pages use it to show
+// only the actions the caller may take.
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
+	p := principal(r.Context())
+	writeJSON(w, http.StatusOK, apiv1.WhoAmI{Actor: p.Actor(), Role: string(p.Role), TokenID: p.TokenID, Builder: p.Builder})
 	return nil
 }

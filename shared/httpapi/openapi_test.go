@@ -50,7 +50,10 @@ func docRoutes(doc *openapi3.T) []string {
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	t.Parallel()
 	doc := loadDoc(t)
-	routes := newEnv(t).srv.Routes()
+	var routes []string
+	for _, r := range newEnv(t).srv.Routes() {
+		routes = append(routes, documentedPath(r))
+	}
 	slices.Sort(routes)
 	documented := docRoutes(doc)
 	if strings.Join(routes, "\n") != strings.Join(documented, "\n") {
@@ -61,7 +64,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			public := op.Security != nil && len(*op.Security) == 0
-			if want := path == "/v1/health" || path == "/v1/openapi.json" || path == "/v1/instance-tokens"; public != want {
+			if want := path == "/v1/health" || path == "/v1/openapi.json" || path == "/v1/instance-tokens" || path == "/ui" || strings.HasPrefix(path, "/ui/"); public != want {
 				t.Errorf("%s %s: public = %v", method, path, public)
 			}
 		}
@@ -69,6 +72,17 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if doc.Components.SecuritySchemes["bearer"] == nil || len(doc.Security) != 1 {
 		t.Error("the document must declare the bearer security scheme as the default")
 	}
+}
+
+// documentedPath writes a ServeMux pattern as OpenAPI writes the path:
+// "/ui/{$}" (exactly /ui/) is "/ui/", and a trailing wildcard {name...}
+// (a name with slashes) is the parameter {name}.
+func documentedPath(route string) string {
+	route = strings.TrimSuffix(route, "{$}")
+	if i := strings.LastIndex(route, "...}"); i >= 0 && i == len(route)-4 {
+		route = route[:i] + "}"
+	}
+	return route
 }
 
 func TestServedOpenAPIIsTheDocument(t *testing.T) {
@@ -95,6 +109,17 @@ type validator struct {
 	t      *testing.T
 	e      *env
 	router routers.Router
+}
+
+// The page's files are text to the validator, like the log.
+func init() {
+	asText := func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+		b, err := io.ReadAll(body)
+		return string(b), err
+	}
+	for _, ct := range []string{"text/html", "text/css", "text/javascript", "image/svg+xml"} {
+		openapi3filter.RegisterBodyDecoder(ct, asText)
+	}
 }
 
 func newValidator(t *testing.T, e *env) *validator {
@@ -179,8 +204,27 @@ func TestRealCallsMatchOpenAPI(t *testing.T) {
 	v.call(builder1, "POST", "/v1/builders/b1/heartbeat", map[string]any{"jobs": []map[string]string{{"id": job.ID, "claim_token": "stale"}}}, true, http.StatusConflict, nil)
 	v.call(submitterB, "GET", "/v1/jobs/"+job.ID+"/log", nil, true, ok, nil)
 	v.call(builder1, "POST", "/v1/jobs/"+job.ID+"/artifacts", map[string]string{"claim_token": c.ClaimToken, "name": "out.txt"}, true, ok, nil)
-	e.blobs.upload("artifacts/"+job.ID+"/out.txt", "out")
-	v.call(builder1, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{"claim_token": c.ClaimToken, "result": "failed", "exit_code": 1, "error": "exit status 1", "artifacts": []string{"out.txt"}}, true, ok, nil)
+	e.blobs.upload("artifacts/"+job.ID+"/1/out.txt", "out")
+	e.blobs.upload("artifacts/"+job.ID+"/1/dist/b.bin", "b")
+	v.call(builder1, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{"claim_token": c.ClaimToken, "result": "failed", "exit_code": 1, "error": "exit status 1",
+		"artifacts": []any{"out.txt", map[string]string{"name": "dist/b.bin", "sha256": strings.Repeat("0", 64)}}}, true, ok, nil)
+	var list apiv1.ArtifactList
+	v.call(submitterB, "GET", "/v1/jobs/"+job.ID+"/artifacts", nil, true, ok, &list)
+	if len(list.Artifacts) != 2 || list.Artifacts[0].Name != "dist/b.bin" || list.Artifacts[1].Attempt != 1 || list.Artifacts[1].SHA256 == "" {
+		t.Fatalf("artifacts %+v", list)
+	}
+	v.call(submitterB, "GET", "/v1/jobs/"+job.ID+"/artifacts/out.txt", nil, true, http.StatusTemporaryRedirect, nil)
+	v.call(submitterB, "GET", "/v1/jobs/"+job.ID+"/artifacts/out.txt?redirect=false&attempt=1", nil, true, ok, nil)
+	v.call(submitterB, "GET", "/v1/jobs/"+job.ID+"/artifacts/nope.txt", nil, true, http.StatusNotFound, nil)
+	v.call(submitterB, "GET", "/v1/jobs/"+job.ID+"/artifacts/out.txt?attempt=2", nil, true, http.StatusNotFound, nil)
+	v.call(submitterB, "GET", "/v1/jobs/"+job.ID+"/artifacts/out.txt?redirect=maybe", nil, false, http.StatusBadRequest, nil)
+	v.call(submitterA, "GET", "/v1/whoami", nil, true, ok, nil)
+	v.call(builder1, "GET", "/v1/whoami", nil, true, ok, nil)
+	v.call(admin, "GET", "/v1/jobs?requested_by="+e.actors[submitterA], nil, true, ok, nil)
+	v.call(admin, "GET", "/v1/resource-pools", nil, true, ok, nil)
+	v.call(none, "GET", "/ui/", nil, true, ok, nil)
+	v.call(none, "GET", "/ui/app.css", nil, true, ok, nil)
+	v.call(none, "GET", "/ui/nope.js", nil, true, http.StatusNotFound, nil)
 	v.call(submitterA, "GET", "/v1/jobs/"+job.ID+"/events", nil, true, ok, nil)
 	v.call(submitterA, "GET", "/v1/jobs/"+job.ID+"/log", nil, true, ok, nil)
 	v.call(submitterA, "POST", "/v1/jobs/"+job.ID+"/retry", nil, true, ok, nil)

@@ -13,6 +13,7 @@ import (
 // clean-resource job after their holder releases them.
 func (s *Server) poolRoutes() []route {
 	return []route{
+		{"GET", "/v1/resource-pools", anyRole, s.listResourcePools},
 		{"PUT", "/v1/resource-pools/{pool}", adminOnly, s.putResourcePool},
 		{"GET", "/v1/resource-pools/{pool}", anyRole, s.getResourcePool},
 		{"POST", "/v1/resource-pools/{pool}/resources", adminOnly, s.addResource},
@@ -66,6 +67,18 @@ func (s *Server) putResourcePool(w http.ResponseWriter, r *http.Request) error {
 		s.log.InfoContext(r.Context(), "resource pool created", "pool", pool.Name)
 	}
 	writeJSON(w, status, pool)
+	return nil
+}
+
+func (s *Server) listResourcePools(w http.ResponseWriter, r *http.Request) error {
+	pools, err := s.store.ListResourcePools(r.Context())
+	if err != nil {
+		return err
+	}
+	if pools == nil {
+		pools = []*farm.ResourcePool{}
+	}
+	writeJSON(w, http.StatusOK, apiv1.ResourcePoolList{Pools: pools})
 	return nil
 }
 

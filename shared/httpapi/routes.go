@@ -52,6 +52,7 @@ var routeGroups = []func(*Server) []route{
 	(*Server).workRoutes,
 	(*Server).tokenRoutes,
 	(*Server).poolRoutes,
+	(*Server).uiRoutes,
 }
 
 func (s *Server) metaRoutes() []route {
@@ -59,6 +60,7 @@ func (s *Server) metaRoutes() []route {
 		{"GET", "/v1/health", public, s.health},
 		{"GET", "/v1/openapi.json", public, s.openAPI},
 		{"GET", "/v1/queue", anyRole, s.queue},
+		{"GET", "/v1/whoami", anyRole, s.whoami},
 	}
 }
 
@@ -69,6 +71,8 @@ func (s *Server) jobRoutes() []route {
 		{"GET", "/v1/jobs/{id}", anyRole, s.getJob},
 		{"GET", "/v1/jobs/{id}/events", anyRole, s.jobEvents},
 		{"GET", "/v1/jobs/{id}/log", anyRole, s.jobLog},
+		{"GET", "/v1/jobs/{id}/artifacts", anyRole, s.listArtifacts},
+		{"GET", "/v1/jobs/{id}/artifacts/{name...}", anyRole, s.downloadArtifact},
 		{"POST", "/v1/jobs/{id}/cancel", ownersAndAdmins, s.cancelJob},
 		{"POST", "/v1/jobs/{id}/retry", ownersAndAdmins, s.retryJob},
 		{"POST", "/v1/jobs/{id}/score", adminOnly, s.scoreJob},

@@ -31,7 +31,7 @@ type Blobs interface {
 	Bucket() string
 	PresignPut(ctx context.Context, key string, ttl time.Duration) (*s3blobs.Presigned, error)
 	PresignGet(ctx context.Context, key string, ttl time.Duration) (*s3blobs.Presigned, error)
-	PresignGetVersion(ctx context.Context, key, version string, ttl time.Duration) (*s3blobs.Presigned, error)
+	PresignDownload(ctx context.Context, d s3blobs.Download, ttl time.Duration) (*s3blobs.Presigned, error)
 	Put(ctx context.Context, key, contentType string, body []byte) error
 	Get(ctx context.Context, key string) (io.ReadCloser, *s3blobs.Object, error)
 	Head(ctx context.Context, key string) (*s3blobs.Object, error)

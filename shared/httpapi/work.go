@@ -70,7 +70,7 @@ func (s *Server) sourceURL(r *http.Request, job *farm.Job) string {
 		s.log.WarnContext(r.Context(), "job source outside incoming/ not presigned", "job_id", job.ID)
 		return ""
 	}
-	pre, err := s.blobs.PresignGetVersion(r.Context(), key, p.SourceVersion, sourceURLTTL)
+	pre, err := s.blobs.PresignDownload(r.Context(), s3blobs.Download{Key: key, VersionID: p.SourceVersion}, sourceURLTTL)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "cannot presign the job source", "job_id", job.ID, "err", err.Error())
 		return ""

@@ -84,10 +84,10 @@ func TestSubmittedSourcesStayUnderIncoming(t *testing.T) {
 	e := newEnv(t)
 	other := e.submit(submitterB, "echo private")
 	e.blobs.upload(s3blobs.LogKey(other.ID), "secret log")
-	e.blobs.upload(s3blobs.ArtifactKey(other.ID, "key.pem"), "secret artifact")
+	e.blobs.upload(s3blobs.ArtifactKey(other.ID, 1, "key.pem"), "secret artifact")
 	for _, src := range []string{
 		"s3://" + testBucket + "/" + s3blobs.LogKey(other.ID),
-		"s3://" + testBucket + "/" + s3blobs.ArtifactKey(other.ID, "key.pem"),
+		"s3://" + testBucket + "/" + s3blobs.ArtifactKey(other.ID, 1, "key.pem"),
 		"s3://" + testBucket + "/incoming/../" + s3blobs.LogKey(other.ID),
 		"s3://" + testBucket + "/incoming/script/./x.sh",
 		"s3://" + testBucket + "/incoming/",
@@ -179,7 +179,7 @@ func TestArtifactURL(t *testing.T) {
 	job, token := e.running("echo")
 	var u apiv1.ArtifactURL
 	e.must(http.StatusOK, builder1, "POST", "/v1/jobs/"+job.ID+"/artifacts", map[string]string{"claim_token": token, "name": "dist/hello_1.0.deb"}, &u)
-	if u.Key != "artifacts/"+job.ID+"/dist/hello_1.0.deb" || u.Name != "dist/hello_1.0.deb" || u.Method != http.MethodPut || !strings.Contains(u.URL, u.Key) {
+	if u.Key != "artifacts/"+job.ID+"/1/dist/hello_1.0.deb" || u.Name != "dist/hello_1.0.deb" || u.Method != http.MethodPut || !strings.Contains(u.URL, u.Key) {
 		t.Fatalf("artifact url %+v", u)
 	}
 	if d := time.Until(u.ExpiresAt); d < 14*time.Minute || d > 15*time.Minute {
@@ -226,22 +226,40 @@ func TestCompleteRecordsArtifactsAndLog(t *testing.T) {
 		t.Fatalf("running log %q (%s)", w.Body, w.Header().Get("Content-Type"))
 	}
 
-	e.blobs.upload(s3blobs.ArtifactKey(job.ID, "out/a.deb"), "deb bytes")
-	e.blobs.upload(s3blobs.ArtifactKey(job.ID, "b.txt"), "")
+	e.blobs.upload(s3blobs.ArtifactKey(job.ID, 1, "out/a.deb"), "deb bytes")
+	e.blobs.upload(s3blobs.ArtifactKey(job.ID, 1, "b.txt"), "")
+	// An upload of another run of the job is not this run's artifact.
+	e.blobs.upload(s3blobs.ArtifactKey(job.ID, 2, "missing.bin"), "other run")
 	expectError(t, e.do(builder1, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{
 		"claim_token": token, "result": "succeeded", "artifacts": []string{"out/a.deb", "missing.bin"},
 	}), http.StatusBadRequest, farm.EInvalid, "artifacts[1]")
 
 	var done farm.Job
+	expectError(t, e.do(builder1, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{
+		"claim_token": token, "result": "succeeded", "artifacts": []any{map[string]string{"name": "b.txt", "sha256": "not-hex"}},
+	}), http.StatusBadRequest, farm.EInvalid, "artifacts[0].sha256")
+	expectError(t, e.do(builder1, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{
+		"claim_token": token, "result": "succeeded", "artifacts": []any{map[string]string{"name": "b.txt", "md5": "x"}},
+	}), http.StatusBadRequest, farm.EInvalid, "")
+	// Artifacts are names (the API hashes them) or {name, sha256} (the builder did).
+	debSum := strings.Repeat("d", 64)
 	e.must(http.StatusOK, builder1, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{
-		"claim_token": token, "result": "succeeded", "exit_code": 0, "artifacts": []string{"out/a.deb", "b.txt"}, "log": "done\n",
+		"claim_token": token, "result": "succeeded", "exit_code": 0, "log": "done\n",
+		"artifacts": []any{map[string]string{"name": "out/a.deb", "sha256": debSum}, "b.txt"},
 	}, &done)
 	if done.Status != farm.StatusSucceeded || done.FinishedAt == nil || done.LogKey != s3blobs.LogKey(job.ID) {
 		t.Fatalf("done %+v", done)
 	}
+	emptySum := "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" // SHA-256 of nothing
 	want := []farm.Artifact{
-		{Name: "out/a.deb", Bucket: testBucket, Key: "artifacts/" + job.ID + "/out/a.deb", Size: 9},
-		{Name: "b.txt", Bucket: testBucket, Key: "artifacts/" + job.ID + "/b.txt", Size: 0},
+		{Name: "out/a.deb", Bucket: testBucket, Key: "artifacts/" + job.ID + "/1/out/a.deb", Size: 9, SHA256: debSum, Attempt: 1},
+		{Name: "b.txt", Bucket: testBucket, Key: "artifacts/" + job.ID + "/1/b.txt", Size: 0, SHA256: emptySum, Attempt: 1},
+	}
+	for i := range done.Artifacts {
+		if !strings.HasPrefix(done.Artifacts[i].VersionID, "v") {
+			t.Fatalf("artifact %d has no version: %+v", i, done.Artifacts[i])
+		}
+		done.Artifacts[i].VersionID = ""
 	}
 	if len(done.Artifacts) != 2 || done.Artifacts[0] != want[0] || done.Artifacts[1] != want[1] {
 		t.Fatalf("artifacts %+v, want %+v", done.Artifacts, want)

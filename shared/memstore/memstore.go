@@ -195,9 +195,9 @@ func (s *Store) GetJob(_ context.Context, id string) (*farm.Job, error) {
 }
 
 // ListJobs lists newest first (ids are time-ordered). Like the DynamoDB
-// store it reads one index — the jobs of the filter's status, else of its
-// type, else of its pool, else all — and examines at most f.Scan of its
-// entries.
+// store it reads one index — the jobs of the filter's status while they wait
+// or run, else of its requester, else of its status, type or pool, else all
+// — and examines at most f.Scan of its entries.
 func (s *Store) ListJobs(_ context.Context, f scheduler.JobFilter) (*scheduler.JobPage, error) {
 	f, err := scheduler.NormalizeFilter(f)
 	if err != nil {
@@ -208,6 +208,10 @@ func (s *Store) ListJobs(_ context.Context, f scheduler.JobFilter) (*scheduler.J
 	defer s.mu.Unlock()
 	inIndex := func(j *farm.Job) bool {
 		switch {
+		case f.Status != "" && !f.Status.Terminal():
+			return j.Status == f.Status
+		case f.RequestedBy != "":
+			return j.RequestedBy == f.RequestedBy
 		case f.Status != "":
 			return j.Status == f.Status
 		case f.Type != "":
@@ -233,7 +237,8 @@ func (s *Store) ListJobs(_ context.Context, f scheduler.JobFilter) (*scheduler.J
 			break
 		}
 		j := s.jobs[id]
-		if (f.Type != "" && j.Type != f.Type) || (f.Pool != "" && j.Pool != f.Pool) {
+		if (f.Status != "" && j.Status != f.Status) || (f.Type != "" && j.Type != f.Type) || (f.Pool != "" && j.Pool != f.Pool) ||
+			(f.RequestedBy != "" && j.RequestedBy != f.RequestedBy) {
 			continue
 		}
 		if len(page.Jobs) == f.Limit {
@@ -244,6 +249,30 @@ func (s *Store) ListJobs(_ context.Context, f scheduler.JobFilter) (*scheduler.J
 		page.Jobs = append(page.Jobs, j.Clone())
 	}
 	return page, nil
+}
+
+// RecentStarts lists the time to start of the pool's jobs that started at
+// or after since, latest start first.
+func (s *Store) RecentStarts(_ context.Context, pool string, since time.Time, limit int) ([]float64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var started []*farm.Job
+	for _, j := range s.jobs {
+		if j.Pool == pool && j.StartedAt != nil && j.TimeToStartSeconds != nil && !j.StartedAt.Before(since) {
+			started = append(started, j)
+		}
+	}
+	slices.SortFunc(started, func(a, b *farm.Job) int {
+		if c := b.StartedAt.Compare(*a.StartedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	out := make([]float64, 0, min(limit, len(started)))
+	for _, j := range started[:min(limit, len(started))] {
+		out = append(out, *j.TimeToStartSeconds)
+	}
+	return out, nil
 }
 
 // QueuedJobs returns the pool's queue in dispatch order.
@@ -420,6 +449,18 @@ func (s *Store) GetResourcePool(_ context.Context, name string) (*farm.ResourceP
 		return nil, farm.Errorf(farm.ENotFound, "resource pool %s not found", name)
 	}
 	return p.Clone(), nil
+}
+
+// ListResourcePools lists copies of every pool, by name.
+func (s *Store) ListResourcePools(_ context.Context) ([]*farm.ResourcePool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*farm.ResourcePool, 0, len(s.pools))
+	for _, p := range s.pools {
+		out = append(out, p.Clone())
+	}
+	slices.SortFunc(out, func(a, b *farm.ResourcePool) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }
 
 // GetResource returns a copy of the resource.

@@ -2,7 +2,7 @@
 // artifacts and logs for builders, presigned downloads of job sources, and
 // the API's own reads and writes of logs and artifact listings. Everything
 // lives in one bucket under the prefixes the design fixes: artifacts/<job
-// id>/<name>, logs/<job id>.log and incoming/<type>/...
+// id>/<run>/<name>, logs/<job id>.log and incoming/<type>/...
 package s3blobs
 
 import (
@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,8 +30,17 @@ const (
 	IncomingPrefix  = "incoming/"
 )
 
-// ArtifactKey is where artifact name of job jobID is stored.
-func ArtifactKey(jobID, name string) string { return ArtifactsPrefix + jobID + "/" + name }
+// ArtifactKey is where artifact name of run attempt of job jobID is
+// stored. Each run has its own prefix, so a retried job never overwrites
+// what an earlier run uploaded.
+func ArtifactKey(jobID string, attempt int, name string) string {
+	return RunArtifactPrefix(jobID, attempt) + name
+}
+
+// RunArtifactPrefix is the prefix of the artifacts of one run of a job.
+func RunArtifactPrefix(jobID string, attempt int) string {
+	return ArtifactPrefix(jobID) + strconv.Itoa(attempt) + "/"
+}
 
 // ArtifactPrefix is the prefix of every artifact of job jobID.
 func ArtifactPrefix(jobID string) string { return ArtifactsPrefix + jobID + "/" }
@@ -42,6 +53,18 @@ type Object struct {
 	Key          string
 	Size         int64
 	LastModified time.Time
+	// VersionID is the object's version on a versioned bucket ("" or
+	// "null" on one that is not).
+	VersionID string
+}
+
+// Download names an object version to download and the file name the
+// browser should save it as.
+type Download struct {
+	Key       string
+	VersionID string
+	// Filename, when set, is sent back as Content-Disposition: attachment.
+	Filename string
 }
 
 // Presigned is a request anyone may make until ExpiresAt, without credentials.
@@ -98,18 +121,20 @@ func (s *Store) PresignGet(ctx context.Context, key string, ttl time.Duration) (
 	return presigned(req.URL, req.Method, req.SignedHeader, now.Add(ttl)), nil
 }
 
-// PresignGetVersion is PresignGet of one version of the object: the URL
-// downloads that version, whatever is uploaded under key afterwards
-// ("" version: the latest, as PresignGet).
-func (s *Store) PresignGetVersion(ctx context.Context, key, version string, ttl time.Duration) (*Presigned, error) {
+// PresignDownload returns a URL that downloads one version of an object
+// (the latest when VersionID is empty) with GET until ttl has passed.
+func (s *Store) PresignDownload(ctx context.Context, d Download, ttl time.Duration) (*Presigned, error) {
 	now := s.now()
-	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}
-	if version != "" {
-		in.VersionId = &version
+	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &d.Key}
+	if d.VersionID != "" && d.VersionID != "null" {
+		in.VersionId = aws.String(d.VersionID)
+	}
+	if d.Filename != "" {
+		in.ResponseContentDisposition = aws.String(mime.FormatMediaType("attachment", map[string]string{"filename": d.Filename}))
 	}
 	req, err := s.presign.PresignGetObject(ctx, in, s3.WithPresignExpires(ttl))
 	if err != nil {
-		return nil, farm.Internal(fmt.Errorf("s3blobs: presign get %s: %w", key, err))
+		return nil, farm.Internal(fmt.Errorf("s3blobs: presign get %s: %w", d.Key, err))
 	}
 	return presigned(req.URL, req.Method, req.SignedHeader, now.Add(ttl)), nil
 }
@@ -163,7 +188,7 @@ func (s *Store) Head(ctx context.Context, key string) (*Object, error) {
 	if err != nil {
 		return nil, storageError("head", key, err)
 	}
-	return &Object{Key: key, Size: aws.ToInt64(out.ContentLength), LastModified: aws.ToTime(out.LastModified)}, nil
+	return &Object{Key: key, Size: aws.ToInt64(out.ContentLength), LastModified: aws.ToTime(out.LastModified), VersionID: aws.ToString(out.VersionId)}, nil
 }
 
 // MaxList bounds a listing: List stops with an error rather than read more.

@@ -5,13 +5,11 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/buildfarm/buildfarm/shared/awsconf"
 	"github.com/buildfarm/buildfarm/shared/emulator/emulatortest"
@@ -59,7 +57,7 @@ func TestPresignedPutThenHeadListAndGet(t *testing.T) {
 	ctx := context.Background()
 	job := farm.NewID(time.Now())
 
-	p, err := s.PresignPut(ctx, s3blobs.ArtifactKey(job, "out/pkg.deb"), 15*time.Minute)
+	p, err := s.PresignPut(ctx, s3blobs.ArtifactKey(job, 1, "out/pkg.deb"), 15*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,13 +68,13 @@ func TestPresignedPutThenHeadListAndGet(t *testing.T) {
 		t.Fatalf("expires at %s, want about 15 minutes from now", p.ExpiresAt)
 	}
 	upload(t, p, []byte("package bytes"))
-	empty, err := s.PresignPut(ctx, s3blobs.ArtifactKey(job, "empty"), time.Minute)
+	empty, err := s.PresignPut(ctx, s3blobs.ArtifactKey(job, 1, "empty"), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	upload(t, empty, nil)
 
-	obj, err := s.Head(ctx, s3blobs.ArtifactKey(job, "out/pkg.deb"))
+	obj, err := s.Head(ctx, s3blobs.ArtifactKey(job, 1, "out/pkg.deb"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,12 +85,12 @@ func TestPresignedPutThenHeadListAndGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 2 || list[0].Key != s3blobs.ArtifactKey(job, "empty") || list[0].Size != 0 || list[1].Key != s3blobs.ArtifactKey(job, "out/pkg.deb") || list[1].Size != 13 {
+	if len(list) != 2 || list[0].Key != s3blobs.ArtifactKey(job, 1, "empty") || list[0].Size != 0 || list[1].Key != s3blobs.ArtifactKey(job, 1, "out/pkg.deb") || list[1].Size != 13 {
 		t.Fatalf("list = %+v", list)
 	}
 
 	// A presigned GET reads it back without credentials.
-	g, err := s.PresignGet(ctx, s3blobs.ArtifactKey(job, "out/pkg.deb"), time.Hour)
+	g, err := s.PresignGet(ctx, s3blobs.ArtifactKey(job, 1, "out/pkg.deb"), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +102,56 @@ func TestPresignedPutThenHeadListAndGet(t *testing.T) {
 	got, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || string(got) != "package bytes" {
 		t.Fatalf("presigned GET: %d %q", resp.StatusCode, got)
+	}
+}
+
+// On the farm's versioned bucket a download names a version (the one
+// recorded at completion, or the one the ingest saw for a source): a later
+// upload to the same key does not change what it serves, and the browser is
+// told the file's name.
+func TestPresignDownloadPinsTheVersion(t *testing.T) {
+	t.Parallel()
+	top, cfg, _ := emulatortest.Topology(t, "default")
+	// Provisioning versions the bucket, as the CDK stack does.
+	s := s3blobs.New(awsconf.NewS3(cfg), top.Bucket.Name)
+	ctx := context.Background()
+	key := s3blobs.ArtifactKey(farm.NewID(time.Now()), 1, "dist/app.tar")
+	if err := s.Put(ctx, key, "application/x-tar", []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Head(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.VersionID == "" || first.VersionID == "null" {
+		t.Fatalf("no version id on a versioned bucket: %+v", first)
+	}
+	if err := s.Put(ctx, key, "application/x-tar", []byte("second")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ version, want string }{{first.VersionID, "first"}, {"", "second"}} {
+		p, err := s.PresignDownload(ctx, s3blobs.Download{Key: key, VersionID: tc.version, Filename: "app.tar"}, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// S3 answers with the Content-Disposition the signed URL asks for
+		// (moto ignores it, so the URL is what is checked here).
+		u, err := url.Parse(p.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cd := u.Query().Get("response-content-disposition"); cd != "attachment; filename=app.tar" {
+			t.Errorf("response-content-disposition %q", cd)
+		}
+		resp, err := http.Get(p.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(got) != tc.want {
+			t.Fatalf("version %q: %d %q, want %q", tc.version, resp.StatusCode, got, tc.want)
+		}
 	}
 }
 
@@ -165,48 +213,10 @@ func TestParseURL(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	t.Parallel()
-	if got := s3blobs.ArtifactKey("01J", "a/b.txt"); got != "artifacts/01J/a/b.txt" {
+	if got := s3blobs.ArtifactKey("01J", 2, "a/b.txt"); got != "artifacts/01J/2/a/b.txt" {
 		t.Errorf("ArtifactKey = %q", got)
 	}
 	if got := s3blobs.ArtifactPrefix("01J"); got != "artifacts/01J/" {
 		t.Errorf("ArtifactPrefix = %q", got)
-	}
-}
-
-// A source's presigned download names the version the ingest saw: an upload
-// under the same key afterwards does not change what the builder gets.
-func TestPresignedGetPinsTheVersion(t *testing.T) {
-	t.Parallel()
-	top, cfg, _ := emulatortest.Topology(t, "default")
-	client := awsconf.NewS3(cfg)
-	s := s3blobs.New(client, top.Bucket.Name)
-	ctx := context.Background()
-	key := s3blobs.IncomingPrefix + "script/" + farm.NewID(time.Now()) + ".sh"
-	put := func(body string) string {
-		out, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: &top.Bucket.Name, Key: &key, Body: strings.NewReader(body)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if aws.ToString(out.VersionId) == "" {
-			t.Fatal("the farm's bucket is not versioned")
-		}
-		return aws.ToString(out.VersionId)
-	}
-	first := put("echo first")
-	put("echo second")
-	for version, want := range map[string]string{first: "echo first", "": "echo second"} {
-		p, err := s.PresignGetVersion(ctx, key, version, time.Minute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.Get(p.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || string(got) != want {
-			t.Fatalf("version %q: %d %q, want %q", version, resp.StatusCode, got, want)
-		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/buildfarm/buildfarm/shared/emf"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
@@ -88,6 +89,7 @@ func (s *Scheduler) claimCandidate(ctx context.Context, b *farm.Builder, cand *f
 		return nil, err
 	}
 	s.armLeaseTimer(ctx, next)
+	s.publishTimeToStart(ctx, next)
 	s.log.InfoContext(ctx, "job claimed", "job_id", next.ID, "builder", b.Name, "pool", next.Pool, "score", next.Score, "attempt", next.Attempts)
 	s.AfterTransition(ctx, next)
 	return next, nil
@@ -185,4 +187,21 @@ func dropJob(b *farm.Builder, id string) (*farm.Builder, bool) {
 	nb.Version++
 	nb.Refresh()
 	return nb, true
+}
+
+// MetricTimeToStart is the EMF metric of each claim: how long the job waited
+// in the queue, in seconds, with the dimension Pool.
+const MetricTimeToStart = "TimeToStartSeconds"
+
+// publishTimeToStart writes the claimed job's time to start as an EMF
+// record; CloudWatch keeps every value, so the dashboard can show p50/p90.
+func (s *Scheduler) publishTimeToStart(ctx context.Context, job *farm.Job) {
+	if s.metrics == nil || job.TimeToStartSeconds == nil {
+		return
+	}
+	err := emf.Write(s.metrics, s.clock(), map[string]string{"Pool": job.Pool},
+		emf.Metric{Name: MetricTimeToStart, Unit: "Seconds", Value: *job.TimeToStartSeconds})
+	if err != nil {
+		s.log.WarnContext(ctx, "time-to-start metric not written", "job_id", job.ID, "err", err)
+	}
 }

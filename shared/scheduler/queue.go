@@ -3,6 +3,8 @@ package scheduler
 import (
 	"container/heap"
 	"context"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/farm"
@@ -22,7 +24,22 @@ type PoolSummary struct {
 	// EstimatedStartAt is when the next queued job should start (nil: no
 	// queued job, or no builder to run it).
 	EstimatedStartAt *time.Time
+	// TimeToStartP50 and TimeToStartP90 are percentiles of how long the
+	// jobs that started in the last TimeToStartWindow had waited (nil: none
+	// started).
+	TimeToStartP50, TimeToStartP90 *float64
+	// Started is how many starts the percentiles are over.
+	Started int
 }
+
+// TimeToStartWindow is the span of the queue's time-to-start percentiles.
+const TimeToStartWindow = time.Hour
+
+// MaxTimeToStartSample bounds the starts read per pool for the
+// percentiles: one query of the start index, the latest starts first. A
+// pool that starts more jobs than this in the window has its percentiles
+// computed over the latest ones.
+const MaxTimeToStartSample = 1000
 
 // maxEstimated bounds how much of a queue is simulated.
 const maxEstimated = 1000
@@ -73,6 +90,14 @@ func (s *Scheduler) QueueSummary(ctx context.Context) ([]PoolSummary, error) {
 			return nil, err
 		}
 		sum.Waiting = len(waiting.Jobs)
+		// The percentiles are a courtesy: without them (an index still
+		// being built after an upgrade, say) the queue is still worth showing.
+		starts, err := s.store.RecentStarts(ctx, pool, now.Add(-TimeToStartWindow), MaxTimeToStartSample)
+		if err != nil {
+			s.log.WarnContext(ctx, "no time-to-start figures", "pool", pool, "err", err)
+		}
+		sum.Started = len(starts)
+		sum.TimeToStartP50, sum.TimeToStartP90 = Percentile(starts, 50), Percentile(starts, 90)
 		out = append(out, sum)
 	}
 	return out, nil
@@ -88,7 +113,7 @@ func (s *Scheduler) EstimateStart(ctx context.Context, job *farm.Job) error {
 func (s *Scheduler) EstimateStarts(ctx context.Context, jobs []*farm.Job) error {
 	pools := map[string][]*farm.Job{}
 	for _, j := range jobs {
-		j.EstimatedStartAt = nil
+		j.EstimatedStartAt, j.QueuePosition = nil, nil
 		if j.Status == farm.StatusQueued {
 			pools[j.Pool] = append(pools[j.Pool], j)
 		}
@@ -108,15 +133,34 @@ func (s *Scheduler) EstimateStarts(ctx context.Context, jobs []*farm.Job) error 
 				slots += b.Slots
 			}
 		}
-		_, est, _, err := s.estimatePool(ctx, pool, slots, durations)
+		all, est, _, err := s.estimatePool(ctx, pool, slots, durations)
 		if err != nil {
 			return err
 		}
+		position := make(map[string]int, len(all))
+		for i, j := range all {
+			position[j.ID] = i + 1
+		}
 		for _, j := range queued {
 			j.EstimatedStartAt = est[j.ID]
+			if p, ok := position[j.ID]; ok {
+				j.QueuePosition = &p
+			}
 		}
 	}
 	return nil
+}
+
+// Percentile is the nearest-rank p-th percentile of values (nil for none).
+func Percentile(values []float64, p float64) *float64 {
+	if len(values) == 0 {
+		return nil
+	}
+	sorted := slices.Clone(values)
+	slices.Sort(sorted)
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	v := sorted[min(max(rank, 1), len(sorted))-1]
+	return &v
 }
 
 // estimatePool simulates the pool's queue, like Launchpad's estimated

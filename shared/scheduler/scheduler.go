@@ -8,6 +8,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"time"
 
@@ -100,6 +101,7 @@ type Scheduler struct {
 	cfg      Config
 	now      func() time.Time
 	log      *slog.Logger
+	metrics  io.Writer
 }
 
 // Options configure a Scheduler.
@@ -117,11 +119,14 @@ type Options struct {
 	Config  Config
 	Clock   func() time.Time // default time.Now
 	Logger  *slog.Logger     // default slog.Default()
+	// Metrics receives CloudWatch EMF records (stdout in Lambda): one
+	// TimeToStartSeconds per claim, by pool. Nil publishes none.
+	Metrics io.Writer
 }
 
 // New returns a Scheduler.
 func New(o Options) *Scheduler {
-	s := &Scheduler{store: o.Store, registry: o.Registry, bell: o.Doorbell, timer: o.LeaseTimer, cfg: o.Config.withDefaults(), now: o.Clock, log: o.Logger, pools: map[string]bool{}, sources: o.Sources}
+	s := &Scheduler{store: o.Store, registry: o.Registry, bell: o.Doorbell, timer: o.LeaseTimer, cfg: o.Config.withDefaults(), now: o.Clock, log: o.Logger, metrics: o.Metrics, pools: map[string]bool{}, sources: o.Sources}
 	if s.registry == nil {
 		s.registry = farm.DefaultRegistry()
 	}

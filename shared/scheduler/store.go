@@ -38,6 +38,11 @@ type Store interface {
 	OverdueJobs(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// JobEvents lists a job's history, oldest first.
 	JobEvents(ctx context.Context, id string) ([]farm.JobEvent, error)
+	// RecentStarts lists the time to start (TimeToStartSeconds) of up to
+	// limit jobs of pool whose current or last run started at or after
+	// since, latest start first. It reads an index by start time, never the
+	// whole table.
+	RecentStarts(ctx context.Context, pool string, since time.Time, limit int) ([]float64, error)
 
 	// GetIdempotency returns the live record of key, or ENotFound (also for an expired one).
 	GetIdempotency(ctx context.Context, key string, now time.Time) (*farm.Idempotency, error)
@@ -60,6 +65,8 @@ type Store interface {
 	GetDependentTally(ctx context.Context, id string) (*DependentTally, error)
 
 	GetResourcePool(ctx context.Context, name string) (*farm.ResourcePool, error)
+	// ListResourcePools lists every resource pool (a small table), by name.
+	ListResourcePools(ctx context.Context) ([]*farm.ResourcePool, error)
 	GetResource(ctx context.Context, pool, name string) (*farm.Resource, error)
 	ListResources(ctx context.Context, pool string) ([]*farm.Resource, error)
 	// ExpiredResourceLeases lists used resources whose holder's lease expired before now.
@@ -176,23 +183,13 @@ type JobFilter struct {
 	Status farm.JobStatus
 	Type   string
 	Pool   string
-	Limit  int
+	// RequestedBy is the actor that submitted the job (its requested_by).
+	RequestedBy string
+	Limit       int
 	// Cursor continues a previous listing (JobPage.NextCursor).
 	Cursor string
 	// Scan bounds the index entries one call examines (0: DefaultListScan).
 	Scan int
-}
-
-// Residual reports whether the filter has conditions its index does not
-// answer (they are checked on each entry read).
-func (f JobFilter) Residual() bool {
-	switch {
-	case f.Status != "":
-		return f.Type != "" || f.Pool != ""
-	case f.Type != "":
-		return f.Pool != ""
-	}
-	return false
 }
 
 // JobPage is one page of a listing.

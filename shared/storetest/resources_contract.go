@@ -44,6 +44,13 @@ func RunResourceContract(t *testing.T, newStore NewStore) {
 		if created || p.LeaseSeconds != 60 || p.Description != "test PPAs" || len(rs) != 1 || rs[0].State != farm.ResourceFree {
 			t.Fatalf("pool %+v resources %+v", p, rs)
 		}
+		_, _, err = e.Sched.PutResourcePool(ctx, "devices", scheduler.ResourcePoolUpdate{})
+		must(t, err)
+		pools, err := e.Store.ListResourcePools(ctx)
+		must(t, err)
+		if len(pools) != 2 || pools[0].Name != "devices" || pools[1].Name != "ppas" || pools[1].LeaseSeconds != 60 {
+			t.Fatalf("pools %+v", pools)
+		}
 		_, err = e.Sched.AddResource(ctx, "ppas", "ppa-0", nil)
 		mustCode(t, err, farm.EConflict)
 		_, err = e.Sched.AddResource(ctx, "nope", "x", nil)

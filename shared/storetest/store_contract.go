@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -68,7 +69,11 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		j.IdempotencyKey, j.CancelRequested, j.FollowOnsCreated = "k-1", true, true
 		code := 3
 		j.ExitCode = &code
-		j.Artifacts = []farm.Artifact{{Name: "a.tar", Bucket: "b", Key: "artifacts/x/a.tar", Size: 10}}
+		j.Artifacts = []farm.Artifact{
+			{Name: "a.tar", Bucket: "b", Key: "artifacts/x/1/a.tar", Size: 10, SHA256: strings.Repeat("ab", 32), Attempt: 1, VersionID: "v-1"},
+			{Name: "a.tar", Bucket: "b", Key: "artifacts/x/2/a.tar", Size: 12, Attempt: 2},
+		}
+		j.Run, j.TimeToStartSeconds = 2, &[]float64{1.25}[0]
 		j.Payload = json.RawMessage(`{"pool":"arm64","script":"echo \"hi\""}`)
 		create(t, s, j)
 		got, err := s.GetJob(ctx, id)

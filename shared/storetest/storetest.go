@@ -21,6 +21,8 @@ type NewStore func(t *testing.T) scheduler.Store
 // Run runs the whole suite.
 func Run(t *testing.T, newStore NewStore) {
 	t.Run("Store", func(t *testing.T) { RunStoreContract(t, newStore) })
+	t.Run("Listing", func(t *testing.T) { RunListingContract(t, newStore) })
+	t.Run("TimeToStart", func(t *testing.T) { RunTimeToStartContract(t, newStore) })
 	t.Run("Scheduler", func(t *testing.T) { RunSchedulerContract(t, newStore) })
 	t.Run("Resources", func(t *testing.T) { RunResourceContract(t, newStore) })
 	t.Run("Limits", func(t *testing.T) { RunLimitsContract(t, newStore) })

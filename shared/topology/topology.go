@@ -125,6 +125,13 @@ const (
 	IndexType     = "by-type"       // type, id
 	IndexPool     = "by-pool"       // pool, id
 	IndexCreated  = "by-created"    // job_shard, id: every job, newest first
+	// IndexRequester lists a submitter's jobs newest first (requested_by, id).
+	IndexRequester = "by-requester"
+	// IndexStarts lists a pool's jobs by their last start (pool,
+	// start_key = "<started_at>#<time to start>"): the queue's time-to-start
+	// percentiles read one bounded range of it, and the figure rides in the
+	// key so that the index stays keys-only.
+	IndexStarts = "by-pool-start"
 	// IndexResourceLease lists held resources by lease expiry (held_shard, lease_expires_at).
 	IndexResourceLease = "by-lease"
 	// IndexTokenID lists tokens by id (token_shard, id): listing and revoking
@@ -182,6 +189,8 @@ func New(prefix string, pools []string) (*Topology, error) {
 				{Name: IndexType, Partition: s("type"), Sort: sk("id"), Projection: ProjectInclude, NonKeyAttributes: []string{"pool"}},
 				{Name: IndexPool, Partition: s("pool"), Sort: sk("id"), Projection: ProjectKeysOnly},
 				{Name: IndexCreated, Partition: s("job_shard"), Sort: sk("id"), Projection: ProjectKeysOnly},
+				{Name: IndexRequester, Partition: s("requested_by"), Sort: sk("id"), Projection: ProjectKeysOnly},
+				{Name: IndexStarts, Partition: s("pool"), Sort: sk("start_key"), Projection: ProjectKeysOnly},
 			},
 		},
 		JobEvents: Table{ID: "JobEvents", Name: n("job-events"), Partition: s("job_id"), Sort: sk("seq"), TTLAttribute: "expires_at"},

@@ -6,6 +6,7 @@ package wiring
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"time"
@@ -25,6 +26,9 @@ type Config struct {
 	LeaseTimers bool
 	// LeaseTimerQueueURL overrides the lease-timer queue's URL.
 	LeaseTimerQueueURL string
+	// Metrics receives the scheduler's EMF records (FromEnv: stdout, which
+	// Lambda sends to CloudWatch Logs); nil publishes none.
+	Metrics io.Writer
 }
 
 // Environment variables read by ConfigFromEnv.

@@ -48,7 +48,7 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 		return nil, err
 	}
 	f.Bell = bell
-	opts := scheduler.Options{Store: f.Store, Doorbell: bell, Pools: cfg.Topology.Pools, Config: cfg.Scheduler, Logger: logger,
+	opts := scheduler.Options{Store: f.Store, Doorbell: bell, Pools: cfg.Topology.Pools, Config: cfg.Scheduler, Logger: logger, Metrics: cfg.Metrics,
 		Sources: farm.SourcePolicy{Bucket: cfg.BucketName(), Prefix: cfg.Topology.Bucket.IncomingPrefix}}
 	if cfg.LeaseTimers {
 		url := cfg.LeaseTimerQueueURL
@@ -73,6 +73,7 @@ func FromEnv(ctx context.Context, logger *slog.Logger) (*Farm, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Metrics = os.Stdout
 	awsCfg, err := awsconf.Load(ctx)
 	if err != nil {
 		return nil, err
