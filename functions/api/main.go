@@ -12,11 +12,14 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/buildfarm/buildfarm/shared/asgfleet"
 	"github.com/buildfarm/buildfarm/shared/auth"
 	"github.com/buildfarm/buildfarm/shared/httpapi"
 	"github.com/buildfarm/buildfarm/shared/httpapi/wired"
+	"github.com/buildfarm/buildfarm/shared/instanceauth"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
@@ -34,9 +37,17 @@ func main() {
 	if err != nil {
 		wiring.Exit(logger, "api", err)
 	}
-	handler, err := wired.Handler(f, adminToken)
+	srv, err := wired.Server(f, adminToken)
 	if err != nil {
 		wiring.Exit(logger, "api", err)
 	}
-	lambda.Start(httpapi.LambdaHandler(handler))
+	// A farm with an EC2 fleet gives its instances their tokens.
+	issuer, err := instanceauth.FromEnv(asgfleet.New(autoscaling.NewFromConfig(f.AWS)), f.Store, logger)
+	if err != nil {
+		wiring.Exit(logger, "api", err)
+	}
+	if issuer != nil {
+		srv.SetInstanceTokens(issuer)
+	}
+	lambda.Start(httpapi.LambdaHandler(srv))
 }

@@ -121,6 +121,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	var claimers, beater sync.WaitGroup
 	beater.Go(func() { a.heartbeatLoop(beatCtx) })
+	beater.Go(func() { a.watchInterruptions(beatCtx) })
 	claimers.Go(func() { a.sweepLoop(claimCtx) })
 	for _, pool := range a.cfg.Spec.Pools {
 		claimers.Go(func() { a.pollLoop(claimCtx, pool) })

@@ -78,7 +78,7 @@ func (s *Scheduler) Heartbeat(ctx context.Context, builderName string, jobs []He
 		nb.Refresh()
 		nb.UpdatedAt = now
 		nb.Version++
-		res.Drain = nb.Disabled || nb.Draining
+		res.Drain = nb.Disabled || nb.Draining || nb.DrainRequested
 		return s.store.Commit(ctx, Tx{Builders: []BuilderWrite{{Prev: b, Next: nb}}})
 	})
 	if err != nil {

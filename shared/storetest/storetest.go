@@ -26,6 +26,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Scheduler", func(t *testing.T) { RunSchedulerContract(t, newStore) })
 	t.Run("Resources", func(t *testing.T) { RunResourceContract(t, newStore) })
 	t.Run("Limits", func(t *testing.T) { RunLimitsContract(t, newStore) })
+	t.Run("Scaler", func(t *testing.T) { RunScalerContract(t, newStore) })
 }
 
 // Pools served by the schedulers the suite builds.

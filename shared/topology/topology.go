@@ -102,6 +102,9 @@ type Topology struct {
 	Idempotency   Table
 	ResourcePools Table
 	Resources     Table
+	// Fleet holds the elastic pools' scaler records and the instance
+	// identity claims (key: "pool#<pool>" or "instance#<id>").
+	Fleet Table
 
 	PoolQueues []Queue
 	// IngestQueue receives the bucket's incoming/ notifications.
@@ -203,6 +206,7 @@ func New(prefix string, pools []string) (*Topology, error) {
 			ID: "Resources", Name: n("resources"), Partition: s("pool"), Sort: sk("name"),
 			Indexes: []Index{{Name: IndexResourceLease, Partition: s("held_shard"), Sort: sk("lease_expires_at"), Projection: ProjectKeysOnly}},
 		},
+		Fleet: Table{ID: "Fleet", Name: n("fleet"), Partition: s("key"), TTLAttribute: "expires_at"},
 		IngestQueue: Queue{
 			ID: "IngestQueue", Name: n("ingest"), DLQName: n("ingest-dlq"),
 			VisibilityTimeoutSeconds: 60, MaxReceiveCount: 5, RetentionSeconds: 4 * 24 * 3600,
@@ -225,6 +229,9 @@ func New(prefix string, pools []string) (*Topology, error) {
 	return t, nil
 }
 
+// LogicalSuffix is a pool's name as a CDK logical id part ("gpu-large" -> "GpuLarge").
+func LogicalSuffix(pool string) string { return logicalSuffix(pool) }
+
 func logicalSuffix(pool string) string {
 	var b strings.Builder
 	up := true
@@ -244,7 +251,7 @@ func logicalSuffix(pool string) string {
 
 // Tables lists every table.
 func (t *Topology) Tables() []Table {
-	return []Table{t.Jobs, t.JobEvents, t.Builders, t.Tokens, t.JobDependents, t.Idempotency, t.ResourcePools, t.Resources}
+	return []Table{t.Jobs, t.JobEvents, t.Builders, t.Tokens, t.JobDependents, t.Idempotency, t.ResourcePools, t.Resources, t.Fleet}
 }
 
 // Queues lists every queue (each with its DLQ).

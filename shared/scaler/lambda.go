@@ -1,0 +1,84 @@
+package scaler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// BurstFilter is the event source mapping's filter on the jobs stream: only
+// records of jobs that are queued wake the scaler (submissions, releases of
+// waiting jobs, hand-backs and requeues), never heartbeats. With a batching
+// window the scaler is invoked once per window however large the burst,
+// and the API's submit path makes no extra AWS call.
+const BurstFilter = `{"dynamodb":{"NewImage":{"status":{"S":["queued"]}}}}`
+
+// HandleLambda serves the scaler function's two triggers: a batch of
+// jobs-stream records (a burst: tick the pools they name, skipping a pool
+// that ticked within MinInterval) or anything else (the schedule: tick
+// every pool). Stream batches never fail: the records are only a hint, and
+// the schedule ticks again within a minute.
+func (s *Scaler) HandleLambda(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		Records []struct {
+			EventSource string `json:"eventSource"`
+		} `json:"Records"`
+	}
+	if json.Unmarshal(raw, &probe) == nil && len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:dynamodb" {
+		var ev events.DynamoDBEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			s.log().WarnContext(ctx, "scaler: stream batch not understood; the schedule ticks soon", "err", err)
+			return nil, nil
+		}
+		reps, err := s.Burst(ctx, ev)
+		if err != nil {
+			s.log().WarnContext(ctx, "scaler burst tick had errors; the schedule ticks soon", "err", err)
+		}
+		return summary(reps), nil
+	}
+	reps, err := s.Tick(ctx, TriggerSchedule)
+	return summary(reps), err
+}
+
+// Burst ticks the elastic pools named by queued jobs in a stream batch.
+func (s *Scaler) Burst(ctx context.Context, ev events.DynamoDBEvent) ([]*PoolReport, error) {
+	var pools []string
+	for _, r := range ev.Records {
+		img := r.Change.NewImage
+		if img["status"].DataType() != events.DataTypeString || img["status"].String() != "queued" {
+			continue
+		}
+		if p := img["pool"]; p.DataType() == events.DataTypeString && !slices.Contains(pools, p.String()) {
+			pools = append(pools, p.String())
+		}
+	}
+	var reps []*PoolReport
+	var errs []error
+	for _, p := range pools {
+		if _, ok := s.Fleet.Pool(p); !ok {
+			continue // a pool without a fleet (bare metal only)
+		}
+		rep, err := s.TickPool(ctx, p, TriggerBurst)
+		if rep != nil {
+			reps = append(reps, rep)
+		}
+		errs = append(errs, err)
+	}
+	return reps, errors.Join(errs...)
+}
+
+// summary is the function's answer: per pool, desired capacity or why skipped.
+func summary(reps []*PoolReport) map[string]any {
+	out := map[string]any{}
+	for _, r := range reps {
+		if r.Skipped != "" {
+			out[r.Pool] = map[string]any{"skipped": r.Skipped}
+			continue
+		}
+		out[r.Pool] = map[string]any{"desired": r.Desired, "need": r.Need, "removed": len(r.Removed), "drained": len(r.Drained), "undrained": len(r.Undrained), "errors": r.Errors}
+	}
+	return out
+}
