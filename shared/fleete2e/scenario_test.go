@@ -320,11 +320,14 @@ func TestFleetFollowsTheQueue(t *testing.T) {
 	t.Logf("measured: burst to the first claim on a new instance: %s (agents start at once here; on EC2 add the instance's boot)", time.Since(start).Round(time.Millisecond))
 	s.until("the first burst to finish", func() bool { return s.statuses(first)[farm.StatusSucceeded] == 5 })
 
-	// A bigger burst: 12 jobs need 6 instances; the cap is 3.
-	second := s.submit(12, "sleep 1")
+	// A bigger burst: 12 jobs need 6 instances; the cap is 3. (The jobs
+	// run for a few seconds, so that the 3 instances serving cannot have
+	// brought the need down to the cap by the time the tick counts them;
+	// how far below 6 it is depends on the machine, and is not the point.)
+	second := s.submit(12, "sleep 3")
 	s.jump(scaler.DefaultMinInterval)
-	if rep := s.tick(scaler.TriggerBurst); rep.Need != 6 || rep.Desired != 3 {
-		t.Fatalf("capped burst: need %d desired %d, want 6 and 3: %s", rep.Need, rep.Desired, rep.Reason)
+	if rep := s.tick(scaler.TriggerBurst); rep.Need <= s.pool.Max || rep.Desired != s.pool.Max {
+		t.Fatalf("capped burst: need %d desired %d, want a need over the cap and desired at the cap %d: %s", rep.Need, rep.Desired, s.pool.Max, rep.Reason)
 	}
 	// A spot notice on a busy instance: its job goes back to the queue now.
 	long := s.submit(1, "sleep 8")[0]
