@@ -89,10 +89,13 @@ func serve(opts *options, logger *slog.Logger) error {
 	if calls != nil {
 		clientOpts = append(clientOpts, client.WithHTTPClient(&http.Client{Timeout: 60 * time.Second, Transport: calls.Transport(nil, "")}))
 	}
-	api, err := client.New(opts.api, opts.token, clientOpts...)
+	credsCtx, stopCreds := context.WithCancel(context.Background())
+	defer stopCreds()
+	api, err := apiClient(credsCtx, opts, logger, clientOpts...)
 	if err != nil {
 		return err
 	}
+	watchSpot(opts)
 	// The SDK's standard configuration: AWS_ENDPOINT_URL points it at an
 	// emulator locally; on EC2 the instance role signs the doorbell calls.
 	var awsOpts []func(*config.LoadOptions) error

@@ -34,6 +34,9 @@ type options struct {
 	agent         agent.Config
 	ec2           *agent.EC2Identity // set when the instance metadata answered
 	isolation     *executor.Isolation
+	// identity: the token comes from the instance's signed identity (fleet.go).
+	identity  bool
+	nonceFile string
 }
 
 // discovery is what the options look up about the machine (stubbed in tests).
@@ -77,6 +80,7 @@ func parseOptions(args []string, getenv func(string) string, d discovery, usage 
 	str("kill-grace", "FARM_KILL_GRACE", executor.DefaultKillGrace.String(), "time between SIGTERM and SIGKILL when a job is stopped")
 	str("idle-claim", "FARM_IDLE_CLAIM", "60s", "claim this often on average while doorbells stay silent")
 	str("log-level", "FARM_LOG_LEVEL", "info", "debug, info, warn or error")
+	fleetFlags(str, boolean)
 	fs.Usage = func() {
 		fmt.Fprintln(usage, "usage: farm-builder [flags]\n\nRuns a buildfarm builder: registers, waits for doorbells, claims and runs jobs.\nFirst SIGTERM/SIGINT drains (finish running jobs, claim no more); a second stops hard.\nEvery flag can be set by its environment variable; a flag wins.\n\nflags:")
 		fs.PrintDefaults()
@@ -115,7 +119,10 @@ func parseOptions(args []string, getenv func(string) string, d discovery, usage 
 	if err := client.CheckBaseURL(o.api); err != nil {
 		return nil, fmt.Errorf("--api (FARM_API): %s", strings.TrimPrefix(err.Error(), "client: "))
 	}
-	if err := o.readToken(given, getenv, fs); err != nil {
+	if err := o.fleetOptions(value); err != nil {
+		return nil, err
+	}
+	if err := o.readToken(given, getenv, fs); err != nil && !o.identity {
 		return nil, err
 	}
 	if o.jobUser == "" || strings.ContainsAny(o.jobUser, "/: ") {
@@ -162,6 +169,7 @@ func parseOptions(args []string, getenv func(string) string, d discovery, usage 
 	}
 	// Ask the instance metadata when told to, when told this is EC2, or to
 	// find out whether it is. An explicit metal builder never asks.
+	readEC2 = readEC2 || o.identity
 	if readEC2 || builderKind != farm.KindMetal {
 		id, err := d.lookupEC2(context.Background())
 		switch {
@@ -212,6 +220,7 @@ func parseOptions(args []string, getenv func(string) string, d discovery, usage 
 		WorkDir:           workDir,
 		KeepWorkDirs:      keepDirs,
 		IdleClaimInterval: idle,
+		Fleet:             o.agent.Fleet,
 	}
 	if len(o.agent.Spec.Pools) == 0 {
 		return nil, errors.New("--pools (FARM_POOLS) names no pool")

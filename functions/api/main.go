@@ -2,7 +2,8 @@
 // 2.0): it serves the farm's net/http API handler through
 // aws-lambda-go-api-proxy. The bootstrap admin token is read at cold start
 // from the Secrets Manager secret FARM_ADMIN_TOKEN_SECRET_ARN names (or from
-// FARM_ADMIN_TOKEN).
+// FARM_ADMIN_TOKEN); a farm with an EC2 fleet also gives its instances
+// their tokens.
 package main
 
 import (
@@ -20,7 +21,7 @@ import (
 
 func main() {
 	// JSON lines with Lambda's requestId, and the API's request_id on every
-	// line logged with a request's context (the scheduler's included).
+	// line logged with a request's context (the services' included).
 	logger := slog.New(httpapi.ContextHandler(lambdacontext.NewLogHandler()))
 	slog.SetDefault(logger)
 	ctx := context.Background()
@@ -32,9 +33,9 @@ func main() {
 	if err != nil {
 		wiring.Exit(logger, "api", err)
 	}
-	handler, err := f.API(adminToken)
+	srv, err := f.API(adminToken)
 	if err != nil {
 		wiring.Exit(logger, "api", err)
 	}
-	lambda.Start(httpapi.LambdaHandler(handler))
+	lambda.Start(httpapi.LambdaHandler(srv))
 }

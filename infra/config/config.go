@@ -67,6 +67,15 @@ type Config struct {
 	// CloudFormation adds one index to a table per update: a stack that
 	// lacks several is upgraded in steps, deferring all but one each time.
 	DeferIndexes []string `json:"deferIndexes"`
+
+	// The elastic EC2 fleet: one Auto Scaling group per pool (fleet.go).
+	Fleet []FleetPool `json:"fleet"`
+	// InstanceIdentityCertificate is AWS's RSA certificate for the region
+	// (PEM, or file:<path>), with which the API verifies instances' signed
+	// identity documents; required with a fleet.
+	InstanceIdentityCertificate string `json:"instanceIdentityCertificate"`
+	// FleetTokenMinutes is the lifetime of an instance's builder token (default 60).
+	FleetTokenMinutes int `json:"fleetTokenMinutes"`
 }
 
 // Defaults returns the built-in settings.
@@ -147,13 +156,15 @@ func keys() []string {
 		"noncurrentExpireDays", "accessLogsExpireDays", "apiThrottleRate", "apiThrottleBurst",
 		"dispatchRetryAttempts", "oldestQueuedJobAgeAlarmSeconds", "queueAgeAlarmSeconds",
 		"errorsAlarmThreshold", "streamIteratorAgeAlarmSeconds", "alarmEmail",
-		"builderPools", "builderAsg", "builderNames", "builderInstanceType", "builderSlots", "deferIndexes"}
+		"builderPools", "builderAsg", "builderNames", "builderInstanceType", "builderSlots", "deferIndexes",
+		"fleet", "instanceIdentityCertificate", "fleetTokenMinutes"}
 }
 
 func applyContext(c *Config, get Getter) error {
 	strs := map[string]*string{
 		"prefix": &c.Prefix, "stackName": &c.StackName, "functionsDir": &c.FunctionsDir,
 		"lambdaArch": &c.LambdaArch, "alarmEmail": &c.AlarmEmail, "builderInstanceType": &c.BuilderInstanceType,
+		"instanceIdentityCertificate": &c.InstanceIdentityCertificate,
 	}
 	lists := map[string]*[]string{"pools": &c.Pools, "builderPools": &c.BuilderPools, "builderNames": &c.BuilderNames, "deferIndexes": &c.DeferIndexes}
 	ints := map[string]*int{
@@ -164,6 +175,7 @@ func applyContext(c *Config, get Getter) error {
 		"dispatchRetryAttempts": &c.DispatchRetryAttempts, "oldestQueuedJobAgeAlarmSeconds": &c.OldestQueuedAlarmSecs,
 		"queueAgeAlarmSeconds": &c.QueueAgeAlarmSeconds, "errorsAlarmThreshold": &c.ErrorsAlarmThreshold,
 		"streamIteratorAgeAlarmSeconds": &c.StreamIteratorAlarmSecs, "builderSlots": &c.BuilderSlots,
+		"fleetTokenMinutes": &c.FleetTokenMinutes,
 	}
 	bools := map[string]*bool{"retainData": &c.RetainData, "builderAsg": &c.BuilderAsg}
 	for k, p := range strs {
@@ -202,7 +214,7 @@ func applyContext(c *Config, get Getter) error {
 			*p = b
 		}
 	}
-	return nil
+	return applyFleet(c, get)
 }
 
 func list(v any) ([]string, error) {
@@ -338,6 +350,9 @@ func (c *Config) Validate() error {
 		if !top.ServesPool(p) {
 			return fmt.Errorf("config: builderPools names %q, which is not one of the pools %v", p, top.Pools)
 		}
+	}
+	if err := c.validateFleet(top); err != nil {
+		return err
 	}
 	if c.BuilderAsg {
 		if len(c.BuilderNames) == 0 {

@@ -36,7 +36,7 @@ func TestContextOverridesFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "farm.json")
-	body := `{"prefix":"ci","pools":["x86","gpu"],"logRetentionDays":90,"builderAsg":true,"builderNames":"b1,b2"}`
+	body := `{"prefix":"ci","pools":["x86","gpu"],"logRetentionDays":90,"builderNames":"b1,b2"}`
 	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestContextOverridesFile(t *testing.T) {
 	if c.Prefix != "ci" || !slices.Equal(c.Pools, []string{"gpu", "arm"}) || c.LogRetentionDays != 90 {
 		t.Errorf("file/context layering wrong: %+v", c)
 	}
-	if c.OldestQueuedAlarmSecs != 600 || c.RetainData || !c.BuilderAsg || !slices.Equal(c.BuilderNames, []string{"b1", "b2"}) {
+	if c.OldestQueuedAlarmSecs != 600 || c.RetainData || c.BuilderAsg || !slices.Equal(c.BuilderNames, []string{"b1", "b2"}) {
 		t.Errorf("typed values wrong: %+v", c)
 	}
 }
@@ -73,7 +73,13 @@ func TestInvalid(t *testing.T) {
 		{"zero", map[string]any{"artifactsExpireDays": 0}, "artifactsExpireDays"},
 		{"arch", map[string]any{"lambdaArch": "riscv"}, "lambdaArch"},
 		{"builder pool", map[string]any{"builderPools": "gpu"}, "builderPools"},
-		{"builder names", map[string]any{"builderAsg": true, "builderNames": "a,a"}, "builderNames"},
+		{"builderAsg is replaced by the fleet", map[string]any{"builderAsg": true, "builderNames": "a"}, "Migrating from builderAsg"},
+		{"fleet without a certificate", map[string]any{"fleet": `{"default":{"instanceTypes":["t4g.small"],"max":2}}`}, "instanceIdentityCertificate"},
+		{"fleet of an unknown pool", map[string]any{"fleet": `{"gpu":{"instanceTypes":["g5.xlarge"],"max":2}}`, "instanceIdentityCertificate": testCert}, "pool \"gpu\""},
+		{"fleet min over max", map[string]any{"fleet": `{"default":{"instanceTypes":["t4g.small"],"min":3,"max":2}}`, "instanceIdentityCertificate": testCert}, "min (3) <= max (2)"},
+		{"ephemeral fleet with slots", map[string]any{"fleet": `{"default":{"instanceTypes":["t4g.small"],"max":2,"slots":2,"ephemeral":true}}`, "instanceIdentityCertificate": testCert}, "slots must be 1"},
+		{"fleet unknown field", map[string]any{"fleet": `{"default":{"instanceType":"t4g.small","max":2}}`, "instanceIdentityCertificate": testCert}, "unknown field"},
+		{"fleet arch", map[string]any{"fleet": `{"default":{"instanceTypes":["t4g.small"],"max":2,"arch":"riscv"}}`, "instanceIdentityCertificate": testCert}, "arch"},
 		{"email", map[string]any{"alarmEmail": "ops"}, "alarmEmail"},
 		{"bool", map[string]any{"builderAsg": "maybe"}, "builderAsg"},
 		{"unknown index", map[string]any{"deferIndexes": "by-nothing"}, "deferIndexes"},
@@ -129,5 +135,31 @@ func TestExampleFileIsValid(t *testing.T) {
 	}
 	if c.Prefix != "buildfarm" || len(c.Pools) != 3 {
 		t.Errorf("example config %+v", c)
+	}
+}
+
+const testCert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+func TestFleet(t *testing.T) {
+	t.Parallel()
+	c, err := Load(ctx(map[string]any{"config": "", "prefix": "ci", "instanceIdentityCertificate": testCert,
+		"fleet": `{"default":{"instanceTypes":["t4g.medium","c7g.large"],"spot":true,"max":10,"slots":2},"amd64":{"arch":"x86_64","instanceTypes":["c7i.large"],"min":1,"max":3,"ephemeral":true,"idleMinutes":5}}`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := c.FleetConfig()
+	if err := fc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	amd, ok := fc.Pool("amd64")
+	if !ok || amd.Group != "ci-amd64" || amd.Min != 1 || amd.Max != 3 || amd.Slots != 1 || !amd.Ephemeral || amd.IdleSeconds != 300 {
+		t.Fatalf("amd64 %+v", amd)
+	}
+	def, _ := fc.Pool("default")
+	if def.Max != 10 || def.Slots != 2 || def.IdleSeconds != 600 || fc.TokenSeconds != 3600 {
+		t.Fatalf("default %+v (token %d)", def, fc.TokenSeconds)
+	}
+	if c.Fleet[1].Arch != "arm64" || c.Fleet[1].VolumeGiB != 30 {
+		t.Fatalf("defaults %+v", c.Fleet[1])
 	}
 }

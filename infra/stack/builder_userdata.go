@@ -6,8 +6,11 @@ import (
 )
 
 type agentUserDataParams struct {
-	Region, Bucket, AgentKey, SecretARN, API, Name, Pools string
-	Slots                                                 int
+	Region, Bucket, AgentKey, API, Pool string
+	Slots                               int
+	// Ephemeral: the agent takes one job and exits, and the instance powers
+	// off (its launch template terminates it then).
+	Ephemeral bool
 }
 
 // JobUser is the unprivileged user the EC2 builders run jobs as.
@@ -27,38 +30,42 @@ const metadataRules = `table inet farm_builder {
 }`
 
 // agentUserData installs farm-builder as a systemd service on Amazon Linux
-// 2023 (AWS CLI v2 and python3 are on the image). The agent runs as root so
-// that each job runs as the unprivileged job user, in namespaces and a
-// cgroup of its own (Delegate=yes); nftables keeps that user from the
-// metadata service. The token is fetched by a root-only ExecStartPre into a
-// 0600 file under /run (tmpfs, a 0700 directory) on every start, so
-// rotating it in the secret takes effect on the next restart and it never
-// lands on disk, in the environment or on a command line.
+// 2023 (AWS CLI v2 is on the image). The agent runs as root so that each
+// job runs as the unprivileged job user, in namespaces and a cgroup of its
+// own (Delegate=yes); nftables keeps that user from the metadata service.
+// The builder is named after its instance id and gets its token from its
+// signed instance identity document (--ec2-identity): no secret is in user
+// data, the launch template or any store the instance reads; the nonce the
+// farm holds it to is a 0600 file only root reads. An ephemeral builder's
+// clean exit after its one job powers the instance off.
 func agentUserData(p agentUserDataParams) []string {
 	env := strings.Join([]string{
 		"FARM_API=" + strings.TrimSuffix(p.API, "/"),
-		"FARM_BUILDER=" + p.Name,
-		"FARM_POOLS=" + p.Pools,
+		"FARM_EC2_IDENTITY=true",
+		"FARM_IDENTITY_NONCE_FILE=/var/lib/farm-builder/identity/nonce",
+		"FARM_KIND=ec2",
+		"FARM_POOLS=" + p.Pool,
 		fmt.Sprintf("FARM_SLOTS=%d", p.Slots),
-		"FARM_TOKEN_FILE=/run/farm-builder/token",
+		fmt.Sprintf("FARM_EPHEMERAL=%t", p.Ephemeral),
 		"FARM_JOB_USER=" + JobUser,
 		"FARM_WORK_DIR=/var/lib/farm-builder/work",
 		"AWS_REGION=" + p.Region,
 	}, "\n")
-	fetch := `#!/bin/bash
-set -euo pipefail
-umask 077
-install -d -m 0700 /run/farm-builder
-aws secretsmanager get-secret-value --region '` + p.Region + `' --secret-id '` + p.SecretARN + `' --query SecretString --output text |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' '` + p.Name + `' > /run/farm-builder/token.new
-mv /run/farm-builder/token.new /run/farm-builder/token`
+	stopPost := ""
+	if p.Ephemeral {
+		stopPost = `
+# Ephemeral: its one job done, the agent exits 0 and the machine goes away
+# (instance-initiated shutdown terminates it); the group launches a fresh one
+# when the queue needs it.
+ExecStopPost=/bin/sh -c 'if [ "$SERVICE_RESULT" = success ]; then systemctl --no-block poweroff; fi'`
+	}
 	unit := `[Unit]
 Description=buildfarm builder agent (farm-builder)
 Wants=network-online.target
 After=network-online.target nftables.service
 # Jobs never run without the rules that keep them from the metadata service.
 Requires=nftables.service
-# Keep retrying until the token is in the secret: never give up.
+# Keep retrying while the farm cannot be reached: never give up.
 StartLimitIntervalSec=0
 
 [Service]
@@ -66,7 +73,6 @@ StartLimitIntervalSec=0
 User=root
 WorkingDirectory=/var/lib/farm-builder
 EnvironmentFile=/etc/farm-builder.env
-ExecStartPre=+/usr/local/libexec/farm-builder-token
 ExecStart=/usr/local/bin/farm-builder
 # The agent gives each job a cgroup of its own under the service's.
 Delegate=yes
@@ -75,7 +81,7 @@ Delegate=yes
 KillMode=mixed
 TimeoutStopSec=3h
 Restart=on-failure
-RestartSec=15
+RestartSec=15` + stopPost + `
 
 [Install]
 WantedBy=multi-user.target`
@@ -84,6 +90,7 @@ WantedBy=multi-user.target`
 		// The job user first: the nftables rules name it.
 		"id " + JobUser + " || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /sbin/nologin " + JobUser,
 		"install -d -m 0711 /var/lib/farm-builder /var/lib/farm-builder/work",
+		"install -d -m 0700 /var/lib/farm-builder/identity",
 		"dnf install -y nftables",
 		heredoc("/etc/nftables/farm-builder.nft", metadataRules),
 		"grep -q farm-builder.nft /etc/sysconfig/nftables.conf || echo 'include \"/etc/nftables/farm-builder.nft\"' >> /etc/sysconfig/nftables.conf",
@@ -93,8 +100,6 @@ WantedBy=multi-user.target`
 		fmt.Sprintf("until aws s3 cp --region '%s' 's3://%s/%s' /usr/local/bin/farm-builder; do sleep 30; done", p.Region, p.Bucket, p.AgentKey),
 		"chmod 0755 /usr/local/bin/farm-builder",
 		heredoc("/etc/farm-builder.env", env),
-		heredoc("/usr/local/libexec/farm-builder-token", fetch),
-		"chmod 0700 /usr/local/libexec/farm-builder-token",
 		heredoc("/etc/systemd/system/farm-builder.service", unit),
 		"systemctl daemon-reload",
 		"systemctl enable --now farm-builder.service",

@@ -11,8 +11,8 @@ var BuilderQueueActions = []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "s
 
 // builders declares the builders' IAM: a managed policy allowing only the
 // three queue actions on the builder pools' doorbell queues, an EC2 role and
-// instance profile with that policy, and (builderAsg=true) Auto Scaling groups
-// that run the agent. Bare-metal builders use the managed policy through IAM
+// instance profile with that policy, and (with a fleet) one Auto Scaling group
+// per elastic pool and the scaler (fleet.go). Bare-metal builders use the managed policy through IAM
 // Roles Anywhere (see docs/infra.md).
 func (f *Farm) builders() {
 	var arns []*string
@@ -35,7 +35,5 @@ func (f *Farm) builders() {
 	f.BuilderProfile = awsiam.NewInstanceProfile(f.Stack, jsii.String("BuilderInstanceProfile"), &awsiam.InstanceProfileProps{
 		Role: f.BuilderRole,
 	})
-	if f.Config.BuilderAsg {
-		f.builderGroups(f.BuilderProfile)
-	}
+	f.fleet()
 }

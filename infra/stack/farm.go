@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsautoscaling"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -77,10 +78,13 @@ type Farm struct {
 	BuilderRole       awsiam.Role
 	BuilderProfile    awsiam.InstanceProfile
 	BuilderPolicy     awsiam.ManagedPolicy
-	// BuilderTokens holds the Auto Scaling builders' tokens (builderAsg only).
-	BuilderTokens awssecretsmanager.Secret
-	AlarmTopic    awssns.Topic
-	Alarms        []awscloudwatch.Alarm
+	// FleetGroups and FleetRoles are the elastic pools' Auto Scaling groups
+	// and instance roles, by pool; Scaler is the scaler function (fleet only).
+	FleetGroups map[string]awsautoscaling.AutoScalingGroup
+	FleetRoles  map[string]awsiam.Role
+	Scaler      awslambda.Function
+	AlarmTopic  awssns.Topic
+	Alarms      []awscloudwatch.Alarm
 }
 
 // CheckFunctionAssets reports a missing bootstrap before any CDK work.
@@ -105,6 +109,9 @@ func New(scope constructs.Construct, cfg config.Config, props *awscdk.StackProps
 		return nil, err
 	}
 	if err := CheckFunctionAssets(cfg.FunctionsDir); err != nil {
+		return nil, err
+	}
+	if err := checkScalerAsset(cfg); err != nil {
 		return nil, err
 	}
 	top, err := cfg.Topology()

@@ -41,13 +41,19 @@ func TestFunctions(t *testing.T) {
 				if toJSON(p["Role"]) != toJSON(getAtt(fx.ids["role:"+fn], "Arn")) {
 					t.Errorf("%s role %v", fn, p["Role"])
 				}
-				env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+				env := maps.Clone(p["Environment"].(map[string]any)["Variables"].(map[string]any))
 				wantEnv := []string{topology.EnvPrefix, topology.EnvPools, EnvBucket, EnvLeaseTimerQueue}
 				if fn == FnAPI {
 					wantEnv = append(wantEnv, EnvAdminTokenSecret)
+					if len(fx.farm.Config.Fleet) > 0 {
+						// Checked in TestScalerFunction.
+						wantEnv = append(wantEnv, EnvFleet, EnvIdentityCert)
+						delete(env, EnvFleet)
+						delete(env, EnvIdentityCert)
+					}
 				}
 				slices.Sort(wantEnv)
-				if got := slices.Sorted(maps.Keys(env)); !slices.Equal(got, wantEnv) {
+				if got := slices.Sorted(maps.Keys(p["Environment"].(map[string]any)["Variables"].(map[string]any))); !slices.Equal(got, wantEnv) {
 					t.Errorf("%s env %v, want %v", fn, got, wantEnv)
 				}
 				top := fx.farm.Topology
@@ -64,8 +70,13 @@ func TestFunctions(t *testing.T) {
 					}
 				}
 			}
-			// The four farm functions and CDK's bucket-notifications handler.
-			if n := len(fx.ofType("AWS::Lambda::Function")); n != len(FunctionNames)+1 {
+			// The four farm functions, the scaler with a fleet, and CDK's
+			// bucket-notifications handler.
+			want := len(FunctionNames) + 1
+			if fx.farm.Scaler != nil {
+				want++
+			}
+			if n := len(fx.ofType("AWS::Lambda::Function")); n != want {
 				t.Errorf("%d functions", n)
 			}
 			for id, g := range fx.ofType("AWS::Logs::LogGroup") {

@@ -62,7 +62,7 @@ func TestMain(m *testing.M) {
 		}
 		if asgFarm, err = synth(filepath.Join(dir, "asg.out"), map[string]any{
 			"functionsDir": fns, "prefix": "ci", "pools": "default,gpu-large", "builderPools": "gpu-large",
-			"builderAsg": "true", "builderNames": "ec2-1,ec2-2", "builderInstanceType": "c7g.large",
+			"fleet": fleetJSON, "instanceIdentityCertificate": testIdentityCert,
 			"alarmEmail": "ops@example.com", "retainData": "false", "oldestQueuedJobAgeAlarmSeconds": 600,
 			"deferIndexes": "by-requester",
 		}); err != nil {
@@ -76,7 +76,7 @@ func TestMain(m *testing.M) {
 }
 
 func dummyBootstraps(dir string) error {
-	for _, n := range FunctionNames {
+	for _, n := range append(FunctionNames, FnScaler) {
 		if err := os.MkdirAll(filepath.Join(dir, n), 0o755); err != nil {
 			return err
 		}
@@ -158,8 +158,13 @@ func (f *fixture) collectIDs() {
 	set("builderProfile", f.farm.BuilderProfile)
 	set("alarmTopic", f.farm.AlarmTopic)
 	set("notificationsRole", f.farm.NotificationsRole)
-	if f.farm.BuilderTokens != nil {
-		set("builderTokens", f.farm.BuilderTokens)
+	for pool, g := range f.farm.FleetGroups {
+		set("fleet:"+pool, g)
+		set("fleetRole:"+pool, f.farm.FleetRoles[pool])
+	}
+	if f.farm.Scaler != nil {
+		set("fn:"+FnScaler, f.farm.Scaler)
+		set("role:"+FnScaler, f.farm.Scaler.Role())
 	}
 }
 

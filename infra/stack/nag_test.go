@@ -22,6 +22,9 @@ func TestNagHasNoUnsuppressedFindings(t *testing.T) {
 var acceptedRules = map[string]bool{
 	"AwsSolutions-IAM4": true, "AwsSolutions-IAM5": true, "AwsSolutions-SMG4": true,
 	"AwsSolutions-APIG4": true, "AwsSolutions-SQS3": true,
+	// Only for AwsSolutions-EC26 on the fleet's groups: the rule cannot read a
+	// mixed instances policy's launch template (fleet.go).
+	"CdkNagValidationFailure": true,
 }
 
 func TestEverySuppressionHasAReason(t *testing.T) {

@@ -2,6 +2,8 @@ package stack
 
 import (
 	"errors"
+
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,8 +18,13 @@ func TestOutputs(t *testing.T) {
 		for _, q := range fx.farm.Topology.Queues() {
 			want = append(want, "QueueUrl"+q.ID, "DLQUrl"+q.ID)
 		}
-		if fx.farm.Config.BuilderAsg {
-			want = append(want, "BuilderTokensSecretArn", "AgentBinaryS3Uri")
+		arches := map[string]bool{}
+		for _, p := range fx.farm.Config.Fleet {
+			want = append(want, "Fleet"+topology.LogicalSuffix(p.Pool)+"GroupName")
+			arches[goarch(p.Arch)] = true
+		}
+		for a := range arches {
+			want = append(want, "AgentBinaryS3Uri"+a)
 		}
 		for _, o := range want {
 			if _, ok := fx.out[o]; !ok {

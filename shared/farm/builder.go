@@ -56,6 +56,14 @@ type Builder struct {
 	RegisteredAt        time.Time         `json:"registered_at"`
 	UpdatedAt           time.Time         `json:"updated_at"`
 	Version             int64             `json:"version"`
+
+	// DrainRequested is the farm's own request that the builder drain (the
+	// scaler retiring an idle instance): it claims nothing more, and its
+	// heartbeats answer drain, until the request is lifted. Registering
+	// again does not lift it.
+	DrainRequested   bool       `json:"drain_requested,omitempty"`
+	DrainReason      string     `json:"drain_reason,omitempty"`
+	DrainRequestedAt *time.Time `json:"drain_requested_at,omitempty"`
 }
 
 // BuilderSpec is what a builder registers with.
@@ -122,6 +130,7 @@ func (b *Builder) Clone() *Builder {
 	c.Capabilities = slices.Clone(b.Capabilities)
 	c.CurrentJobs = slices.Clone(b.CurrentJobs)
 	c.LastHeartbeat = cloneTime(b.LastHeartbeat)
+	c.DrainRequestedAt = cloneTime(b.DrainRequestedAt)
 	if b.Metadata != nil {
 		c.Metadata = make(map[string]string, len(b.Metadata))
 		for k, v := range b.Metadata {
@@ -138,7 +147,7 @@ func (b *Builder) Refresh() {
 	case b.Disabled:
 		b.State = BuilderDisabled
 	case b.State == BuilderLost:
-	case b.Draining:
+	case b.Draining || b.DrainRequested:
 		b.State = BuilderDraining
 	case len(b.CurrentJobs) > 0:
 		b.State = BuilderBusy
@@ -154,6 +163,8 @@ func (b *Builder) CanClaim() error {
 		return Errorf(EConflict, "builder %s is disabled: %s", b.Name, b.DisabledReason)
 	case b.Draining:
 		return Errorf(EConflict, "builder %s is draining", b.Name)
+	case b.DrainRequested:
+		return Errorf(EConflict, "builder %s is asked to drain: %s", b.Name, b.DrainReason)
 	case len(b.CurrentJobs) >= b.Slots:
 		return Errorf(EConflict, "builder %s has all %d slots busy", b.Name, b.Slots)
 	}

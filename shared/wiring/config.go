@@ -17,6 +17,7 @@ import (
 
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/farm/fleet"
 )
 
 // Config is everything a farm process is configured with.
@@ -26,6 +27,8 @@ type Config struct {
 	Bucket string
 	// Policy is the farm's timings and limits.
 	Policy farm.Policy
+	// Fleet is the farm's elastic EC2 pools (none: a farm without a fleet).
+	Fleet fleet.Config
 	// LeaseTimers arms an SQS lease timer per claim (AWS); locally the
 	// reaper's ticker is quick enough.
 	LeaseTimers bool
@@ -57,7 +60,11 @@ func ConfigFromEnv() (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Topology: top, Bucket: os.Getenv(EnvBucket), LeaseTimerQueueURL: os.Getenv(EnvLeaseTimerQueueURL)}
+	fl, err := fleet.FromEnv()
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{Topology: top, Fleet: fl, Bucket: os.Getenv(EnvBucket), LeaseTimerQueueURL: os.Getenv(EnvLeaseTimerQueueURL)}
 	c.LeaseTimers = c.LeaseTimerQueueURL != ""
 	for _, v := range []struct {
 		env  string

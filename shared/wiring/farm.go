@@ -13,6 +13,7 @@ import (
 
 	"github.com/buildfarm/buildfarm/shared/adapter/awsconf"
 	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
+	"github.com/buildfarm/buildfarm/shared/adapter/httpapi"
 	"github.com/buildfarm/buildfarm/shared/adapter/s3blobs"
 	"github.com/buildfarm/buildfarm/shared/adapter/sqsdoorbell"
 	"github.com/buildfarm/buildfarm/shared/farm"
@@ -71,6 +72,25 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 	}
 	f.Services = NewServices(deps)
 	return f, nil
+}
+
+// API is the HTTP API of the farm, with adminToken as its bootstrap admin
+// token ("" for none) and, on a farm with a fleet, the instances' tokens
+// (Farm.InstanceTokens).
+func (f *Farm) API(adminToken string) (*httpapi.Server, error) {
+	t := f.Tokens(adminToken)
+	srv, err := f.APIWith(t)
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := f.InstanceTokens(t)
+	if err != nil {
+		return nil, err
+	}
+	if issuer != nil {
+		srv.SetInstanceTokens(issuer)
+	}
+	return srv, nil
 }
 
 // FromEnv assembles the farm a Lambda runs: configuration from the

@@ -107,6 +107,7 @@ func NewServices(d Deps) *Services {
 // Tokens is the tokens service of the farm, with adminToken as its
 // bootstrap admin token ("" for none: only stored tokens work).
 func (s *Services) Tokens(adminToken string) *tokens.Service {
+	s.warnAdminToken(adminToken)
 	return tokens.New(s.deps.Store, adminToken, tokens.WithClock(s.deps.Clock), tokens.WithPools(farm.NewPools(s.deps.Pools)), tokens.WithLogger(s.Logger))
 }
 
@@ -119,13 +120,17 @@ const MinAdminTokenLength = 20
 // For request ids in the services' log lines too, build them with a logger
 // whose handler is wrapped in httpapi.ContextHandler.
 func (s *Services) API(adminToken string) (*httpapi.Server, error) {
+	return s.APIWith(s.Tokens(adminToken))
+}
+
+// warnAdminToken warns of a missing or short bootstrap admin token.
+func (s *Services) warnAdminToken(adminToken string) {
 	switch {
 	case adminToken == "":
 		s.Logger.Warn("no bootstrap admin token: only stored tokens are accepted")
 	case len(adminToken) < MinAdminTokenLength:
 		s.Logger.Warn("the bootstrap admin token is short; use a long random one", "length", len(adminToken))
 	}
-	return s.APIWith(s.Tokens(adminToken))
 }
 
 // APIWith is the HTTP API over the services with this tokens service

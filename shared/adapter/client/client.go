@@ -28,6 +28,8 @@ type Client struct {
 	http      *http.Client
 	userAgent string
 	retry     RetryPolicy
+	// tokens, when set, gives the token of each request (tokensource.go).
+	tokens TokenSource
 }
 
 // Option configures a Client.
@@ -187,8 +189,8 @@ func (c *Client) sendOnce(ctx context.Context, req request) (*response, error) {
 	}
 	hr.Header.Set("Accept", "application/json")
 	hr.Header.Set("User-Agent", c.userAgent)
-	if c.token != "" {
-		hr.Header.Set("Authorization", "Bearer "+c.token)
+	if tok := c.bearer(); tok != "" {
+		hr.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := c.http.Do(hr)
 	if err != nil {

@@ -282,6 +282,9 @@ type builderRecord struct {
 	State               string            `dynamodbav:"state"`
 	CleanStatus         string            `dynamodbav:"clean_status,omitempty"`
 	Draining            bool              `dynamodbav:"draining,omitempty"`
+	DrainRequested      bool              `dynamodbav:"drain_requested,omitempty"`
+	DrainReason         string            `dynamodbav:"drain_reason,omitempty"`
+	DrainRequestedAt    string            `dynamodbav:"drain_requested_at,omitempty"`
 	LastHeartbeat       string            `dynamodbav:"last_heartbeat,omitempty"`
 	CurrentJobs         []string          `dynamodbav:"current_jobs,omitempty"`
 	ConsecutiveFailures int               `dynamodbav:"consecutive_failures"`
@@ -301,6 +304,7 @@ func toBuilderRecord(b *farm.Builder) builderRecord {
 		LastHeartbeat: fmtTimePtr(b.LastHeartbeat), CurrentJobs: b.CurrentJobs, ConsecutiveFailures: b.ConsecutiveFailures,
 		TotalFailures: b.TotalFailures, JobsCompleted: b.JobsCompleted, Disabled: b.Disabled, DisabledReason: b.DisabledReason,
 		RegisteredAt: fmtTime(b.RegisteredAt), UpdatedAt: fmtTime(b.UpdatedAt), Version: b.Version,
+		DrainRequested: b.DrainRequested, DrainReason: b.DrainReason, DrainRequestedAt: fmtTimePtr(b.DrainRequestedAt),
 	}
 }
 
@@ -310,9 +314,12 @@ func (r builderRecord) builder() (*farm.Builder, error) {
 		Slots: r.Slots, Metadata: r.Metadata, State: farm.BuilderState(r.State), CleanStatus: farm.CleanStatus(r.CleanStatus),
 		Draining: r.Draining, CurrentJobs: emptyIfNil(r.CurrentJobs), ConsecutiveFailures: r.ConsecutiveFailures,
 		TotalFailures: r.TotalFailures, JobsCompleted: r.JobsCompleted, Disabled: r.Disabled, DisabledReason: r.DisabledReason,
-		Version: r.Version,
+		Version: r.Version, DrainRequested: r.DrainRequested, DrainReason: r.DrainReason,
 	}
 	var err error
+	if b.DrainRequestedAt, err = parseTimePtr(r.DrainRequestedAt); err != nil {
+		return nil, err
+	}
 	if b.LastHeartbeat, err = parseTimePtr(r.LastHeartbeat); err != nil {
 		return nil, err
 	}

@@ -124,6 +124,9 @@ func Tables(top *topology.Topology) []Table {
 		{Table: top.ResourcePools, Partition: s("name")},
 		{Table: top.Resources, Partition: s("pool"), Sort: sk("name"),
 			Indexes: []Index{{Name: IndexResourceLease, Partition: s("held_shard"), Sort: sk("lease_expires_at"), Projection: ProjectKeysOnly}}},
+		// The elastic pools' scaler records and the instance identity
+		// claims (key: "pool#<pool>" or "instance#<id>").
+		{Table: top.Fleet, Partition: s("key"), TTLAttribute: "expires_at"},
 	}
 }
 

@@ -17,7 +17,14 @@ import (
 const (
 	attrID     = "id"
 	attrStatus = "status"
+	attrPool   = "pool"
 )
+
+// QueuedJobsFilter is an event source mapping's filter on the jobs table's
+// stream that passes only records of jobs that are queued (submissions,
+// releases of waiting jobs, hand-backs and requeues), never heartbeats:
+// the scaler's bursts.
+const QueuedJobsFilter = `{"dynamodb":{"NewImage":{"` + attrStatus + `":{"S":["queued"]}}}}`
 
 // JobChangesFromLambda reduces a Lambda event of the jobs table's stream to
 // job changes, in order.
@@ -29,6 +36,7 @@ func JobChangesFromLambda(ev events.DynamoDBEvent) []store.JobChange {
 			JobID:     lambdaString(r.Change.Keys, attrID),
 			OldStatus: farm.JobStatus(lambdaString(r.Change.OldImage, attrStatus)),
 			NewStatus: farm.JobStatus(lambdaString(r.Change.NewImage, attrStatus)),
+			Pool:      lambdaString(r.Change.NewImage, attrPool),
 		})
 	}
 	return out
@@ -56,6 +64,7 @@ func JobChangesFromStream(records []streamtypes.Record) []store.JobChange {
 			JobID:     streamString(r.Dynamodb.Keys, attrID),
 			OldStatus: farm.JobStatus(streamString(r.Dynamodb.OldImage, attrStatus)),
 			NewStatus: farm.JobStatus(streamString(r.Dynamodb.NewImage, attrStatus)),
+			Pool:      streamString(r.Dynamodb.NewImage, attrPool),
 		})
 	}
 	return out

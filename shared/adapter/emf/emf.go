@@ -8,6 +8,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"github.com/buildfarm/buildfarm/shared/app/metrics"
 )
 
 // Namespace of every buildfarm metric.
@@ -59,11 +61,17 @@ func Write(w io.Writer, now time.Time, dims map[string]string, metrics ...Metric
 	return err
 }
 
-// Writer publishes single metrics as EMF records on W (stdout in Lambda):
-// the metrics port of the application services.
+// Writer publishes the services' metrics as EMF records on W (stdout in
+// Lambda): app/metrics.Publisher.
 type Writer struct{ W io.Writer }
 
-// Publish writes one record of one metric.
-func (w Writer) Publish(at time.Time, dims map[string]string, name, unit string, value float64) error {
-	return Write(w.W, at, dims, Metric{Name: name, Unit: unit, Value: value})
+var _ metrics.Publisher = Writer{}
+
+// Publish writes one record of metrics.
+func (w Writer) Publish(at time.Time, dims map[string]string, ms ...metrics.Metric) error {
+	out := make([]Metric, len(ms))
+	for i, m := range ms {
+		out[i] = Metric{Name: m.Name, Unit: m.Unit, Value: m.Value}
+	}
+	return Write(w.W, at, dims, out...)
 }

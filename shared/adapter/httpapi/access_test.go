@@ -100,6 +100,9 @@ func TestRouteAccess(t *testing.T) {
 		// b2 presenting b1's claim token acts for b1: refused.
 		{"POST /v1/jobs/{id}/artifacts", "/v1/jobs/{running}/artifacts", `{"claim_token":"{token}","name":"out.tar"}`, want{n401, n401, n403, n403, ok, n403, ok}},
 		{"POST /v1/jobs/{id}/complete", "/v1/jobs/{running}/complete", `{"claim_token":"{token}","result":"succeeded"}`, want{n401, n401, n403, n403, ok, n403, ok}},
+		{"POST /v1/jobs/{id}/release", "/v1/jobs/{running}/release", `{"claim_token":"{token}","reason":"spot interruption"}`, want{n401, n401, n403, n403, ok, n403, ok}},
+		// Public: the signed identity document is the credential; this one is not signed.
+		{"POST /v1/instance-tokens", "/v1/instance-tokens", `{"document":"{\"instanceId\":\"i-1\"}","signature":"AAAA","nonce":"0123456789abcdef0123456789abcdef"}`, want{n401, n401, n401, n401, n401, n401, n401}},
 		{"POST /v1/tokens", "/v1/tokens", `{"role":"submitter"}`, want{n401, n401, n403, n403, n403, n403, made}},
 		{"GET /v1/tokens", "/v1/tokens", "", want{n401, n401, n403, n403, n403, n403, ok}},
 		{"DELETE /v1/tokens/{id}", "/v1/tokens/{tokenid}", "", want{n401, n401, n403, n403, n403, n403, gone}},

@@ -59,11 +59,12 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if strings.Join(routes, "\n") != strings.Join(documented, "\n") {
 		t.Fatalf("router and OpenAPI document differ:\nrouted:\n  %s\ndocumented:\n  %s", strings.Join(routes, "\n  "), strings.Join(documented, "\n  "))
 	}
-	// Everything but health and the document itself needs the bearer token.
+	// Everything but health, the document itself and instance tokens (the
+	// signed identity document is their credential) needs the bearer token.
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			public := op.Security != nil && len(*op.Security) == 0
-			if want := path == "/v1/health" || path == "/v1/openapi.json" || path == "/ui" || strings.HasPrefix(path, "/ui/"); public != want {
+			if want := path == "/v1/health" || path == "/v1/openapi.json" || path == "/v1/instance-tokens" || path == "/ui" || strings.HasPrefix(path, "/ui/"); public != want {
 				t.Errorf("%s %s: public = %v", method, path, public)
 			}
 		}

@@ -48,6 +48,8 @@ type Server struct {
 	mux       *http.ServeMux
 	routes    []route
 	openapi   []byte
+	// instances issues EC2 instances their tokens (instancetokens.go).
+	instances InstanceTokens
 }
 
 // New returns the API handler.

@@ -38,6 +38,7 @@ type Claims interface {
 	Heartbeat(ctx context.Context, builder string, jobs []claims.HeartbeatJob, draining bool) (*claims.HeartbeatResult, error)
 	UploadURL(ctx context.Context, by farm.Principal, id string, req claims.UploadRequest) (*claims.Upload, error)
 	Complete(ctx context.Context, by farm.Principal, id string, r claims.Report) (*farm.Job, error)
+	HandBack(ctx context.Context, by farm.Principal, id, token, reason string) (*farm.Job, error)
 }
 
 // Builders keeps the builders (app/builders.Service).

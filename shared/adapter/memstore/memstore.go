@@ -28,6 +28,7 @@ type Store struct {
 	tallies     map[string]*store.DependentTally
 	pools       map[string]*farm.ResourcePool
 	resources   map[string]*farm.Resource // pool + "/" + name
+	fleet       fleetState                // scaler.go
 }
 
 var _ store.Store = (*Store)(nil)

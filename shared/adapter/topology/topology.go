@@ -57,6 +57,9 @@ type Topology struct {
 	Idempotency   Table
 	ResourcePools Table
 	Resources     Table
+	// Fleet holds the elastic pools' scaler records and the instance
+	// identity claims (key: "pool#<pool>" or "instance#<id>").
+	Fleet Table
 
 	PoolQueues []Queue
 	// IngestQueue receives the bucket's incoming/ notifications.
@@ -106,6 +109,7 @@ func New(prefix string, pools []string) (*Topology, error) {
 		Idempotency:   Table{ID: "Idempotency", Name: n("idempotency")},
 		ResourcePools: Table{ID: "ResourcePools", Name: n("resource-pools")},
 		Resources:     Table{ID: "Resources", Name: n("resources")},
+		Fleet:         Table{ID: "Fleet", Name: n("fleet")},
 		IngestQueue: Queue{
 			ID: "IngestQueue", Name: n("ingest"), DLQName: n("ingest-dlq"),
 			VisibilityTimeoutSeconds: 60, MaxReceiveCount: 5, RetentionSeconds: 4 * 24 * 3600,
@@ -128,6 +132,9 @@ func New(prefix string, pools []string) (*Topology, error) {
 	return t, nil
 }
 
+// LogicalSuffix is a pool's name as a CDK logical id part ("gpu-large" -> "GpuLarge").
+func LogicalSuffix(pool string) string { return logicalSuffix(pool) }
+
 func logicalSuffix(pool string) string {
 	var b strings.Builder
 	up := true
@@ -147,7 +154,7 @@ func logicalSuffix(pool string) string {
 
 // Tables lists every table.
 func (t *Topology) Tables() []Table {
-	return []Table{t.Jobs, t.JobEvents, t.Builders, t.Tokens, t.JobDependents, t.Idempotency, t.ResourcePools, t.Resources}
+	return []Table{t.Jobs, t.JobEvents, t.Builders, t.Tokens, t.JobDependents, t.Idempotency, t.ResourcePools, t.Resources, t.Fleet}
 }
 
 // Queues lists every queue (each with its DLQ).

@@ -104,7 +104,7 @@ func (s *Service) Beat(ctx context.Context, name string, draining bool, now time
 		nb.Refresh()
 		nb.UpdatedAt = now
 		nb.Version++
-		drain = nb.Disabled || nb.Draining
+		drain = nb.Disabled || nb.Draining || nb.DrainRequested
 		return s.store.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: nb}}})
 	})
 	return drain, err

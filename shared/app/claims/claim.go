@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/app/blobs"
+	"github.com/buildfarm/buildfarm/shared/app/metrics"
 	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
@@ -160,7 +161,8 @@ func (s *Service) publishTimeToStart(ctx context.Context, job *farm.Job) {
 	if s.metrics == nil || job.TimeToStartSeconds == nil {
 		return
 	}
-	if err := s.metrics.Publish(s.jobs.Now(), map[string]string{"Pool": job.Pool}, MetricTimeToStart, "Seconds", *job.TimeToStartSeconds); err != nil {
+	m := metrics.Metric{Name: MetricTimeToStart, Unit: "Seconds", Value: *job.TimeToStartSeconds}
+	if err := s.metrics.Publish(s.jobs.Now(), map[string]string{"Pool": job.Pool}, m); err != nil {
 		s.log.WarnContext(ctx, "time-to-start metric not written", "job_id", job.ID, "err", err)
 	}
 }

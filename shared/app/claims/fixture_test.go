@@ -15,6 +15,7 @@ import (
 	"github.com/buildfarm/buildfarm/shared/app/builders"
 	"github.com/buildfarm/buildfarm/shared/app/claims"
 	"github.com/buildfarm/buildfarm/shared/app/followup"
+	appmetrics "github.com/buildfarm/buildfarm/shared/app/metrics"
 	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
@@ -57,8 +58,10 @@ func (tm *timers) Arm(_ context.Context, id string, at time.Time) error {
 
 type metrics struct{ values []string }
 
-func (m *metrics) Publish(_ time.Time, dims map[string]string, name, unit string, value float64) error {
-	m.values = append(m.values, fmt.Sprintf("%s %s=%v%s", dims["Pool"], name, value, unit))
+func (m *metrics) Publish(_ time.Time, dims map[string]string, ms ...appmetrics.Metric) error {
+	for _, v := range ms {
+		m.values = append(m.values, fmt.Sprintf("%s %s=%v%s", dims["Pool"], v.Name, v.Value, v.Unit))
+	}
 	return nil
 }
 
@@ -156,13 +159,6 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-func mustCode(t *testing.T, err error, code string) {
-	t.Helper()
-	if !farm.IsCode(err, code) {
-		t.Fatalf("error %v, want %s", err, code)
 	}
 }
 

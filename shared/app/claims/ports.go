@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/app/blobs"
+	"github.com/buildfarm/buildfarm/shared/app/metrics"
 	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
@@ -55,8 +56,6 @@ type Blobs interface {
 	Put(ctx context.Context, key, contentType string, body []byte) error
 }
 
-// Metrics publishes measurements (CloudWatch EMF records in Lambda:
-// adapter/emf.Writer).
-type Metrics interface {
-	Publish(at time.Time, dims map[string]string, name, unit string, value float64) error
-}
+// Metrics publishes measurements (app/metrics; CloudWatch EMF records in
+// Lambda).
+type Metrics = metrics.Publisher

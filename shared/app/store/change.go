@@ -12,6 +12,8 @@ type JobChange struct {
 	JobID     string
 	OldStatus farm.JobStatus // "" for an insert
 	NewStatus farm.JobStatus // "" for a removal
+	// Pool is the job's builder pool, as the new image shows it ("" for a removal).
+	Pool string
 }
 
 // Relevant reports whether the change moved the job to another state.

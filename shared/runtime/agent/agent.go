@@ -48,6 +48,9 @@ type Agent struct {
 	lease      time.Duration
 	jobs       map[string]*runningJob
 	registered int // registrations so far
+
+	// reregisterMu lets one re-registration run at a time (see reregister).
+	reregisterMu sync.Mutex
 }
 
 // New returns an agent of cfg talking to api and receiving doorbells from bells.
@@ -121,6 +124,7 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	var claimers, beater sync.WaitGroup
 	beater.Go(func() { a.heartbeatLoop(beatCtx) })
+	beater.Go(func() { a.watchInterruptions(beatCtx) })
 	claimers.Go(func() { a.sweepLoop(claimCtx) })
 	for _, pool := range a.cfg.Spec.Pools {
 		claimers.Go(func() { a.pollLoop(claimCtx, pool) })
@@ -263,6 +267,16 @@ func (a *Agent) waitClaimable(ctx context.Context) error {
 		case <-ch:
 		}
 	}
+}
+
+// forceRegister, given to reregister, registers whatever happened meanwhile.
+const forceRegister = -1
+
+// registrations is how many times the builder has registered.
+func (a *Agent) registrations() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.registered
 }
 
 func (a *Agent) queueURL(pool string) string {

@@ -16,12 +16,13 @@ import (
 func (a *Agent) claimWithSlot(pool string) (claimed bool, err error) {
 	ctx, cancel := context.WithTimeout(a.hardCtx, time.Minute)
 	defer cancel()
+	seen := a.registrations()
 	resp, err := a.api.Claim(ctx, a.cfg.Name, pool)
 	if err != nil || resp == nil || resp.Job == nil {
 		a.releaseSlot()
 		if farm.IsCode(err, farm.ENotFound) {
 			// The farm forgot us (its table was reset, or we were removed).
-			a.reregister()
+			a.reregister(seen)
 		}
 		return false, err
 	}

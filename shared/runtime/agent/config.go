@@ -80,6 +80,9 @@ type Config struct {
 	MaxHeartbeatLog int
 	// CompleteTimeout bounds the retries of a job's completion (default 10 min).
 	CompleteTimeout time.Duration
+
+	// The elastic fleet's options (fleet.go).
+	Fleet FleetOptions
 }
 
 // Fallbacks when the farm's registration leaves its timing out.
@@ -136,6 +139,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.CompleteTimeout <= 0 {
 		cfg.CompleteTimeout = 10 * time.Minute
+	}
+	if err := cfg.Fleet.check(cfg.Spec.Slots); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }

@@ -68,6 +68,7 @@ func (a *Agent) beat(ctx context.Context) {
 
 	bctx, cancel := context.WithTimeout(ctx, max(interval, 5*time.Second))
 	defer cancel()
+	seen := a.registrations()
 	resp, err := a.api.Heartbeat(bctx, a.cfg.Name, req)
 	switch {
 	case err == nil:
@@ -87,7 +88,7 @@ func (a *Agent) beat(ctx context.Context) {
 	case farm.IsCode(err, farm.ENotFound):
 		restore()
 		a.log.Warn("the farm does not know this builder; registering again", "err", err)
-		a.reregister()
+		a.reregister(seen)
 	default:
 		restore()
 		if ctx.Err() == nil {
@@ -138,15 +139,24 @@ func (a *Agent) applyHeartbeat(resp *apiv1.HeartbeatResponse) {
 			}
 		case apiv1.ActionReregister:
 			a.log.Info("the farm asks this builder to register again", "reason", d.Reason)
-			a.reregister()
+			a.reregister(forceRegister)
 		default:
 			a.log.Warn("unknown heartbeat directive ignored", "action", d.Action, "job_id", d.JobID)
 		}
 	}
 }
 
-// reregister PUTs the builder again (the farm forgot it) and claims.
-func (a *Agent) reregister() {
+// reregister PUTs the builder again (the farm forgot it) and claims. seen
+// is the number of registrations when the request that met the farm's
+// "unknown builder" was sent: when another registration has succeeded since
+// (a heartbeat and a claim in flight both meet the same 404), this one is
+// not needed. forceRegister asks for one whatever happened meanwhile.
+func (a *Agent) reregister(seen int) {
+	a.reregisterMu.Lock()
+	defer a.reregisterMu.Unlock()
+	if seen != forceRegister && a.registrations() != seen {
+		return
+	}
 	ctx, cancel := context.WithTimeout(a.hardCtx, time.Minute)
 	defer cancel()
 	if err := a.register(ctx); err != nil {

@@ -94,11 +94,13 @@ func (a *Agent) startJob(pool string, claim *apiv1.ClaimResponse) {
 		progress: "starting",
 	}
 	a.jobsWG.Add(1)
+	a.claimed()
 	go func() {
 		defer a.jobsWG.Done()
 		defer a.releaseSlot()
 		defer stop(nil)
 		a.runJob(jobCtx, j)
+		a.afterJob()
 		if !a.isDraining() && a.hardCtx.Err() == nil {
 			// Drain the backlog before waiting for doorbells again.
 			a.requestSweep()

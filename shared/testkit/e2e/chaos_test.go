@@ -22,6 +22,9 @@ import (
 // never exceed max_attempts, the killed builder is lost, its jobs are back
 // in the queue within 2x the lease and run again, and the cancel reaches its
 // job with a heartbeat (or its retry).
+// longJob is how long (seconds, as sleep takes it) the long jobs run.
+const longJob = "6"
+
 func TestBuildersDieAndTheFarmRecovers(t *testing.T) {
 	f := startFarm(t)
 	ctx := context.Background()
@@ -34,7 +37,10 @@ func TestBuildersDieAndTheFarmRecovers(t *testing.T) {
 		return err == nil && len(bs) == 3
 	})
 
-	lengths := []string{"0.2", "0.5", "1", "1.5"}
+	// Every fifth job is long, so that the victims below are caught
+	// running one (a kill or a pause that only meets short jobs as they end
+	// shows nothing).
+	lengths := []string{"0.2", "0.5", "1", "1.5", longJob}
 	var ids []string
 	for i := range 60 {
 		prio := int64(i % 4)
@@ -46,16 +52,33 @@ func TestBuildersDieAndTheFarmRecovers(t *testing.T) {
 		ids = append(ids, j.ID)
 	}
 
-	// Kill one agent while it runs jobs.
+	// Kill one agent while it runs a long job. running lists the jobs the
+	// builder's record names that the farm shows running on it, once one of
+	// them is a long one (the record may still name jobs just finished).
 	running := func(name string) []string {
 		b, err := f.admin.GetBuilder(ctx, name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return b.CurrentJobs
+		var held []string
+		long := false
+		for _, id := range b.CurrentJobs {
+			j, err := f.admin.GetJob(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.Status == farm.StatusRunning && j.Builder == name {
+				held = append(held, id)
+				long = long || strings.Contains(string(j.Payload), "sleep "+longJob+";")
+			}
+		}
+		if !long {
+			return nil
+		}
+		return held
 	}
 	var killedJobs []string
-	eventually(t, 30*time.Second, "victim-kill to run a job", func() bool {
+	eventually(t, 60*time.Second, "victim-kill to run a long job", func() bool {
 		killedJobs = running("victim-kill")
 		return len(killedJobs) > 0
 	})
@@ -65,7 +88,7 @@ func TestBuildersDieAndTheFarmRecovers(t *testing.T) {
 
 	// Pause another past its lease, then let it come back.
 	var stoppedJobs []string
-	eventually(t, 30*time.Second, "victim-stop to run a job", func() bool {
+	eventually(t, 60*time.Second, "victim-stop to run a long job", func() bool {
 		stoppedJobs = running("victim-stop")
 		return len(stoppedJobs) > 0
 	})

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Rules", func(t *testing.T) { RunRulesContract(t, newStore) })
 	t.Run("Resources", func(t *testing.T) { RunResourceContract(t, newStore) })
 	t.Run("Limits", func(t *testing.T) { RunLimitsContract(t, newStore) })
+	t.Run("Scaler", func(t *testing.T) { RunScalerContract(t, newStore) })
 }
 
 // Pools served by the farms the suite builds.
