@@ -195,3 +195,56 @@ func TestSlotsAndLiveness(t *testing.T) {
 		t.Fatal("a lost builder was marked lost again")
 	}
 }
+
+// A drain request fences claims from the write on; OnlyIdle refuses a busy
+// builder; a placeholder drains a builder before it ever registers; a
+// lifted drain lets it claim again.
+func TestDrainRequests(t *testing.T) {
+	t.Parallel()
+	s, mem, c := newService(t)
+	if _, err := s.RequestDrain(ctx, builders.DrainRequest{Name: "b1", Reason: " "}); !farm.IsCode(err, farm.EInvalid) {
+		t.Fatalf("no reason: %v", err)
+	}
+	if _, err := s.RequestDrain(ctx, builders.DrainRequest{Name: "b1", Reason: "scale-in"}); !farm.IsCode(err, farm.ENotFound) {
+		t.Fatalf("unknown builder: %v", err)
+	}
+	reg, err := s.Register(ctx, admin, "b1", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := &farm.Job{ID: "01KAWZ6F0000000000000000R1", Type: farm.TypeScript, Status: farm.StatusRunning, Pool: "default", Builder: "b1", CreatedAt: c.now, Version: 1}
+	if err := mem.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Next: busy}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TakeSlot(ctx, reg.Builder, busy); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RequestDrain(ctx, builders.DrainRequest{Name: "b1", Reason: "scale-in", OnlyIdle: true}); !farm.IsCode(err, farm.EConflict) {
+		t.Fatalf("OnlyIdle on a busy builder: %v", err)
+	}
+	b, err := s.RequestDrain(ctx, builders.DrainRequest{Name: "b1", Reason: "scale-in"})
+	if err != nil || !b.DrainRequested || b.DrainReason != "scale-in" || b.CanClaim() == nil {
+		t.Fatalf("drained %+v %v", b, err)
+	}
+	if drain, err := s.Beat(ctx, "b1", false, c.now); err != nil || !drain {
+		t.Fatalf("heartbeat of a drained builder: drain=%v %v", drain, err)
+	}
+	// Asking again changes nothing.
+	cur, _ := s.Get(ctx, "b1")
+	again, err := s.RequestDrain(ctx, builders.DrainRequest{Name: "b1", Reason: "again"})
+	if err != nil || again.Version != cur.Version || again.DrainReason != "scale-in" {
+		t.Fatalf("asked again %+v %v", again, err)
+	}
+	if b, err = s.LiftDrain(ctx, "b1"); err != nil || b.DrainRequested {
+		t.Fatalf("lifted %+v %v", b, err)
+	}
+	p, err := s.RequestDrain(ctx, builders.DrainRequest{Name: "i-0new", Reason: "never registered", Placeholder: map[string]string{"fleet_group": "g"}})
+	if err != nil || !p.DrainRequested || p.Metadata["fleet_group"] != "g" || len(p.Pools) != 0 {
+		t.Fatalf("placeholder %+v %v", p, err)
+	}
+	// Registering does not lift it.
+	reg, err = s.Register(ctx, admin, "i-0new", spec)
+	if err != nil || !reg.Builder.DrainRequested {
+		t.Fatalf("registered placeholder %+v %v", reg, err)
+	}
+}

@@ -151,3 +151,38 @@ func TestUploadURL(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A builder gives a job back (a spot notice): requeued at once for
+// another builder, only by the claim's holder.
+func TestHandBack(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.register(t, "b1", 1)
+	f.register(t, "b2", 1)
+	j := f.script(t, 0)
+	token := f.claim(t, "b1").Job.ClaimToken
+	for _, tc := range []struct {
+		name          string
+		by            farm.Principal
+		token, reason string
+		code          string
+	}{
+		{"another builder", builder("b2"), token, "spot", farm.EForbidden},
+		{"stale token", builder("b1"), "stale", "spot", farm.EConflict},
+		{"no reason", builder("b1"), token, " ", farm.EInvalid},
+	} {
+		if _, err := f.HandBack(ctx, tc.by, j.ID, tc.token, tc.reason); !farm.IsCode(err, tc.code) {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+		}
+	}
+	back, err := f.HandBack(ctx, builder("b1"), j.ID, token, "spot interruption notice")
+	if err != nil || back.Status != farm.StatusQueued || back.Attempts != 0 || back.Builder != "" {
+		t.Fatalf("handed back %+v %v", back, err)
+	}
+	if b, _ := f.builders.Get(ctx, "b1"); len(b.CurrentJobs) != 0 {
+		t.Fatalf("b1 still holds %v", b.CurrentJobs)
+	}
+	if c := f.claim(t, "b2"); c.Job.ID != j.ID {
+		t.Fatalf("b2 claimed %s", c.Job.ID)
+	}
+}
