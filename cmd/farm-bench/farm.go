@@ -52,7 +52,13 @@ type farmRun struct {
 	admin  *client.Client
 	submit *client.Client
 	agents []*agentProc
-	dir    string
+	// proxy counts the agents' AWS calls (their endpoint, and that of the
+	// farm's presigned URLs); agentCalls is its counter, agentsFrom its
+	// counts when the agents started.
+	proxy      *awscalls.Proxy
+	agentCalls *awscalls.Counter
+	agentsFrom awscalls.Calls
+	dir        string
 }
 
 func (r *rig) startFarm(ctx context.Context, name string, policy farm.Policy) (*farmRun, error) {
@@ -71,18 +77,24 @@ func (r *rig) startFarm(ctx context.Context, name string, policy farm.Policy) (*
 	counter.Attach(&cfg)
 
 	obs := newObserver()
+	agentCalls := awscalls.New()
+	proxy, err := awscalls.NewProxy(r.emu.URL, agentCalls)
+	if err != nil {
+		return nil, err
+	}
 	lf, err := wiring.StartLocal(ctx, wiring.LocalConfig{
 		Addr:    "127.0.0.1:0",
 		AWS:     &cfg,
-		Farm:    wiring.Config{Topology: top, Policy: policy, LeaseTimers: true},
+		Farm:    wiring.Config{Topology: top, Policy: policy, LeaseTimers: true, PresignEndpoint: proxy.URL},
 		WrapAPI: obs.wrap,
 		Logger:  r.log.With("farm", name),
 	})
 	if err != nil {
+		proxy.Close()
 		_ = provision.Destroy(context.Background(), r.aws, top)
 		return nil, fmt.Errorf("%s: start the farm: %w", name, err)
 	}
-	fr := &farmRun{r: r, name: name, top: top, lf: lf, obs: obs, calls: counter, dir: filepath.Join(r.dir, name)}
+	fr := &farmRun{r: r, name: name, top: top, lf: lf, obs: obs, calls: counter, proxy: proxy, agentCalls: agentCalls, dir: filepath.Join(r.dir, name)}
 	if err := os.MkdirAll(fr.dir, 0o755); err != nil {
 		fr.stop()
 		return nil, err
@@ -130,7 +142,8 @@ func tablesOf(top *topology.Topology) []ddbunits.Table {
 // has registered and made its first (empty) claim sweep, so that they sit
 // in their doorbell long polls when it returns.
 func (fr *farmRun) startAgents(ctx context.Context, n, slots int) error {
-	procs, err := startAgents(ctx, fr.r.bin.builder, fr.dir, fr.lf.URL, fr.admin, fr.r.emu.Env(), fr.name, n, slots)
+	fr.agentsFrom = fr.agentCalls.Snapshot()
+	procs, err := startAgents(ctx, fr.r.bin.builder, fr.dir, fr.lf.URL, fr.admin, (&emulator.Emulator{URL: fr.proxy.URL}).Env(), fr.name, n, slots)
 	if err != nil {
 		return err
 	}
@@ -159,9 +172,8 @@ func (fr *farmRun) startAgents(ctx context.Context, n, slots int) error {
 // stopAgents drains the agents and returns the AWS calls they made.
 func (fr *farmRun) stopAgents() (awscalls.Calls, error) {
 	stopAgents(fr.agents)
-	calls, err := agentCalls(fr.agents)
 	fr.agents = nil
-	return calls, err
+	return fr.agentCalls.Snapshot().Sub(fr.agentsFrom), nil
 }
 
 // queueDepth is what a queue holds: messages waiting (visible or
@@ -226,6 +238,10 @@ func (fr *farmRun) stop() {
 	if fr.lf != nil {
 		fr.lf.Stop()
 		fr.lf = nil
+	}
+	if fr.proxy != nil {
+		fr.proxy.Close()
+		fr.proxy = nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

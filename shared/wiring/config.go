@@ -25,6 +25,10 @@ type Config struct {
 	Topology *topology.Topology
 	// Bucket overrides the topology's bucket name (CloudFormation names it in AWS).
 	Bucket string
+	// PresignEndpoint, when set, is the S3 endpoint the farm's presigned
+	// URLs name — where its builders reach S3 — when that is not the
+	// farm's own endpoint (an emulator behind another address).
+	PresignEndpoint string
 	// Policy is the farm's timings and limits.
 	Policy farm.Policy
 	// Fleet is the farm's elastic EC2 pools (none: a farm without a fleet).

@@ -47,7 +47,13 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 		S3:       awsconf.NewS3(awsCfg),
 	}
 	f.Store = dynamostore.New(f.DynamoDB, cfg.Topology)
-	f.Blobs = s3blobs.New(f.S3, cfg.BucketName())
+	presigner := f.S3
+	if cfg.PresignEndpoint != "" {
+		pc := awsCfg.Copy()
+		pc.BaseEndpoint = aws.String(cfg.PresignEndpoint)
+		presigner = awsconf.NewS3(pc)
+	}
+	f.Blobs = s3blobs.NewPresigning(f.S3, presigner, cfg.BucketName())
 	bell, err := sqsdoorbell.Resolve(ctx, f.SQS, cfg.Topology)
 	if err != nil {
 		return nil, err

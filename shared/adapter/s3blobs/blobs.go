@@ -41,7 +41,13 @@ type Store struct {
 // New returns a Store for bucket. Build the client with awsconf.NewS3 so that
 // an emulator is addressed path-style.
 func New(client *s3.Client, bucket string) *Store {
-	return &Store{api: client, presign: s3.NewPresignClient(client), bucket: bucket, now: time.Now}
+	return NewPresigning(client, client, bucket)
+}
+
+// NewPresigning is New with presigned URLs made by presigner: they name its
+// endpoint, where builders reach S3, when that is not the farm's own.
+func NewPresigning(client, presigner *s3.Client, bucket string) *Store {
+	return &Store{api: client, presign: s3.NewPresignClient(presigner), bucket: bucket, now: time.Now}
 }
 
 // Bucket is the bucket's name.

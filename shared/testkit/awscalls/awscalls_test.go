@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -158,7 +157,7 @@ func TestNilCounterCountsNothing(t *testing.T) {
 	}
 }
 
-func TestSubMergeMapAndFiles(t *testing.T) {
+func TestSubMergeAndMap(t *testing.T) {
 	c := awscalls.New()
 	k1 := awscalls.Key{Service: "SQS", Operation: "SendMessage"}
 	k2 := awscalls.Key{Service: "SQS", Operation: "ReceiveMessage"}
@@ -180,29 +179,5 @@ func TestSubMergeMapAndFiles(t *testing.T) {
 	phased := m.Map(func(k awscalls.Key) awscalls.Key { k.Phase = "claim"; return k })
 	if st := phased.Total(func(k awscalls.Key) bool { return k.Phase == "claim" }); st.Calls != 8 {
 		t.Errorf("map: %+v", st)
-	}
-
-	path := filepath.Join(t.TempDir(), "calls.json")
-	getenv := func(k string) string {
-		if k == awscalls.EnvFile {
-			return path
-		}
-		return ""
-	}
-	fc, flush := awscalls.FromEnv(getenv)
-	fc.Add(k2, awscalls.Stat{Calls: 7, Attempts: 7})
-	if err := flush(); err != nil {
-		t.Fatal(err)
-	}
-	read, err := awscalls.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := find(t, read, k2); st.Calls != 7 {
-		t.Errorf("file: %+v", read)
-	}
-	none, flushNone := awscalls.FromEnv(func(string) string { return "" })
-	if none != nil || flushNone() != nil {
-		t.Error("FromEnv without the variable should count nothing")
 	}
 }
