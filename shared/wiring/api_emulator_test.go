@@ -25,6 +25,7 @@ import (
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/testkit/emulatortest"
+	"github.com/buildfarm/buildfarm/shared/testkit/openapitest"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
@@ -39,7 +40,7 @@ type client struct {
 }
 
 func newClient(t *testing.T, base string) client {
-	doc, err := httpapi.OpenAPIDocument(context.Background())
+	doc, err := openapitest.Document(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/farm/fleet"
 	"github.com/buildfarm/buildfarm/shared/testkit/emulatortest"
+	"github.com/buildfarm/buildfarm/shared/testkit/scalertest"
 )
 
 func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }
@@ -28,7 +29,7 @@ func TestGroupOnTheEmulator(t *testing.T) {
 	defer cancel()
 	asgapi := autoscaling.NewFromConfig(cfg)
 	name := "t" + strings.ToLower(farm.NewSecret(4)) + "-default"
-	del, err := asgfleet.Create(ctx, ec2.NewFromConfig(cfg), asgapi, asgfleet.GroupSpec{Name: name, Pool: "default", Min: 0, Max: 3, InstanceTypes: []string{"t4g.medium", "c7g.large"}, ImageID: "ami-12c6146b"})
+	del, err := scalertest.CreateGroup(ctx, ec2.NewFromConfig(cfg), asgapi, scalertest.GroupSpec{Name: name, Pool: "default", Min: 0, Max: 3, InstanceTypes: []string{"t4g.medium", "c7g.large"}, ImageID: "ami-12c6146b"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,14 +17,14 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
-	"github.com/buildfarm/buildfarm/shared/adapter/httpapi"
 	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/testkit/openapitest"
 )
 
 func loadDoc(t *testing.T) *openapi3.T {
 	t.Helper()
 	ctx := context.Background()
-	doc, err := httpapi.OpenAPIDocument(ctx)
+	doc, err := openapitest.Document(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
-	"sync"
 )
 
 //go:embed assets
@@ -38,13 +37,12 @@ type file struct {
 	etag        string
 }
 
-var (
-	loadOnce sync.Once
-	files    map[string]file
-)
+// files are the page's files, read once when the program starts; never
+// written after.
+var files = load()
 
-func load() {
-	files = map[string]file{}
+func load() map[string]file {
+	files := map[string]file{}
 	entries, err := fs.ReadDir(assets, "assets")
 	if err != nil {
 		panic("webui: embedded assets: " + err.Error())
@@ -61,11 +59,11 @@ func load() {
 		}
 		files[e.Name()] = file{body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
 	}
+	return files
 }
 
 // Names lists the page's files.
 func Names() []string {
-	loadOnce.Do(load)
 	out := make([]string, 0, len(files))
 	for n := range files {
 		out = append(out, n)
@@ -76,7 +74,6 @@ func Names() []string {
 // Serve writes the page's file name with its security headers and reports
 // whether it exists (it writes nothing when it does not).
 func Serve(w http.ResponseWriter, r *http.Request, name string) bool {
-	loadOnce.Do(load)
 	f, ok := files[name]
 	if !ok {
 		return false

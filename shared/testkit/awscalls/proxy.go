@@ -42,6 +42,9 @@ func NewProxy(upstream string, c *Counter) (*Proxy, error) {
 	}
 	p := &Proxy{URL: "http://" + ln.Addr().String(), c: c}
 	rp := httputil.NewSingleHostReverseProxy(target)
+	// A client that gives up (an agent's long poll cut short by its drain)
+	// is no error of the proxy's: it answers 502 without logging.
+	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) }
 	p.srv = &http.Server{Handler: p.count(rp), ReadHeaderTimeout: 10 * time.Second}
 	go p.srv.Serve(ln)
 	return p, nil

@@ -31,7 +31,7 @@ func TestFleetInvariantsOnTheEmulator(t *testing.T) {
 		lo := rapid.IntRange(0, 1).Draw(rt, "min")
 		pool := fleet.PoolConfig{Pool: "default", Group: top.Prefix + "-default", Min: lo, Max: rapid.IntRange(max(lo, 1), 3).Draw(rt, "max"),
 			Slots: rapid.IntRange(1, 2).Draw(rt, "slots"), IdleSeconds: rapid.IntRange(30, 300).Draw(rt, "idle"), BootSeconds: rapid.IntRange(60, 600).Draw(rt, "boot")}
-		del, err := asgfleet.Create(ctx, ec2.NewFromConfig(cfg), asgapi, asgfleet.GroupSpec{Name: pool.Group, Pool: pool.Pool, Min: pool.Min, Max: pool.Max, InstanceTypes: []string{"t4g.medium"}, ImageID: "ami-12c6146b"})
+		del, err := scalertest.CreateGroup(ctx, ec2.NewFromConfig(cfg), asgapi, scalertest.GroupSpec{Name: pool.Group, Pool: pool.Pool, Min: pool.Min, Max: pool.Max, InstanceTypes: []string{"t4g.medium"}, ImageID: "ami-12c6146b"})
 		if err != nil {
 			rt.Fatal(err)
 		}

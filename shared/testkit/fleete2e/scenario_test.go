@@ -91,7 +91,7 @@ func newScenario(t *testing.T) *scenario {
 	asgapi := autoscaling.NewFromConfig(cfg)
 	s := &scenario{t: t, ctx: ctx, farm: f, groups: asgfleet.New(asgapi), agents: map[string]*instanceAgent{}, sqs: sqs.NewFromConfig(cfg), workDir: t.TempDir(),
 		pool: fleet.PoolConfig{Pool: "default", Group: top.Prefix + "-default", Min: 0, Max: 3, Slots: 2, IdleSeconds: 60, BootSeconds: 600}}
-	del, err := asgfleet.Create(ctx, ec2.NewFromConfig(cfg), asgapi, asgfleet.GroupSpec{Name: s.pool.Group, Pool: "default", Min: 0, Max: 3, InstanceTypes: []string{"t4g.medium", "c7g.large"}, ImageID: "ami-12c6146b"})
+	del, err := scalertest.CreateGroup(ctx, ec2.NewFromConfig(cfg), asgapi, scalertest.GroupSpec{Name: s.pool.Group, Pool: "default", Min: 0, Max: 3, InstanceTypes: []string{"t4g.medium", "c7g.large"}, ImageID: "ami-12c6146b"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package asgfleet
+package scalertest
 
 import (
 	"context"
@@ -22,11 +22,11 @@ type GroupSpec struct {
 	ImageID string
 }
 
-// Create makes a launch template (IMDSv2 only, hop limit 1) and an Auto
+// CreateGroup makes a launch template (IMDSv2 only, hop limit 1) and an Auto
 // Scaling group with a mixed instances policy (all spot above no on-demand
 // base), new instances protected from scale-in, tagged with its pool. It
 // returns a function that deletes both.
-func Create(ctx context.Context, ec2api *ec2.Client, asgapi *autoscaling.Client, spec GroupSpec) (func(context.Context) error, error) {
+func CreateGroup(ctx context.Context, ec2api *ec2.Client, asgapi *autoscaling.Client, spec GroupSpec) (func(context.Context) error, error) {
 	lt, err := ec2api.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
 		LaunchTemplateName: aws.String(spec.Name),
 		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{
