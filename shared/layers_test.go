@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -233,5 +234,28 @@ func TestNoGoFileOver800Lines(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// docs/architecture.md names the file of each step: each path it names
+// exists (the page follows the code when files move).
+func TestArchitecturePageNamesRealFiles(t *testing.T) {
+	t.Parallel()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(root, "docs", "architecture.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := regexp.MustCompile("`((?:shared|functions|infra|cmd|examples)/[A-Za-z0-9_./-]+)`").FindAllStringSubmatch(string(page), -1)
+	if len(paths) < 30 {
+		t.Fatalf("only %d paths found in docs/architecture.md", len(paths))
+	}
+	for _, m := range paths {
+		if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(m[1]))); err != nil {
+			t.Errorf("docs/architecture.md names %s, which does not exist", m[1])
+		}
 	}
 }
