@@ -1,6 +1,7 @@
 package wiring
 
 import (
+	"io"
 	"log/slog"
 	"time"
 
@@ -32,7 +33,7 @@ type Deps struct {
 	LeaseTimer claims.LeaseTimer
 	Blobs      blobs.Store
 	// Metrics receives EMF records (stdout in Lambda); nil publishes none.
-	Metrics interface{ Write([]byte) (int, error) }
+	Metrics io.Writer
 	// Registry is the job types (nil: the built-in ones).
 	Registry *farm.Registry
 	// Pools are the builder pools the farm serves.

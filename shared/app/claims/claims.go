@@ -35,7 +35,9 @@ type Options struct {
 	FollowUp FollowUp
 	// LeaseTimer, when set, is armed for every claim's lease.
 	LeaseTimer LeaseTimer
-	Blobs      Blobs
+	// Blobs holds sources, artifacts and logs: claims, uploads and
+	// completions need it (Record does not).
+	Blobs Blobs
 	// Metrics, when set, receives one TimeToStartSeconds per claim, by pool.
 	Metrics  Metrics
 	Registry *farm.Registry // default: the built-in types
