@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,27 +11,25 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/apiv1"
-	"github.com/buildfarm/buildfarm/shared/awscalls"
-	"github.com/buildfarm/buildfarm/shared/client"
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
+	"github.com/buildfarm/buildfarm/shared/adapter/client"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
 // agentProc is one farm-builder process.
 type agentProc struct {
-	name      string
-	cmd       *exec.Cmd
-	callsFile string
-	logFile   string
-	exited    chan struct{}
-	err       error
+	name    string
+	cmd     *exec.Cmd
+	logFile string
+	exited  chan struct{}
+	err     error
 }
 
 // startAgents starts n farm-builder processes of slots slots each for the
 // default pool, each with its own builder token, pointed at the farm's API
-// and (for doorbells) at the emulator. Their AWS calls are written to a file
-// each when they exit.
-func startAgents(ctx context.Context, bin, dir, apiURL string, admin *client.Client, emuEnv []string, prefix string, n, slots int) ([]*agentProc, error) {
+// and (for doorbells) at the emulator through awsEnv — the farm run's
+// counting proxy, which counts their AWS calls.
+func startAgents(ctx context.Context, bin, dir, apiURL string, admin *client.Client, awsEnv []string, prefix string, n, slots int) ([]*agentProc, error) {
 	var procs []*agentProc
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("%s-%d", prefix, i)
@@ -42,10 +39,9 @@ func startAgents(ctx context.Context, bin, dir, apiURL string, admin *client.Cli
 			return nil, fmt.Errorf("token for %s: %w", name, err)
 		}
 		p := &agentProc{
-			name:      name,
-			callsFile: filepath.Join(dir, name+".calls.json"),
-			logFile:   filepath.Join(dir, name+".log"),
-			exited:    make(chan struct{}),
+			name:    name,
+			logFile: filepath.Join(dir, name+".log"),
+			exited:  make(chan struct{}),
 		}
 		// The token as the install paths keep it: a 0600 file, never the
 		// command line or the environment.
@@ -60,7 +56,7 @@ func startAgents(ctx context.Context, bin, dir, apiURL string, admin *client.Cli
 			return nil, err
 		}
 		cmd := exec.Command(bin)
-		cmd.Env = append(slices.Clone(emuEnv),
+		cmd.Env = append(slices.Clone(awsEnv),
 			"PATH="+os.Getenv("PATH"),
 			"HOME="+dir,
 			"FARM_API="+apiURL,
@@ -71,7 +67,6 @@ func startAgents(ctx context.Context, bin, dir, apiURL string, admin *client.Cli
 			"FARM_KIND=metal", // no instance metadata look-up
 			"FARM_WORK_DIR="+filepath.Join(dir, name),
 			"FARM_LOG_LEVEL=warn",
-			awscalls.EnvFile+"="+p.callsFile,
 		)
 		cmd.Stdout, cmd.Stderr = logs, logs
 		// Its own process group (stopAgents signals the group), and killed
@@ -94,8 +89,8 @@ func startAgents(ctx context.Context, bin, dir, apiURL string, admin *client.Cli
 }
 
 // stopAgents drains every agent (SIGTERM: running jobs finish, the
-// doorbell poll ends) and waits for it to exit and write its counts; one
-// that has not exited after 15 s is killed with its process group.
+// doorbell poll ends) and waits for it to exit; one that has not exited
+// after 15 s is killed with its process group.
 func stopAgents(procs []*agentProc) {
 	for _, p := range procs {
 		if p.cmd != nil && p.cmd.Process != nil {
@@ -121,19 +116,4 @@ func stopAgents(procs []*agentProc) {
 		// the agent's own group goes too.
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	}
-}
-
-// agentCalls reads the counts the agents wrote when they exited.
-func agentCalls(procs []*agentProc) (awscalls.Calls, error) {
-	var sets []awscalls.Calls
-	var errs []error
-	for _, p := range procs {
-		c, err := awscalls.ReadFile(p.callsFile)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("agent %s wrote no call counts (exit: %v; log %s): %w", p.name, p.err, p.logFile, err))
-			continue
-		}
-		sets = append(sets, c)
-	}
-	return awscalls.Merge(sets...), errors.Join(errs...)
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/aws/smithy-go/logging"
 
-	"github.com/buildfarm/buildfarm/shared/emulator"
+	"github.com/buildfarm/buildfarm/shared/adapter/emulator"
 )
 
 // bench runs every scenario of p and returns the report. Everything it

@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/buildfarm/buildfarm/shared/awscalls"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 )
 
 const modulePath = "github.com/buildfarm/buildfarm/"
@@ -14,12 +14,12 @@ const modulePath = "github.com/buildfarm/buildfarm/"
 // the AWS calls made under it; the innermost match wins (the dispatcher runs
 // under the stream poller, lease checks under an SQS poller).
 var callers = []struct{ prefix, phase string }{
-	{"shared/dispatch.", phaseDispatch},
-	{"shared/reaper.(*Reaper).HandleLeaseChecks", phaseLease},
-	{"shared/reaper.", phaseReaper},
-	{"shared/ingest.", phaseIngest},
-	{"shared/localfarm.(*streamPoller)", phaseStream},
-	{"shared/localfarm.(*sqsPoller)", phaseSQSPoller},
+	{"shared/runtime/dispatch.", phaseDispatch},
+	{"shared/runtime/reaperfn.(*Reaper).HandleLeaseChecks", phaseLease},
+	{"shared/runtime/reaperfn.", phaseReaper},
+	{"shared/runtime/ingest.", phaseIngest},
+	{"shared/runtime/localfarm.(*streamPoller)", phaseStream},
+	{"shared/runtime/localfarm.(*sqsPoller)", phaseSQSPoller},
 }
 
 // phaseSQSPoller marks an SQS poller's own receives and deletes; the queue

@@ -21,9 +21,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/buildfarm/buildfarm/shared/adapter/provision"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/provision"
-	"github.com/buildfarm/buildfarm/shared/topology"
 )
 
 // functions are the farm's Lambdas (functions/<name>).

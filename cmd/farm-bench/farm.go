@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,17 +14,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/buildfarm/buildfarm/shared/apiv1"
-	"github.com/buildfarm/buildfarm/shared/awscalls"
-	"github.com/buildfarm/buildfarm/shared/awscalls/ddbunits"
-	"github.com/buildfarm/buildfarm/shared/client"
-	"github.com/buildfarm/buildfarm/shared/emulator"
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
+	"github.com/buildfarm/buildfarm/shared/adapter/client"
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
+	"github.com/buildfarm/buildfarm/shared/adapter/emulator"
+	"github.com/buildfarm/buildfarm/shared/adapter/provision"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/httpapi/wired"
-	"github.com/buildfarm/buildfarm/shared/localfarm"
-	"github.com/buildfarm/buildfarm/shared/provision"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls/ddbunits"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
@@ -49,16 +46,22 @@ type farmRun struct {
 	r      *rig
 	name   string
 	top    *topology.Topology
-	lf     *localfarm.Farm
+	lf     *wiring.Local
 	obs    *observer
 	calls  *awscalls.Counter
 	admin  *client.Client
 	submit *client.Client
 	agents []*agentProc
-	dir    string
+	// proxy counts the agents' AWS calls (their endpoint, and that of the
+	// farm's presigned URLs); agentCalls is its counter, agentsFrom its
+	// counts when the agents started.
+	proxy      *awscalls.Proxy
+	agentCalls *awscalls.Counter
+	agentsFrom awscalls.Calls
+	dir        string
 }
 
-func (r *rig) startFarm(ctx context.Context, name string, sched scheduler.Config) (*farmRun, error) {
+func (r *rig) startFarm(ctx context.Context, name string, policy farm.Policy) (*farmRun, error) {
 	prefix := "bench-" + farm.NewSecret(3)
 	top, err := topology.New(prefix, []string{farm.DefaultPool})
 	if err != nil {
@@ -74,24 +77,24 @@ func (r *rig) startFarm(ctx context.Context, name string, sched scheduler.Config
 	counter.Attach(&cfg)
 
 	obs := newObserver()
-	lf, err := localfarm.Start(ctx, localfarm.Config{
-		Addr: "127.0.0.1:0",
-		AWS:  &cfg,
-		Farm: wiring.Config{Topology: top, Scheduler: sched, LeaseTimers: true},
-		Handler: func(f *wiring.Farm, token string) (http.Handler, error) {
-			h, err := wired.Handler(f, token)
-			if err != nil {
-				return nil, err
-			}
-			return obs.wrap(h), nil
-		},
-		Logger: r.log.With("farm", name),
+	agentCalls := awscalls.New()
+	proxy, err := awscalls.NewProxy(r.emu.URL, agentCalls)
+	if err != nil {
+		return nil, err
+	}
+	lf, err := wiring.StartLocal(ctx, wiring.LocalConfig{
+		Addr:    "127.0.0.1:0",
+		AWS:     &cfg,
+		Farm:    wiring.Config{Topology: top, Policy: policy, LeaseTimers: true, PresignEndpoint: proxy.URL},
+		WrapAPI: obs.wrap,
+		Logger:  r.log.With("farm", name),
 	})
 	if err != nil {
+		proxy.Close()
 		_ = provision.Destroy(context.Background(), r.aws, top)
 		return nil, fmt.Errorf("%s: start the farm: %w", name, err)
 	}
-	fr := &farmRun{r: r, name: name, top: top, lf: lf, obs: obs, calls: counter, dir: filepath.Join(r.dir, name)}
+	fr := &farmRun{r: r, name: name, top: top, lf: lf, obs: obs, calls: counter, proxy: proxy, agentCalls: agentCalls, dir: filepath.Join(r.dir, name)}
 	if err := os.MkdirAll(fr.dir, 0o755); err != nil {
 		fr.stop()
 		return nil, err
@@ -116,7 +119,7 @@ func (r *rig) startFarm(ctx context.Context, name string, sched scheduler.Config
 
 func tablesOf(top *topology.Topology) []ddbunits.Table {
 	var out []ddbunits.Table
-	for _, t := range top.Tables() {
+	for _, t := range dynamostore.Tables(top) {
 		dt := ddbunits.Table{Name: t.Name, Key: []string{t.Partition.Name}, Indexes: map[string][]string{}, KeysOnly: map[string]bool{}, Include: map[string][]string{}}
 		if t.Sort != nil {
 			dt.Key = append(dt.Key, t.Sort.Name)
@@ -127,7 +130,7 @@ func tablesOf(top *topology.Topology) []ddbunits.Table {
 				keys = append(keys, ix.Sort.Name)
 			}
 			dt.Indexes[ix.Name] = keys
-			dt.KeysOnly[ix.Name] = ix.Projection == topology.ProjectKeysOnly || ix.Projection == topology.ProjectInclude
+			dt.KeysOnly[ix.Name] = ix.Projection == dynamostore.ProjectKeysOnly || ix.Projection == dynamostore.ProjectInclude
 			dt.Include[ix.Name] = ix.NonKeyAttributes
 		}
 		out = append(out, dt)
@@ -139,7 +142,8 @@ func tablesOf(top *topology.Topology) []ddbunits.Table {
 // has registered and made its first (empty) claim sweep, so that they sit
 // in their doorbell long polls when it returns.
 func (fr *farmRun) startAgents(ctx context.Context, n, slots int) error {
-	procs, err := startAgents(ctx, fr.r.bin.builder, fr.dir, fr.lf.URL, fr.admin, fr.r.emu.Env(), fr.name, n, slots)
+	fr.agentsFrom = fr.agentCalls.Snapshot()
+	procs, err := startAgents(ctx, fr.r.bin.builder, fr.dir, fr.lf.URL, fr.admin, (&emulator.Emulator{URL: fr.proxy.URL}).Env(), fr.name, n, slots)
 	if err != nil {
 		return err
 	}
@@ -168,9 +172,8 @@ func (fr *farmRun) startAgents(ctx context.Context, n, slots int) error {
 // stopAgents drains the agents and returns the AWS calls they made.
 func (fr *farmRun) stopAgents() (awscalls.Calls, error) {
 	stopAgents(fr.agents)
-	calls, err := agentCalls(fr.agents)
 	fr.agents = nil
-	return calls, err
+	return fr.agentCalls.Snapshot().Sub(fr.agentsFrom), nil
 }
 
 // queueDepth is what a queue holds: messages waiting (visible or
@@ -235,6 +238,10 @@ func (fr *farmRun) stop() {
 	if fr.lf != nil {
 		fr.lf.Stop()
 		fr.lf = nil
+	}
+	if fr.proxy != nil {
+		fr.proxy.Close()
+		fr.proxy = nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

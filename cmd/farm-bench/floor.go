@@ -16,9 +16,9 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/buildfarm/buildfarm/shared/awscalls"
-	"github.com/buildfarm/buildfarm/shared/awscalls/ddbunits"
 	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls/ddbunits"
 )
 
 // floor is the least a job system on these services can do, run against

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/apiv1"
-	"github.com/buildfarm/buildfarm/shared/awscalls"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
+	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 )
 
 const latencyDefinition = "from the start of the client's POST /v1/jobs to the moment the API has written the 200 answer " +
@@ -47,7 +47,7 @@ func noopJob() apiv1.SubmitJobRequest {
 
 func (r *rig) latency(ctx context.Context, p plan) (*LatencyResult, error) {
 	const builders, slots = 2, 1
-	fr, err := r.startFarm(ctx, "latency", scheduler.Config{})
+	fr, err := r.startFarm(ctx, "latency", farm.Policy{})
 	if err != nil {
 		return nil, err
 	}

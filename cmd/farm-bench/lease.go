@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/apiv1"
-	"github.com/buildfarm/buildfarm/shared/awscalls"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
+	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 )
 
-// Default timings of a deployed farm (scheduler.Config defaults).
+// Default timings of a deployed farm (farm.Policy defaults).
 const (
 	defaultHeartbeat = 10 * time.Second
 	defaultLease     = 3 * defaultHeartbeat
@@ -59,7 +59,7 @@ type HeartbeatCalls struct {
 }
 
 func (r *rig) lease(ctx context.Context, p plan) (*LeaseResult, error) {
-	fr, err := r.startFarm(ctx, "lease", scheduler.Config{Heartbeat: time.Second, Lease: 3 * time.Second})
+	fr, err := r.startFarm(ctx, "lease", farm.Policy{Heartbeat: time.Second, Lease: 3 * time.Second})
 	if err != nil {
 		return nil, err
 	}

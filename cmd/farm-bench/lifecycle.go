@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/buildfarm/buildfarm/shared/awscalls"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 )
 
 // jobPhases are the phases every job goes through once: their calls are

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/awscalls"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 )
 
 // Phases of a job's life, and of everything else the farm does.

@@ -4,12 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/awscalls"
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 )
 
 func TestRouteOf(t *testing.T) {
@@ -231,4 +232,19 @@ func testTopology(t *testing.T) *topology.Topology {
 		t.Fatal(err)
 	}
 	return top
+}
+
+// The classifier names the farm's workers by their package paths: each
+// must still be a package of the repository (they moved once unnoticed).
+func TestCallerPrefixesNamePackages(t *testing.T) {
+	for _, c := range callers {
+		pkg, _, ok := strings.Cut(c.prefix, ".")
+		if !ok {
+			t.Fatalf("prefix %q names no function", c.prefix)
+		}
+		files, err := filepath.Glob(filepath.Join("..", "..", pkg, "*.go"))
+		if err != nil || len(files) == 0 {
+			t.Errorf("prefix %q: no package %s", c.prefix, pkg)
+		}
+	}
 }

@@ -7,8 +7,8 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/apiv1"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
+	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
 const priorityDefinition = "2 builders × 1 slot are kept busy by 2 sleeping jobs while no-op jobs of mixed " +
@@ -105,7 +105,7 @@ func judgeClaims(jobs []queued, claims []claimObs) PriorityResult {
 }
 
 func (r *rig) priority(ctx context.Context, p plan) (*PriorityResult, error) {
-	fr, err := r.startFarm(ctx, "priority", scheduler.Config{})
+	fr, err := r.startFarm(ctx, "priority", farm.Policy{})
 	if err != nil {
 		return nil, err
 	}

@@ -51,9 +51,9 @@ type ThroughputResult struct {
 
 var reportNotes = []string{
 	"Every figure is measured in this run against a private moto_server on loopback; speeds are only meaningful as ratios to the floor measured in the same run on the same machine.",
-	"The farm is the local runtime (shared/localfarm) with lease timers on as in AWS; its emulator client locks each DynamoDB item while a write to it is in flight (shared/emulator/itemlock), because moto's conditional writes are not atomic under concurrency; writes to different items run at once, as in AWS, which needs no lock.",
-	"AWS calls are counted by an SDK middleware (shared/awscalls) in the farm process and, through FARM_AWS_CALLS_FILE, in each farm-builder process; presigned uploads are counted by the agent's HTTP transport.",
-	"DynamoDB request units are estimated from the recorded item sizes with DynamoDB's rules, GSI entries included (shared/awscalls/ddbunits); DynamoDB Streams reads are free when a Lambda trigger makes them, as in AWS.",
+	"The farm is the local runtime (shared/wiring.StartLocal over shared/runtime/localfarm) with lease timers on as in AWS; its emulator client locks each DynamoDB item while a write to it is in flight (shared/adapter/emulator/itemlock), because moto's conditional writes are not atomic under concurrency; writes to different items run at once, as in AWS, which needs no lock.",
+	"AWS calls are counted by an SDK middleware (shared/testkit/awscalls) in the farm process, and by a counting proxy (awscalls.Proxy) in front of the emulator for the farm-builder processes, whose AWS endpoint it is, and for presigned uploads and downloads, whose URLs name it; the agent binary counts nothing itself.",
+	"DynamoDB request units are estimated from the recorded item sizes with DynamoDB's rules, GSI entries included (shared/testkit/awscalls/ddbunits); DynamoDB Streams reads are free when a Lambda trigger makes them, as in AWS.",
 	"Lambda compute is the API handler time measured here (api: 512 MB) and the dispatcher's/reaper's AWS call time (256 MB), against moto: real DynamoDB is usually faster, so these are rough.",
 	"Per-job counts leave out time-based calls (empty long polls, stream reads, reaper passes, heartbeats); those are under background_calls_per_second and heartbeats_and_lease_timers.",
 }

@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/awscalls"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
+	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 )
 
 const throughputDefinition = "no-op script jobs (sh -c true) submitted by 2 concurrent clients as fast as the API " +
@@ -60,7 +60,7 @@ type ThroughputRun struct {
 
 func (r *rig) throughput(ctx context.Context, p plan, sh shape) (*ThroughputRun, error) {
 	name := "tput-" + sh.String()
-	fr, err := r.startFarm(ctx, name, scheduler.Config{})
+	fr, err := r.startFarm(ctx, name, farm.Policy{})
 	if err != nil {
 		return nil, err
 	}

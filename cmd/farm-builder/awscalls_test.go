@@ -7,21 +7,21 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/apiv1"
-	"github.com/buildfarm/buildfarm/shared/awscalls"
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
 	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 )
 
-// TestCallCountsFileOnExit: with FARM_AWS_CALLS_FILE set, the agent counts
-// its doorbell calls (here to a fake SQS) and writes them when it exits.
-func TestCallCountsFileOnExit(t *testing.T) {
+// TestCallsAreCountedThroughAProxy: the benchmark counts an agent's
+// doorbell calls (here to a fake SQS) with a counting proxy in front of its
+// AWS endpoint; the binary itself counts nothing.
+func TestCallsAreCountedThroughAProxy(t *testing.T) {
 	t.Parallel()
 	var receives atomic.Int64
 	fakeSQS := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -46,11 +46,15 @@ func TestCallCountsFileOnExit(t *testing.T) {
 	api := httptest.NewServer(mux)
 	defer api.Close()
 
-	counts := filepath.Join(t.TempDir(), "calls.json")
+	counter := awscalls.New()
+	proxy, err := awscalls.NewProxy(fakeSQS.URL, counter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
 	cmd := exec.Command(binary, "--name", "counted", "--kind", "metal", "--work-dir", t.TempDir())
-	cmd.Env = append(os.Environ(), "FARM_API="+api.URL, "FARM_TOKEN=builder-secret", "AWS_ENDPOINT_URL="+fakeSQS.URL,
-		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_EC2_METADATA_DISABLED=true",
-		awscalls.EnvFile+"="+counts)
+	cmd.Env = append(os.Environ(), "FARM_API="+api.URL, "FARM_TOKEN=builder-secret", "AWS_ENDPOINT_URL="+proxy.URL,
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_EC2_METADATA_DISABLED=true")
 	var logs strings.Builder
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -75,13 +79,19 @@ func TestCallCountsFileOnExit(t *testing.T) {
 	case <-time.After(hangGuard):
 		t.Fatal("the agent did not exit after SIGTERM")
 	}
-	calls, err := awscalls.ReadFile(counts)
-	if err != nil {
-		t.Fatalf("no counts written: %v\n%s", err, logs.String())
+	// The proxy counts a request once it has passed through: the one the
+	// drain cut short may be counted a moment after the agent exited.
+	receive := func(k awscalls.Key) bool { return k.Service == "SQS" && k.Operation == "ReceiveMessage" }
+	calls := counter.Snapshot()
+	for wait := time.Now().Add(hangGuard); calls.Total(receive).Calls < receives.Load() && time.Now().Before(wait); calls = counter.Snapshot() {
+		time.Sleep(10 * time.Millisecond)
 	}
-	got := calls.Total(func(k awscalls.Key) bool { return k.Service == "SQS" && k.Operation == "ReceiveMessage" })
+	got := calls.Total(receive)
 	// Every receive the fake served was counted (the last may have been cut
 	// short by the drain, and counted as an error, before reaching it).
+	if got.Records != 0 || got.NonEmpty != 0 {
+		t.Errorf("empty polls counted as deliveries: %+v", got)
+	}
 	if got.Calls < receives.Load() || got.Calls > receives.Load()+1 {
 		t.Errorf("counted %d receives, the fake SQS saw %d: %+v", got.Calls, receives.Load(), calls)
 	}

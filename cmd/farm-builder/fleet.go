@@ -1,14 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
-
-	"github.com/buildfarm/buildfarm/shared/agent"
-	"github.com/buildfarm/buildfarm/shared/client"
 )
 
 // DefaultNonceFile keeps an EC2 builder's identity nonce across restarts.
@@ -39,33 +34,4 @@ func (o *options) fleetOptions(value func(string) string) error {
 		return errors.New("--identity-nonce-file (FARM_IDENTITY_NONCE_FILE) is empty")
 	}
 	return nil
-}
-
-// apiClient is the farm's client: with a fixed token, or (--ec2-identity)
-// with the instance's own token, fetched now and renewed in the background
-// until ctx ends.
-func apiClient(ctx context.Context, o *options, logger *slog.Logger, opts ...client.Option) (*client.Client, error) {
-	if !o.identity {
-		return client.New(o.api, o.token, opts...)
-	}
-	anon, err := client.New(o.api, "", opts...)
-	if err != nil {
-		return nil, err
-	}
-	holder := &client.TokenHolder{}
-	creds := &agent.InstanceCredentials{API: anon, Tokens: holder, NonceFile: o.nonceFile, Logger: logger}
-	expires, err := creds.Fetch(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("--ec2-identity: %w", err)
-	}
-	logger.Info("builder token from the instance identity", "builder", o.agent.Name, "expires_at", expires)
-	go creds.Keep(ctx, expires)
-	return client.New(o.api, "", append(opts, client.WithTokenSource(holder))...)
-}
-
-// watchSpot makes an agent on EC2 watch for spot interruption notices.
-func watchSpot(o *options) {
-	if o.ec2 != nil && o.agent.Fleet.Interruptions == nil {
-		o.agent.Fleet.Interruptions = agent.NewSpotNotices("")
-	}
 }

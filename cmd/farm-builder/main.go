@@ -14,21 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
-	"github.com/buildfarm/buildfarm/shared/agent"
-	"github.com/buildfarm/buildfarm/shared/awscalls"
-	"github.com/buildfarm/buildfarm/shared/awsconf"
-	"github.com/buildfarm/buildfarm/shared/client"
-	"github.com/buildfarm/buildfarm/shared/executor"
-	"github.com/buildfarm/buildfarm/shared/sqsdoorbell"
+	"github.com/buildfarm/buildfarm/shared/runtime/executor"
+	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -76,52 +67,20 @@ func serve(opts *options, logger *slog.Logger) error {
 			return err
 		}
 	}
-	// Opt-in for the benchmark (scripts/bench): FARM_AWS_CALLS_FILE names a
-	// file that receives this process's AWS calls, counted by API, when it
-	// exits. Unset, calls is nil and counts nothing.
-	calls, writeCalls := awscalls.FromEnv(os.Getenv)
-	defer func() {
-		if err := writeCalls(); err != nil {
-			logger.Warn("AWS call counts not written", "err", err)
-		}
-	}()
-	clientOpts := []client.Option{client.WithUserAgent("farm-builder/" + opts.agent.Name)}
-	if calls != nil {
-		clientOpts = append(clientOpts, client.WithHTTPClient(&http.Client{Timeout: 60 * time.Second, Transport: calls.Transport(nil, "")}))
-	}
 	credsCtx, stopCreds := context.WithCancel(context.Background())
 	defer stopCreds()
-	api, err := apiClient(credsCtx, opts, logger, clientOpts...)
+	bc := wiring.BuilderConfig{
+		Agent: opts.agent, API: opts.api, Token: opts.token, Identity: opts.identity, NonceFile: opts.nonceFile,
+		Executors: execCfg, KillGrace: opts.killGrace, JobEnv: opts.jobEnv, Isolation: opts.isolation, Logger: logger,
+	}
+	if opts.ec2 != nil {
+		bc.Region, bc.SpotNotices = opts.ec2.Region, true
+	}
+	a, err := wiring.NewBuilder(credsCtx, bc)
 	if err != nil {
 		return err
 	}
-	watchSpot(opts)
-	// The SDK's standard configuration: AWS_ENDPOINT_URL points it at an
-	// emulator locally; on EC2 the instance role signs the doorbell calls.
-	var awsOpts []func(*config.LoadOptions) error
-	if opts.ec2 != nil && os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
-		awsOpts = append(awsOpts, config.WithRegion(opts.ec2.Region))
-	}
-	awsCfg, err := awsconf.Load(context.Background(), awsOpts...)
-	if err != nil {
-		return fmt.Errorf("aws configuration: %w", err)
-	}
-	calls.Attach(&awsCfg)
-	if awsCfg.Region == "" {
-		logger.Warn("no AWS region (set AWS_REGION): doorbells cannot be received; the builder claims every --idle-claim instead")
-	}
-
 	cfg := opts.agent
-	cfg.Logger = logger
-	cfg.Executors = executor.NewSet(execCfg, executor.Options{
-		KillGrace: opts.killGrace,
-		BaseEnv:   executor.BuilderEnv(opts.jobEnv...),
-		Isolation: opts.isolation,
-	})
-	a, err := agent.New(cfg, api, sqsdoorbell.NewReceiver(sqs.NewFromConfig(awsCfg)))
-	if err != nil {
-		return err
-	}
 
 	ctx, stopHard := context.WithCancel(context.Background())
 	defer stopHard()
@@ -143,7 +102,7 @@ func serve(opts *options, logger *slog.Logger) error {
 		case <-ctx.Done():
 		}
 	}()
-	logger.Info("farm-builder starting", "builder", cfg.Name, "api", api.BaseURL(), "kind", cfg.Spec.Kind,
+	logger.Info("farm-builder starting", "builder", cfg.Name, "api", opts.api, "kind", cfg.Spec.Kind,
 		"arch", cfg.Spec.Arch, "pools", cfg.Spec.Pools, "slots", cfg.Spec.Slots, "executors", opts.executorsFile,
 		"isolation", opts.isolation.String())
 	return a.Run(ctx)

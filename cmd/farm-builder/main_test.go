@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/apiv1"
-	"github.com/buildfarm/buildfarm/shared/executor/proctest"
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
 	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/testkit/proctest"
 )
 
 // binary is farm-builder built once for the tests that run it as a process.

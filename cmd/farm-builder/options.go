@@ -14,10 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/agent"
-	"github.com/buildfarm/buildfarm/shared/client"
-	"github.com/buildfarm/buildfarm/shared/executor"
+	"github.com/buildfarm/buildfarm/shared/adapter/client"
 	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/runtime/agent"
+	"github.com/buildfarm/buildfarm/shared/runtime/executor"
 )
 
 // options is the builder's configuration from flags and environment. A flag

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/agent"
 	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/runtime/agent"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }

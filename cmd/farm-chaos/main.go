@@ -23,12 +23,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/emulator"
+	"github.com/buildfarm/buildfarm/shared/adapter/emulator"
+	"github.com/buildfarm/buildfarm/shared/adapter/provision"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/faultfarm"
-	"github.com/buildfarm/buildfarm/shared/provision"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/testkit/faultfarm"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -82,7 +81,7 @@ func soak(ctx context.Context, o *options, stdout, stderr io.Writer) (*faultfarm
 	}()
 	f, err := faultfarm.Start(runCtx, faultfarm.Options{
 		EmulatorURL: emu.URL, Topology: top, BuilderBin: o.builderBin, Builders: o.builders, Slots: o.slots,
-		Scheduler:  scheduler.Config{Heartbeat: o.heartbeat, Lease: o.lease, RequeueBackoff: 100 * time.Millisecond},
+		Policy:     farm.Policy{Heartbeat: o.heartbeat, Lease: o.lease, RequeueBackoff: 100 * time.Millisecond},
 		BuilderEnv: emu.Env(),
 	})
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/faultproxy"
+	"github.com/buildfarm/buildfarm/shared/testkit/faultproxy"
 )
 
 // options are farm-chaos's flags.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/faultproxy"
+	"github.com/buildfarm/buildfarm/shared/testkit/faultproxy"
 )
 
 func TestOptions(t *testing.T) {

@@ -23,7 +23,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/buildfarm/buildfarm/shared/faultproxy"
+	"github.com/buildfarm/buildfarm/shared/testkit/faultproxy"
 )
 
 func main() {

@@ -19,9 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/httpapi"
-	"github.com/buildfarm/buildfarm/shared/httpapi/wired"
-	"github.com/buildfarm/buildfarm/shared/localfarm"
+	"github.com/buildfarm/buildfarm/shared/adapter/httpapi"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
@@ -56,17 +54,15 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	lf, err := localfarm.Start(ctx, localfarm.Config{
+	lf, err := wiring.StartLocal(ctx, wiring.LocalConfig{
 		Addr:           *addr,
 		AdminToken:     os.Getenv("FARM_ADMIN_TOKEN"),
 		EmulatorAddr:   *emulatorAddr,
 		Farm:           cfg,
 		ReaperInterval: *reaper,
-		Handler:        wired.Handler,
 		Builders:       *builders,
-		StartBuilders:  startBuilders(logger),
+		JobUser:        os.Getenv("FARM_JOB_USER"),
 		Logger:         logger,
-		EmulatorLogs:   nil,
 	})
 	if err != nil {
 		return err

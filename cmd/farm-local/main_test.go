@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/client"
-	"github.com/buildfarm/buildfarm/shared/emulator/emulatortest"
+	"github.com/buildfarm/buildfarm/shared/adapter/client"
+	"github.com/buildfarm/buildfarm/shared/adapter/provision"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/provision"
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/testkit/emulatortest"
 )
 
 func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }

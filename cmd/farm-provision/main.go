@@ -11,9 +11,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/awsconf"
-	"github.com/buildfarm/buildfarm/shared/provision"
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/adapter/awsconf"
+	"github.com/buildfarm/buildfarm/shared/adapter/provision"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 )
 
 func main() {

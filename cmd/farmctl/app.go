@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/client"
+	"github.com/buildfarm/buildfarm/shared/adapter/client"
 )
 
 const (

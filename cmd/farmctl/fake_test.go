@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/client"
+	"github.com/buildfarm/buildfarm/shared/adapter/client"
 )
 
 // testTerminal in a run's env makes farmctl believe its streams are terminals.

@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/buildfarm/buildfarm/shared/client"
+	"github.com/buildfarm/buildfarm/shared/adapter/client"
 )
 
 func runJobsLog(c *call) error {

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/buildfarm/buildfarm/shared/client"
+	"github.com/buildfarm/buildfarm/shared/adapter/client"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 

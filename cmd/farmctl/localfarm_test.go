@@ -14,14 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/agent"
-	"github.com/buildfarm/buildfarm/shared/apiv1"
-	"github.com/buildfarm/buildfarm/shared/emulator/emulatortest"
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
 	"github.com/buildfarm/buildfarm/shared/farm"
-	"github.com/buildfarm/buildfarm/shared/httpapi/wired"
-	"github.com/buildfarm/buildfarm/shared/localfarm"
-	"github.com/buildfarm/buildfarm/shared/scheduler"
-	"github.com/buildfarm/buildfarm/shared/sqsdoorbell"
+	"github.com/buildfarm/buildfarm/shared/testkit/emulatortest"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
@@ -31,22 +26,18 @@ func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m)) }
 
 // startLocalFarm runs the whole farm in process against the emulator, with
 // one local builder for the default pool.
-func startLocalFarm(t *testing.T) *localfarm.Farm {
+func startLocalFarm(t *testing.T) *wiring.Local {
 	t.Helper()
 	top, cfg, _ := emulatortest.Topology(t, farm.DefaultPool)
 	logger := slog.New(slog.DiscardHandler)
-	lf, err := localfarm.Start(context.Background(), localfarm.Config{
+	lf, err := wiring.StartLocal(context.Background(), wiring.LocalConfig{
 		Addr:           "127.0.0.1:0",
 		AWS:            &cfg,
-		Farm:           wiring.Config{Topology: top, Scheduler: scheduler.Config{Heartbeat: time.Second}},
+		Farm:           wiring.Config{Topology: top, Policy: farm.Policy{Heartbeat: time.Second}},
 		ReaperInterval: 200 * time.Millisecond,
-		Handler:        wired.Handler,
 		Builders:       1,
-		StartBuilders: func(ctx context.Context, f *wiring.Farm, url, adminToken string, n int) error {
-			lb := &agent.LocalBuilders{Doorbells: sqsdoorbell.NewReceiver(f.SQS), WorkDir: t.TempDir(), Logger: logger}
-			return lb.Start(ctx, url, adminToken, n)
-		},
-		Logger: logger,
+		BuilderWorkDir: t.TempDir(),
+		Logger:         logger,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/buildfarm/buildfarm/shared/apiv1"
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 

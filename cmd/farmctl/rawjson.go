@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/buildfarm/buildfarm/shared/client"
+	"github.com/buildfarm/buildfarm/shared/adapter/client"
 )
 
 // rawJSON is the transport of farmctl's API client. It keeps the body of the

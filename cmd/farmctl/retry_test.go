@@ -1,11 +1,12 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/client"
+	"github.com/buildfarm/buildfarm/shared/adapter/client"
 )
 
 // farmctl sends reads and keyed submits again while the farm answers 503;
@@ -47,7 +48,7 @@ func TestFarmctlRetriesIdempotentCalls(t *testing.T) {
 			}
 		})
 	}
-	if client.DefaultRetry.Attempts < 2 || newApp(nil, nil, nil, nil, nil).retry != client.DefaultRetry {
+	if client.DefaultRetry.Attempts < 2 || newApp(context.Background(), nil, nil, nil, nil).retry != client.DefaultRetry {
 		t.Fatal("farmctl does not retry by default")
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/apiv1"
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/client"
+	"github.com/buildfarm/buildfarm/shared/adapter/client"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 

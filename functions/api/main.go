@@ -2,7 +2,8 @@
 // 2.0): it serves the farm's net/http API handler through
 // aws-lambda-go-api-proxy. The bootstrap admin token is read at cold start
 // from the Secrets Manager secret FARM_ADMIN_TOKEN_SECRET_ARN names (or from
-// FARM_ADMIN_TOKEN).
+// FARM_ADMIN_TOKEN); a farm with an EC2 fleet also gives its instances
+// their tokens.
 package main
 
 import (
@@ -12,20 +13,15 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/buildfarm/buildfarm/shared/asgfleet"
-	"github.com/buildfarm/buildfarm/shared/auth"
-	"github.com/buildfarm/buildfarm/shared/httpapi"
-	"github.com/buildfarm/buildfarm/shared/httpapi/wired"
-	"github.com/buildfarm/buildfarm/shared/instanceauth"
+	"github.com/buildfarm/buildfarm/shared/adapter/httpapi"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
 func main() {
 	// JSON lines with Lambda's requestId, and the API's request_id on every
-	// line logged with a request's context (the scheduler's included).
+	// line logged with a request's context (the services' included).
 	logger := slog.New(httpapi.ContextHandler(lambdacontext.NewLogHandler()))
 	slog.SetDefault(logger)
 	ctx := context.Background()
@@ -33,21 +29,13 @@ func main() {
 	if err != nil {
 		wiring.Exit(logger, "api", err)
 	}
-	adminToken, err := auth.AdminTokenFromEnv(ctx, os.Getenv, func() auth.SecretsAPI { return secretsmanager.NewFromConfig(f.AWS) })
+	adminToken, err := wiring.AdminTokenFromEnv(ctx, os.Getenv, func() wiring.SecretsAPI { return secretsmanager.NewFromConfig(f.AWS) })
 	if err != nil {
 		wiring.Exit(logger, "api", err)
 	}
-	srv, err := wired.Server(f, adminToken)
+	srv, err := f.API(adminToken)
 	if err != nil {
 		wiring.Exit(logger, "api", err)
-	}
-	// A farm with an EC2 fleet gives its instances their tokens.
-	issuer, err := instanceauth.FromEnv(asgfleet.New(autoscaling.NewFromConfig(f.AWS)), f.Store, logger)
-	if err != nil {
-		wiring.Exit(logger, "api", err)
-	}
-	if issuer != nil {
-		srv.SetInstanceTokens(issuer)
 	}
 	lambda.Start(httpapi.LambdaHandler(srv))
 }

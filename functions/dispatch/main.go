@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/buildfarm/buildfarm/shared/dispatch"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
@@ -17,6 +16,5 @@ func main() {
 	if err != nil {
 		wiring.Exit(logger, "dispatch", err)
 	}
-	d := &dispatch.Dispatcher{Jobs: f.Store, Work: f.Scheduler, Logger: logger}
-	lambda.Start(d.HandleLambda)
+	lambda.Start(f.Dispatcher().HandleLambda)
 }

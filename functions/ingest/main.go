@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/buildfarm/buildfarm/shared/ingest"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
@@ -17,6 +16,5 @@ func main() {
 	if err != nil {
 		wiring.Exit(logger, "ingest", err)
 	}
-	h := &ingest.Handler{Jobs: f.Scheduler, IncomingPrefix: f.Config.Topology.Bucket.IncomingPrefix, Logger: logger}
-	lambda.Start(h.HandleLambda)
+	lambda.Start(f.Ingest().HandleLambda)
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/buildfarm/buildfarm/shared/reaper"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
@@ -19,6 +18,5 @@ func main() {
 	if err != nil {
 		wiring.Exit(logger, "reaper", err)
 	}
-	r := &reaper.Reaper{Sched: f.Scheduler, Metrics: os.Stdout, Logger: logger}
-	lambda.Start(r.HandleLambda)
+	lambda.Start(f.ReaperFn(os.Stdout).HandleLambda)
 }

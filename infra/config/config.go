@@ -16,7 +16,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 )
 
 // DefaultFile is the config file read when the context key "config" is unset
@@ -303,7 +304,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: functionsDir is empty")
 	}
 	for _, name := range c.DeferIndexes {
-		if !slices.ContainsFunc(top.Jobs.Indexes, func(ix topology.Index) bool { return ix.Name == name }) || name == topology.IndexQueued {
+		if !slices.ContainsFunc(dynamostore.JobIndexes(), func(ix dynamostore.Index) bool { return ix.Name == name }) || name == dynamostore.IndexQueued {
 			return fmt.Errorf("config: deferIndexes: %q is not an index of the jobs table the farm can run without", name)
 		}
 	}

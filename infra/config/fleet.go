@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/buildfarm/buildfarm/shared/fleet"
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
+	"github.com/buildfarm/buildfarm/shared/farm/fleet"
 )
 
 // FleetPool is one pool's elastic EC2 fleet: an Auto Scaling group of

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/buildfarm/buildfarm/shared/scheduler"
+	"github.com/buildfarm/buildfarm/shared/app/claims"
 )
 
 func TestAlarms(t *testing.T) {
@@ -91,8 +91,8 @@ func TestAlarmEmail(t *testing.T) {
 // metric the scheduler publishes at each claim.
 func TestDashboardShowsTimeToStart(t *testing.T) {
 	t.Parallel()
-	if MetricTimeToStart != scheduler.MetricTimeToStart {
-		t.Fatalf("the dashboard reads %s, the scheduler writes %s", MetricTimeToStart, scheduler.MetricTimeToStart)
+	if MetricTimeToStart != claims.MetricTimeToStart {
+		t.Fatalf("the dashboard reads %s, the claims service writes %s", MetricTimeToStart, claims.MetricTimeToStart)
 	}
 	for _, d := range asgFarm.ofType("AWS::CloudWatch::Dashboard") {
 		body := toJSON(d.Properties["DashboardBody"])

@@ -5,6 +5,8 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 )
 
 // These tests call the CDK assertions library through jsii, so they must not
@@ -49,9 +51,10 @@ func TestTemplateAssertions(t *testing.T) {
 		}, jsii.Number(1))
 	})
 	check(t, "job events TTL", func() {
+		jobEvents, _ := dynamostore.Schema(top, top.JobEvents)
 		tpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), &map[string]any{
 			"TableName":               top.JobEvents.Name,
-			"TimeToLiveSpecification": map[string]any{"AttributeName": top.JobEvents.TTLAttribute, "Enabled": true},
+			"TimeToLiveSpecification": map[string]any{"AttributeName": jobEvents.TTLAttribute, "Enabled": true},
 		})
 	})
 	check(t, "every table PITR + SSE", func() {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/buildfarm/buildfarm/shared/fleet"
+	"github.com/buildfarm/buildfarm/shared/farm/fleet"
 )
 
 // fleetJSON is the asg fixture's fleet: a spot arm64 pool and an

@@ -24,7 +24,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/buildfarm/buildfarm/infra/config"
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 )
 
 // Function names: functions/<name> builds to <FunctionsDir>/<name>/bootstrap.

@@ -8,7 +8,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/buildfarm/buildfarm/infra/config"
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 )
 
 // AgentKeyPrefix is where scripts publish the farm-builder binary in the farm

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 )
 
 func TestFunctions(t *testing.T) {

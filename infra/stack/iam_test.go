@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/buildfarm/buildfarm/shared/dispatch"
+	"github.com/buildfarm/buildfarm/shared/runtime/dispatch"
 )
 
 // everyStatement walks the whole template for policy statements (identity

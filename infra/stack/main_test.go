@@ -116,9 +116,15 @@ func synth(outdir string, ctx map[string]any) (*fixture, error) {
 	return fx, nil
 }
 
+// messages formats the annotations the assertions found. The assertions
+// API returns cxapi.SynthesisMessage, deprecated in favour of a package
+// the Go bindings do not have yet.
+//
+//lint:ignore SA1019 the type Annotations.FindError returns
 func messages(found *[]*cxapi.SynthesisMessage) []string {
 	var out []string
 	for _, m := range *found {
+		//lint:ignore SA1019 the fields of the type Annotations.FindError returns
 		out = append(out, fmt.Sprintf("%s: %v", *m.Id, m.Entry.Data))
 	}
 	return out

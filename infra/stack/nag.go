@@ -6,6 +6,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 )
 
 // suppression is one cdk-nag finding accepted on purpose. Reason is required
@@ -50,7 +52,7 @@ func AddNag(app awscdk.App, reports bool) {
 func (f *Farm) suppressions() {
 	top := f.Topology
 	var indexed []string
-	for _, t := range top.Tables() {
+	for _, t := range dynamostore.Tables(top) {
 		if len(t.Indexes) > 0 {
 			indexed = append(indexed, t.ID)
 		}

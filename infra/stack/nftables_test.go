@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/buildfarm/buildfarm/shared/executor"
+	"github.com/buildfarm/buildfarm/shared/runtime/executor"
 )
 
 // The user data's nftables rules do what they say, loaded for real in a

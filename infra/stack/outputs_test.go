@@ -3,7 +3,7 @@ package stack
 import (
 	"errors"
 
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"os"
 	"path/filepath"
 	"strings"

@@ -15,8 +15,9 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/buildfarm/buildfarm/infra/config"
-	"github.com/buildfarm/buildfarm/shared/fleet"
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
+	"github.com/buildfarm/buildfarm/shared/farm/fleet"
 )
 
 // FnScaler is the fleet's scaler function (only with a fleet).
@@ -99,9 +100,8 @@ func (f *Farm) scalerFunction() {
 		// A hint: a failed or late batch is dropped; the schedule ticks anyway.
 		RetryAttempts: jsii.Number(0),
 		MaxRecordAge:  awscdk.Duration_Minutes(jsii.Number(1)),
-		Filters: &[]*map[string]any{awslambda.FilterCriteria_Filter(&map[string]any{
-			"dynamodb": map[string]any{"NewImage": map[string]any{"status": map[string]any{"S": awslambda.FilterRule_IsEqual(jsii.String("queued"))}}},
-		})},
+		// The store's filter on the jobs stream: records of queued jobs only.
+		Filters: &[]*map[string]any{{"pattern": jsii.String(dynamostore.QueuedJobsFilter)}},
 	}))
 
 	// The API gives instances their tokens: it verifies their identity with

@@ -6,14 +6,14 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 )
 
 // tables declares every table of the topology: on-demand, encrypted with the
 // AWS-managed key, point-in-time recovery, TTL and stream as the topology says.
 func (f *Farm) tables() {
 	f.Tables = map[string]awsdynamodb.Table{}
-	for _, t := range f.Topology.Tables() {
+	for _, t := range dynamostore.Tables(f.Topology) {
 		props := &awsdynamodb.TableProps{
 			TableName:    jsii.String(t.Name),
 			PartitionKey: attr(t.Partition),
@@ -56,19 +56,19 @@ func (f *Farm) tables() {
 }
 
 // projection declares the index projection the topology asks for.
-func projection(p topology.Projection) awsdynamodb.ProjectionType {
+func projection(p dynamostore.Projection) awsdynamodb.ProjectionType {
 	switch p {
-	case topology.ProjectKeysOnly:
+	case dynamostore.ProjectKeysOnly:
 		return awsdynamodb.ProjectionType_KEYS_ONLY
-	case topology.ProjectInclude:
+	case dynamostore.ProjectInclude:
 		return awsdynamodb.ProjectionType_INCLUDE
 	}
 	return awsdynamodb.ProjectionType_ALL
 }
 
-func attr(k topology.Key) *awsdynamodb.Attribute {
+func attr(k dynamostore.Key) *awsdynamodb.Attribute {
 	typ := awsdynamodb.AttributeType_STRING
-	if k.Type == topology.Number {
+	if k.Type == dynamostore.Number {
 		typ = awsdynamodb.AttributeType_NUMBER
 	}
 	return &awsdynamodb.Attribute{Name: jsii.String(k.Name), Type: typ}

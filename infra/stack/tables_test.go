@@ -3,6 +3,8 @@ package stack
 import (
 	"slices"
 	"testing"
+
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 )
 
 func TestTablesComeFromTopology(t *testing.T) {
@@ -14,7 +16,7 @@ func TestTablesComeFromTopology(t *testing.T) {
 			if n := len(fx.ofType("AWS::DynamoDB::Table")); n != len(top.Tables()) {
 				t.Errorf("%d tables, topology has %d", n, len(top.Tables()))
 			}
-			for _, want := range top.Tables() {
+			for _, want := range dynamostore.Tables(top) {
 				id := fx.logicalID(t, "AWS::DynamoDB::Table", "TableName", want.Name)
 				if id != fx.ids["table:"+want.ID] {
 					t.Errorf("%s: logical id %s is not the %s construct", want.Name, id, want.ID)

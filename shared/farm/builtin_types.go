@@ -369,7 +369,7 @@ func validateScript(a *ScriptArgs) error {
 func scriptFollowOns(a ScriptArgs, _ *Job) ([]FollowOn, error) {
 	out := make([]FollowOn, 0, len(a.Then))
 	for _, t := range a.Then {
-		out = append(out, FollowOn{Type: t.Type, Payload: t.Payload, Priority: t.Priority})
+		out = append(out, FollowOn(t))
 	}
 	return out, nil
 }

@@ -82,3 +82,11 @@ func ErrorMessage(err error) string {
 func IsCode(err error, code string) bool {
 	return ErrorCode(err) == code
 }
+
+// Clip shortens client input quoted back in an error message.
+func Clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}

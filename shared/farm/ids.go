@@ -11,6 +11,11 @@ import (
 	"github.com/oklog/ulid/v2"
 )
 
+// The process's id source: crypto-random entropy, monotonic within one
+// millisecond so that ids made in the same millisecond keep their order
+// (oldest first among equal scores). It is the one piece of state the
+// domain keeps, by design: two sources in one process could repeat
+// orderings across each other.
 var (
 	idMu      sync.Mutex
 	idEntropy = ulid.Monotonic(rand.Reader, 0)

@@ -111,3 +111,8 @@ func clipName(s string) string {
 	}
 	return s
 }
+
+// MaxCleanFailures is how many times in a row cleaning a resource may fail
+// before it is flagged for an admin (who may retry the clean job by hand)
+// instead of being cleaned again.
+const MaxCleanFailures = 3

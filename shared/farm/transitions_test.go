@@ -70,7 +70,7 @@ func TestDerivedIDsAreStableValidAndDistinct(t *testing.T) {
 	if a != DerivedID(at, "x/follow-on/0") || a == b || !ValidID(a) || !ValidID(b) {
 		t.Fatalf("derived ids %s %s", a, b)
 	}
-	if NewID(at) == NewID(at) {
+	if first, second := NewID(at), NewID(at); first == second {
 		t.Fatal("NewID repeated itself")
 	}
 }

@@ -1,7 +1,11 @@
-// Package wiring assembles a farm from its configuration: the topology, the
-// AWS clients, the DynamoDB store, doorbells, lease timers and the scheduler.
-// The Lambdas and the local runtime build themselves with it, so they run the
-// same code against AWS or an emulator (reached through AWS_ENDPOINT_URL).
+// Package wiring is the farm's one composition root: from configuration it
+// builds the adapters (AWS clients, the DynamoDB store, SQS doorbells and
+// lease timers, S3 blobs, EMF metrics), connects the application services
+// over them, and hands each runtime what it runs — every Lambda's handler,
+// the HTTP API, the whole local farm, builder agents (farm-builder and the
+// local farm's own). Programs under functions/ and cmd/ only read their
+// configuration and call it, so they run the same code against AWS or an
+// emulator (reached through AWS_ENDPOINT_URL).
 package wiring
 
 import (
@@ -11,22 +15,30 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/scheduler"
-	"github.com/buildfarm/buildfarm/shared/topology"
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
+	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/farm/fleet"
 )
 
 // Config is everything a farm process is configured with.
 type Config struct {
 	Topology *topology.Topology
 	// Bucket overrides the topology's bucket name (CloudFormation names it in AWS).
-	Bucket    string
-	Scheduler scheduler.Config
+	Bucket string
+	// PresignEndpoint, when set, is the S3 endpoint the farm's presigned
+	// URLs name — where its builders reach S3 — when that is not the
+	// farm's own endpoint (an emulator behind another address).
+	PresignEndpoint string
+	// Policy is the farm's timings and limits.
+	Policy farm.Policy
+	// Fleet is the farm's elastic EC2 pools (none: a farm without a fleet).
+	Fleet fleet.Config
 	// LeaseTimers arms an SQS lease timer per claim (AWS); locally the
 	// reaper's ticker is quick enough.
 	LeaseTimers bool
 	// LeaseTimerQueueURL overrides the lease-timer queue's URL.
 	LeaseTimerQueueURL string
-	// Metrics receives the scheduler's EMF records (FromEnv: stdout, which
+	// Metrics receives the services' EMF records (FromEnv: stdout, which
 	// Lambda sends to CloudWatch Logs); nil publishes none.
 	Metrics io.Writer
 }
@@ -52,18 +64,22 @@ func ConfigFromEnv() (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Topology: top, Bucket: os.Getenv(EnvBucket), LeaseTimerQueueURL: os.Getenv(EnvLeaseTimerQueueURL)}
+	fl, err := fleet.FromEnv()
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{Topology: top, Fleet: fl, Bucket: os.Getenv(EnvBucket), LeaseTimerQueueURL: os.Getenv(EnvLeaseTimerQueueURL)}
 	c.LeaseTimers = c.LeaseTimerQueueURL != ""
 	for _, v := range []struct {
 		env  string
 		unit time.Duration
 		dst  *time.Duration
 	}{
-		{EnvHeartbeatSeconds, time.Second, &c.Scheduler.Heartbeat},
-		{EnvLeaseSeconds, time.Second, &c.Scheduler.Lease},
-		{EnvRequeueBackoff, time.Second, &c.Scheduler.RequeueBackoff},
-		{EnvEventTTLDays, 24 * time.Hour, &c.Scheduler.EventTTL},
-		{EnvIdempotencyTTLHours, time.Hour, &c.Scheduler.IdempotencyTTL},
+		{EnvHeartbeatSeconds, time.Second, &c.Policy.Heartbeat},
+		{EnvLeaseSeconds, time.Second, &c.Policy.Lease},
+		{EnvRequeueBackoff, time.Second, &c.Policy.RequeueBackoff},
+		{EnvEventTTLDays, 24 * time.Hour, &c.Policy.EventTTL},
+		{EnvIdempotencyTTLHours, time.Hour, &c.Policy.IdempotencyTTL},
 	} {
 		n, err := positive(v.env)
 		if err != nil {
@@ -74,7 +90,7 @@ func ConfigFromEnv() (Config, error) {
 	for _, v := range []struct {
 		env string
 		dst *int
-	}{{EnvBuilderMaxFailures, &c.Scheduler.BuilderMaxFailures}, {EnvJobMaxBuilderFails, &c.Scheduler.JobMaxBuilderFailures}} {
+	}{{EnvBuilderMaxFailures, &c.Policy.BuilderMaxFailures}, {EnvJobMaxBuilderFails, &c.Policy.JobMaxBuilderFailures}} {
 		n, err := positive(v.env)
 		if err != nil {
 			return Config{}, err

@@ -1,0 +1,141 @@
+package dynamostore
+
+import "github.com/buildfarm/buildfarm/shared/adapter/topology"
+
+// The schema: every table's keys, indexes, TTL attribute and stream. This
+// package is the only one that knows an attribute name; provisioning and
+// the CDK stack declare tables from Tables.
+
+// AttrType is a DynamoDB key attribute type.
+type AttrType string
+
+// Key attribute types.
+const (
+	String AttrType = "S"
+	Number AttrType = "N"
+)
+
+// Key is a key attribute.
+type Key struct {
+	Name string
+	Type AttrType
+}
+
+// Projection is what a global secondary index copies of each item.
+type Projection string
+
+const (
+	// ProjectAll copies whole items: for an index whose readers need them
+	// (the dispatch index: a claim works on the queued job as read).
+	ProjectAll Projection = "ALL"
+	// ProjectKeysOnly copies the keys: the index is written only when its
+	// own keys change, not on every write of the item (heartbeats rewrite
+	// running jobs every few seconds).
+	ProjectKeysOnly Projection = "KEYS_ONLY"
+	// ProjectInclude copies the keys and the NonKeyAttributes. Projecting
+	// only attributes that never change once written keeps the index as
+	// cheap to maintain as a keys-only one, while queries can filter on
+	// them without reading the items.
+	ProjectInclude Projection = "INCLUDE"
+)
+
+// Index is a global secondary index.
+type Index struct {
+	Name       string
+	Partition  Key
+	Sort       *Key
+	Projection Projection
+	// NonKeyAttributes are the attributes an INCLUDE index copies.
+	NonKeyAttributes []string
+}
+
+// Table is a table of the topology as DynamoDB keeps it.
+type Table struct {
+	topology.Table
+	Partition    Key
+	Sort         *Key
+	Indexes      []Index
+	TTLAttribute string
+	// Stream: the table streams new and old images (the dispatcher reads them).
+	Stream bool
+}
+
+// Index names and index key attributes of the jobs table. The queue-entry
+// attributes (queue_pool, queue_rank, active_shard, deadline_at) exist only while
+// a job is queued or running: the indexes over them are sparse.
+const (
+	IndexQueued   = "by-pool-queue" // queue_pool, queue_rank: dispatch order per pool
+	IndexLease    = "by-lease"      // active_shard, lease_expires_at: the reaper's expired leases
+	IndexDeadline = "by-deadline"   // active_shard, deadline_at: jobs past their own timeout
+	IndexStatus   = "by-status"     // status, id
+	IndexType     = "by-type"       // type, id
+	IndexPool     = "by-pool"       // pool, id
+	IndexCreated  = "by-created"    // job_shard, id: every job, newest first
+	// IndexRequester lists a submitter's jobs newest first (requested_by, id).
+	IndexRequester = "by-requester"
+	// IndexStarts lists a pool's jobs by their last start (pool,
+	// start_key = "<started_at>#<time to start>"): the queue's time-to-start
+	// percentiles read one bounded range of it, and the figure rides in the
+	// key so that the index stays keys-only.
+	IndexStarts = "by-pool-start"
+	// IndexResourceLease lists held resources by lease expiry (held_shard, lease_expires_at).
+	IndexResourceLease = "by-lease"
+	// IndexTokenID lists tokens by id (token_shard, id): listing and revoking
+	// by id without a scan.
+	IndexTokenID = "by-id"
+)
+
+func s(name string) Key { return Key{Name: name, Type: String} }
+func sk(name string) *Key {
+	k := s(name)
+	return &k
+}
+
+// JobIndexes are the indexes of the jobs table.
+func JobIndexes() []Index {
+	return []Index{
+		{Name: IndexQueued, Partition: s("queue_pool"), Sort: sk("queue_rank"), Projection: ProjectAll},
+		{Name: IndexLease, Partition: s("active_shard"), Sort: sk("lease_expires_at"), Projection: ProjectKeysOnly},
+		{Name: IndexDeadline, Partition: s("active_shard"), Sort: sk("deadline_at"), Projection: ProjectKeysOnly},
+		// A job's type and pool never change: listing by status or type
+		// filters on them in the index, reading only the jobs that match.
+		{Name: IndexStatus, Partition: s("status"), Sort: sk("id"), Projection: ProjectInclude, NonKeyAttributes: []string{"type", "pool"}},
+		{Name: IndexType, Partition: s("type"), Sort: sk("id"), Projection: ProjectInclude, NonKeyAttributes: []string{"pool"}},
+		{Name: IndexPool, Partition: s("pool"), Sort: sk("id"), Projection: ProjectKeysOnly},
+		{Name: IndexCreated, Partition: s("job_shard"), Sort: sk("id"), Projection: ProjectKeysOnly},
+		{Name: IndexRequester, Partition: s("requested_by"), Sort: sk("id"), Projection: ProjectKeysOnly},
+		{Name: IndexStarts, Partition: s("pool"), Sort: sk("start_key"), Projection: ProjectKeysOnly},
+	}
+}
+
+// Tables lists every table of top with its schema.
+func Tables(top *topology.Topology) []Table {
+	return []Table{
+		{Table: top.Jobs, Partition: s("id"), Stream: true, Indexes: JobIndexes()},
+		{Table: top.JobEvents, Partition: s("job_id"), Sort: sk("seq"), TTLAttribute: "expires_at"},
+		{Table: top.Builders, Partition: s("name")},
+		{Table: top.Tokens, Partition: s("token_hash"), TTLAttribute: "expires_at",
+			Indexes: []Index{{Name: IndexTokenID, Partition: s("token_shard"), Sort: sk("id"), Projection: ProjectAll}}},
+		// One item per dependency edge (job_id: the job depended on,
+		// dependent_id: the job waiting for it), so that a job's dependents
+		// never grow its own item.
+		{Table: top.JobDependents, Partition: s("job_id"), Sort: sk("dependent_id"), TTLAttribute: "expires_at"},
+		{Table: top.Idempotency, Partition: s("key"), TTLAttribute: "expires_at"},
+		{Table: top.ResourcePools, Partition: s("name")},
+		{Table: top.Resources, Partition: s("pool"), Sort: sk("name"),
+			Indexes: []Index{{Name: IndexResourceLease, Partition: s("held_shard"), Sort: sk("lease_expires_at"), Projection: ProjectKeysOnly}}},
+		// The elastic pools' scaler records and the instance identity
+		// claims (key: "pool#<pool>" or "instance#<id>").
+		{Table: top.Fleet, Partition: s("key"), TTLAttribute: "expires_at"},
+	}
+}
+
+// Schema returns the schema of table t of top.
+func Schema(top *topology.Topology, t topology.Table) (Table, bool) {
+	for _, tb := range Tables(top) {
+		if tb.Table == t {
+			return tb, true
+		}
+	}
+	return Table{}, false
+}

@@ -1,0 +1,124 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
+	"github.com/buildfarm/buildfarm/shared/app/claims"
+	"github.com/buildfarm/buildfarm/shared/farm"
+)
+
+func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
+	name, err := pathBuilder(r)
+	if err != nil {
+		return err
+	}
+	var req apiv1.ClaimRequest
+	if err := s.decode(w, r, &req); err != nil {
+		return err
+	}
+	c, err := s.claims.Claim(r.Context(), principal(r.Context()), name, req.Pool)
+	if err != nil {
+		return err
+	}
+	if c == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	resp := apiv1.ClaimResponse{Job: c.Job, ClaimToken: c.Job.ClaimToken, SourceURL: c.SourceURL}
+	if c.Job.LeaseExpiresAt != nil {
+		resp.LeaseExpiresAt = *c.Job.LeaseExpiresAt
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
+	name, err := pathBuilder(r)
+	if err != nil {
+		return err
+	}
+	var req apiv1.HeartbeatRequest
+	if err := s.decodeOptional(w, r, &req); err != nil {
+		return err
+	}
+	jobs := make([]claims.HeartbeatJob, 0, len(req.Jobs))
+	for _, j := range req.Jobs {
+		jobs = append(jobs, claims.HeartbeatJob{ID: j.ID, ClaimToken: j.ClaimToken, Log: j.Log, Progress: j.Progress})
+	}
+	res, err := s.claims.Heartbeat(r.Context(), name, jobs, req.Draining)
+	if err != nil {
+		return err
+	}
+	resp := apiv1.HeartbeatResponse{
+		LeaseExpiresAt:   res.LeaseExpiresAt,
+		Directives:       make([]apiv1.Directive, 0, len(res.Directives)),
+		Drain:            res.Drain,
+		HeartbeatSeconds: seconds(res.Heartbeat),
+		LeaseSeconds:     seconds(res.Lease),
+	}
+	for _, d := range res.Directives {
+		resp.Directives = append(resp.Directives, apiv1.Directive{JobID: d.JobID, Action: d.Action, Reason: d.Reason, ClaimLost: d.ClaimLost})
+	}
+	if res.Stale {
+		writeJSON(w, http.StatusConflict, apiv1.HeartbeatConflict{
+			ErrorBody: apiv1.ErrorBody{Error: apiv1.ErrorDetail{
+				Code:      farm.EConflict,
+				Message:   "a reported claim is stale or foreign: stop the jobs the cancel directives name; the other leases were renewed",
+				RequestID: RequestID(r.Context()),
+			}},
+			HeartbeatResponse: resp,
+		})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// artifactURL presigns an upload for the builder holding the job's claim:
+// an artifact under artifacts/<id>/<run>/<name>, or the job's full log.
+func (s *Server) artifactURL(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathJobID(r)
+	if err != nil {
+		return err
+	}
+	var req apiv1.ArtifactURLRequest
+	if err := s.decode(w, r, &req); err != nil {
+		return err
+	}
+	up, err := s.claims.UploadURL(r.Context(), principal(r.Context()), id, claims.UploadRequest{ClaimToken: req.ClaimToken, Kind: req.Kind, Name: req.Name})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apiv1.ArtifactURL{Name: up.Name, Key: up.Key, URL: up.URL, Method: up.Method, Headers: up.Headers, ExpiresAt: up.ExpiresAt})
+	return nil
+}
+
+// completeJob records the result of the builder holding the job's claim.
+func (s *Server) completeJob(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathJobID(r)
+	if err != nil {
+		return err
+	}
+	var req apiv1.CompleteRequest
+	if err := s.decode(w, r, &req); err != nil {
+		return err
+	}
+	refs := make([]claims.ArtifactRef, 0, len(req.Artifacts))
+	for _, a := range req.Artifacts {
+		refs = append(refs, claims.ArtifactRef{Name: a.Name, SHA256: a.SHA256})
+	}
+	done, err := s.claims.Complete(r.Context(), principal(r.Context()), id, claims.Report{
+		ClaimToken: req.ClaimToken,
+		Result:     req.Result,
+		Error:      req.Error,
+		ExitCode:   req.ExitCode,
+		Artifacts:  refs,
+		Log:        req.Log,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, done)
+	return nil
+}

@@ -1,0 +1,203 @@
+// Package builders keeps the farm's builders: registration, disabling and
+// enabling by an admin, reads, and their health and slots as the work on
+// them goes — a claim takes a slot, a completion or a lost lease frees it,
+// a heartbeat says the builder is alive, and a builder silent for a lease
+// is lost.
+package builders
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/buildfarm/buildfarm/shared/app/store"
+	"github.com/buildfarm/buildfarm/shared/farm"
+)
+
+// Service runs the builders' use cases.
+type Service struct {
+	store  Store
+	queues Queues
+	pools  farm.Pools
+	policy farm.Policy
+	clock  func() time.Time
+	log    *slog.Logger
+}
+
+// Options configure a Service.
+type Options struct {
+	Store Store
+	// Queues, when set, names the doorbell queues a registration answers.
+	Queues Queues
+	// Pools are the builder pools the farm serves.
+	Pools  farm.Pools
+	Policy farm.Policy
+	Clock  func() time.Time // default time.Now
+	Logger *slog.Logger     // default slog.Default()
+}
+
+// New returns a Service.
+func New(o Options) *Service {
+	s := &Service{store: o.Store, queues: o.Queues, pools: o.Pools, policy: o.Policy.WithDefaults(), clock: o.Clock, log: o.Logger}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s
+}
+
+func (s *Service) now() time.Time { return store.Now(s.clock) }
+
+// Registration is what a builder learns when it registers: its record,
+// the doorbell queue of each of its pools, and how often to heartbeat.
+type Registration struct {
+	Builder   *farm.Builder
+	QueueURLs map[string]string
+	Heartbeat time.Duration
+	Lease     time.Duration
+}
+
+// Register creates or updates builder name from its registration, for a
+// caller that may use every pool the builder serves. Its health record
+// (failures, disabled state, current jobs) survives re-registration; a lost
+// builder that registers again is back, and a builder registers as clean
+// (freshly started or reset machine).
+func (s *Service) Register(ctx context.Context, by farm.Principal, name string, spec farm.BuilderSpec) (*Registration, error) {
+	for _, pool := range spec.Pools {
+		if !by.MayUsePool(pool) {
+			return nil, farm.Errorf(farm.EForbidden, "this token is bound to pools %s; it may not register for pool %q", strings.Join(by.Pools, ", "), farm.Clip(pool))
+		}
+	}
+	b, err := s.register(ctx, name, spec)
+	if err != nil {
+		return nil, err
+	}
+	urls := map[string]string{}
+	if s.queues != nil {
+		urls = s.queues.QueueURLs(b.Pools)
+	}
+	return &Registration{Builder: b, QueueURLs: urls, Heartbeat: s.policy.Heartbeat, Lease: s.policy.Lease}, nil
+}
+
+func (s *Service) register(ctx context.Context, name string, spec farm.BuilderSpec) (*farm.Builder, error) {
+	if err := farm.CheckName("name", name); err != nil {
+		return nil, err
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	for i, p := range spec.Pools {
+		if !s.pools.Serves(p) {
+			return nil, farm.FieldError("pools", "pools[%d]: this farm does not serve pool %q (pools: %s)", i, p, s.pools)
+		}
+	}
+	var out *farm.Builder
+	err := store.RetryOnConflict(ctx, func() error {
+		now := s.now()
+		cur, err := s.store.GetBuilder(ctx, name)
+		if err != nil && !farm.IsCode(err, farm.ENotFound) {
+			return err
+		}
+		var next *farm.Builder
+		if cur == nil {
+			next = &farm.Builder{Name: name, CleanStatus: farm.CleanClean, CurrentJobs: []string{}, RegisteredAt: now, Version: 1}
+		} else {
+			next = cur.Clone()
+			next.Version++
+			if next.State == farm.BuilderLost {
+				next.State = farm.BuilderIdle
+			}
+		}
+		next.Kind, next.Arch, next.Slots, next.Metadata = spec.Kind, spec.Arch, spec.Slots, spec.Metadata
+		next.Pools = slices.Clone(spec.Pools)
+		next.Capabilities = slices.Clone(spec.Capabilities)
+		if next.Capabilities == nil {
+			next.Capabilities = []string{}
+		}
+		next.Draining = false
+		next.CleanStatus = farm.CleanClean
+		next.LastHeartbeat = farm.TimePtr(now)
+		next.UpdatedAt = now
+		next.Refresh()
+		if err := s.store.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: cur, Next: next}}}); err != nil {
+			return err
+		}
+		out = next
+		return nil
+	})
+	if err == nil {
+		s.log.InfoContext(ctx, "builder registered", "builder", name, "pools", spec.Pools, "slots", spec.Slots)
+	}
+	return out, err
+}
+
+// MaxReason bounds a disable or enable reason.
+const MaxReason = 1000
+
+// Disable stops a builder from claiming work; running jobs finish.
+func (s *Service) Disable(ctx context.Context, by farm.Principal, name, reason string) (*farm.Builder, error) {
+	if len(reason) > MaxReason {
+		return nil, farm.FieldError("reason", "is longer than %d characters", MaxReason)
+	}
+	if strings.TrimSpace(reason) == "" {
+		return nil, farm.FieldError("reason", "is required")
+	}
+	actor := by.Actor()
+	return s.update(ctx, name, func(b *farm.Builder) {
+		b.Disabled = true
+		b.DisabledReason = reason + " (by " + actor + ")"
+	})
+}
+
+// Enable lets a disabled builder claim work again and clears its failure count.
+func (s *Service) Enable(ctx context.Context, by farm.Principal, name, reason string) (*farm.Builder, error) {
+	if len(reason) > MaxReason {
+		return nil, farm.FieldError("reason", "is longer than %d characters", MaxReason)
+	}
+	actor := by.Actor()
+	return s.update(ctx, name, func(b *farm.Builder) {
+		b.Disabled = false
+		b.DisabledReason = ""
+		b.ConsecutiveFailures = 0
+		s.log.InfoContext(ctx, "builder enabled", "builder", name, "by", actor, "reason", reason)
+	})
+}
+
+func (s *Service) update(ctx context.Context, name string, change func(*farm.Builder)) (*farm.Builder, error) {
+	var out *farm.Builder
+	err := store.RetryOnConflict(ctx, func() error {
+		cur, err := s.store.GetBuilder(ctx, name)
+		if err != nil {
+			return err
+		}
+		next := cur.Clone()
+		change(next)
+		next.Version++
+		next.UpdatedAt = s.now()
+		next.Refresh()
+		if err := s.store.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: cur, Next: next}}}); err != nil {
+			return err
+		}
+		out = next
+		return nil
+	})
+	return out, err
+}
+
+// Get returns builder name.
+func (s *Service) Get(ctx context.Context, name string) (*farm.Builder, error) {
+	return s.store.GetBuilder(ctx, name)
+}
+
+// List returns every builder.
+func (s *Service) List(ctx context.Context) ([]*farm.Builder, error) {
+	bs, err := s.store.ListBuilders(ctx)
+	if bs == nil && err == nil {
+		bs = []*farm.Builder{}
+	}
+	return bs, err
+}

@@ -1,0 +1,23 @@
+package builders
+
+import (
+	"context"
+
+	"github.com/buildfarm/buildfarm/shared/app/store"
+	"github.com/buildfarm/buildfarm/shared/farm"
+)
+
+// Store is what the builders service reads and writes.
+type Store interface {
+	Commit(ctx context.Context, tx store.Tx) error
+	GetBuilder(ctx context.Context, name string) (*farm.Builder, error)
+	ListBuilders(ctx context.Context) ([]*farm.Builder, error)
+	// GetJob tells which of a builder's jobs it still holds.
+	GetJob(ctx context.Context, id string) (*farm.Job, error)
+}
+
+// Queues names the doorbell queue of each pool (adapter/sqsdoorbell.Bell),
+// which a builder listens to once registered.
+type Queues interface {
+	QueueURLs(pools []string) map[string]string
+}

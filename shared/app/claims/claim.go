@@ -1,0 +1,202 @@
+package claims
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/buildfarm/buildfarm/shared/app/blobs"
+	"github.com/buildfarm/buildfarm/shared/app/metrics"
+	"github.com/buildfarm/buildfarm/shared/app/store"
+	"github.com/buildfarm/buildfarm/shared/farm"
+)
+
+// Claim is a job a builder claimed: the job with its claim token and
+// lease, and a presigned download of its source ("" when it has none).
+type Claim struct {
+	Job       *farm.Job
+	SourceURL string
+}
+
+// Claim gives builder the best claimable job of pool: highest score, then
+// oldest. The job is claimed with a write conditional on it still being
+// queued as read, so two claimers never both win it; a claimer that loses
+// moves on to the next candidate at the cost of one refused write. Then the
+// job is added to the builder's slots with a write conditional on the
+// builder record being unchanged; if that shows the slots full (the same
+// builder claimed concurrently), the claim is undone, so slots are never
+// overbooked. It returns nil when the pool has nothing to claim. by is the
+// caller: a builder token bound to other pools may not claim from pool.
+func (s *Service) Claim(ctx context.Context, by farm.Principal, builder, pool string) (*Claim, error) {
+	if pool == "" {
+		return nil, farm.FieldError("pool", "is required")
+	}
+	if err := farm.CheckName("pool", pool); err != nil {
+		return nil, err
+	}
+	if !by.MayUsePool(pool) {
+		return nil, farm.Errorf(farm.EForbidden, "this token is bound to pools %s; it may not claim from pool %q", strings.Join(by.Pools, ", "), pool)
+	}
+	if !s.pools.Serves(pool) {
+		return nil, farm.FieldError("pool", "this farm does not serve pool %q", pool)
+	}
+	b, err := s.claimant(ctx, builder, pool)
+	if err != nil {
+		return nil, err
+	}
+	for round := 0; round < 3; round++ {
+		candidates, err := s.store.QueuedJobs(ctx, pool, s.policy.ClaimScan)
+		if err != nil {
+			return nil, err
+		}
+		lost := false
+		for _, cand := range candidates {
+			job, err := s.claimCandidate(ctx, b, cand)
+			if errors.Is(err, store.ErrLostRace) {
+				lost = true
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if job != nil {
+				return &Claim{Job: job, SourceURL: s.sourceURL(ctx, job)}, nil
+			}
+		}
+		if !lost {
+			return nil, nil
+		}
+	}
+	return nil, nil
+}
+
+// claimant reads the builder and checks it may claim from pool now.
+func (s *Service) claimant(ctx context.Context, name, pool string) (*farm.Builder, error) {
+	b, err := s.store.GetBuilder(ctx, name)
+	if farm.IsCode(err, farm.ENotFound) {
+		return nil, farm.Errorf(farm.ENotFound, "builder %s is not registered", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !b.Serves(pool) {
+		return nil, farm.Errorf(farm.EForbidden, "builder %s does not serve pool %s", name, pool)
+	}
+	if err := b.CanClaim(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// claimCandidate claims cand for builder b. It returns (nil, nil) when the
+// candidate is not claimable by this builder, and an ErrLostRace conflict
+// when another claimer took it first.
+func (s *Service) claimCandidate(ctx context.Context, b *farm.Builder, cand *farm.Job) (*farm.Job, error) {
+	now := s.jobs.Now()
+	if !cand.Claimable(now) {
+		return nil, nil
+	}
+	if typ, err := s.registry.Lookup(cand.Type); err == nil && typ.RequiresCleanBuilder() && b.CleanStatus != farm.CleanClean {
+		return nil, nil
+	}
+	next, ev, err := cand.Claim(b.Name, farm.NewSecret(16), now, s.policy.Lease)
+	if err != nil {
+		return nil, nil
+	}
+	if err := s.jobs.Write(ctx, cand, next, ev); err != nil {
+		return nil, err
+	}
+	if err := s.builders.TakeSlot(ctx, b, next); err != nil {
+		s.undoClaim(ctx, next, err)
+		return nil, err
+	}
+	s.armLeaseTimer(ctx, next)
+	s.publishTimeToStart(ctx, next)
+	s.log.InfoContext(ctx, "job claimed", "job_id", next.ID, "builder", b.Name, "pool", next.Pool, "score", next.Score, "attempt", next.Attempts)
+	s.follow.After(ctx, next)
+	return next, nil
+}
+
+// undoClaim puts a job claimed for a builder that could not take it back in
+// the queue.
+func (s *Service) undoClaim(ctx context.Context, job *farm.Job, why error) {
+	err := store.RetryOnConflict(ctx, func() error {
+		cur, err := s.store.GetJob(ctx, job.ID)
+		if err != nil {
+			return err
+		}
+		next, ev, err := cur.Unclaim(job.ClaimToken, farm.ErrorMessage(why), s.jobs.Now())
+		if err != nil {
+			return nil // no longer ours to undo
+		}
+		return s.jobs.Write(ctx, cur, next, ev)
+	})
+	if err != nil {
+		// The lease will expire and the reaper requeues it.
+		s.log.WarnContext(ctx, "claim not undone; the reaper will requeue the job", "job_id", job.ID, "err", err)
+		return
+	}
+	s.follow.Ring(ctx, job, 0)
+}
+
+// armLeaseTimer asks to be woken just after a job's lease is due.
+func (s *Service) armLeaseTimer(ctx context.Context, j *farm.Job) {
+	if s.timer == nil || j.LeaseExpiresAt == nil {
+		return
+	}
+	if err := s.timer.Arm(ctx, j.ID, j.LeaseExpiresAt.Add(time.Second)); err != nil {
+		s.log.WarnContext(ctx, "lease timer not armed; the sweep will find the lease", "job_id", j.ID, "err", err)
+	}
+}
+
+// MetricTimeToStart is the metric of each claim: how long the job waited
+// in the queue, in seconds, with the dimension Pool.
+const MetricTimeToStart = "TimeToStartSeconds"
+
+// publishTimeToStart publishes the claimed job's time to start; CloudWatch
+// keeps every value, so the dashboard can show p50/p90.
+func (s *Service) publishTimeToStart(ctx context.Context, job *farm.Job) {
+	if s.metrics == nil || job.TimeToStartSeconds == nil {
+		return
+	}
+	m := metrics.Metric{Name: MetricTimeToStart, Unit: "Seconds", Value: *job.TimeToStartSeconds}
+	if err := s.metrics.Publish(s.jobs.Now(), map[string]string{"Pool": job.Pool}, m); err != nil {
+		s.log.WarnContext(ctx, "time-to-start metric not written", "job_id", job.ID, "err", err)
+	}
+}
+
+// SourceURLTTL is how long a claimed job's presigned source download lives.
+const SourceURLTTL = time.Hour
+
+// sourceURL presigns a download of the job's source: an upload under the
+// farm's incoming/ prefix (the only source a submitter may name), or for a
+// follow-on job an artifact of its parent; pinned to the object version the
+// payload names. Anything else gets no URL (the submit-time check refuses
+// such sources; this holds for jobs stored before it). The claim stands
+// without one: a failure is logged.
+func (s *Service) sourceURL(ctx context.Context, job *farm.Job) string {
+	if s.blobs == nil {
+		return ""
+	}
+	var p farm.Source
+	if json.Unmarshal(job.Payload, &p) != nil {
+		return ""
+	}
+	bucket, key, ok := blobs.ParseURL(p.Source)
+	if !ok || bucket != s.blobs.Bucket() {
+		return ""
+	}
+	fromParent := job.ParentID != "" && strings.HasPrefix(key, blobs.ArtifactPrefix(job.ParentID))
+	if (farm.SourcePolicy{Bucket: bucket, Prefix: blobs.IncomingPrefix}).Check(p.Source) != nil && !fromParent {
+		s.log.WarnContext(ctx, "job source outside incoming/ not presigned", "job_id", job.ID)
+		return ""
+	}
+	pre, err := s.blobs.PresignDownload(ctx, blobs.Download{Key: key, VersionID: p.SourceVersion}, SourceURLTTL)
+	if err != nil {
+		s.log.ErrorContext(ctx, "cannot presign the job source", "job_id", job.ID, "err", err.Error())
+		return ""
+	}
+	return pre.URL
+}

@@ -1,0 +1,188 @@
+package claims_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/buildfarm/buildfarm/shared/app/blobs"
+	"github.com/buildfarm/buildfarm/shared/app/claims"
+	"github.com/buildfarm/buildfarm/shared/farm"
+)
+
+// Who may complete, and with what: the request is checked before the
+// claim, the claim before anything is stored.
+func TestCompleteRefusals(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.register(t, "b1", 1)
+	f.register(t, "b2", 1)
+	j := f.script(t, 0)
+	token := f.claim(t, "b1").Job.ClaimToken
+	ok := claims.Report{ClaimToken: token, Result: "succeeded"}
+	with := func(change func(*claims.Report)) claims.Report { r := ok; change(&r); return r }
+	for _, tc := range []struct {
+		name  string
+		by    farm.Principal
+		id    string
+		r     claims.Report
+		code  string
+		field string
+	}{
+		{"unknown job", builder("b1"), farm.NewID(t0), ok, farm.ENotFound, ""},
+		{"no result", builder("b1"), j.ID, with(func(r *claims.Report) { r.Result = "" }), farm.EInvalid, "result"},
+		{"unknown result", builder("b1"), j.ID, with(func(r *claims.Report) { r.Result = "meh" }), farm.EInvalid, "result"},
+		{"bad artifact name", builder("b1"), j.ID, with(func(r *claims.Report) { r.Artifacts = []claims.ArtifactRef{{Name: "../x"}} }), farm.EInvalid, "artifacts[0]"},
+		{"bad artifact hash", builder("b1"), j.ID, with(func(r *claims.Report) { r.Artifacts = []claims.ArtifactRef{{Name: "x", SHA256: "XYZ"}} }), farm.EInvalid, "artifacts[0].sha256"},
+		{"artifact twice", builder("b1"), j.ID, with(func(r *claims.Report) { r.Artifacts = []claims.ArtifactRef{{Name: "x"}, {Name: "x"}} }), farm.EInvalid, "artifacts[1]"},
+		{"no claim token", builder("b1"), j.ID, with(func(r *claims.Report) { r.ClaimToken = "" }), farm.EInvalid, "claim_token"},
+		{"stale claim token", builder("b1"), j.ID, with(func(r *claims.Report) { r.ClaimToken = "stale" }), farm.EConflict, ""},
+		{"another builder with the token", builder("b2"), j.ID, ok, farm.EForbidden, ""},
+		{"a submitter with the token", alice, j.ID, ok, farm.EForbidden, ""},
+		{"artifact not uploaded", builder("b1"), j.ID, with(func(r *claims.Report) { r.Artifacts = []claims.ArtifactRef{{Name: "out.tar"}} }), farm.EInvalid, "artifacts[0]"},
+	} {
+		if _, err := f.Complete(ctx, tc.by, tc.id, tc.r); !farm.IsCode(err, tc.code) || fieldOf(err) != tc.field {
+			t.Errorf("%s: %v, want %s %q", tc.name, err, tc.code, tc.field)
+		}
+	}
+	if got := f.job(t, j.ID); got.Status != farm.StatusRunning {
+		t.Fatalf("a refused completion made the job %s", got.Status)
+	}
+	if _, ok := f.blobs.Object(blobs.LogKey(j.ID)); ok {
+		t.Fatal("a refused completion stored a log")
+	}
+}
+
+// A completion records the run's artifacts as uploaded (hashed when the
+// builder sent no hash) and a stored log: the builder's upload of this
+// attempt, or else the tail the farm has. The job comes back as the
+// builder may see it, and the builder's slot is free.
+func TestComplete(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.register(t, "b1", 1)
+	j := f.queue(t, farm.TypeScript, `{"script":"true","env":{"KEY":"s3cret"}}`, 0)
+	c := f.claim(t, "b1")
+	_, err := f.Heartbeat(ctx, "b1", []claims.HeartbeatJob{{ID: j.ID, ClaimToken: c.Job.ClaimToken, Log: "building\n"}}, false)
+	must(t, err)
+	f.blobs.Upload(blobs.ArtifactKey(j.ID, 1, "out/a.deb"), "deb bytes")
+	f.blobs.Upload(blobs.ArtifactKey(j.ID, 1, "b.txt"), "")
+	given := strings.Repeat("a", 64)
+	done, err := f.Complete(ctx, builder("b1"), j.ID, claims.Report{ClaimToken: c.Job.ClaimToken, Result: "failed", Error: strings.Repeat("e", claims.MaxErrorText+10),
+		ExitCode: ptr(2), Artifacts: []claims.ArtifactRef{{Name: "out/a.deb"}, {Name: "b.txt", SHA256: given}}, Log: "done\n"})
+	must(t, err)
+	if done.Status != farm.StatusFailed || *done.ExitCode != 2 || len(done.Error) != claims.MaxErrorText || !done.PayloadRedacted || strings.Contains(string(done.Payload), "s3cret") {
+		t.Fatalf("completed %+v", done)
+	}
+	sum := sha256.Sum256([]byte("deb bytes"))
+	if len(done.Artifacts) != 2 || done.Artifacts[0].SHA256 != hex.EncodeToString(sum[:]) || done.Artifacts[1].SHA256 != given ||
+		done.Artifacts[0].Bucket != "farm" || done.Artifacts[0].VersionID == "" || done.Artifacts[0].Size != 9 {
+		t.Fatalf("artifacts %+v", done.Artifacts)
+	}
+	if log, ok := f.blobs.Object(done.LogKey); !ok || log != "building\ndone\n" {
+		t.Fatalf("stored log %q", log)
+	}
+	if b, _ := f.builders.Get(ctx, "b1"); len(b.CurrentJobs) != 0 || b.JobsCompleted != 1 {
+		t.Fatalf("builder %+v", b)
+	}
+	// The builder's own upload of the log, made in this attempt, is kept.
+	j2 := f.script(t, 0)
+	f.clock.Advance(time.Minute)
+	c2 := f.claim(t, "b1")
+	f.blobs.Upload(blobs.LogKey(j2.ID), "the whole log\n")
+	done, err = f.Complete(ctx, admin, j2.ID, claims.Report{ClaimToken: c2.Job.ClaimToken, Result: "succeeded", Log: "tail\n"})
+	must(t, err)
+	if log, _ := f.blobs.Object(done.LogKey); log != "the whole log\n" || done.Builder != "b1" {
+		t.Fatalf("an admin's completion as the holder: %+v, log %q", done, log)
+	}
+}
+
+// Record is fenced by the claim: a late or foreign result changes nothing.
+func TestRecordIsFenced(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.register(t, "b1", 1)
+	f.register(t, "b2", 1)
+	j := f.script(t, 0)
+	c := f.claim(t, "b1")
+	for _, bad := range []struct{ builder, token string }{{"b1", "stale"}, {"b1", ""}, {"b2", c.Job.ClaimToken}} {
+		if _, err := f.Record(ctx, bad.builder, j.ID, farm.Completion{ClaimToken: bad.token, Result: farm.StatusSucceeded}); !farm.IsCode(err, farm.EConflict) {
+			t.Fatalf("record by %s with %q: %v", bad.builder, bad.token, err)
+		}
+	}
+	if got := f.job(t, j.ID); got.Status != farm.StatusRunning {
+		t.Fatalf("job %s", got.Status)
+	}
+}
+
+func TestUploadURL(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.register(t, "b1", 1)
+	j := f.script(t, 0)
+	token := f.claim(t, "b1").Job.ClaimToken
+	for _, tc := range []struct {
+		name      string
+		by        farm.Principal
+		req       claims.UploadRequest
+		code      string
+		key, file string
+	}{
+		{"artifact", builder("b1"), claims.UploadRequest{ClaimToken: token, Name: "dist/a.deb"}, "", blobs.ArtifactKey(j.ID, 1, "dist/a.deb"), "dist/a.deb"},
+		{"the log", builder("b1"), claims.UploadRequest{ClaimToken: token, Kind: claims.KindLog}, "", blobs.LogKey(j.ID), j.ID + ".log"},
+		{"unknown kind", builder("b1"), claims.UploadRequest{ClaimToken: token, Kind: "core"}, farm.EInvalid, "", ""},
+		{"a path out", builder("b1"), claims.UploadRequest{ClaimToken: token, Name: "../../etc/passwd"}, farm.EInvalid, "", ""},
+		{"stale claim", builder("b1"), claims.UploadRequest{ClaimToken: "stale", Name: "a"}, farm.EConflict, "", ""},
+		{"another builder", builder("b2"), claims.UploadRequest{ClaimToken: token, Name: "a"}, farm.EForbidden, "", ""},
+	} {
+		up, err := f.UploadURL(ctx, tc.by, j.ID, tc.req)
+		if tc.code != "" {
+			if !farm.IsCode(err, tc.code) {
+				t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+			}
+			continue
+		}
+		if err != nil || up.Key != tc.key || up.Name != tc.file || up.Method != "PUT" || !strings.Contains(up.URL, tc.key) || up.ExpiresAt.Before(t0) {
+			t.Errorf("%s: %+v %v", tc.name, up, err)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// A builder gives a job back (a spot notice): requeued at once for
+// another builder, only by the claim's holder.
+func TestHandBack(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.register(t, "b1", 1)
+	f.register(t, "b2", 1)
+	j := f.script(t, 0)
+	token := f.claim(t, "b1").Job.ClaimToken
+	for _, tc := range []struct {
+		name          string
+		by            farm.Principal
+		token, reason string
+		code          string
+	}{
+		{"another builder", builder("b2"), token, "spot", farm.EForbidden},
+		{"stale token", builder("b1"), "stale", "spot", farm.EConflict},
+		{"no reason", builder("b1"), token, " ", farm.EInvalid},
+	} {
+		if _, err := f.HandBack(ctx, tc.by, j.ID, tc.token, tc.reason); !farm.IsCode(err, tc.code) {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+		}
+	}
+	back, err := f.HandBack(ctx, builder("b1"), j.ID, token, "spot interruption notice")
+	if err != nil || back.Status != farm.StatusQueued || back.Attempts != 0 || back.Builder != "" {
+		t.Fatalf("handed back %+v %v", back, err)
+	}
+	if b, _ := f.builders.Get(ctx, "b1"); len(b.CurrentJobs) != 0 {
+		t.Fatalf("b1 still holds %v", b.CurrentJobs)
+	}
+	if c := f.claim(t, "b2"); c.Job.ID != j.ID {
+		t.Fatalf("b2 claimed %s", c.Job.ID)
+	}
+}

@@ -1,0 +1,149 @@
+package claims
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/buildfarm/buildfarm/shared/app/store"
+	"github.com/buildfarm/buildfarm/shared/farm"
+)
+
+// HeartbeatJob is one running job a builder reports.
+type HeartbeatJob struct {
+	ID         string
+	ClaimToken string
+	Log        string
+	Progress   string
+}
+
+// Directive actions.
+const (
+	DirectiveCancel     = "cancel"
+	DirectiveReregister = "reregister"
+)
+
+// Directive tells a builder what to do.
+type Directive struct {
+	JobID  string
+	Action string
+	Reason string
+	// ClaimLost marks a cancel for a job the builder no longer owns: it stops
+	// the job, and its result would be refused.
+	ClaimLost bool
+}
+
+// HeartbeatResult is what a heartbeat answers.
+type HeartbeatResult struct {
+	LeaseExpiresAt time.Time
+	Directives     []Directive
+	Drain          bool
+	// Stale is set when a reported claim was no longer valid: the builder must
+	// stop that job (a cancel directive names it); the API answers 409.
+	Stale bool
+	// Heartbeat and Lease are the farm's timings, for the builder to follow.
+	Heartbeat, Lease time.Duration
+}
+
+// Heartbeat limits.
+const (
+	// MaxHeartbeatJobs bounds the jobs one heartbeat reports.
+	MaxHeartbeatJobs = farm.MaxSlots
+	// MaxProgress bounds a job's progress note.
+	MaxProgress = 1000
+)
+
+// Heartbeat renews the leases of a builder's running jobs, appends their
+// logs, records the builder as alive and tells it what to do.
+func (s *Service) Heartbeat(ctx context.Context, builder string, jobs []HeartbeatJob, draining bool) (*HeartbeatResult, error) {
+	jobs, err := checkHeartbeatJobs(jobs)
+	if err != nil {
+		return nil, err
+	}
+	now := s.jobs.Now()
+	res := &HeartbeatResult{LeaseExpiresAt: now.Add(s.policy.Lease), Directives: []Directive{}, Heartbeat: s.policy.Heartbeat, Lease: s.policy.Lease}
+	if _, err := s.store.GetBuilder(ctx, builder); farm.IsCode(err, farm.ENotFound) {
+		res.Directives = append(res.Directives, Directive{Action: DirectiveReregister, Reason: "this farm does not know builder " + builder})
+		return res, nil
+	} else if err != nil {
+		return nil, err
+	}
+	for _, hj := range jobs {
+		d, err := s.renew(ctx, builder, hj, now)
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			res.Directives = append(res.Directives, *d)
+			res.Stale = res.Stale || (d.ClaimLost && d.Reason != reasonTimedOut)
+		}
+	}
+	if res.Drain, err = s.builders.Beat(ctx, builder, draining, now); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// checkHeartbeatJobs validates the reported jobs (ids case-insensitive).
+func checkHeartbeatJobs(in []HeartbeatJob) ([]HeartbeatJob, error) {
+	if len(in) > MaxHeartbeatJobs {
+		return nil, farm.FieldError("jobs", "at most %d jobs", MaxHeartbeatJobs)
+	}
+	out := make([]HeartbeatJob, 0, len(in))
+	seen := map[string]bool{}
+	for i, j := range in {
+		j.ID = strings.ToUpper(j.ID)
+		if !farm.ValidID(j.ID) {
+			return nil, farm.FieldError(fmt.Sprintf("jobs[%d].id", i), "%q is not a job id", farm.Clip(j.ID))
+		}
+		if seen[j.ID] {
+			return nil, farm.FieldError(fmt.Sprintf("jobs[%d].id", i), "job %s is listed twice", j.ID)
+		}
+		seen[j.ID] = true
+		if len(j.Progress) > MaxProgress {
+			return nil, farm.FieldError(fmt.Sprintf("jobs[%d].progress", i), "is longer than %d characters", MaxProgress)
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+const (
+	reasonCancelRequested = "cancel requested"
+	reasonTimedOut        = "the job exceeded its timeout"
+)
+
+// renew extends one job's lease; a directive comes back when the builder
+// must stop the job.
+func (s *Service) renew(ctx context.Context, builder string, hj HeartbeatJob, now time.Time) (*Directive, error) {
+	var directive *Directive
+	err := store.RetryOnConflict(ctx, func() error {
+		directive = nil
+		job, err := s.store.GetJob(ctx, hj.ID)
+		if farm.IsCode(err, farm.ENotFound) {
+			directive = &Directive{JobID: hj.ID, Action: DirectiveCancel, Reason: "no such job", ClaimLost: true}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if job.Builder != builder || job.CheckClaim(hj.ClaimToken) != nil {
+			reason := "claim is no longer valid: the job is " + string(job.Status)
+			if job.Status == farm.StatusTimedOut && job.Builder == builder {
+				reason = reasonTimedOut
+			}
+			directive = &Directive{JobID: hj.ID, Action: DirectiveCancel, Reason: reason, ClaimLost: true}
+			return nil
+		}
+		next, err := job.Renew(hj.ClaimToken, now, s.policy.Lease, hj.Log, hj.Progress)
+		if err != nil {
+			return err
+		}
+		if job.Status == farm.StatusCancelling {
+			directive = &Directive{JobID: hj.ID, Action: DirectiveCancel, Reason: reasonCancelRequested}
+		}
+		return s.jobs.Write(ctx, job, next, nil)
+	})
+	return directive, err
+}

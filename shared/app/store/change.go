@@ -1,0 +1,24 @@
+package store
+
+import "github.com/buildfarm/buildfarm/shared/farm"
+
+// JobChange is one change of a job as the store's change feed reports it
+// (the jobs table's DynamoDB stream), reduced to what the dispatcher needs.
+// The store adapter decodes its feed into these; nothing above it knows an
+// attribute name.
+type JobChange struct {
+	// ID identifies the record for partial batch failures (the stream sequence number).
+	ID        string
+	JobID     string
+	OldStatus farm.JobStatus // "" for an insert
+	NewStatus farm.JobStatus // "" for a removal
+	// Pool is the job's builder pool, as the new image shows it ("" for a removal).
+	Pool string
+}
+
+// Relevant reports whether the change moved the job to another state.
+// Heartbeats and log appends modify jobs without changing their state; they
+// are skipped without a read.
+func (c JobChange) Relevant() bool {
+	return c.NewStatus != "" && c.NewStatus != c.OldStatus
+}

@@ -1,0 +1,81 @@
+package farm
+
+import "time"
+
+// DefaultMaxDependents bounds the jobs that may wait for one job
+// (Policy.MaxDependents).
+const DefaultMaxDependents = 1000
+
+// Policy holds the farm's timings and limits: how often builders
+// heartbeat and how long their leases live, how requeues back off, whom
+// failures are blamed on, and how long records are kept. Every service of
+// the farm reads its part of one Policy. Zero fields take defaults
+// (WithDefaults).
+type Policy struct {
+	// Heartbeat is how often builders heartbeat (default 10 s).
+	Heartbeat time.Duration
+	// Lease is how long a claim lives without a heartbeat (default 3 × Heartbeat).
+	Lease time.Duration
+	// RequeueBackoff is the first hold-back of a job requeued after its builder
+	// was lost; it doubles per attempt up to MaxRequeueBackoff.
+	RequeueBackoff    time.Duration
+	MaxRequeueBackoff time.Duration
+	// JobMaxBuilderFailures fails a job that lost this many builders (default 3).
+	JobMaxBuilderFailures int
+	// BuilderMaxFailures disables a builder after this many consecutive failures (default 5).
+	BuilderMaxFailures int
+	// IdempotencyTTL is how long idempotency keys are remembered (default 24 h).
+	IdempotencyTTL time.Duration
+	// EventTTL expires history events (default 0: keep for ever).
+	EventTTL time.Duration
+	// ClaimScan is how many queued candidates one claim considers (default 25).
+	ClaimScan int
+	// StaleQueueAge: the reaper re-rings a pool whose claimable jobs waited this long (default 2 × Heartbeat).
+	StaleQueueAge time.Duration
+	// MaxDependents bounds the jobs that may wait for one job (default DefaultMaxDependents).
+	MaxDependents int
+}
+
+// WithDefaults returns the policy with its zero fields set to their defaults.
+func (c Policy) WithDefaults() Policy {
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 10 * time.Second
+	}
+	if c.Lease <= 0 {
+		c.Lease = 3 * c.Heartbeat
+	}
+	if c.RequeueBackoff <= 0 {
+		c.RequeueBackoff = 5 * time.Second
+	}
+	if c.MaxRequeueBackoff <= 0 {
+		c.MaxRequeueBackoff = 5 * time.Minute
+	}
+	if c.JobMaxBuilderFailures <= 0 {
+		c.JobMaxBuilderFailures = 3
+	}
+	if c.BuilderMaxFailures <= 0 {
+		c.BuilderMaxFailures = 5
+	}
+	if c.IdempotencyTTL <= 0 {
+		c.IdempotencyTTL = 24 * time.Hour
+	}
+	if c.ClaimScan <= 0 {
+		c.ClaimScan = 25
+	}
+	if c.StaleQueueAge <= 0 {
+		c.StaleQueueAge = 2 * c.Heartbeat
+	}
+	if c.MaxDependents <= 0 {
+		c.MaxDependents = DefaultMaxDependents
+	}
+	return c
+}
+
+// EventExpiry is when a history event written at at may be dropped (zero:
+// never).
+func (c Policy) EventExpiry(at time.Time) time.Time {
+	if c.EventTTL <= 0 {
+		return time.Time{}
+	}
+	return at.Add(c.EventTTL)
+}

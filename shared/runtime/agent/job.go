@@ -1,0 +1,288 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
+	"github.com/buildfarm/buildfarm/shared/farm"
+	"github.com/buildfarm/buildfarm/shared/runtime/executor"
+)
+
+// runningJob is a claimed job from its claim to its completion.
+type runningJob struct {
+	id, token, pool string
+	job             *farm.Job
+	sourceURL       string
+	log             *jobLog
+	logger          *slog.Logger
+	stop            context.CancelCauseFunc
+
+	mu       sync.Mutex
+	progress string
+	finished bool  // the executor returned: directives no longer stop it
+	fenced   error // set when the claim is gone: never complete
+	cancel   error // set when the farm cancelled the job
+}
+
+// errCancelledByFarm and errClaimLost are the causes that stop a job.
+var (
+	errCancelledByFarm = errors.New("cancelled by the farm")
+	errClaimLost       = errors.New("claim lost: the farm gave this job to another builder")
+)
+
+func (j *runningJob) Progress() string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.progress
+}
+
+func (j *runningJob) setProgress(p string) {
+	j.mu.Lock()
+	j.progress = p
+	j.mu.Unlock()
+}
+
+// cancelByFarm stops the job; it will be completed as cancelled.
+func (j *runningJob) cancelByFarm(reason string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.cancel != nil || j.fenced != nil {
+		return
+	}
+	j.cancel = withReason(errCancelledByFarm, reason)
+	if !j.finished {
+		j.logger.Info("cancel directive: stopping the job", "reason", reason)
+		j.stop(j.cancel)
+	}
+}
+
+// fence stops the job and forbids completing it: it is someone else's now.
+func (j *runningJob) fence(reason string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.fenced != nil {
+		return
+	}
+	j.fenced = withReason(errClaimLost, reason)
+	j.logger.Warn("claim lost: stopping the job without completing it", "reason", reason)
+	j.stop(j.fenced)
+}
+
+func withReason(err error, reason string) error {
+	if reason == "" {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, reason)
+}
+
+// startJob registers a claimed job (so the next heartbeat renews its lease)
+// and runs it in its own goroutine, which owns the caller's slot.
+func (a *Agent) startJob(pool string, claim *apiv1.ClaimResponse) {
+	job := claim.Job
+	jobCtx, stop := context.WithCancelCause(a.hardCtx)
+	j := &runningJob{
+		id: job.ID, token: claim.ClaimToken, pool: pool, job: job, sourceURL: claim.SourceURL,
+		logger:   a.log.With("job_id", job.ID, "job_type", job.Type, "attempt", job.Attempts, "pool", pool),
+		stop:     stop,
+		progress: "starting",
+	}
+	a.jobsWG.Add(1)
+	a.claimed()
+	go func() {
+		defer a.jobsWG.Done()
+		defer a.releaseSlot()
+		defer stop(nil)
+		a.runJob(jobCtx, j)
+		a.afterJob()
+		if !a.isDraining() && a.hardCtx.Err() == nil {
+			// Drain the backlog before waiting for doorbells again.
+			a.requestSweep()
+		}
+	}()
+}
+
+// runJob runs a job and completes it: workspace, source, executor,
+// artifacts, full log, complete. The job stays in the heartbeat until its
+// completion is answered, so its lease lives through uploads.
+func (a *Agent) runJob(ctx context.Context, j *runningJob) {
+	name := j.id + "-" + strconv.Itoa(j.job.Attempts)
+	l, err := newJobLog(filepath.Join(a.cfg.WorkDir, name+".log"), a.cfg.MaxLogChunk)
+	if err != nil {
+		// Without a log file the job still runs; its log then lives in memory only.
+		j.logger.Error("job log file", "err", err)
+		l = &jobLog{maxChunk: a.cfg.MaxLogChunk, fileErr: err}
+	}
+	j.log = l
+	a.mu.Lock()
+	a.jobs[j.id] = j
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		// A job the farm requeued and gave back to us runs under the same id.
+		if a.jobs[j.id] == j {
+			delete(a.jobs, j.id)
+		}
+		a.mu.Unlock()
+		if l.file != nil {
+			l.Close()
+			if !a.cfg.KeepWorkDirs {
+				l.Remove()
+			}
+		}
+	}()
+
+	j.logger.Info("job claimed", "timeout_seconds", j.job.TimeoutSeconds)
+	note(l, "builder %s runs job %s (%s), attempt %d", a.cfg.Name, j.id, j.job.Type, j.job.Attempts)
+	out, ws := a.execute(ctx, j)
+	if ws != nil && !a.cfg.KeepWorkDirs {
+		defer func() {
+			if err := ws.Remove(); err != nil {
+				j.logger.Warn("workspace not removed", "err", err)
+			}
+		}()
+	}
+
+	j.mu.Lock()
+	j.finished = true
+	fenced, cancelled := j.fenced, j.cancel
+	j.mu.Unlock()
+	switch {
+	case a.hardCtx.Err() != nil:
+		j.logger.Warn("builder stopped hard: job abandoned; the farm requeues it when its lease expires", "result", out.Result)
+		return
+	case fenced != nil:
+		note(l, "%v: not completing", fenced)
+		j.logger.Warn("job stopped without completing: its claim is gone", "err", fenced)
+		return
+	case cancelled != nil && out.Stopped != nil:
+		out.Result, out.Error = farm.StatusCancelled, cancelled.Error()
+	}
+	j.logger.Info("job ended", "result", out.Result, "exit_code", out.ExitCode, "error", out.Error)
+
+	req := apiv1.CompleteRequest{ClaimToken: j.token, Result: string(out.Result), Error: out.Error, ExitCode: out.ExitCode}
+	if ws != nil && out.Result != farm.StatusCancelled {
+		j.setProgress("uploading artifacts")
+		refs, err := a.uploadArtifacts(ctx, j, ws)
+		req.Artifacts = refs
+		if err != nil {
+			note(l, "artifact upload failed: %v", err)
+			j.logger.Warn("artifact upload failed", "err", err)
+			if out.Result == farm.StatusSucceeded {
+				req.Result, req.ExitCode = string(farm.StatusFailed), nil
+				req.Error = "artifact upload: " + err.Error()
+			}
+		}
+	}
+	note(l, "result: %s%s", req.Result, errSuffix(req.Error))
+	j.setProgress("completing")
+	a.uploadLog(j)
+	j.mu.Lock()
+	fenced = j.fenced
+	j.mu.Unlock()
+	if fenced != nil {
+		// The claim went stale while we uploaded: the result is not ours to give.
+		j.logger.Warn("claim lost before completing: result dropped", "err", fenced, "result", req.Result)
+		return
+	}
+	a.complete(j, req)
+}
+
+func errSuffix(e string) string {
+	if e == "" {
+		return ""
+	}
+	return " (" + e + ")"
+}
+
+// execute prepares the workspace, fetches the source and runs the executor.
+func (a *Agent) execute(ctx context.Context, j *runningJob) (executor.Outcome, *executor.Workspace) {
+	ws, err := executor.NewWorkspace(a.cfg.WorkDir, j.job)
+	if err != nil {
+		note(j.log, "%v", err)
+		return executor.Failed("%v", err), nil
+	}
+	if j.sourceURL != "" || hasSource(j.job) {
+		j.setProgress("downloading source")
+		dctx := ctx
+		if t := time.Duration(j.job.TimeoutSeconds) * time.Second; t > 0 {
+			var cancel context.CancelFunc
+			dctx, cancel = context.WithTimeout(ctx, t)
+			defer cancel()
+		}
+		if err := ws.FetchSource(dctx, a.cfg.HTTPClient, j.job, j.sourceURL); err != nil {
+			note(j.log, "%v", err)
+			out := executor.Failed("%v", err)
+			if ctx.Err() != nil {
+				out.Result, out.Stopped = farm.StatusCancelled, context.Cause(ctx)
+			}
+			return out, ws
+		}
+		if ws.SourceFile != "" {
+			note(j.log, "source downloaded to %s", ws.SourceFile)
+		} else {
+			// An s3:// source the farm did not presign: the executor may
+			// still fetch it itself (FARM_PAYLOAD_FILE names the payload).
+			note(j.log, "the farm gave no source_url for this job's source: nothing downloaded")
+		}
+	}
+	j.setProgress("running")
+	return a.cfg.Executors.Execute(ctx, ws.Task(j.job, j.sourceURL, j.log, a.hardCtx.Done())), ws
+}
+
+func hasSource(job *farm.Job) bool {
+	return executor.SourceName(job) != "source"
+}
+
+// complete reports the result, fenced by the claim token, retrying while
+// the farm is unreachable. A conflict means the claim went stale (the farm
+// requeued the job or gave it away): the result is dropped.
+func (a *Agent) complete(j *runningJob, req apiv1.CompleteRequest) {
+	ctx, cancel := context.WithTimeout(a.hardCtx, a.cfg.CompleteTimeout)
+	defer cancel()
+	req.Log = j.log.TakeAll().Text()
+	bo := a.newBackoff()
+	for {
+		_, err := a.api.CompleteJob(ctx, j.id, req)
+		switch {
+		case err == nil:
+			j.logger.Info("job completed", "result", req.Result, "artifacts", len(req.Artifacts))
+			return
+		case farm.IsCode(err, farm.EConflict) || farm.IsCode(err, farm.ENotFound):
+			j.logger.Warn("completion refused: the claim is stale; the job belongs to someone else", "err", err, "result", req.Result)
+			return
+		case farm.IsCode(err, farm.EInvalid) && req.Result == string(farm.StatusCancelled):
+			// The job is no longer being cancelled on the farm's side (say,
+			// retried meanwhile): report the stop as a failure instead.
+			req.Result = string(farm.StatusFailed)
+			continue
+		case farm.IsCode(err, farm.EInvalid) && len(req.Artifacts) > 0:
+			// The farm refused the artifact list: report a failure without it
+			// rather than leave the job running until its lease expires.
+			j.logger.Warn("completion refused; completing failed without artifacts", "err", err)
+			req.Result, req.ExitCode, req.Artifacts = string(farm.StatusFailed), nil, nil
+			req.Error = "the farm refused the completion: " + farm.ErrorMessage(err)
+			continue
+		case !temporary(err):
+			j.logger.Error("completion refused", "err", err, "result", req.Result)
+			return
+		}
+		wait := bo.next()
+		j.logger.Warn("completion failed; retrying", "err", err, "retry_in", wait.String())
+		if !sleep(ctx, wait) {
+			j.logger.Error("completion abandoned; the farm's reaper handles the job when its lease expires", "err", ctx.Err())
+			return
+		}
+	}
+}
+
+// note writes one line of the builder's own to a job's log.
+func note(l *jobLog, format string, args ...any) {
+	fmt.Fprintf(l, "[farm-builder] "+format+"\n", args...)
+}

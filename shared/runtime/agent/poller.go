@@ -1,0 +1,117 @@
+package agent
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/buildfarm/buildfarm/shared/adapter/sqsdoorbell"
+)
+
+// pollLoop waits for one pool's doorbells while a slot is free, and answers
+// each with a claim for that pool. A long poll that ends empty now and then
+// claims anyway, since doorbells are hints that can be lost.
+func (a *Agent) pollLoop(ctx context.Context, pool string) {
+	log := a.log.With("pool", pool)
+	bo := a.newBackoff()
+	nextIdleClaim := time.Now().Add(spread(a.cfg.IdleClaimInterval))
+	for {
+		// Never receive a doorbell that no slot could answer.
+		if a.waitClaimable(ctx) != nil {
+			return
+		}
+		if time.Now().After(nextIdleClaim) {
+			nextIdleClaim = time.Now().Add(spread(a.cfg.IdleClaimInterval))
+			a.requestSweep()
+		}
+		url := a.queueURL(pool)
+		if url == "" {
+			// No queue for this pool: only the idle claims serve it.
+			if !sleep(ctx, time.Until(nextIdleClaim)) {
+				return
+			}
+			continue
+		}
+		msgs, err := a.bells.Receive(ctx, url, a.cfg.PollWait, 1)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			wait := bo.next()
+			log.Warn("doorbell receive failed", "err", err, "retry_in", wait.String())
+			if !sleep(ctx, wait) {
+				return
+			}
+			continue
+		}
+		for _, m := range msgs {
+			if err := a.answerDoorbell(ctx, pool, m); err != nil {
+				wait := bo.next()
+				log.Warn("claim after a doorbell failed; the doorbell stays for SQS to deliver again", "err", err, "job_id", m.JobID, "retry_in", wait.String())
+				if !sleep(ctx, wait) {
+					return
+				}
+				continue
+			}
+			bo.reset()
+		}
+	}
+}
+
+// answerDoorbell claims from pool for a doorbell and deletes the doorbell
+// when the farm answered (a job or none: either way it did its job). On an
+// error the doorbell stays, and SQS delivers it again.
+func (a *Agent) answerDoorbell(ctx context.Context, pool string, m sqsdoorbell.Message) error {
+	log := a.log.With("pool", pool, "doorbell_job_id", m.JobID, "receives", m.Receives)
+	if m.Malformed {
+		log.Warn("malformed doorbell; claiming anyway")
+	}
+	if !a.acquireSlot() {
+		dctx, cancel := context.WithTimeout(a.hardCtx, 30*time.Second)
+		defer cancel()
+		if a.takesNoWork() {
+			// This builder takes no more work: hand the doorbell back at once
+			// for a builder that does.
+			if err := a.bells.Release(dctx, m); err != nil {
+				log.Warn("doorbell release failed; it comes back after its visibility timeout", "err", err)
+			}
+			log.Debug("doorbell released: draining")
+			return nil
+		}
+		// A sweep took the slot meanwhile: this builder claims again as soon
+		// as its job ends, which serves the doorbell's job; idle builders
+		// get doorbells of their own. Left to its visibility timeout, the
+		// doorbell would come back 30 s late and count towards the
+		// dead-letter queue on a healthy farm. The sweep may also have
+		// found the queue empty just before this doorbell's job arrived:
+		// one more sweep after it (a no-op when a job holds the slot)
+		// serves the job then.
+		a.requestSweep()
+		if err := a.bells.Delete(dctx, m); err != nil {
+			log.Warn("doorbell delete failed", "err", err)
+		}
+		log.Debug("doorbell dropped: no free slot")
+		return nil
+	}
+	got, err := a.claimWithSlot(pool)
+	if err != nil {
+		return err
+	}
+	log.Debug("doorbell answered", "claimed", got)
+	dctx, cancel := context.WithTimeout(a.hardCtx, 30*time.Second)
+	defer cancel()
+	if err := a.bells.Delete(dctx, m); err != nil {
+		// Harmless: it comes back, and the claim it causes finds nothing or a real job.
+		log.Warn("doorbell delete failed", "err", err)
+	}
+	return nil
+}
+
+// spread draws an interval from [d/2, 3d/2): on average d, never in step
+// with other builders.
+func spread(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d)
+}
