@@ -59,7 +59,7 @@ func run() int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	rep, err := bench(ctx, p, bin, dir, os.Stderr)
+	rep, err := bench(ctx, p, bin, *repo, dir, os.Stderr)
 	if err != nil {
 		switch {
 		case errors.Is(ctx.Err(), context.DeadlineExceeded):
