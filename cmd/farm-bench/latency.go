@@ -32,19 +32,19 @@ type LatencyResult struct {
 	// SubmitCall is how long POST /v1/jobs took (part of Buildfarm).
 	SubmitCall Summary `json:"submit_call_ms"`
 	// The ratios: p50 and p90 the median of the rounds', p99 of the pooled samples.
-	LatencyRatioP50            float64 `json:"latency_ratio_p50"`
-	LatencyRatioP90            float64 `json:"latency_ratio_p90"`
-	LatencyRatioP99            float64 `json:"latency_ratio_p99"`
-	LatencyRatioP50LikeForLike float64 `json:"latency_ratio_p50_like_for_like"`
-	LatencyRatioP90LikeForLike float64 `json:"latency_ratio_p90_like_for_like"`
-	LatencyRatioP99LikeForLike float64 `json:"latency_ratio_p99_like_for_like"`
+	LatencyRatioP50            float64         `json:"latency_ratio_p50"`
+	LatencyRatioP90            float64         `json:"latency_ratio_p90"`
+	LatencyRatioP99            float64         `json:"latency_ratio_p99"`
+	LatencyRatioP50LikeForLike float64         `json:"latency_ratio_p50_like_for_like"`
+	LatencyRatioP90LikeForLike float64         `json:"latency_ratio_p90_like_for_like"`
+	LatencyRatioP99LikeForLike float64         `json:"latency_ratio_p99_like_for_like"`
 	Rounds                     []*LatencyRound `json:"rounds"`
 	// DoorbellsInFlight were received by an agent with no free slot when the
 	// window closed: each comes back after its visibility timeout and costs a
 	// receive, a claim and a delete more, not counted here.
 	DoorbellsInFlight int `json:"doorbells_in_flight_at_end"`
 	// FloorCallsPerJob is what each floor did per job (by operation).
-	FloorCallsPerJob           map[string]float64 `json:"floor_calls_per_job"`
+	FloorCallsPerJob            map[string]float64 `json:"floor_calls_per_job"`
 	FloorLikeForLikeCallsPerJob map[string]float64 `json:"floor_like_for_like_calls_per_job"`
 }
 

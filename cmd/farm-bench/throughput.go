@@ -44,13 +44,13 @@ type ThroughputRun struct {
 	Builders int    `json:"builders"`
 	Slots    int    `json:"slots_per_builder"`
 	// Jobs and Completed are per round.
-	Jobs                       int     `json:"jobs"`
-	Completed                  int     `json:"completed"`
-	JobsPerSecond              float64 `json:"buildfarm_jobs_per_second"`
-	FloorJobsPerSec            float64 `json:"floor_jobs_per_second"`
-	FloorLikeForLikeJobsPerSec float64 `json:"floor_like_for_like_jobs_per_second"`
-	ThroughputRatio            float64 `json:"throughput_ratio"`
-	ThroughputRatioLikeForLike float64 `json:"throughput_ratio_like_for_like"`
+	Jobs                       int                `json:"jobs"`
+	Completed                  int                `json:"completed"`
+	JobsPerSecond              float64            `json:"buildfarm_jobs_per_second"`
+	FloorJobsPerSec            float64            `json:"floor_jobs_per_second"`
+	FloorLikeForLikeJobsPerSec float64            `json:"floor_like_for_like_jobs_per_second"`
+	ThroughputRatio            float64            `json:"throughput_ratio"`
+	ThroughputRatioLikeForLike float64            `json:"throughput_ratio_like_for_like"`
 	Rounds                     []*ThroughputRound `json:"rounds"`
 	// Claims and ClaimsEmpty (answered 204: woken by a doorbell whose job
 	// another claim or sweep had taken) sum the rounds.
