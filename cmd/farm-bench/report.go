@@ -67,7 +67,11 @@ type ThroughputResult struct {
 }
 
 var reportNotes = []string{
-	"Every figure is measured in this run against a private moto_server on loopback; speeds are only meaningful as ratios to the floor measured in the same run on the same machine.",
+	"Every figure is measured in this run against a private moto_server on loopback; speeds are only meaningful as ratios to the floors measured in the same run on the same machine.",
+	"Two floors: the minimal one (PutItem, SendMessage, waiting receive, conditional claim, delete; a fenced completion for throughput) and the like-for-like one, which also picks the job with a Query of a sparse dispatch index and always completes it: 7 calls per job, what a correct farm must do.",
+	"Headline figures are the median of 3 rounds (headline_runs has min, median, max and each round's value); the p99 ratios are of every round's samples pooled; per-phase tables pool the rounds.",
+	"Log ingestion: the farm's components log through a handler that writes each line as a deployed function does (Lambda's JSON format with a requestId, at topology.LambdaApplicationLogLevel), counted by the phase that logged it; EMF metric records likewise; plus Lambda's platform.start and platform.report lines per invocation unless topology.LambdaSystemLogLevel is WARN or above.",
+	"API requests of builders take topology.BuilderAPIEdge (API Gateway HTTP API, or the api function's URL at no per-request charge); submissions take the HTTP API.",
 	"The farm is the local runtime (shared/wiring.StartLocal over shared/runtime/localfarm) with lease timers on as in AWS; its emulator client locks each DynamoDB item while a write to it is in flight (shared/adapter/emulator/itemlock), because moto's conditional writes are not atomic under concurrency; writes to different items run at once, as in AWS, which needs no lock.",
 	"AWS calls are counted by an SDK middleware (shared/testkit/awscalls) in the farm process, and by a counting proxy (awscalls.Proxy) in front of the emulator for the farm-builder processes, whose AWS endpoint it is, and for presigned uploads and downloads, whose URLs name it; the agent binary counts nothing itself.",
 	"DynamoDB request units are estimated from the recorded item sizes with DynamoDB's rules, GSI entries included (shared/testkit/awscalls/ddbunits); DynamoDB Streams reads are free when a Lambda trigger makes them, as in AWS.",
