@@ -29,12 +29,15 @@ const GB = 1 << 30
 
 // ListPrices are the prices the benchmark uses: us-east-1, first tier, no
 // free tier. Written down on AsOf from AWS's public pricing pages (DynamoDB
-// on-demand as cut on 2024-11-01); the benchmark does not fetch prices.
+// on-demand as cut on 2024-11-01; CloudWatch Logs standard ingestion and
+// Function URLs, which add no charge to the invocation, on 2026-12-02); the
+// benchmark does not fetch prices.
 var ListPrices = Prices{
 	Region: "us-east-1",
 	AsOf:   "2026-11-23",
 	Note: "AWS list prices written into cmd/farm-bench/prices.go (first tier, no free tier, " +
-		"DynamoDB on-demand as cut on 2024-11-01); not fetched live, check them before quoting",
+		"DynamoDB on-demand as cut on 2024-11-01; CloudWatch Logs ingestion and Lambda Function URL requests added 2026-12-02); " +
+		"not fetched live, check them before quoting",
 	DynamoDBWriteUnitPerMillion: 0.625,
 	DynamoDBReadUnitPerMillion:  0.125,
 	SQSRequestPerMillion:        0.40,
