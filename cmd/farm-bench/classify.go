@@ -55,3 +55,20 @@ func stackPhase(skip int) string {
 		}
 	}
 }
+
+// stackHas reports whether a function of the repository under prefix is on
+// the calling goroutine's stack.
+func stackHas(prefix string) bool {
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(2, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := frames.Next()
+		if name, ok := strings.CutPrefix(f.Function, modulePath); ok && strings.HasPrefix(name, prefix) {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}

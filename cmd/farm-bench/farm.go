@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -36,6 +37,8 @@ type rig struct {
 	bin     *binaries
 	log     *slog.Logger
 	logPath string
+	// logOut receives the farms' own log lines (farm.log).
+	logOut io.Writer
 }
 
 // farmRun is one scenario's farm: a freshly provisioned topology (so that
@@ -58,7 +61,9 @@ type farmRun struct {
 	proxy      *awscalls.Proxy
 	agentCalls *awscalls.Counter
 	agentsFrom awscalls.Calls
-	dir        string
+	// logs measures what the farm's components log.
+	logs *logMeter
+	dir  string
 }
 
 func (r *rig) startFarm(ctx context.Context, name string, policy farm.Policy) (*farmRun, error) {
@@ -77,6 +82,7 @@ func (r *rig) startFarm(ctx context.Context, name string, policy farm.Policy) (*
 	counter.Attach(&cfg)
 
 	obs := newObserver()
+	logs := newLogMeter(r.logOut)
 	agentCalls := awscalls.New()
 	proxy, err := awscalls.NewProxy(r.emu.URL, agentCalls)
 	if err != nil {
@@ -85,16 +91,16 @@ func (r *rig) startFarm(ctx context.Context, name string, policy farm.Policy) (*
 	lf, err := wiring.StartLocal(ctx, wiring.LocalConfig{
 		Addr:    "127.0.0.1:0",
 		AWS:     &cfg,
-		Farm:    wiring.Config{Topology: top, Policy: policy, LeaseTimers: true, PresignEndpoint: proxy.URL},
+		Farm:    wiring.Config{Topology: top, Policy: policy, LeaseTimers: true, PresignEndpoint: proxy.URL, Metrics: metricsWriter{logs}},
 		WrapAPI: obs.wrap,
-		Logger:  r.log.With("farm", name),
+		Logger:  slog.New(logs.handler()),
 	})
 	if err != nil {
 		proxy.Close()
 		_ = provision.Destroy(context.Background(), r.aws, top)
 		return nil, fmt.Errorf("%s: start the farm: %w", name, err)
 	}
-	fr := &farmRun{r: r, name: name, top: top, lf: lf, obs: obs, calls: counter, proxy: proxy, agentCalls: agentCalls, dir: filepath.Join(r.dir, name)}
+	fr := &farmRun{r: r, name: name, top: top, lf: lf, obs: obs, calls: counter, proxy: proxy, agentCalls: agentCalls, logs: logs, dir: filepath.Join(r.dir, name)}
 	if err := os.MkdirAll(fr.dir, 0o755); err != nil {
 		fr.stop()
 		return nil, err
@@ -167,6 +173,28 @@ func (fr *farmRun) startAgents(ctx context.Context, n, slots int) error {
 	}
 	// Let them reach their long polls.
 	return sleepCtx(ctx, 300*time.Millisecond)
+}
+
+// windowMark is where a measured window of a farm run began.
+type windowMark struct {
+	calls, agents awscalls.Calls
+	routes        map[string]RouteStat
+	logs          map[string]LogStat
+	at            time.Time
+}
+
+func (fr *farmRun) mark() windowMark {
+	return windowMark{calls: fr.calls.Snapshot(), agents: fr.agentCalls.Snapshot(), routes: fr.obs.routeSnapshot(), logs: fr.logs.snapshot(), at: time.Now()}
+}
+
+// since is what the farm and its agents did since m, phases named.
+func (fr *farmRun) since(m windowMark) window {
+	return window{
+		calls:   awscalls.Merge(fr.farmPhases(fr.calls.Snapshot().Sub(m.calls)), fr.agentPhases(fr.agentCalls.Snapshot().Sub(m.agents))),
+		routes:  subRoutes(fr.obs.routeSnapshot(), m.routes),
+		logs:    subLogs(fr.logs.snapshot(), m.logs),
+		seconds: time.Since(m.at).Seconds(),
+	}
 }
 
 // stopAgents drains the agents and returns the AWS calls they made.

@@ -21,14 +21,16 @@ import (
 	"github.com/buildfarm/buildfarm/shared/testkit/awscalls/ddbunits"
 )
 
-// floor is the least a job system on these services can do, run against
-// the same emulator in the same run: PutItem the job, SendMessage a
-// doorbell, a long poll already waiting receives it, a conditional
-// UpdateItem claims the job (queued -> running), DeleteMessage. For
-// throughput a second conditional UpdateItem completes the job (running ->
-// succeeded, fenced by the claim token). No API, no history, no builder
-// records, no logs.
+// floor is a job system made of raw calls, run against the same emulator
+// in the same run as the farm. The minimal floor is the least one can do:
+// PutItem the job, SendMessage a doorbell, a long poll already waiting
+// receives it, a conditional UpdateItem claims the job (queued -> running),
+// DeleteMessage; for throughput a second conditional UpdateItem completes
+// the job (running -> succeeded, fenced by the claim token). The
+// like-for-like floor (floorlfl.go) also does what a correct farm must. No
+// API, no history, no builder records, no logs.
 type floor struct {
+	kind     floorKind
 	db       *dynamodb.Client
 	sq       *sqs.Client
 	admin    aws.Config
@@ -36,6 +38,11 @@ type floor struct {
 	queueURL string
 	calls    *awscalls.Counter
 	complete bool
+	// workerSQS is the receivers' SQS client; proxy (like-for-like only)
+	// is the counting proxy it reaches the emulator through, as the
+	// farm's agents do.
+	workerSQS *sqs.Client
+	proxy     *awscalls.Proxy
 
 	mu      sync.Mutex
 	claimed map[string]chan time.Time
@@ -46,35 +53,63 @@ type floor struct {
 	wg     sync.WaitGroup
 }
 
+// floorKind tells the two floors apart.
+type floorKind int
+
+const (
+	floorMinimal floorKind = iota
+	floorLikeForLike
+)
+
+func (k floorKind) String() string {
+	if k == floorLikeForLike {
+		return "like-for-like"
+	}
+	return "minimal"
+}
+
 // startFloor creates the floor's table and queue and starts receivers
-// long-polling it (as many as the farm has slots).
-func (r *rig) startFloor(ctx context.Context, name string, receivers int, complete bool, jobs int) (*floor, error) {
-	f := &floor{admin: r.aws, table: "floor-" + name + "-" + farm.NewSecret(3), complete: complete,
+// long-polling it (as many as the farm has slots). The like-for-like floor
+// always completes its jobs.
+func (r *rig) startFloor(ctx context.Context, kind floorKind, name string, receivers int, complete bool, jobs int) (*floor, error) {
+	return startFloor(ctx, r.aws, r.emu.URL, kind, name, receivers, complete, jobs)
+}
+
+func startFloor(ctx context.Context, awsCfg aws.Config, emulatorURL string, kind floorKind, name string, receivers int, complete bool, jobs int) (*floor, error) {
+	f := &floor{kind: kind, admin: awsCfg, table: "floor-" + name + "-" + farm.NewSecret(3), complete: complete || kind == floorLikeForLike,
 		claimed: map[string]chan time.Time{}, done: make(chan time.Time, jobs+16)}
 	f.calls = awscalls.New()
-	est := ddbunits.New(ddbunits.Table{Name: f.table, Key: []string{"id"}})
+	tbl := ddbunits.Table{Name: f.table, Key: []string{"id"}}
+	if kind == floorLikeForLike {
+		tbl.Indexes = map[string][]string{lflIndex: {"queue_pool", "queue_rank"}}
+	}
+	est := ddbunits.New(tbl)
 	est.Short = func(string) string { return "floor" }
 	f.calls.Inspect = est.Inspect
-	cfg := r.aws
-	cfg.APIOptions = slices.Clone(r.aws.APIOptions)
+	cfg := awsCfg
+	cfg.APIOptions = slices.Clone(awsCfg.APIOptions)
 	f.calls.Attach(&cfg)
 	f.db, f.sq = dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg)
+	f.workerSQS = f.sq
 
-	admin := dynamodb.NewFromConfig(r.aws)
-	if _, err := admin.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(f.table),
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: ddbtypes.KeyTypeHash}},
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-	}); err != nil {
+	if _, err := dynamodb.NewFromConfig(awsCfg).CreateTable(ctx, f.tableInput()); err != nil {
 		return nil, fmt.Errorf("floor table: %w", err)
 	}
-	q, err := sqs.NewFromConfig(r.aws).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(f.table), Attributes: map[string]string{"VisibilityTimeout": "30"}})
+	q, err := sqs.NewFromConfig(awsCfg).CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(f.table), Attributes: map[string]string{"VisibilityTimeout": "30"}})
 	if err != nil {
 		f.stop()
 		return nil, fmt.Errorf("floor queue: %w", err)
 	}
 	f.queueURL = aws.ToString(q.QueueUrl)
+	if kind == floorLikeForLike {
+		// The receivers reach SQS through a counting proxy, as the farm's
+		// agents do: the same hop, counted the same way.
+		if f.proxy, err = awscalls.NewProxy(emulatorURL, f.calls); err != nil {
+			f.stop()
+			return nil, err
+		}
+		f.workerSQS = sqs.NewFromConfig(awsCfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(f.proxy.URL) })
+	}
 	rctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
 	for i := range receivers {
@@ -86,7 +121,7 @@ func (r *rig) startFloor(ctx context.Context, name string, receivers int, comple
 
 func (f *floor) receive(ctx context.Context, worker string) {
 	for ctx.Err() == nil {
-		out, err := f.sq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &f.queueURL, MaxNumberOfMessages: 1, WaitTimeSeconds: 20})
+		out, err := f.workerSQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &f.queueURL, MaxNumberOfMessages: 1, WaitTimeSeconds: 20})
 		if err != nil {
 			if ctx.Err() == nil {
 				f.failed.Add(1)
@@ -95,7 +130,11 @@ func (f *floor) receive(ctx context.Context, worker string) {
 			continue
 		}
 		for _, m := range out.Messages {
-			f.handle(ctx, worker, aws.ToString(m.Body), m.ReceiptHandle)
+			if f.kind == floorLikeForLike {
+				f.handleLikeForLike(ctx, worker, m.ReceiptHandle)
+			} else {
+				f.handle(ctx, worker, aws.ToString(m.Body), m.ReceiptHandle)
+			}
 		}
 	}
 }
@@ -159,12 +198,17 @@ func (f *floor) submit(ctx context.Context, id string) error {
 		return err
 	}
 	s := func(v string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: v} }
+	item := map[string]ddbtypes.AttributeValue{
+		"id": s(id), "status": s("queued"), "pool": s(farm.DefaultPool), "type": s(farm.TypeScript),
+		"score": &ddbtypes.AttributeValueMemberN{Value: "0"}, "payload": s(`{"script":"true"}`), "created_at": s(now),
+	}
+	if f.kind == floorLikeForLike {
+		// The sparse dispatch index's keys, present while queued.
+		item["queue_pool"], item["queue_rank"] = s(farm.DefaultPool), s(lflRank(0, id))
+	}
 	if _, err := f.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &f.table,
-		Item: map[string]ddbtypes.AttributeValue{
-			"id": s(id), "status": s("queued"), "pool": s(farm.DefaultPool), "type": s(farm.TypeScript),
-			"score": &ddbtypes.AttributeValueMemberN{Value: "0"}, "payload": s(`{"script":"true"}`), "created_at": s(now),
-		},
+		TableName:                 &f.table,
+		Item:                      item,
 		ConditionExpression:       cond.Condition(),
 		ExpressionAttributeNames:  cond.Names(),
 		ExpressionAttributeValues: cond.Values(),
@@ -255,6 +299,9 @@ func (f *floor) stop() {
 		f.cancel()
 	}
 	f.wg.Wait()
+	if f.proxy != nil {
+		f.proxy.Close()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	_, _ = dynamodb.NewFromConfig(f.admin).DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: &f.table})

@@ -18,9 +18,11 @@ const (
 )
 
 const leaseDefinition = "1 builder × 1 slot, heartbeat 1 s and lease 3 s (so that they happen in seconds), one " +
-	"job that sleeps past its first lease. Each heartbeat request's own AWS calls are tallied by the number of " +
-	"jobs it renews; lease timers (SQS delay messages, as in AWS) are counted as they fire. Per running minute at " +
-	"the default 10 s heartbeat and 30 s lease: 6 one-job heartbeats + 60/31 timer fires that re-arm"
+	"job that runs past its first lease printing a line every half second (so that heartbeats carry log output). " +
+	"Each heartbeat request's own AWS calls are tallied by the number of jobs it renews, with what the API logs " +
+	"serving it; lease timers (SQS delay messages), if the farm has them, are counted as they fire. Per running " +
+	"minute at the default 10 s heartbeat and 30 s lease: 6 one-job heartbeats (each an api invocation, an API " +
+	"Gateway request unless builders take the function URL, its log lines and Lambda's) + 60/31 timer fires that re-arm"
 
 // LeaseResult is what keeping a job alive costs.
 type LeaseResult struct {
@@ -33,6 +35,9 @@ type LeaseResult struct {
 	TimerRearms       int64              `json:"lease_timer_rearms"`
 	CallsPerFinalFire float64            `json:"calls_per_final_fire"`
 	FinalFire         map[string]float64 `json:"final_fire_calls"`
+	// LogBytesPerHeartbeat is what the API logged per heartbeat request
+	// (Lambda's platform lines not included).
+	LogBytesPerHeartbeat float64 `json:"log_bytes_per_heartbeat"`
 	// PerRunningMinute is the AWS calls that keep one running job alive for a
 	// minute at the default timings, and their cost per million job-minutes.
 	PerRunningMinute      float64  `json:"calls_per_running_minute"`
@@ -67,8 +72,11 @@ func (r *rig) lease(ctx context.Context, p plan) (*LeaseResult, error) {
 	if err := fr.startAgents(ctx, 1, 1); err != nil {
 		return nil, err
 	}
-	callsBefore := fr.calls.Snapshot()
-	req := apiv1.SubmitJobRequest{Type: "script", Payload: json.RawMessage(fmt.Sprintf(`{"script":"sleep %d"}`, int(p.leaseJob.Seconds())))}
+	callsBefore, logsBefore, routesBefore := fr.calls.Snapshot(), fr.logs.snapshot(), fr.obs.routeSnapshot()
+	lines := int(p.leaseJob.Seconds() * 2)
+	script := fmt.Sprintf(`i=0; while [ $i -lt %d ]; do echo "step $i: compiling module $i of %d"; sleep 0.5; i=$((i+1)); done`, lines, lines)
+	payload, _ := json.Marshal(map[string]string{"script": script})
+	req := apiv1.SubmitJobRequest{Type: "script", Payload: payload}
 	job, _, err := fr.submit.SubmitJob(ctx, req, "")
 	if err != nil {
 		return nil, err
@@ -85,8 +93,9 @@ func (r *rig) lease(ctx context.Context, p plan) (*LeaseResult, error) {
 		return nil, fmt.Errorf("lease: timers still pending after 15 s (%v)", err)
 	}
 	calls := fr.farmPhases(fr.calls.Snapshot().Sub(callsBefore))
+	hbLogs := subLogs(fr.logs.snapshot(), logsBefore)[phaseHeartbeat]
 	// Before the agent stops: its last (draining) heartbeat may be cut short.
-	beats, hbRoute := fr.obs.beatsSnapshot(), fr.obs.routeSnapshot()["POST /v1/builders/{name}/heartbeat"]
+	beats, hbRoute := fr.obs.beatsSnapshot(), subRoutes(fr.obs.routeSnapshot(), routesBefore)["POST /v1/builders/{name}/heartbeat"]
 	if _, err := fr.stopAgents(); err != nil {
 		return nil, err
 	}
@@ -106,15 +115,13 @@ func (r *rig) lease(ctx context.Context, p plan) (*LeaseResult, error) {
 	lease := calls.Total(func(k awscalls.Key) bool { return k.Phase == phaseLease })
 	res.TimerFires = lease.Records // timer messages delivered
 	res.TimerRearms = calls.Total(func(k awscalls.Key) bool { return k.Phase == phaseLease && k.Operation == "SendMessage" }).Calls
-	if res.TimerFires == 0 {
-		return nil, fmt.Errorf("lease: no lease timer fired")
-	}
-	// A final fire is a fire without its re-arm.
+	// A final fire is a fire without its re-arm. A farm without lease timers
+	// has none: the share counts nothing.
 	notRearm := func(k awscalls.Key) bool { return k.Phase == phaseLease && k.Operation != "SendMessage" }
-	res.finalFire = share{calls: calls, div: float64(res.TimerFires), keep: notRearm}
+	res.finalFire = share{window: window{calls: calls}, div: float64(res.TimerFires), keep: notRearm}
 	res.FinalFire = map[string]float64{}
 	for _, e := range calls {
-		if notRearm(e.Key) {
+		if notRearm(e.Key) && res.TimerFires > 0 {
 			v := float64(e.Calls) / float64(res.TimerFires)
 			res.FinalFire[opName(e.Key)] = round(v, 2)
 			res.CallsPerFinalFire += v
@@ -128,11 +135,19 @@ func (r *rig) lease(ctx context.Context, p plan) (*LeaseResult, error) {
 		return nil, fmt.Errorf("lease: no heartbeat carried the running job")
 	}
 	res.HeartbeatsPerMinute = time.Minute.Seconds() / defaultHeartbeat.Seconds()
-	res.TimerFiresPerMinute = round(time.Minute.Seconds()/(defaultLease+time.Second).Seconds(), 3)
-	perFire := newLifecycle("lease", 1, 0, res.finalFire)
+	if res.TimerFires > 0 {
+		res.TimerFiresPerMinute = round(time.Minute.Seconds()/(defaultLease+time.Second).Seconds(), 3)
+	}
+	perFire := newLifecycle("lease", 1, res.finalFire)
 	rearm := JobUsage{SQSRequests: 1}
 	res.PerRunningMinute = round(res.HeartbeatsPerMinute*one.CallsPerBeat+res.TimerFiresPerMinute*(res.CallsPerFinalFire+1), 2)
-	hbLambda := JobUsage{APIRequests: 1, LambdaInvocations: 1, LambdaGBSeconds: float64(hbRoute.BilledMillis) / float64(max(hbRoute.Requests, 1)) / 1000 * apiMemoryGB}
+	// One heartbeat request: an api invocation (an API Gateway request unless
+	// builders take the function URL), Lambda's lines and the API's own.
+	nBeats := max(hbRoute.Requests, 1)
+	res.LogBytesPerHeartbeat = round(float64(hbLogs.Bytes)/float64(nBeats), 0)
+	hbLambda := apiRequestUsage("POST /v1/builders/{name}/heartbeat", 1, 0)
+	hbLambda.LambdaGBSeconds = float64(hbRoute.BilledMillis) / float64(nBeats) / 1000 * apiMemoryGB
+	hbLambda.CloudWatchLogsBytes += res.LogBytesPerHeartbeat
 	res.UsagePerRunningMinute = one.usage.Add(hbLambda).Scale(res.HeartbeatsPerMinute).
 		Add(perFire.Usage.Add(rearm).Scale(res.TimerFiresPerMinute))
 	res.CostPerMillionRunningMinutes = ListPrices.PerMillion(res.UsagePerRunningMinute)

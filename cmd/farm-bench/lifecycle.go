@@ -4,11 +4,14 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 )
 
-// jobPhases are the phases every job goes through once: their calls are
-// counted per job. The others are time-based (per second or per minute).
+// jobPhases are the phases a job goes through once: their calls are
+// counted per job. The others are time-based (per second or per minute). A
+// phase the farm does not have (lease_check without lease timers) simply
+// counts nothing.
 var jobPhases = []string{phaseSubmit, phaseDispatch, phaseClaim, phaseComplete, phaseLease}
 
 // Lambda memory sizes of the farm's functions (infra/stack/functions.go).
@@ -25,6 +28,12 @@ type PhaseCount struct {
 	// Calls maps "Service.Operation resource" to calls per job.
 	Calls map[string]float64 `json:"calls"`
 	Total float64            `json:"total"`
+	// WriteUnits are the DynamoDB write request units of the phase's calls
+	// (GSI entries included).
+	WriteUnits float64 `json:"write_request_units"`
+	// LogBytes is what the farm's functions logged in the phase (their own
+	// lines and metric records; Lambda's platform lines are in the usage).
+	LogBytes float64 `json:"log_bytes"`
 }
 
 // Lifecycle is what one job's life costs, counted in one scenario.
@@ -38,8 +47,9 @@ type Lifecycle struct {
 	APIRequestsPerJob float64               `json:"api_requests_per_job"`
 	// ByService sums the calls per job by service.
 	ByService map[string]float64 `json:"calls_per_job_by_service"`
-	// Writes: DynamoDB PutItem per table, with recorded item sizes and the
-	// write units they cost (GSI entries included).
+	// Writes: DynamoDB writes per operation and table ("PutItem jobs"),
+	// with the item sizes and the write units they cost (GSI entries
+	// included).
 	Writes map[string]ItemWrites `json:"dynamodb_writes"`
 	Usage  JobUsage              `json:"usage_per_job"`
 	Cost   Cost                  `json:"usd_per_million_jobs"`
@@ -54,24 +64,29 @@ type Lifecycle struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// ItemWrites describes the PutItem calls to one table.
+// ItemWrites describes the writes of one operation to one table.
 type ItemWrites struct {
 	CallsPerJob      float64 `json:"calls_per_job"`
 	AvgItemBytes     float64 `json:"avg_item_bytes"`
 	MaxItemBytes     int64   `json:"max_item_bytes"`
 	WriteUnitsPerJob float64 `json:"write_units_per_job"`
 	// WriteUnitsPerCall is above ceil(size/1 KB) when the table's indexes
-	// take entries too (the jobs table has 7 GSIs projecting every attribute).
+	// take entries too.
 	WriteUnitsPerCall float64 `json:"write_units_per_call"`
 }
 
-// share is a part of a scenario's counts, divided by what it is per.
+// share is a part of a scenario's counts, divided by what it is per; keep,
+// when set, selects the calls, requests and log lines (by phase) counted.
 type share struct {
-	calls  awscalls.Calls
-	routes map[string]RouteStat
-	div    float64
-	keep   func(awscalls.Key) bool
+	window
+	div  float64
+	keep func(awscalls.Key) bool
 }
+
+// notLease keeps everything but the lease timers' calls: in a scenario's
+// window they belong to jobs claimed long before (a timer fires a lease
+// after the claim), and the lease scenario counts one final fire per job.
+func notLease(k awscalls.Key) bool { return k.Phase != phaseLease }
 
 func opName(k awscalls.Key) string {
 	n := k.Service + "." + k.Operation
@@ -108,22 +123,55 @@ func usageOf(calls awscalls.Calls) JobUsage {
 	return u
 }
 
+// builderRoutes are the API routes builders call; the rest (submissions)
+// come from people and tools.
+var builderRoutes = []string{
+	"POST /v1/builders/{name}/claim", "POST /v1/builders/{name}/heartbeat", "PUT /v1/builders/{name}",
+	"POST /v1/jobs/{id}/complete", "POST /v1/jobs/{id}/artifacts",
+}
+
+// edgeOf is the edge a route's requests take in AWS (topology.BuilderAPIEdge
+// for builders' routes, the HTTP API for the rest).
+func edgeOf(route string) topology.APIEdge {
+	if slices.Contains(builderRoutes, route) {
+		return topology.BuilderAPIEdge
+	}
+	return topology.EdgeHTTPAPI
+}
+
+// apiRequestUsage is n requests of route served by the api function for
+// billedMillis in all: API Gateway requests unless the route's edge is the
+// function URL, api invocations, and Lambda's platform log lines.
+func apiRequestUsage(route string, n, billedMillis int64) JobUsage {
+	u := JobUsage{
+		LambdaInvocations:   float64(n),
+		LambdaGBSeconds:     float64(billedMillis) / 1000 * apiMemoryGB,
+		CloudWatchLogsBytes: float64(n) * platformLogBytes(topology.LambdaSystemLogLevel),
+	}
+	if edgeOf(route) == topology.EdgeFunctionURL {
+		u.FunctionURLRequests = float64(n)
+	} else {
+		u.APIRequests = float64(n)
+	}
+	return u
+}
+
 // lambdaUsage is the Lambda and API Gateway use of a window: every API
-// request is an API Gateway request and an api invocation billed for its
-// handler time; every non-empty stream batch is a dispatch invocation and
-// every delivered lease-timer batch a reaper invocation, billed (at least)
-// for their AWS calls' time.
-func lambdaUsage(calls awscalls.Calls, routes map[string]RouteStat, phases []string) JobUsage {
+// request an api invocation billed for its handler time (and an API
+// Gateway request unless it takes the function URL); every non-empty
+// stream batch a dispatch invocation and every delivered lease-timer batch
+// a reaper invocation, billed (at least 1 ms) for their AWS calls' time;
+// every invocation's platform log lines; and what the functions logged in
+// the phases.
+func lambdaUsage(w window, phases []string) JobUsage {
 	var u JobUsage
-	for _, r := range routes {
+	for route, r := range w.routes {
 		if slices.Contains(phases, r.Phase) {
-			u.APIRequests += float64(r.Requests)
-			u.LambdaInvocations += float64(r.Requests)
-			u.LambdaGBSeconds += float64(r.BilledMillis) / 1000 * apiMemoryGB
+			u = u.Add(apiRequestUsage(route, r.Requests, r.BilledMillis))
 		}
 	}
 	invocations := map[string]float64{}
-	for _, e := range calls {
+	for _, e := range w.calls {
 		switch {
 		case e.Phase == phaseStream && e.Operation == "GetRecords" && slices.Contains(phases, phaseDispatch):
 			invocations[phaseDispatch] += float64(e.NonEmpty)
@@ -136,16 +184,27 @@ func lambdaUsage(calls awscalls.Calls, routes map[string]RouteStat, phases []str
 		if n == 0 {
 			continue
 		}
-		sdk := float64(calls.Total(func(k awscalls.Key) bool { return k.Phase == p }).Nanos) / 1e9
+		sdk := float64(w.calls.Total(func(k awscalls.Key) bool { return k.Phase == p }).Nanos) / 1e9
 		u.LambdaInvocations += n
 		u.LambdaGBSeconds += max(sdk, n*0.001) * workerMemoryGB
+		u.CloudWatchLogsBytes += n * platformLogBytes(topology.LambdaSystemLogLevel)
+	}
+	for p, l := range w.logs {
+		if slices.Contains(phases, p) {
+			u.CloudWatchLogsBytes += float64(l.Bytes)
+		}
 	}
 	return u
 }
 
+// dynamoWrites are the DynamoDB operations that write items.
+var dynamoWrites = []string{"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+
 // newLifecycle counts one job's calls: parts are divided by their own
-// denominators (jobs of the scenario, or lease timers fired).
-func newLifecycle(scenario string, jobs int, seconds float64, main share, extra ...share) Lifecycle {
+// denominators (jobs of the scenario, or lease timers fired); main's
+// window also gives the background calls per second.
+func newLifecycle(scenario string, jobs int, main share, extra ...share) Lifecycle {
+	seconds := main.seconds
 	l := Lifecycle{Scenario: scenario, Jobs: jobs, Phases: map[string]PhaseCount{}, ByService: map[string]float64{}, Background: map[string]float64{}, Writes: map[string]ItemWrites{}}
 	type wacc struct {
 		calls, bytes, max int64
@@ -170,14 +229,16 @@ func newLifecycle(scenario string, jobs int, seconds float64, main share, extra 
 			v := float64(e.Calls) / s.div
 			pc.Calls[opName(e.Key)] += v
 			pc.Total += v
+			pc.WriteUnits += e.WriteUnits / s.div
 			l.Phases[e.Phase] = pc
 			l.CallsPerJob += v
 			l.ByService[e.Service] += v
-			if e.Service == "DynamoDB" && e.Operation == "PutItem" {
-				w := writes[e.Resource]
+			if e.Service == "DynamoDB" && slices.Contains(dynamoWrites, e.Operation) {
+				wk := e.Operation + " " + e.Resource
+				w := writes[wk]
 				if w == nil {
 					w = &wacc{}
-					writes[e.Resource] = w
+					writes[wk] = w
 				}
 				w.calls += e.Calls
 				w.bytes += e.ItemBytes
@@ -206,7 +267,18 @@ func newLifecycle(scenario string, jobs int, seconds float64, main share, extra 
 				l.APIRequestsPerJob += float64(r.Requests) / s.div
 			}
 		}
-		u := usageOf(kept).Add(lambdaUsage(s.calls, s.routes, phases))
+		for p, ls := range s.logs {
+			if slices.Contains(phases, p) {
+				pc := l.Phases[p]
+				if pc.Calls == nil {
+					pc.Calls = map[string]float64{}
+				}
+				pc.LogBytes += float64(ls.Bytes) / s.div
+				l.Phases[p] = pc
+			}
+		}
+		// All the window's calls: its stream reads tell dispatch invocations.
+		u := usageOf(kept).Add(lambdaUsage(s.window, phases))
 		l.Usage = l.Usage.Add(u.Scale(1 / s.div))
 	}
 	if seconds > 0 {
@@ -243,6 +315,8 @@ func (l *Lifecycle) roundAll() {
 	for p, pc := range l.Phases {
 		pc.Total = round(pc.Total, 2)
 		pc.APIRequests = round(pc.APIRequests, 2)
+		pc.WriteUnits = round(pc.WriteUnits, 2)
+		pc.LogBytes = round(pc.LogBytes, 0)
 		for k, v := range pc.Calls {
 			pc.Calls[k] = round(v, 2)
 		}

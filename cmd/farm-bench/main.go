@@ -24,8 +24,9 @@ func run() int {
 	quick := flag.Bool("quick", false, "a smaller run, under a minute")
 	out := flag.String("out", "bench.json", "where to write the JSON report")
 	repo := flag.String("repo", ".", "the buildfarm repository (farm-builder and the functions are built from it)")
-	timeout := flag.Duration("timeout", 0, "limit of the measured run, after the builds (default 4m40s, 55s with -quick)")
+	timeout := flag.Duration("timeout", 0, "limit of the measured run, after the builds (default 9m, 3m with -quick)")
 	keep := flag.Bool("keep", false, "keep the scratch directory (logs, agent call counts) after a successful run")
+	readme := flag.String("readme", "", "also rewrite the bench table in this README (between its markers)")
 	flag.Parse()
 
 	p := defaultPlan()
@@ -59,7 +60,7 @@ func run() int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	rep, err := bench(ctx, p, bin, dir, os.Stderr)
+	rep, err := bench(ctx, p, bin, *repo, dir, os.Stderr)
 	if err != nil {
 		switch {
 		case errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -76,6 +77,13 @@ func run() int {
 		return 1
 	}
 	fmt.Printf("\nwrote %s\n", *out)
+	if *readme != "" {
+		if err := updateReadme(*readme, markdownTable(rep)); err != nil {
+			fmt.Fprintln(os.Stderr, "farm-bench:", err)
+			return 1
+		}
+		fmt.Printf("rewrote the bench table in %s\n", *readme)
+	}
 	if *keep {
 		fmt.Printf("scratch directory kept: %s\n", dir)
 	} else {

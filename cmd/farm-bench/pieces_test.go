@@ -164,38 +164,92 @@ func TestLifecycleArithmetic(t *testing.T) {
 	calls := awscalls.Calls{
 		{Key: k(phaseSubmit, "DynamoDB", "PutItem", "jobs"), Stat: awscalls.Stat{Calls: 4, Attempts: 4, Usage: awscalls.Usage{WriteUnits: 20, ItemBytes: 2000, MaxItemBytes: 600}}},
 		{Key: k(phaseSubmit, "SQS", "SendMessage", "pool-default"), Stat: awscalls.Stat{Calls: 4, Attempts: 5}},
+		{Key: k(phaseComplete, "DynamoDB", "UpdateItem", "jobs"), Stat: awscalls.Stat{Calls: 4, Attempts: 4, Usage: awscalls.Usage{WriteUnits: 8, ItemBytes: 1600, MaxItemBytes: 400}}},
 		{Key: k(phaseComplete, "S3", "PresignedPUT", ""), Stat: awscalls.Stat{Calls: 4, Attempts: 4}},
 		{Key: k(phaseComplete, "S3", "HeadObject", ""), Stat: awscalls.Stat{Calls: 4, Attempts: 4}},
 		{Key: k(phaseStream, "DynamoDB Streams", "GetRecords", ""), Stat: awscalls.Stat{Calls: 100, Attempts: 100, Usage: awscalls.Usage{Records: 12, NonEmpty: 8}}},
 		{Key: k(phaseDispatch, "DynamoDB", "GetItem", "jobs"), Stat: awscalls.Stat{Calls: 12, Attempts: 12, Nanos: int64(4 * time.Second), Usage: awscalls.Usage{ReadUnits: 12}}},
+		// A lease timer of a job claimed before the window: left out.
+		{Key: k(phaseLease, "DynamoDB", "GetItem", "jobs"), Stat: awscalls.Stat{Calls: 3, Attempts: 3, Usage: awscalls.Usage{ReadUnits: 3}}},
 	}
 	routes := map[string]RouteStat{
 		"POST /v1/jobs":                      {Phase: phaseSubmit, Requests: 4, BilledMillis: 400},
+		"POST /v1/jobs/{id}/complete":        {Phase: phaseComplete, Requests: 4, BilledMillis: 400},
 		"POST /v1/builders/{name}/heartbeat": {Phase: phaseHeartbeat, Requests: 8, BilledMillis: 800},
 	}
-	l := newLifecycle("t", 4, 10, share{calls: calls, routes: routes, div: 4})
-	if l.CallsPerJob != 1+1+1+1+3 {
+	logs := map[string]LogStat{
+		phaseSubmit:    {Lines: 4, Bytes: 1000},
+		phaseComplete:  {Lines: 8, Bytes: 2000},
+		phaseHeartbeat: {Lines: 8, Bytes: 99999}, // time-based, not per job
+	}
+	l := newLifecycle("t", 4, share{window: window{calls: calls, routes: routes, logs: logs, seconds: 10}, div: 4, keep: notLease})
+	if l.CallsPerJob != 1+1+1+1+1+3 {
 		t.Errorf("calls per job: %v", l.CallsPerJob)
 	}
-	if l.APIRequestsPerJob != 1 {
+	if _, ok := l.Phases[phaseLease]; ok {
+		t.Errorf("lease timers of earlier jobs counted: %+v", l.Phases[phaseLease])
+	}
+	if l.APIRequestsPerJob != 2 {
 		t.Errorf("API requests per job (heartbeats are not per job): %v", l.APIRequestsPerJob)
 	}
+	if sub, done := l.Phases[phaseSubmit], l.Phases[phaseComplete]; sub.WriteUnits != 5 || done.WriteUnits != 2 || sub.LogBytes != 250 || done.LogBytes != 500 {
+		t.Errorf("per phase: submit %+v, complete %+v", sub, done)
+	}
 	u := l.Usage
-	if u.DynamoDBWriteUnits != 5 || u.DynamoDBReadUnits != 3 || u.SQSRequests != 1.25 || u.S3PutRequests != 1 || u.S3GetRequests != 1 {
+	if u.DynamoDBWriteUnits != 7 || u.DynamoDBReadUnits != 3 || u.SQSRequests != 1.25 || u.S3PutRequests != 1 || u.S3GetRequests != 1 {
 		t.Errorf("usage: %+v", u)
 	}
-	// 1 api invocation (100 ms at 0.5 GB) + 2 dispatch invocations sharing 1 s of calls at 0.25 GB.
-	if u.APIRequests != 1 || u.LambdaInvocations != 3 || u.LambdaGBSeconds != 0.05+0.25 {
+	// 2 api invocations (100 ms each at 0.5 GB) + 2 dispatch invocations sharing 1 s of calls at 0.25 GB.
+	if u.LambdaInvocations != 4 || u.LambdaGBSeconds != 0.1+0.25 {
 		t.Errorf("lambda: %+v", u)
 	}
-	if w := l.Writes["jobs"]; w.CallsPerJob != 1 || w.AvgItemBytes != 500 || w.MaxItemBytes != 600 || w.WriteUnitsPerCall != 5 {
+	// The submission takes the HTTP API; the completion the builders' edge.
+	wantGW, wantURL := 2.0, 0.0
+	if topology.BuilderAPIEdge == topology.EdgeFunctionURL {
+		wantGW, wantURL = 1, 1
+	}
+	if u.APIRequests != wantGW || u.FunctionURLRequests != wantURL {
+		t.Errorf("API Gateway %v, function URL %v requests; want %v, %v", u.APIRequests, u.FunctionURLRequests, wantGW, wantURL)
+	}
+	// Log bytes: the functions' own lines (750 per job) and Lambda's for
+	// each of the 4 invocations per job.
+	if want := 750 + 4*platformLogBytes(topology.LambdaSystemLogLevel); u.CloudWatchLogsBytes != want {
+		t.Errorf("log bytes per job %v, want %v", u.CloudWatchLogsBytes, want)
+	}
+	if w := l.Writes["PutItem jobs"]; w.CallsPerJob != 1 || w.AvgItemBytes != 500 || w.MaxItemBytes != 600 || w.WriteUnitsPerCall != 5 {
 		t.Errorf("writes: %+v", w)
+	}
+	if w := l.Writes["UpdateItem jobs"]; w.CallsPerJob != 1 || w.WriteUnitsPerCall != 2 {
+		t.Errorf("update writes: %+v", w)
 	}
 	if l.Background[phaseStream] != 10 {
 		t.Errorf("background: %+v", l.Background)
 	}
-	if l.Cost.Total <= 0 || l.Cost.Total != ListPrices.PerMillion(l.Usage).Total {
+	if l.Cost.Total <= 0 || l.Cost.Total != ListPrices.PerMillion(l.Usage).Total || l.Cost.CloudWatchLogs <= 0 {
 		t.Errorf("cost: %+v", l.Cost)
+	}
+}
+
+// Builders' requests are priced by the edge topology says they take.
+func TestAPIRequestUsageByEdge(t *testing.T) {
+	sub := apiRequestUsage("POST /v1/jobs", 10, 50)
+	if sub.APIRequests != 10 || sub.FunctionURLRequests != 0 || sub.LambdaInvocations != 10 || sub.LambdaGBSeconds != 0.025 {
+		t.Errorf("submissions: %+v", sub)
+	}
+	for _, route := range builderRoutes {
+		u := apiRequestUsage(route, 10, 50)
+		viaURL := topology.BuilderAPIEdge == topology.EdgeFunctionURL
+		if (u.FunctionURLRequests == 10) != viaURL || (u.APIRequests == 10) == viaURL || u.LambdaInvocations != 10 {
+			t.Errorf("%s with builders on %s: %+v", route, topology.BuilderAPIEdge, u)
+		}
+		if got := ListPrices.PerMillion(u); viaURL && got.APIGateway != 0 {
+			t.Errorf("%s: function URL requests priced as API Gateway: %+v", route, got)
+		}
+	}
+	for _, route := range builderRoutes {
+		if r, _ := routeOf(strings.Fields(route)[0], strings.NewReplacer("{name}", "b-1", "{id}", "J1").Replace(strings.Fields(route)[1])); r != route {
+			t.Errorf("builder route %q is not a route the observer names (%q)", route, r)
+		}
 	}
 }
 

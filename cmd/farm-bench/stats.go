@@ -76,3 +76,28 @@ func round(v float64, digits int) float64 {
 	f := math.Pow(10, float64(digits))
 	return math.Round(v*f) / f
 }
+
+// Spread is a figure measured in several runs: the median (the headline),
+// the smallest and the largest, and every run's value in run order.
+type Spread struct {
+	Median float64   `json:"median"`
+	Min    float64   `json:"min"`
+	Max    float64   `json:"max"`
+	Runs   []float64 `json:"runs"`
+}
+
+// SpreadOf describes the runs' values. The median of an even number of runs
+// is the mean of the middle two. No runs: all zero.
+func SpreadOf(runs []float64) Spread {
+	if len(runs) == 0 {
+		return Spread{Runs: []float64{}}
+	}
+	sorted := slices.Clone(runs)
+	slices.Sort(sorted)
+	n := len(sorted)
+	med := sorted[n/2]
+	if n%2 == 0 {
+		med = (sorted[n/2-1] + sorted[n/2]) / 2
+	}
+	return Spread{Median: round(med, 4), Min: sorted[0], Max: sorted[n-1], Runs: slices.Clone(runs)}
+}

@@ -103,6 +103,9 @@ func (f *Farm) function(s fnSpec, env map[string]*string) awslambda.Function {
 		Role:          role,
 		LogGroup:      logs,
 		LoggingFormat: awslambda.LoggingFormat_JSON,
+		// The levels the benchmark prices log ingestion by.
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel(topology.LambdaApplicationLogLevel),
+		SystemLogLevelV2:      awslambda.SystemLogLevel(topology.LambdaSystemLogLevel),
 	})
 }
 

@@ -30,7 +30,7 @@ func TestFunctions(t *testing.T) {
 					t.Errorf("%s architectures %v", fn, p["Architectures"])
 				}
 				logging, _ := p["LoggingConfig"].(map[string]any)
-				if logging["LogFormat"] != "JSON" {
+				if logging["LogFormat"] != "JSON" || logging["ApplicationLogLevel"] != topology.LambdaApplicationLogLevel || logging["SystemLogLevel"] != topology.LambdaSystemLogLevel {
 					t.Errorf("%s logging %v", fn, logging)
 				}
 				lg, _ := logging["LogGroup"].(map[string]any)

@@ -89,5 +89,11 @@ func NewS3(cfg aws.Config) *s3.Client {
 		if custom {
 			o.UsePathStyle = true
 		}
+		// An endpoint set on cfg after loading (a presigner naming another
+		// address than the one loaded) wins over the loaded configuration's,
+		// which the S3 client would otherwise take again.
+		if cfg.BaseEndpoint != nil {
+			o.BaseEndpoint = cfg.BaseEndpoint
+		}
 	})
 }

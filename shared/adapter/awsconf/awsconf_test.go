@@ -2,10 +2,14 @@ package awsconf_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/awsconf"
@@ -58,4 +62,25 @@ func TestLoadUsesTheFarmsRetryer(t *testing.T) {
 		t.Fatalf("first-retry waits up to %v (errors) and %v (throttles)", longest, longestThrottled)
 	}
 	var _ aws.Retryer = awsconf.NewRetryer()
+}
+
+// A client made from a loaded configuration whose endpoint was changed
+// afterwards (the farm's presigner, naming where builders reach S3) uses
+// the new endpoint, not the one loaded.
+func TestNewS3TakesTheEndpointSetAfterLoading(t *testing.T) {
+	t.Parallel()
+	cfg, err := awsconf.Load(context.Background(), config.WithRegion("us-east-1"), config.WithBaseEndpoint("http://127.0.0.1:4566"),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := cfg.Copy()
+	pc.BaseEndpoint = aws.String("http://127.0.0.1:9999")
+	req, err := s3.NewPresignClient(awsconf.NewS3(pc)).PresignPutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("b"), Key: aws.String("logs/x.log")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(req.URL, "http://127.0.0.1:9999/b/logs/x.log?") {
+		t.Errorf("presigned URL %s does not name the endpoint set after loading", req.URL)
+	}
 }

@@ -9,11 +9,16 @@
 // Old items are known because the Inspector remembers the last item it saw
 // written under each key: that is exact when every writer of a table is
 // counted by the same Inspector (the benchmark's farm process), and an
-// underestimate of index deletes otherwise.
+// underestimate of index deletes otherwise. An UpdateItem is accounted as
+// the item it leaves: the one it returned (ALL_NEW), or its update
+// expression applied to the old item (update.go); a DeleteItem as the old
+// item and its index entries.
 package ddbunits
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 
@@ -76,18 +81,13 @@ func (e *Estimator) Inspect(service, operation string, in, out any, err error) a
 	case *dynamodb.PutItemInput:
 		u = e.put(aws.ToString(p.TableName), p.Item, err == nil)
 	case *dynamodb.UpdateItemInput:
-		// The farm never updates; the benchmark's floor updates small items in
-		// tables without indexes. Size from the returned item when asked for.
-		u.Resource = aws.ToString(p.TableName)
-		size := 0
-		if o, ok := out.(*dynamodb.UpdateItemOutput); ok && o.Attributes != nil {
-			size = ItemSize(o.Attributes)
+		var returned map[string]types.AttributeValue
+		if o, ok := out.(*dynamodb.UpdateItemOutput); ok {
+			returned = o.Attributes
 		}
-		u.WriteUnits = units(size, WriteUnitBytes)
-		u.ItemBytes, u.MaxItemBytes = int64(size), int64(size)
+		u = e.update(aws.ToString(p.TableName), p.Key, aws.ToString(p.UpdateExpression), p.ExpressionAttributeNames, p.ExpressionAttributeValues, p.ReturnValues, returned, err == nil)
 	case *dynamodb.DeleteItemInput:
-		u.Resource = aws.ToString(p.TableName)
-		u.WriteUnits = 1
+		u = e.remove(aws.ToString(p.TableName), p.Key, err == nil)
 	case *dynamodb.GetItemInput:
 		u.Resource = aws.ToString(p.TableName)
 		size := 0
@@ -127,16 +127,26 @@ func (e *Estimator) Inspect(service, operation string, in, out any, err error) a
 		u.ReadUnits = readUnits(int(u.ItemBytes), aws.ToBool(p.ConsistentRead))
 	case *dynamodb.TransactWriteItemsInput:
 		for _, it := range p.TransactItems {
-			if it.Put != nil {
-				w := e.put(aws.ToString(it.Put.TableName), it.Put.Item, err == nil)
-				w.WriteUnits *= 2
-				u.Resource = w.Resource
-				u.WriteUnits += w.WriteUnits
-				u.ItemBytes += w.ItemBytes
-				u.MaxItemBytes = max(u.MaxItemBytes, w.MaxItemBytes)
-			} else {
-				u.WriteUnits += 2
+			var w awscalls.Usage
+			switch {
+			case it.Put != nil:
+				w = e.put(aws.ToString(it.Put.TableName), it.Put.Item, err == nil)
+			case it.Update != nil:
+				up := it.Update
+				w = e.update(aws.ToString(up.TableName), up.Key, aws.ToString(up.UpdateExpression), up.ExpressionAttributeNames, up.ExpressionAttributeValues, "", nil, err == nil)
+			case it.Delete != nil:
+				w = e.remove(aws.ToString(it.Delete.TableName), it.Delete.Key, err == nil)
+			default: // a condition check costs a write unit
+				w = awscalls.Usage{WriteUnits: 1}
 			}
+			// A transactional write costs double.
+			w.WriteUnits *= 2
+			if w.Resource != "" {
+				u.Resource = w.Resource
+			}
+			u.WriteUnits += w.WriteUnits
+			u.ItemBytes += w.ItemBytes
+			u.MaxItemBytes = max(u.MaxItemBytes, w.MaxItemBytes)
 		}
 		if len(p.TransactItems) > 1 {
 			u.Resource = "transaction"
@@ -155,23 +165,64 @@ func (e *Estimator) Inspect(service, operation string, in, out any, err error) a
 	return u
 }
 
-// put accounts one item write: the base item (the larger of old and new)
-// and each index entry put or deleted. A refused write (condition failed)
-// still costs the base units and changes no index.
+// put accounts a PutItem of item.
 func (e *Estimator) put(table string, item map[string]types.AttributeValue, ok bool) awscalls.Usage {
-	size := ItemSize(item)
-	u := awscalls.Usage{Resource: table, ItemBytes: int64(size), MaxItemBytes: int64(size)}
 	t, known := e.tables[table]
-	var old map[string]types.AttributeValue
-	if known {
-		e.mu.Lock()
-		k := table + "\x00" + keyString(item, t.Key)
-		old = e.last[k]
-		if ok {
-			e.last[k] = item
-		}
-		e.mu.Unlock()
+	if !known {
+		size := ItemSize(item)
+		return awscalls.Usage{Resource: table, ItemBytes: int64(size), MaxItemBytes: int64(size), WriteUnits: units(size, WriteUnitBytes)}
 	}
+	return e.write(t, keyString(item, t.Key), func(map[string]types.AttributeValue) map[string]types.AttributeValue { return item }, ok)
+}
+
+// update accounts an UpdateItem: the item it leaves is the one returned
+// (ALL_NEW) or the expression applied to the last item seen under the key
+// (or, ALL_OLD, to the one returned).
+func (e *Estimator) update(table string, key map[string]types.AttributeValue, expr string, names map[string]string, values map[string]types.AttributeValue,
+	rv types.ReturnValue, returned map[string]types.AttributeValue, ok bool) awscalls.Usage {
+	t, known := e.tables[table]
+	if !known {
+		t = Table{Name: table, Key: slices.Sorted(maps.Keys(key))}
+	}
+	return e.write(t, keyString(key, t.Key), func(old map[string]types.AttributeValue) map[string]types.AttributeValue {
+		switch {
+		case rv == types.ReturnValueAllNew && returned != nil:
+			return returned
+		case rv == types.ReturnValueAllOld && returned != nil:
+			old = returned
+		}
+		return applyUpdate(old, key, expr, names, values)
+	}, ok)
+}
+
+// remove accounts a DeleteItem.
+func (e *Estimator) remove(table string, key map[string]types.AttributeValue, ok bool) awscalls.Usage {
+	t, known := e.tables[table]
+	if !known {
+		t = Table{Name: table, Key: slices.Sorted(maps.Keys(key))}
+	}
+	return e.write(t, keyString(key, t.Key), func(map[string]types.AttributeValue) map[string]types.AttributeValue { return nil }, ok)
+}
+
+// write accounts one item write to t under key k: the base item (the
+// larger of old and new) and each index entry put or deleted. next makes
+// the new item from the old one (nil: deleted). A refused write (condition
+// failed) still costs the base units and changes nothing.
+func (e *Estimator) write(t Table, k string, next func(old map[string]types.AttributeValue) map[string]types.AttributeValue, ok bool) awscalls.Usage {
+	e.mu.Lock()
+	lk := t.Name + "\x00" + k
+	old := e.last[lk]
+	item := next(old)
+	if ok {
+		if item == nil {
+			delete(e.last, lk)
+		} else {
+			e.last[lk] = item
+		}
+	}
+	e.mu.Unlock()
+	size := ItemSize(item)
+	u := awscalls.Usage{Resource: t.Name, ItemBytes: int64(size), MaxItemBytes: int64(size)}
 	u.WriteUnits = units(max(size, ItemSize(old)), WriteUnitBytes)
 	if !ok {
 		return u

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/buildfarm/buildfarm/shared/testkit/awscalls"
 	"github.com/buildfarm/buildfarm/shared/testkit/awscalls/ddbunits"
 )
 
@@ -109,5 +110,55 @@ func TestReadUnits(t *testing.T) {
 	miss := e.Inspect("DynamoDB", "GetItem", &dynamodb.GetItemInput{TableName: aws.String("t")}, &dynamodb.GetItemOutput{}, nil)
 	if miss.ReadUnits != 0.5 {
 		t.Errorf("a miss still costs the minimum: %+v", miss)
+	}
+}
+
+// An UpdateItem is accounted as the item it leaves: the expression applied
+// to the last item written under its key, or the item returned (ALL_NEW).
+func TestUpdateItemUnits(t *testing.T) {
+	e := ddbunits.New(ddbunits.Table{Name: "jobs", Key: []string{"id"}, Indexes: map[string][]string{
+		"by-queue": {"queue_pool", "queue_rank"},
+	}, KeysOnly: map[string]bool{"by-queue": true}})
+	key := map[string]types.AttributeValue{"id": s("J1")}
+	update := func(expr string, names map[string]string, values map[string]types.AttributeValue, rv types.ReturnValue, out map[string]types.AttributeValue, err error) awscalls.Usage {
+		return e.Inspect("DynamoDB", "UpdateItem", &dynamodb.UpdateItemInput{
+			TableName: aws.String("jobs"), Key: key, UpdateExpression: aws.String(expr),
+			ExpressionAttributeNames: names, ExpressionAttributeValues: values, ReturnValues: rv,
+		}, &dynamodb.UpdateItemOutput{Attributes: out}, err)
+	}
+	e.Inspect("DynamoDB", "PutItem", &dynamodb.PutItemInput{TableName: aws.String("jobs"), Item: map[string]types.AttributeValue{
+		"id": s("J1"), "status": s("queued"), "queue_pool": s("default"), "queue_rank": s("r1"),
+		"history": &types.AttributeValueMemberL{Value: []types.AttributeValue{s("queued")}},
+	}}, &dynamodb.PutItemOutput{}, nil)
+
+	// The claim: status set, the queue keys removed (the index entry is
+	// deleted), an event appended to the embedded history.
+	claim := update("SET #s = :r, #h = list_append(#h, :e) REMOVE queue_pool, queue_rank",
+		map[string]string{"#s": "status", "#h": "history"},
+		map[string]types.AttributeValue{":r": s("running"), ":e": &types.AttributeValueMemberL{Value: []types.AttributeValue{s("running")}}}, "", nil, nil)
+	if claim.WriteUnits != 1+1 {
+		t.Errorf("claim: %v WRU, want 2 (the item and the index entry deleted)", claim.WriteUnits)
+	}
+	// Names and values: id 2+2, status 6+7, history 7+(3 + 1+6 + 1+7).
+	if claim.ItemBytes != 4+13+25 {
+		t.Errorf("claim leaves a %d-byte item", claim.ItemBytes)
+	}
+	// A refused update costs the item's units and changes nothing.
+	if u := update("SET queue_pool = :p, queue_rank = :k", nil, map[string]types.AttributeValue{":p": s("default"), ":k": s("r2")}, "", nil, errors.New("ConditionalCheckFailed")); u.WriteUnits != 1 {
+		t.Errorf("refused: %v WRU, want 1", u.WriteUnits)
+	}
+	// Back in the queue: the index entry is put again.
+	if u := update("SET queue_pool = :p, queue_rank = if_not_exists(queue_rank, :k)", nil, map[string]types.AttributeValue{":p": s("default"), ":k": s("r2")}, "", nil, nil); u.WriteUnits != 2 {
+		t.Errorf("requeue: %v WRU, want 2", u.WriteUnits)
+	}
+	// The item returned (ALL_NEW) is what is left, whatever the expression:
+	// a big item costs a unit per started KB.
+	big := map[string]types.AttributeValue{"id": s("J1"), "status": s("succeeded"), "log": s(strings.Repeat("x", 2100))}
+	if u := update("SET #l = :l REMOVE queue_pool, queue_rank", map[string]string{"#l": "log"}, map[string]types.AttributeValue{":l": s("...")}, types.ReturnValueAllNew, big, nil); u.WriteUnits != 3+1 {
+		t.Errorf("completion with a 2 KB log: %v WRU, want 4 (3 KB item, the index entry deleted)", u.WriteUnits)
+	}
+	// A delete costs the old item's units and its index entries.
+	if u := e.Inspect("DynamoDB", "DeleteItem", &dynamodb.DeleteItemInput{TableName: aws.String("jobs"), Key: key}, &dynamodb.DeleteItemOutput{}, nil); u.WriteUnits != 3 {
+		t.Errorf("delete of a 2 KB item outside the queue: %v WRU, want 3", u.WriteUnits)
 	}
 }
