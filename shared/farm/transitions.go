@@ -21,6 +21,7 @@ func (j *Job) next(to JobStatus, actor, detail string, now time.Time) (*Job, *Jo
 	n.Status = to
 	n.Version = j.Version + 1
 	ev := &JobEvent{JobID: j.ID, Seq: SeqFor(n.Version), At: now.UTC().Truncate(time.Millisecond), From: j.Status, To: to, Actor: actor, Detail: detail}
+	n.Record(ev)
 	if to.Terminal() {
 		n.FinishedAt = TimePtr(now)
 		if n.StartedAt != nil {
@@ -317,6 +318,7 @@ func (j *Job) PinScore(score int64, actor string, now time.Time) (*Job, *JobEven
 	n := j.Touched()
 	n.Score, n.ScorePinned = score, true
 	ev := &JobEvent{JobID: j.ID, Seq: SeqFor(n.Version), At: now.UTC().Truncate(time.Millisecond), From: j.Status, To: j.Status, Actor: actor, Detail: fmt.Sprintf("score pinned to %d (was %d)", score, j.Score)}
+	n.Record(ev)
 	return n, ev, nil
 }
 
