@@ -65,7 +65,9 @@ func TestStateAndHistoryAreOneWrite(t *testing.T) {
 		func(j *farm.Job, at time.Time) (*farm.Job, *farm.JobEvent, error) {
 			return j, &farm.JobEvent{JobID: j.ID, Seq: farm.SeqFor(1), At: at, To: farm.StatusQueued, Actor: "alice"}, nil
 		},
-		func(j *farm.Job, at time.Time) (*farm.Job, *farm.JobEvent, error) { return j.Claim("b1", "tok", at, time.Minute) },
+		func(j *farm.Job, at time.Time) (*farm.Job, *farm.JobEvent, error) {
+			return j.Claim("b1", "tok", at, time.Minute)
+		},
 		func(j *farm.Job, at time.Time) (*farm.Job, *farm.JobEvent, error) {
 			return j.Complete("b1", farm.Completion{ClaimToken: "tok", Result: farm.StatusSucceeded}, at)
 		},

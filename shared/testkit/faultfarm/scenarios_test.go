@@ -71,9 +71,9 @@ func TestOutagesAreAnswered503AndTheFarmRecovers(t *testing.T) {
 	// An outage that begins between two writes of one use case leaves the
 	// second undone (now and then, not in every run).
 	checkPromises(t, res, map[string]string{
-		farmcheck.PromiseClaimRuns:  "intermittent: a claim written just before a DynamoDB outage, whose slot write and undo then fail, waits for its lease with no builder",
-		farmcheck.PromiseBuilders:   "intermittent: the builder of such a stranded claim is blamed when its lease expires",
-		farmcheck.PromiseClaim:      "intermittent: a completion whose slot release fails in the outage leaves the builder's record full, and its next claim is answered 409 slots busy until a heartbeat prunes it",
+		farmcheck.PromiseClaimRuns: "intermittent: a claim written just before a DynamoDB outage, whose slot write and undo then fail, waits for its lease with no builder",
+		farmcheck.PromiseBuilders:  "intermittent: the builder of such a stranded claim is blamed when its lease expires",
+		farmcheck.PromiseClaim:     "intermittent: a completion whose slot release fails in the outage leaves the builder's record full, and its next claim is answered 409 slots busy until a heartbeat prunes it",
 	})
 }
 

@@ -110,13 +110,17 @@ func RunOwnWriteContract(t *testing.T, newStore NewStore) {
 		j := rawJob(newIDs(1)[0], farm.StatusQueued, "default", 1)
 		create(t, s, j)
 		steps := []func(*farm.Job, time.Time) (*farm.Job, *farm.JobEvent, error){
-			func(j *farm.Job, now time.Time) (*farm.Job, *farm.JobEvent, error) { return j.Claim("b1", "t1", now, lease) },
+			func(j *farm.Job, now time.Time) (*farm.Job, *farm.JobEvent, error) {
+				return j.Claim("b1", "t1", now, lease)
+			},
 			func(j *farm.Job, now time.Time) (*farm.Job, *farm.JobEvent, error) { return j.Cancel("admin", now) },
 			func(j *farm.Job, now time.Time) (*farm.Job, *farm.JobEvent, error) {
 				return j.Complete("b1", farm.Completion{ClaimToken: "t1", Result: farm.StatusCancelled}, now)
 			},
 			func(j *farm.Job, now time.Time) (*farm.Job, *farm.JobEvent, error) { return j.Retry("admin", now) },
-			func(j *farm.Job, now time.Time) (*farm.Job, *farm.JobEvent, error) { return j.PinScore(7, "admin", now) },
+			func(j *farm.Job, now time.Time) (*farm.Job, *farm.JobEvent, error) {
+				return j.PinScore(7, "admin", now)
+			},
 		}
 		for i, step := range steps {
 			cur, err := s.GetJob(ctx, j.ID)
