@@ -5,8 +5,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
-
-	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 )
 
 // These tests call the CDK assertions library through jsii, so they must not
@@ -49,13 +47,6 @@ func TestTemplateAssertions(t *testing.T) {
 			"GlobalSecondaryIndexes": assertions.Match_AnyValue(),
 			"StreamSpecification":    map[string]any{"StreamViewType": "NEW_AND_OLD_IMAGES"},
 		}, jsii.Number(1))
-	})
-	check(t, "job events TTL", func() {
-		jobEvents, _ := dynamostore.Schema(top, top.JobEvents)
-		tpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), &map[string]any{
-			"TableName":               top.JobEvents.Name,
-			"TimeToLiveSpecification": map[string]any{"AttributeName": jobEvents.TTLAttribute, "Enabled": true},
-		})
 	})
 	check(t, "every table PITR + SSE", func() {
 		tpl.AllResourcesProperties(jsii.String("AWS::DynamoDB::Table"), assertions.Match_ObjectLike(&map[string]any{

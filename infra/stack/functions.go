@@ -171,7 +171,7 @@ func (f *Farm) grantAPI() {
 
 func (f *Farm) grantIngest() {
 	fn, top := f.Functions[FnIngest], f.Topology
-	f.grantTables(fn, top.Jobs.ID, top.JobEvents.ID, top.Idempotency.ID)
+	f.grantTables(fn, top.Jobs.ID, top.Idempotency.ID)
 	f.grantPoolDoorbells(fn)
 	f.grantObjects(fn, "s3:GetObject", top.Bucket.IncomingPrefix)
 	fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(f.Queues[top.IngestQueue.ID], &awslambdaeventsources.SqsEventSourceProps{
@@ -207,7 +207,7 @@ func (f *Farm) grantDispatch() {
 
 func (f *Farm) grantReaper() {
 	fn, top := f.Functions[FnReaper], f.Topology
-	f.grantTables(fn, top.Jobs.ID, top.JobEvents.ID, top.JobDependents.ID, top.Builders.ID, top.Resources.ID, top.ResourcePools.ID, top.Idempotency.ID)
+	f.grantTables(fn, top.Jobs.ID, top.JobDependents.ID, top.Builders.ID, top.Resources.ID, top.ResourcePools.ID, top.Idempotency.ID)
 	f.grantPoolDoorbells(fn)
 	timers := f.Queues[top.LeaseTimerQueue.ID]
 	timers.GrantSendMessages(fn)

@@ -200,15 +200,15 @@ func TestFunctionGrants(t *testing.T) {
 			getVersion: obj("artifacts/"),
 		},
 		FnIngest: {
-			tables: tables("Jobs", "JobEvents", "Idempotency"), send: queues(pools...),
+			tables: tables("Jobs", "Idempotency"), send: queues(pools...),
 			receive: queues("queue:" + top.IngestQueue.ID), get: obj("incoming/"), list: true,
 		},
 		FnDispatch: {
 			// Exactly dispatch.TableAccess: TestDispatchGrantsAreItsRecordsNeeds.
-			tables: tables("Jobs", "JobEvents", "JobDependents", "Resources"), send: queues(append(pools, "dispatchFailures")...), stream: true,
+			tables: tables("Jobs", "JobDependents", "Resources"), send: queues(append(pools, "dispatchFailures")...), stream: true,
 		},
 		FnReaper: {
-			tables: tables("Jobs", "JobEvents", "JobDependents", "Builders", "Resources", "ResourcePools", "Idempotency"),
+			tables: tables("Jobs", "JobDependents", "Builders", "Resources", "ResourcePools", "Idempotency"),
 			send:   queues(append(pools, timers)...), receive: queues(timers),
 		},
 	}

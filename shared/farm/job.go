@@ -66,6 +66,11 @@ type Job struct {
 	QueuePosition *int `json:"queue_position,omitempty"`
 	// Version increases by one with every write; writes are conditional on it.
 	Version int64 `json:"version"`
+	// History is the job's history, oldest first, kept in the job's own
+	// record: a state change and its event are one write, never apart.
+	// Every transition appends its event here (GET /v1/jobs/{id}/events
+	// shows it; the job's JSON does not).
+	History []JobEvent `json:"-"`
 }
 
 // Artifact is a file a builder uploaded for a job, in one run of it.
@@ -137,6 +142,22 @@ type JobEvent struct {
 	ExpiresAt time.Time `json:"-"`
 }
 
+// Record appends ev to the job's history (once: an event already there,
+// the same sequence, is not appended again) and returns the job.
+func (j *Job) Record(ev *JobEvent) *Job {
+	if ev == nil {
+		return j
+	}
+	if n := len(j.History); n > 0 && j.History[n-1].Seq == ev.Seq {
+		return j
+	}
+	e := *ev
+	// An event lives as long as the job that keeps it.
+	e.JobID, e.ExpiresAt = j.ID, time.Time{}
+	j.History = append(j.History, e)
+	return j
+}
+
 // Clone returns a deep copy, so a transition can be computed without touching
 // the stored original.
 func (j *Job) Clone() *Job {
@@ -147,6 +168,7 @@ func (j *Job) Clone() *Job {
 	c.Payload = append(json.RawMessage(nil), j.Payload...)
 	c.Artifacts = append([]Artifact(nil), j.Artifacts...)
 	c.DependsOn = append([]string(nil), j.DependsOn...)
+	c.History = append([]JobEvent(nil), j.History...)
 	c.QueuedAt = cloneTime(j.QueuedAt)
 	c.StartedAt = cloneTime(j.StartedAt)
 	c.FinishedAt = cloneTime(j.FinishedAt)

@@ -21,6 +21,7 @@ func (j *Job) next(to JobStatus, actor, detail string, now time.Time) (*Job, *Jo
 	n.Status = to
 	n.Version = j.Version + 1
 	ev := &JobEvent{JobID: j.ID, Seq: SeqFor(n.Version), At: now.UTC().Truncate(time.Millisecond), From: j.Status, To: to, Actor: actor, Detail: detail}
+	n.Record(ev)
 	if to.Terminal() {
 		n.FinishedAt = TimePtr(now)
 		if n.StartedAt != nil {
@@ -165,6 +166,10 @@ func (j *Job) Complete(builder string, c Completion, now time.Time) (*Job, *JobE
 	n.Result = string(c.Result)
 	n.Error = c.Error
 	n.ExitCode = c.ExitCode
+	// The finished job keeps the token of the claim that finished it (it
+	// fences nothing any more: only an active job's token does), so that
+	// the builder's retry of this completion is recognised (Recorded).
+	n.ClaimToken = c.ClaimToken
 	if c.Artifacts != nil {
 		n.Artifacts = mergeArtifacts(j.Artifacts, j.Run, c.Artifacts)
 	}
@@ -173,6 +178,15 @@ func (j *Job) Complete(builder string, c Completion, now time.Time) (*Job, *JobE
 	}
 	n.LogTail = boundTail(j.LogTail+c.LogAppend, MaxLogTail)
 	return n, ev, nil
+}
+
+// Recorded reports whether the job already holds completion c by builder:
+// the builder's retry of a completion whose answer it never got (a lost
+// connection, the API's timeout) finds its own result and is answered
+// with it, not with a conflict.
+func (j *Job) Recorded(builder string, c Completion) bool {
+	return j.Status.Terminal() && j.Builder == builder && c.ClaimToken != "" && j.ClaimToken == c.ClaimToken &&
+		j.Result == string(c.Result) && j.Error == c.Error
 }
 
 // Cancel asks for a job to stop: a job not yet running is cancelled at once, a
@@ -317,6 +331,7 @@ func (j *Job) PinScore(score int64, actor string, now time.Time) (*Job, *JobEven
 	n := j.Touched()
 	n.Score, n.ScorePinned = score, true
 	ev := &JobEvent{JobID: j.ID, Seq: SeqFor(n.Version), At: now.UTC().Truncate(time.Millisecond), From: j.Status, To: j.Status, Actor: actor, Detail: fmt.Sprintf("score pinned to %d (was %d)", score, j.Score)}
+	n.Record(ev)
 	return n, ev, nil
 }
 

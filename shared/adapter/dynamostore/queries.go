@@ -340,32 +340,13 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// JobEvents reads a job's history, oldest first.
+// JobEvents reads a job's history, oldest first: from the job's own item.
 func (s *Store) JobEvents(ctx context.Context, id string) ([]farm.JobEvent, error) {
-	in, err := keyQuery(s.top.JobEvents.Name, "", expression.Key("job_id").Equal(expression.Value(id)), nil)
+	j, err := s.GetJob(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	in.ConsistentRead = aws.Bool(true)
-	evs, err := query(ctx, s, in, 0, func(item map[string]types.AttributeValue) (farm.JobEvent, error) {
-		var rec eventRecord
-		if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
-			return farm.JobEvent{}, err
-		}
-		return rec.event()
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(evs) == 0 {
-		if _, err := s.GetJob(ctx, id); err != nil {
-			return nil, err
-		}
-	}
-	if evs == nil {
-		evs = []farm.JobEvent{}
-	}
-	return evs, nil
+	return append([]farm.JobEvent{}, j.History...), nil
 }
 
 // ListBuilders scans the (small) builders table, sorted by name.

@@ -102,6 +102,10 @@ type jobRecord struct {
 	FollowOnsCreated bool             `dynamodbav:"follow_ons_created,omitempty"`
 	CancelRequested  bool             `dynamodbav:"cancel_requested,omitempty"`
 	Version          int64            `dynamodbav:"version"`
+	// History is the job's history in the job's own item (one write with
+	// the state it records), in short attribute names: it is most of what
+	// a job's item grows by.
+	History []historyRecord `dynamodbav:"history,omitempty"`
 
 	// The queue entry: present only while the job is queued (dispatch
 	// index) or holds a lease (reaper indexes), so those indexes are sparse.
@@ -154,6 +158,9 @@ func toJobRecord(j *farm.Job) jobRecord {
 	for _, a := range j.Artifacts {
 		r.Artifacts = append(r.Artifacts, artifactRecord(a))
 	}
+	for _, e := range j.History {
+		r.History = append(r.History, toHistoryRecord(e))
+	}
 	if j.Status == farm.StatusQueued {
 		r.QueuePool, r.QueueRank = j.Pool, queueRank(j.Score, j.ID)
 	}
@@ -181,6 +188,13 @@ func (r jobRecord) job() (*farm.Job, error) {
 	}
 	for _, a := range r.Artifacts {
 		j.Artifacts = append(j.Artifacts, farm.Artifact(a))
+	}
+	for _, h := range r.History {
+		e, err := h.event(r.ID)
+		if err != nil {
+			return nil, fmt.Errorf("job %s: %w", r.ID, err)
+		}
+		j.History = append(j.History, e)
 	}
 	var err error
 	for _, f := range []struct {
@@ -216,32 +230,23 @@ func emptyIfNil(s []string) []string {
 	return s
 }
 
-type eventRecord struct {
-	JobID     string `dynamodbav:"job_id"`
-	Seq       string `dynamodbav:"seq"`
-	At        string `dynamodbav:"at"`
-	From      string `dynamodbav:"from,omitempty"`
-	To        string `dynamodbav:"to"`
-	Actor     string `dynamodbav:"actor"`
-	Detail    string `dynamodbav:"detail,omitempty"`
-	ExpiresAt int64  `dynamodbav:"expires_at,omitempty"` // TTL, epoch seconds
+// historyRecord is one event of a job's history as its item keeps it.
+type historyRecord struct {
+	Seq    string `dynamodbav:"s"`
+	At     string `dynamodbav:"t"`
+	From   string `dynamodbav:"f,omitempty"`
+	To     string `dynamodbav:"o"`
+	Actor  string `dynamodbav:"a"`
+	Detail string `dynamodbav:"d,omitempty"`
 }
 
-func toEventRecord(e *farm.JobEvent) eventRecord {
-	r := eventRecord{JobID: e.JobID, Seq: e.Seq, At: fmtTime(e.At), From: string(e.From), To: string(e.To), Actor: e.Actor, Detail: e.Detail}
-	if !e.ExpiresAt.IsZero() {
-		r.ExpiresAt = e.ExpiresAt.Unix()
-	}
-	return r
+func toHistoryRecord(e farm.JobEvent) historyRecord {
+	return historyRecord{Seq: e.Seq, At: fmtTime(e.At), From: string(e.From), To: string(e.To), Actor: e.Actor, Detail: e.Detail}
 }
 
-func (r eventRecord) event() (farm.JobEvent, error) {
+func (r historyRecord) event(jobID string) (farm.JobEvent, error) {
 	at, err := parseTime(r.At)
-	e := farm.JobEvent{JobID: r.JobID, Seq: r.Seq, At: at, From: farm.JobStatus(r.From), To: farm.JobStatus(r.To), Actor: r.Actor, Detail: r.Detail}
-	if r.ExpiresAt != 0 {
-		e.ExpiresAt = time.Unix(r.ExpiresAt, 0).UTC()
-	}
-	return e, err
+	return farm.JobEvent{JobID: jobID, Seq: r.Seq, At: at, From: farm.JobStatus(r.From), To: farm.JobStatus(r.To), Actor: r.Actor, Detail: r.Detail}, err
 }
 
 type idempotencyRecord struct {

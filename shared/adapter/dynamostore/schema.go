@@ -112,7 +112,6 @@ func JobIndexes() []Index {
 func Tables(top *topology.Topology) []Table {
 	return []Table{
 		{Table: top.Jobs, Partition: s("id"), Stream: true, Indexes: JobIndexes()},
-		{Table: top.JobEvents, Partition: s("job_id"), Sort: sk("seq"), TTLAttribute: "expires_at"},
 		{Table: top.Builders, Partition: s("name")},
 		{Table: top.Tokens, Partition: s("token_hash"), TTLAttribute: "expires_at",
 			Indexes: []Index{{Name: IndexTokenID, Partition: s("token_shard"), Sort: sk("id"), Projection: ProjectAll}}},

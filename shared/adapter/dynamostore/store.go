@@ -57,28 +57,26 @@ type put struct {
 	// idempotency marks the idempotency record, whose failed condition means
 	// "key taken" rather than "lost a race".
 	idempotency bool
+	// job is the job write this put makes, when it is one: a failed
+	// condition is checked for the write itself already applied.
+	job *store.JobWrite
 }
 
-// Commit writes the transaction's state items all or nothing (one item:
-// a conditional PutItem; more: one TransactWriteItems), then appends the
-// history events.
+// Commit writes the transaction's items all or nothing (one item: a
+// conditional PutItem; more: one TransactWriteItems). A job's history
+// events are part of its item.
 func (s *Store) Commit(ctx context.Context, tx store.Tx) error {
-	puts, events, err := s.puts(tx)
+	for _, w := range tx.Jobs {
+		w.Next.Record(w.Event)
+	}
+	puts, err := s.puts(tx)
 	if err != nil {
 		return err
 	}
 	if len(puts) > store.MaxTxItems {
 		return farm.Errorf(farm.EInvalid, "transaction of %d items is over the limit of %d", len(puts), store.MaxTxItems)
 	}
-	if err := s.commitState(ctx, puts); err != nil {
-		return err
-	}
-	for _, ev := range events {
-		if err := s.putOne(ctx, ev); err != nil {
-			return fmt.Errorf("history event after a committed change: %w", err)
-		}
-	}
-	return nil
+	return s.commitState(ctx, puts)
 }
 
 func (s *Store) commitState(ctx context.Context, puts []put) error {
@@ -145,11 +143,19 @@ func (s *Store) putOne(ctx context.Context, p put) error {
 		}
 		in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = e.Condition(), e.Names(), e.Values()
 	}
+	if p.job != nil {
+		// A failed condition answers with the item as stored, in the same
+		// call: enough to recognise the write's own first attempt.
+		in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	}
 	_, err := s.db.PutItem(ctx, in)
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
 		if p.idempotency {
 			return &farm.Error{Code: farm.EConflict, Message: "idempotency key already used", Err: store.ErrIdempotencyKeyTaken}
+		}
+		if p.job != nil && s.isOwnWrite(failed.Item, *p.job) {
+			return nil
 		}
 		return store.LostRace("the item changed since it was read")
 	}
@@ -157,6 +163,20 @@ func (s *Store) putOne(ctx context.Context, p put) error {
 		return unavailable("put", err)
 	}
 	return nil
+}
+
+// isOwnWrite reports whether item, a job as stored when w's condition
+// failed, already holds w (store.IsOwnWrite).
+func (s *Store) isOwnWrite(item map[string]types.AttributeValue, w store.JobWrite) bool {
+	if item == nil {
+		return false
+	}
+	var rec jobRecord
+	if attributevalue.UnmarshalMap(item, &rec) != nil {
+		return false
+	}
+	cur, err := rec.job()
+	return err == nil && store.IsOwnWrite(cur, w)
 }
 
 // unavailable wraps an unexpected DynamoDB failure: logged by the caller,
@@ -192,9 +212,8 @@ func versioned(prev bool, v int64, key string) *expression.ConditionBuilder {
 	return &c
 }
 
-// puts turns a transaction into conditional state writes and the
-// unconditional event writes that follow them.
-func (s *Store) puts(tx store.Tx) (state, events []put, err error) {
+// puts turns a transaction into conditional item writes.
+func (s *Store) puts(tx store.Tx) ([]put, error) {
 	var out []put
 	add := func(table string, rec any, cond *expression.ConditionBuilder, idem bool) error {
 		item, err := attributevalue.MarshalMap(rec)
@@ -205,23 +224,18 @@ func (s *Store) puts(tx store.Tx) (state, events []put, err error) {
 		return nil
 	}
 	t := s.top
-	for _, w := range tx.Jobs {
-		if w.Event == nil {
-			continue
-		}
-		item, err := attributevalue.MarshalMap(toEventRecord(w.Event))
-		if err != nil {
-			return nil, nil, farm.Internal(err)
-		}
-		events = append(events, put{table: t.JobEvents.Name, item: item})
-	}
-	for _, w := range tx.Jobs {
+	for i, w := range tx.Jobs {
 		cond := absent("id")
 		if w.Prev != nil {
 			cond = jobCondition(w.Prev)
 		}
-		if err := add(t.Jobs.Name, toJobRecord(w.Next), cond, false); err != nil {
-			return nil, nil, err
+		next := w.Next.Clone()
+		next.History = w.History()
+		if err := add(t.Jobs.Name, toJobRecord(next), cond, false); err != nil {
+			return nil, err
+		}
+		if tx.Size() == 1 {
+			out[len(out)-1].job = &tx.Jobs[i]
 		}
 	}
 	for _, w := range tx.Builders {
@@ -230,7 +244,7 @@ func (s *Store) puts(tx store.Tx) (state, events []put, err error) {
 			prevVersion = w.Prev.Version
 		}
 		if err := add(t.Builders.Name, toBuilderRecord(w.Next), versioned(w.Prev != nil, prevVersion, "name"), false); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	for _, w := range tx.Pools {
@@ -239,7 +253,7 @@ func (s *Store) puts(tx store.Tx) (state, events []put, err error) {
 			prevVersion = w.Prev.Version
 		}
 		if err := add(t.ResourcePools.Name, toPoolRecord(w.Next), versioned(w.Prev != nil, prevVersion, "name"), false); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	for _, w := range tx.Resources {
@@ -248,12 +262,12 @@ func (s *Store) puts(tx store.Tx) (state, events []put, err error) {
 			prevVersion = w.Prev.Version
 		}
 		if err := add(t.Resources.Name, toResourceRecord(w.Next), versioned(w.Prev != nil, prevVersion, "name"), false); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	for _, tok := range tx.Tokens {
 		if err := add(t.Tokens.Name, toTokenRecord(tok), absent("token_hash"), false); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	for _, w := range tx.Tallies {
@@ -262,12 +276,12 @@ func (s *Store) puts(tx store.Tx) (state, events []put, err error) {
 			prevVersion = w.Prev.Version
 		}
 		if err := add(t.JobDependents.Name, toTallyRecord(w.Next), versioned(w.Prev != nil, prevVersion, "job_id"), false); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	for _, d := range tx.Dependents {
 		if err := add(t.JobDependents.Name, toDependentRecord(d), nil, false); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	if w := tx.Idempotency; w != nil {
@@ -277,10 +291,10 @@ func (s *Store) puts(tx store.Tx) (state, events []put, err error) {
 			c = expression.And(expression.Name("status").Equal(expression.Value(w.Prev.Status)), expression.Name("job_id").Equal(expression.Value(w.Prev.JobID)))
 		}
 		if err := add(t.Idempotency.Name, toIdempotencyRecord(w.Next), &c, w.Prev == nil); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	return out, events, nil
+	return out, nil
 }
 
 // get reads one item with a strongly consistent read into rec; found is false

@@ -20,7 +20,6 @@ import (
 type Store struct {
 	mu          sync.Mutex
 	jobs        map[string]*farm.Job
-	events      map[string][]farm.JobEvent
 	idempotency map[string]*farm.Idempotency
 	builders    map[string]*farm.Builder
 	tokens      map[string]*farm.Token
@@ -37,7 +36,6 @@ var _ store.Store = (*Store)(nil)
 func New() *Store {
 	return &Store{
 		jobs:        map[string]*farm.Job{},
-		events:      map[string][]farm.JobEvent{},
 		idempotency: map[string]*farm.Idempotency{},
 		builders:    map[string]*farm.Builder{},
 		tokens:      map[string]*farm.Token{},
@@ -60,16 +58,21 @@ func (s *Store) Commit(_ context.Context, tx store.Tx) error {
 	if tx.Size() > store.MaxTxItems {
 		return farm.Errorf(farm.EInvalid, "transaction of %d items is over the limit of %d", tx.Size(), store.MaxTxItems)
 	}
+	for _, w := range tx.Jobs {
+		w.Next.Record(w.Event)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check(tx); err != nil {
+		if s.ownWrite(tx) {
+			return nil
+		}
 		return err
 	}
 	for _, w := range tx.Jobs {
-		s.jobs[w.Next.ID] = w.Next.Clone()
-		if w.Event != nil {
-			s.events[w.Next.ID] = append(s.events[w.Next.ID], *w.Event)
-		}
+		j := w.Next.Clone()
+		j.History = w.History()
+		s.jobs[w.Next.ID] = j
 	}
 	for _, w := range tx.Builders {
 		s.builders[w.Next.Name] = w.Next.Clone()
@@ -98,6 +101,12 @@ func (s *Store) Commit(_ context.Context, tx store.Tx) error {
 		s.idempotency[c.Key] = &c
 	}
 	return nil
+}
+
+// ownWrite reports whether a failed transaction of one job write is that
+// write already applied (store.IsOwnWrite).
+func (s *Store) ownWrite(tx store.Tx) bool {
+	return tx.Size() == 1 && len(tx.Jobs) == 1 && store.IsOwnWrite(s.jobs[tx.Jobs[0].Next.ID], tx.Jobs[0])
 }
 
 func (s *Store) check(tx store.Tx) error {
@@ -337,10 +346,11 @@ func (s *Store) OverdueJobs(_ context.Context, now time.Time, limit int) ([]stri
 func (s *Store) JobEvents(_ context.Context, id string) ([]farm.JobEvent, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.jobs[id] == nil {
+	j := s.jobs[id]
+	if j == nil {
 		return nil, farm.Errorf(farm.ENotFound, "job %s not found", id)
 	}
-	return slices.Clone(s.events[id]), nil
+	return append([]farm.JobEvent{}, j.History...), nil
 }
 
 // GetIdempotency returns a live idempotency record.

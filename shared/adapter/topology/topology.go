@@ -46,10 +46,10 @@ type Topology struct {
 	Prefix string
 	Pools  []string
 
-	Jobs      Table
-	JobEvents Table
-	Builders  Table
-	Tokens    Table
+	// Jobs keeps each job with its history (embedded in its item).
+	Jobs     Table
+	Builders Table
+	Tokens   Table
 	// JobDependents holds one item per dependency edge (job_id: the job
 	// depended on, dependent_id: the job waiting for it), so that a job's
 	// dependents never grow its own item.
@@ -102,7 +102,6 @@ func New(prefix string, pools []string) (*Topology, error) {
 		Prefix:        prefix,
 		Pools:         pools,
 		Jobs:          Table{ID: "Jobs", Name: n("jobs")},
-		JobEvents:     Table{ID: "JobEvents", Name: n("job-events")},
 		Builders:      Table{ID: "Builders", Name: n("builders")},
 		Tokens:        Table{ID: "Tokens", Name: n("tokens")},
 		JobDependents: Table{ID: "JobDependents", Name: n("job-dependents")},
@@ -154,7 +153,7 @@ func logicalSuffix(pool string) string {
 
 // Tables lists every table.
 func (t *Topology) Tables() []Table {
-	return []Table{t.Jobs, t.JobEvents, t.Builders, t.Tokens, t.JobDependents, t.Idempotency, t.ResourcePools, t.Resources, t.Fleet}
+	return []Table{t.Jobs, t.Builders, t.Tokens, t.JobDependents, t.Idempotency, t.ResourcePools, t.Resources, t.Fleet}
 }
 
 // Queues lists every queue (each with its DLQ).

@@ -69,6 +69,9 @@ func (s *Service) Complete(ctx context.Context, by farm.Principal, id string, r 
 	if err := checkArtifactRefs(r.Artifacts); err != nil {
 		return nil, err
 	}
+	if done, ok := s.recorded(by, job, r); ok {
+		return s.registry.AsSeenBy(by, done), nil
+	}
 	builder, err := claimHolder(by, job, r.ClaimToken)
 	if err != nil {
 		return nil, err
@@ -93,6 +96,17 @@ func (s *Service) Complete(ctx context.Context, by farm.Principal, id string, r 
 	return s.registry.AsSeenBy(by, done), nil
 }
 
+// recorded returns the job when it already holds the result r reports, by
+// the builder by acts as: a retried completion whose first answer was lost.
+func (s *Service) recorded(by farm.Principal, job *farm.Job, r Report) (*farm.Job, bool) {
+	builder := by.Builder
+	if by.Role == farm.RoleAdmin {
+		builder = job.Builder
+	}
+	c := farm.Completion{ClaimToken: r.ClaimToken, Result: farm.JobStatus(r.Result), Error: truncate(r.Error, MaxErrorText)}
+	return job, builder != "" && job.Recorded(builder, c)
+}
+
 // Record records builder's result for a job it holds, fenced by the claim
 // token: a stale or foreign token is a conflict and changes nothing. Then
 // the builder's slot is freed.
@@ -106,6 +120,10 @@ func (s *Service) Record(ctx context.Context, builder, id string, c farm.Complet
 		}
 		if job.Builder != builder && job.Status.Active() {
 			return farm.Errorf(farm.EConflict, "job %s is held by another builder", id)
+		}
+		if job.Recorded(builder, c) {
+			done = job // recorded already: this is a retry
+			return nil
 		}
 		next, ev, err := job.Complete(builder, c, now)
 		if err != nil {

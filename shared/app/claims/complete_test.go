@@ -186,3 +186,29 @@ func TestHandBack(t *testing.T) {
 		t.Fatalf("b2 claimed %s", c.Job.ID)
 	}
 }
+
+// A builder that sends its completion again (the first answer was lost)
+// finds its own result: the same answer, not a conflict, and nothing
+// written twice. A different result for the same claim is still refused.
+func TestACompletionSentAgainFindsItsOwnResult(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.register(t, "b1", 1)
+	j := f.script(t, 0)
+	token := f.claim(t, "b1").Job.ClaimToken
+	r := claims.Report{ClaimToken: token, Result: "failed", Error: "exit status 3"}
+	first, err := f.Complete(ctx, builder("b1"), j.ID, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.Complete(ctx, builder("b1"), j.ID, r)
+	if err != nil || again.Status != farm.StatusFailed || again.Version != first.Version {
+		t.Fatalf("the retried completion: %+v, %v", again, err)
+	}
+	if _, err := f.Complete(ctx, builder("b1"), j.ID, claims.Report{ClaimToken: token, Result: "succeeded"}); !farm.IsCode(err, farm.EConflict) {
+		t.Fatalf("another result for the finished claim: %v, want a conflict", err)
+	}
+	if _, err := f.Complete(ctx, builder("b1"), j.ID, claims.Report{ClaimToken: "other", Result: "failed", Error: "exit status 3"}); !farm.IsCode(err, farm.EConflict) {
+		t.Fatalf("the result under another token: %v, want a conflict", err)
+	}
+}

@@ -14,8 +14,8 @@ type JobStore interface {
 }
 
 // JobWriter writes job transitions the way every service does: one
-// conditional write of the job as read, with its history event, which
-// expires with the policy's EventTTL.
+// conditional write of the job as read, its history event in the same
+// item.
 type JobWriter struct {
 	Store  JobStore
 	Policy farm.Policy
@@ -33,9 +33,7 @@ func (w JobWriter) Now() time.Time {
 
 // Write commits one job transition with its event (nil: none).
 func (w JobWriter) Write(ctx context.Context, prev, next *farm.Job, ev *farm.JobEvent) error {
-	if ev != nil {
-		ev.ExpiresAt = w.Policy.EventExpiry(ev.At)
-	}
+	next.Record(ev)
 	return w.Store.Commit(ctx, Tx{Jobs: []JobWrite{{Prev: prev, Next: next, Event: ev}}})
 }
 

@@ -43,7 +43,8 @@ type Store interface {
 	// OverdueJobs lists the ids of running or cancelling jobs whose own
 	// timeout passed before now.
 	OverdueJobs(ctx context.Context, now time.Time, limit int) ([]string, error)
-	// JobEvents lists a job's history, oldest first.
+	// JobEvents lists a job's history, oldest first (read from the job's
+	// own item, where every transition's event is written with it).
 	JobEvents(ctx context.Context, id string) ([]farm.JobEvent, error)
 	// RecentStarts lists the time to start (TimeToStartSeconds) of up to
 	// limit jobs of pool whose current or last run started at or after
@@ -82,9 +83,15 @@ type Store interface {
 
 // Tx is a set of writes applied all or nothing. A nil Prev creates the item
 // (conditional on its absence); otherwise the write replaces Prev
-// (conditional on Prev's version being the stored one). Job history events
-// are appended once the state writes succeeded (the job record is the truth,
-// the event its record); they are never written for a failed commit.
+// (conditional on Prev's version being the stored one). A job's history is
+// part of the job's item (JobWrite.History): a job write and its event are
+// one item write, atomic by construction. Commit records each job write's
+// Event on its Next (farm.Job.Record).
+//
+// A transaction of one job write whose condition fails because the store
+// already holds that very write (IsOwnWrite: its answer was lost and the
+// SDK sent it again) succeeds: retrying a write never turns into a
+// conflict against itself.
 type Tx struct {
 	Jobs      []JobWrite
 	Builders  []BuilderWrite
@@ -120,7 +127,8 @@ func (tx Tx) Size() int {
 // MaxTxItems is DynamoDB's limit of items in one transaction.
 const MaxTxItems = 100
 
-// JobWrite creates or replaces a job and appends its history event.
+// JobWrite creates or replaces a job and appends its history event to the
+// job's history (Next.History; see History) in the same item write.
 type JobWrite struct {
 	Prev  *farm.Job
 	Next  *farm.Job
