@@ -35,8 +35,9 @@ type API interface {
 
 // Store is a store.Store on DynamoDB tables named by a topology.
 type Store struct {
-	db  API
-	top *topology.Topology
+	db     API
+	top    *topology.Topology
+	shards store.DispatchShards // shards.go
 }
 
 var _ store.Store = (*Store)(nil)
@@ -220,7 +221,7 @@ func (s *Store) puts(tx store.Tx) (state, events []put, err error) {
 		if w.Prev != nil {
 			cond = jobCondition(w.Prev)
 		}
-		if err := add(t.Jobs.Name, toJobRecord(w.Next), cond, false); err != nil {
+		if err := add(t.Jobs.Name, s.jobRecord(w.Next), cond, false); err != nil {
 			return nil, nil, err
 		}
 	}
