@@ -26,7 +26,12 @@ func run() int {
 	repo := flag.String("repo", ".", "the buildfarm repository (farm-builder and the functions are built from it)")
 	timeout := flag.Duration("timeout", 0, "limit of the measured run, after the builds (default 4m40s, 55s with -quick)")
 	keep := flag.Bool("keep", false, "keep the scratch directory (logs, agent call counts) after a successful run")
+	load := flag.Bool("load", false, "only the load mode (load.go): hundreds of simulated builders at 1 and -shards shards; sets the load section of -out")
+	shards := flag.Int("shards", 4, "the load mode's sharded pool width")
 	flag.Parse()
+	if *load {
+		return loadMain(*shards, *quick, *out, *timeout)
+	}
 
 	p := defaultPlan()
 	if *quick {
@@ -71,9 +76,17 @@ func run() int {
 		return 1
 	}
 	printReport(os.Stdout, rep)
+	// The load mode's section is its own run's: kept across this one.
+	kept := readSection(*out, "load")
 	if err := writeJSON(*out, rep); err != nil {
 		fmt.Fprintln(os.Stderr, "farm-bench:", err)
 		return 1
+	}
+	if kept != nil {
+		if err := mergeSection(*out, "load", kept); err != nil {
+			fmt.Fprintln(os.Stderr, "farm-bench:", err)
+			return 1
+		}
 	}
 	fmt.Printf("\nwrote %s\n", *out)
 	if *keep {
