@@ -109,10 +109,14 @@ func hammer(ctx context.Context, workers int, d time.Duration, call func(context
 // keeping the others as they are and in their order (a load run does not
 // redo the rest of the benchmark); a missing file becomes {section: v}.
 func mergeSection(path, section string, v any) error {
-	val, err := json.MarshalIndent(v, "  ", "  ")
-	if err != nil {
+	var enc bytes.Buffer
+	e := json.NewEncoder(&enc)
+	e.SetEscapeHTML(false)
+	e.SetIndent("  ", "  ")
+	if err := e.Encode(v); err != nil {
 		return err
 	}
+	val := bytes.TrimSuffix(enc.Bytes(), []byte("\n"))
 	old, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		old = []byte("{}")
@@ -143,7 +147,7 @@ func mergeSection(path, section string, v any) error {
 	if _, seen := raw[section]; !seen {
 		order = append(order, section)
 	}
-	raw[section] = val
+	raw[section] = json.RawMessage(val)
 	var b bytes.Buffer
 	b.WriteString("{\n")
 	for i, k := range order {
@@ -180,8 +184,8 @@ func readSection(path, section string) json.RawMessage {
 
 // printLoad prints the load section as a table.
 func printLoad(w io.Writer, r *LoadResult) {
-	fmt.Fprintf(w, "buildfarm load — %d simulated builders over HTTP, %d jobs a run, %s, %d CPUs, moto %s, load %s -> %s, %.0f s\n\n",
-		r.Builders, r.Jobs, r.Date, r.Environment.CPUs, r.Environment.MotoVersion, r.Environment.LoadAvgStart, r.Environment.LoadAvgEnd, r.Environment.Seconds)
+	fmt.Fprintf(w, "buildfarm load — %d simulated builders over HTTP (%d claims in flight at most), %d jobs a run, %s, %d CPUs, moto %s, load %s -> %s, %.0f s\n\n",
+		r.Builders, r.ClaimsInFlight, r.Jobs, r.Date, r.Environment.CPUs, r.Environment.MotoVersion, r.Environment.LoadAvgStart, r.Environment.LoadAvgEnd, r.Environment.Seconds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "pool width\tclaims/s\tclaimed\tclaims (204)\terrors\tclaim ms p50 | p99\tAWS calls/job\tdispatch queries/claim\temulator calls/s\tqueued per shard\tpriority fraction (judged, with choice)")
 	for _, run := range r.Runs {

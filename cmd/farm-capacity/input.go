@@ -59,6 +59,7 @@ type Prices struct {
 type LoadFigures struct {
 	Date                    string  `json:"date"`
 	Builders                int     `json:"builders"`
+	ClaimsInFlight          int     `json:"claims_in_flight"`
 	ClaimsPerSecondS1       float64 `json:"claims_per_second_s1"`
 	ClaimsPerSecondS4       float64 `json:"claims_per_second_s4"`
 	PriorityFractionS4      float64 `json:"priority_fraction_s4"`
@@ -133,10 +134,7 @@ func parseBench(b []byte, scenario, dispatchIndex string) (*Measured, error) {
 		return nil, fmt.Errorf("bench.json: %w", err)
 	}
 	m := &Measured{Prices: in.Prices, Load: in.Load, HeartbeatsPerRunningMinute: 6, TableWriteUnitsPerJob: map[string]float64{}}
-	names := []string{scenario, "saturated", "idle"}
-	for _, n := range slicesSorted(in.Lifecycle) {
-		names = append(names, n)
-	}
+	names := append([]string{scenario, "saturated", "idle"}, slicesSorted(in.Lifecycle)...)
 	var l *lifecycleJSON
 	for _, n := range names {
 		if l = in.Lifecycle[n]; l != nil {
