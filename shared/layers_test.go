@@ -42,7 +42,7 @@ var layers = []struct {
 
 // testTools are programs that exist to test or measure the farm: they may
 // use testkit/.
-var testTools = []string{"cmd/farm-bench", "cmd/farm-chaos", "cmd/farm-faultproxy"}
+var testTools = []string{"cmd/farm-bench", "cmd/farm-capacity", "cmd/farm-chaos", "cmd/farm-faultproxy"}
 
 // httpEdge serves the API; it reaches the farm through services only.
 var httpEdge = []string{"shared/adapter/httpapi", "shared/adapter/webui"}

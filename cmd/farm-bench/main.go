@@ -27,7 +27,12 @@ func run() int {
 	timeout := flag.Duration("timeout", 0, "limit of the measured run, after the builds (default 9m, 3m with -quick)")
 	keep := flag.Bool("keep", false, "keep the scratch directory (logs, agent call counts) after a successful run")
 	readme := flag.String("readme", "", "also rewrite the bench table in this README (between its markers)")
+	load := flag.Bool("load", false, "only the load mode (load.go): hundreds of simulated builders at 1 and -shards shards; sets the load section of -out")
+	shards := flag.Int("shards", 4, "the load mode's sharded pool width")
 	flag.Parse()
+	if *load {
+		return loadMain(*shards, *quick, *out, *timeout)
+	}
 
 	p := defaultPlan()
 	if *quick {
@@ -72,9 +77,17 @@ func run() int {
 		return 1
 	}
 	printReport(os.Stdout, rep)
+	// The load mode's section is its own run's: kept across this one.
+	kept := readSection(*out, "load")
 	if err := writeJSON(*out, rep); err != nil {
 		fmt.Fprintln(os.Stderr, "farm-bench:", err)
 		return 1
+	}
+	if kept != nil {
+		if err := mergeSection(*out, "load", kept); err != nil {
+			fmt.Fprintln(os.Stderr, "farm-bench:", err)
+			return 1
+		}
 	}
 	fmt.Printf("\nwrote %s\n", *out)
 	if *readme != "" {

@@ -63,6 +63,13 @@ type Config struct {
 	BuilderInstanceType string   `json:"builderInstanceType"`
 	BuilderSlots        int      `json:"builderSlots"`
 
+	// DispatchShards spreads busy pools' queued jobs over several partition
+	// keys of the dispatch index: {"pool": S} in the file, "pool=S,..."
+	// as a context value (the functions' FARM_DISPATCH_SHARDS; a pool not
+	// named has 1). Widen at will; narrow in two deploys ("pool=N/W", then
+	// "pool=N"): README, "Sharded pools".
+	DispatchShards string `json:"dispatchShards"`
+
 	// DeferIndexes names jobs-table indexes this deploy leaves out.
 	// CloudFormation adds one index to a table per update: a stack that
 	// lacks several is upgraded in steps, deferring all but one each time.
@@ -156,7 +163,7 @@ func keys() []string {
 		"noncurrentExpireDays", "accessLogsExpireDays", "apiThrottleRate", "apiThrottleBurst",
 		"dispatchRetryAttempts", "oldestQueuedJobAgeAlarmSeconds", "queueAgeAlarmSeconds",
 		"errorsAlarmThreshold", "streamIteratorAgeAlarmSeconds", "alarmEmail",
-		"builderPools", "builderAsg", "builderNames", "builderInstanceType", "builderSlots", "deferIndexes",
+		"builderPools", "builderAsg", "builderNames", "builderInstanceType", "builderSlots", "deferIndexes", "dispatchShards",
 		"fleet", "instanceIdentityCertificate", "fleetTokenMinutes"}
 }
 
@@ -213,6 +220,9 @@ func applyContext(c *Config, get Getter) error {
 			}
 			*p = b
 		}
+	}
+	if err := applyDispatchShards(c, get); err != nil {
+		return err
 	}
 	return applyFleet(c, get)
 }
@@ -350,6 +360,9 @@ func (c *Config) Validate() error {
 		if !top.ServesPool(p) {
 			return fmt.Errorf("config: builderPools names %q, which is not one of the pools %v", p, top.Pools)
 		}
+	}
+	if err := c.validateDispatchShards(top.Pools); err != nil {
+		return err
 	}
 	if err := c.validateFleet(top); err != nil {
 		return err

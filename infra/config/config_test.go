@@ -84,6 +84,9 @@ func TestInvalid(t *testing.T) {
 		{"bool", map[string]any{"builderAsg": "maybe"}, "builderAsg"},
 		{"unknown index", map[string]any{"deferIndexes": "by-nothing"}, "deferIndexes"},
 		{"the dispatch index", map[string]any{"deferIndexes": "by-pool-queue"}, "deferIndexes"},
+		{"dispatch shards of an unknown pool", map[string]any{"dispatchShards": "gpu=4"}, `dispatchShards names "gpu"`},
+		{"dispatch shards out of range", map[string]any{"dispatchShards": "default=0"}, "dispatchShards"},
+		{"dispatch shards not a map", map[string]any{"dispatchShards": 4.0}, "dispatchShards"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

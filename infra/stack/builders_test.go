@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/buildfarm/buildfarm/shared/farm/fleet"
+	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
 // fleetJSON is the asg fixture's fleet: a spot arm64 pool and an
@@ -136,6 +137,9 @@ func TestScalerFunction(t *testing.T) {
 	cfg, err := fleet.Parse(env[EnvFleet].(string))
 	if err != nil {
 		t.Fatalf("FARM_FLEET: %v", err)
+	}
+	if env[wiring.EnvDispatchShards] != "gpu-large=4" {
+		t.Errorf("the scaler counts queues on %v shards, want the pools' widths", env[wiring.EnvDispatchShards])
 	}
 	if gpu, ok := cfg.Pool("gpu-large"); !ok || gpu.Group != "ci-gpu-large" || gpu.Max != 4 || gpu.Slots != 2 || gpu.IdleSeconds != 900 {
 		t.Fatalf("fleet %+v", cfg)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/runtime/dispatch"
+	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
 type fnSpec struct {
@@ -59,6 +60,9 @@ func (f *Farm) functions() {
 		topology.EnvPools:  jsii.String(strings.Join(f.Topology.Pools, ",")),
 		EnvBucket:          f.Bucket.BucketName(),
 		EnvLeaseTimerQueue: f.Queues[f.Topology.LeaseTimerQueue.ID].QueueUrl(),
+	}
+	if f.Config.DispatchShards != "" {
+		env[wiring.EnvDispatchShards] = jsii.String(f.Config.DispatchShards)
 	}
 	for _, name := range FunctionNames {
 		e := make(map[string]*string, len(env)+1)

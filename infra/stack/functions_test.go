@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
+	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
 func TestFunctions(t *testing.T) {
@@ -43,6 +44,9 @@ func TestFunctions(t *testing.T) {
 				}
 				env := maps.Clone(p["Environment"].(map[string]any)["Variables"].(map[string]any))
 				wantEnv := []string{topology.EnvPrefix, topology.EnvPools, EnvBucket, EnvLeaseTimerQueue}
+				if fx.farm.Config.DispatchShards != "" {
+					wantEnv = append(wantEnv, wiring.EnvDispatchShards)
+				}
 				if fn == FnAPI {
 					wantEnv = append(wantEnv, EnvAdminTokenSecret)
 					if len(fx.farm.Config.Fleet) > 0 {
@@ -63,6 +67,8 @@ func TestFunctions(t *testing.T) {
 					EnvBucket:           toJSON(ref(fx.ids["bucket"])),
 					EnvLeaseTimerQueue:  toJSON(ref(fx.ids["queue:"+top.LeaseTimerQueue.ID])),
 					EnvAdminTokenSecret: toJSON(ref(fx.ids["adminToken"])),
+					// Every function that opens the store reads the pools' widths.
+					wiring.EnvDispatchShards: `"` + fx.farm.Config.DispatchShards + `"`,
 				}
 				for k, v := range env {
 					if toJSON(v) != checks[k] {

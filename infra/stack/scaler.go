@@ -18,6 +18,7 @@ import (
 	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/farm/fleet"
+	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
 // FnScaler is the fleet's scaler function (only with a fleet).
@@ -60,6 +61,10 @@ func (f *Farm) scalerFunction() {
 		EnvBucket:          f.Bucket.BucketName(),
 		EnvLeaseTimerQueue: f.Queues[top.LeaseTimerQueue.ID].QueueUrl(),
 		EnvFleet:           jsii.String(fleetJSON),
+	}
+	if f.Config.DispatchShards != "" {
+		// It counts the queues on every shard.
+		env[wiring.EnvDispatchShards] = jsii.String(f.Config.DispatchShards)
 	}
 	fn := f.function(fnSpecs[FnScaler], env)
 	f.Scaler = fn

@@ -38,6 +38,12 @@ type Config struct {
 	LeaseTimers bool
 	// LeaseTimerQueueURL overrides the lease-timer queue's URL.
 	LeaseTimerQueueURL string
+	// DispatchShards is how many shards each pool's dispatch index spreads
+	// its queued jobs over (FARM_DISPATCH_SHARDS; a pool not named: 1), and
+	// DispatchReadShards a wider width claims still read while a pool is
+	// narrowed (store.DispatchShards, shards.go).
+	DispatchShards     map[string]int
+	DispatchReadShards map[string]int
 	// Metrics receives the services' EMF records (FromEnv: stdout, which
 	// Lambda sends to CloudWatch Logs); nil publishes none.
 	Metrics io.Writer
@@ -70,6 +76,9 @@ func ConfigFromEnv() (Config, error) {
 	}
 	c := Config{Topology: top, Fleet: fl, Bucket: os.Getenv(EnvBucket), LeaseTimerQueueURL: os.Getenv(EnvLeaseTimerQueueURL)}
 	c.LeaseTimers = c.LeaseTimerQueueURL != ""
+	if err := c.dispatchShardsFromEnv(); err != nil {
+		return Config{}, err
+	}
 	for _, v := range []struct {
 		env  string
 		unit time.Duration

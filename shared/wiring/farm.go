@@ -46,7 +46,11 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 		SQS:      sqs.NewFromConfig(awsCfg),
 		S3:       awsconf.NewS3(awsCfg),
 	}
-	f.Store = dynamostore.New(f.DynamoDB, cfg.Topology)
+	shards, err := cfg.dispatchShards()
+	if err != nil {
+		return nil, err
+	}
+	f.Store = dynamostore.New(f.DynamoDB, cfg.Topology).WithDispatchShards(shards)
 	presigner := f.S3
 	if cfg.PresignEndpoint != "" {
 		pc := awsCfg.Copy()

@@ -73,19 +73,10 @@ func keyQuery(table, index string, key expression.KeyConditionBuilder, filter *e
 	return in, nil
 }
 
-// QueuedJobs reads a pool's queue from the sparse dispatch index, in rank order.
+// QueuedJobs reads a pool's queue from the sparse dispatch index, in rank
+// order, merged across the pool's shards (shards.go).
 func (s *Store) QueuedJobs(ctx context.Context, pool string, limit int) ([]*farm.Job, error) {
-	in, err := keyQuery(s.top.Jobs.Name, IndexQueued, expression.Key("queue_pool").Equal(expression.Value(pool)), nil)
-	if err != nil {
-		return nil, err
-	}
-	in.ScanIndexForward = aws.Bool(true)
-	jobs, err := query(ctx, s, in, limit, decodeJob)
-	if err != nil {
-		return nil, err
-	}
-	// The index is eventually consistent: drop entries that already left the queue.
-	return slices.DeleteFunc(jobs, func(j *farm.Job) bool { return j.Status != farm.StatusQueued }), nil
+	return s.queuedAcrossShards(ctx, pool, limit)
 }
 
 // activeBefore lists the ids on a keys-only index of active jobs up to now.

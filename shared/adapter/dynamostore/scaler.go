@@ -25,17 +25,14 @@ const (
 	instanceKeyPrefix = "instance#"
 )
 
-// CountPoolJobs counts a pool's queued jobs on the dispatch index and its
-// running and cancelling jobs on the status index (filtered by pool, which
-// the index projects), with COUNT queries: no item is read. Each count
-// stops once it reaches upTo (<= 0: no bound).
+// CountPoolJobs counts a pool's queued jobs on the dispatch index (each
+// shard a claim reads) and its running and cancelling jobs on the status
+// index (filtered by pool, which the index projects), with COUNT queries:
+// no item is read. Each count stops once it reaches upTo (<= 0: no bound).
 func (s *Store) CountPoolJobs(ctx context.Context, pool string, upTo int) (fleet.Demand, error) {
 	var d fleet.Demand
-	queued, err := keyQuery(s.top.Jobs.Name, IndexQueued, expression.Key("queue_pool").Equal(expression.Value(pool)), nil)
-	if err != nil {
-		return d, err
-	}
-	if d.Queued, err = s.count(ctx, queued, upTo); err != nil {
+	var err error
+	if d.Queued, err = s.countQueued(ctx, pool, upTo); err != nil {
 		return d, err
 	}
 	for _, st := range []farm.JobStatus{farm.StatusRunning, farm.StatusCancelling} {

@@ -35,8 +35,9 @@ type API interface {
 
 // Store is a store.Store on DynamoDB tables named by a topology.
 type Store struct {
-	db  API
-	top *topology.Topology
+	db     API
+	top    *topology.Topology
+	shards store.DispatchShards // shards.go
 }
 
 var _ store.Store = (*Store)(nil)
@@ -231,7 +232,7 @@ func (s *Store) puts(tx store.Tx) ([]put, error) {
 		}
 		next := w.Next.Clone()
 		next.History = w.History()
-		if err := add(t.Jobs.Name, toJobRecord(next), cond, false); err != nil {
+		if err := add(t.Jobs.Name, s.jobRecord(next), cond, false); err != nil {
 			return nil, err
 		}
 		if tx.Size() == 1 {

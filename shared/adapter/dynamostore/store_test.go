@@ -22,3 +22,13 @@ func TestConformance(t *testing.T) {
 		return dynamostore.New(dynamodb.NewFromConfig(cfg), top)
 	})
 }
+
+// The dispatch-index parts of the suite with every pool's queue spread
+// over 4 partition keys of the dispatch index.
+func TestConformanceFourShards(t *testing.T) {
+	shards := store.UniformDispatchShards(4, storetest.Pools...)
+	storetest.RunSharded(t, 4, func(t *testing.T) store.Store {
+		top, cfg, _ := emulatortest.Topology(t)
+		return dynamostore.New(dynamodb.NewFromConfig(cfg), top).WithDispatchShards(shards)
+	})
+}

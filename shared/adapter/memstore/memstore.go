@@ -28,6 +28,7 @@ type Store struct {
 	pools       map[string]*farm.ResourcePool
 	resources   map[string]*farm.Resource // pool + "/" + name
 	fleet       fleetState                // scaler.go
+	shards      store.DispatchShards      // shards.go
 }
 
 var _ store.Store = (*Store)(nil)
