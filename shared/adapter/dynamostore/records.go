@@ -292,6 +292,7 @@ type builderRecord struct {
 	JobsCompleted       int               `dynamodbav:"jobs_completed"`
 	Disabled            bool              `dynamodbav:"disabled,omitempty"`
 	DisabledReason      string            `dynamodbav:"disabled_reason,omitempty"`
+	BootID              string            `dynamodbav:"boot_id,omitempty"`
 	RegisteredAt        string            `dynamodbav:"registered_at"`
 	UpdatedAt           string            `dynamodbav:"updated_at"`
 	Version             int64             `dynamodbav:"version"`
@@ -305,6 +306,7 @@ func toBuilderRecord(b *farm.Builder) builderRecord {
 		TotalFailures: b.TotalFailures, JobsCompleted: b.JobsCompleted, Disabled: b.Disabled, DisabledReason: b.DisabledReason,
 		RegisteredAt: fmtTime(b.RegisteredAt), UpdatedAt: fmtTime(b.UpdatedAt), Version: b.Version,
 		DrainRequested: b.DrainRequested, DrainReason: b.DrainReason, DrainRequestedAt: fmtTimePtr(b.DrainRequestedAt),
+		BootID: b.BootID,
 	}
 }
 
@@ -314,7 +316,7 @@ func (r builderRecord) builder() (*farm.Builder, error) {
 		Slots: r.Slots, Metadata: r.Metadata, State: farm.BuilderState(r.State), CleanStatus: farm.CleanStatus(r.CleanStatus),
 		Draining: r.Draining, CurrentJobs: emptyIfNil(r.CurrentJobs), ConsecutiveFailures: r.ConsecutiveFailures,
 		TotalFailures: r.TotalFailures, JobsCompleted: r.JobsCompleted, Disabled: r.Disabled, DisabledReason: r.DisabledReason,
-		Version: r.Version, DrainRequested: r.DrainRequested, DrainReason: r.DrainReason,
+		Version: r.Version, DrainRequested: r.DrainRequested, DrainReason: r.DrainReason, BootID: r.BootID,
 	}
 	var err error
 	if b.DrainRequestedAt, err = parseTimePtr(r.DrainRequestedAt); err != nil {

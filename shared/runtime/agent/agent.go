@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/runtime/executor"
 )
 
@@ -58,6 +59,11 @@ func New(cfg Config, api API, bells Doorbells) (*Agent, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if c.Spec.BootID == "" {
+		// One agent, one run: its jobs die with it, so a new one (a new
+		// process) tells the farm that whatever the last one held is lost.
+		c.Spec.BootID = farm.NewID(time.Now())
 	}
 	return &Agent{
 		cfg:       c,
@@ -212,7 +218,7 @@ func (a *Agent) register(ctx context.Context) error {
 			a.log.Warn("the farm has no doorbell queue for this pool; claiming from it now and then only", "pool", pool)
 		}
 	}
-	a.log.Info("registered", "registrations", n, "pools", a.cfg.Spec.Pools, "slots", a.cfg.Spec.Slots,
+	a.log.Info("registered", "registrations", n, "boot_id", a.cfg.Spec.BootID, "pools", a.cfg.Spec.Pools, "slots", a.cfg.Spec.Slots,
 		"heartbeat_seconds", hb.Seconds(), "lease_seconds", lease.Seconds())
 	return nil
 }

@@ -46,7 +46,8 @@ type Config struct {
 	// Name is the builder's name at the farm.
 	Name string
 	// Spec is what the builder registers with: kind, arch, pools,
-	// capabilities, slots (its concurrency) and metadata.
+	// capabilities, slots (its concurrency) and metadata. Its boot id is
+	// drawn afresh by New unless set (tests): one per agent run.
 	Spec farm.BuilderSpec
 	// WorkDir holds one workspace per job run (default: $TMPDIR/farm-builder).
 	WorkDir string
