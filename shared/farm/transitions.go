@@ -269,19 +269,6 @@ func (j *Job) Release(now time.Time) (*Job, *JobEvent, error) {
 	return j.next(StatusQueued, "dispatcher", "all dependencies succeeded", now)
 }
 
-// DependencyFailed fails a waiting job because a dependency did not succeed.
-func (j *Job) DependencyFailed(dep *Job, now time.Time) (*Job, *JobEvent, error) {
-	if j.Status != StatusWaiting {
-		return nil, nil, Errorf(EConflict, "job %s is %s, not waiting", j.ID, j.Status)
-	}
-	reason := fmt.Sprintf("dependency %s %s", dep.ID, dep.Status)
-	n, ev, err := j.next(StatusFailed, "dispatcher", reason, now)
-	if err == nil {
-		n.Result, n.Error = string(StatusFailed), reason
-	}
-	return n, ev, err
-}
-
 // PinScore sets the score by hand; the type's own score no longer applies.
 func (j *Job) PinScore(score int64, actor string, now time.Time) (*Job, *JobEvent, error) {
 	n := j.Touched()

@@ -101,7 +101,9 @@ type jobRecord struct {
 	IdempotencyKey   string           `dynamodbav:"idempotency_key,omitempty"`
 	FollowOnsCreated bool             `dynamodbav:"follow_ons_created,omitempty"`
 	CancelRequested  bool             `dynamodbav:"cancel_requested,omitempty"`
-	Version          int64            `dynamodbav:"version"`
+	// ExpiresAt is the TTL attribute (epoch seconds) of a finished job.
+	ExpiresAt int64 `dynamodbav:"expires_at,omitempty"`
+	Version   int64 `dynamodbav:"version"`
 
 	// The queue entry: present only while the job is queued (dispatch
 	// index) or holds a lease (reaper indexes), so those indexes are sparse.
@@ -154,6 +156,9 @@ func toJobRecord(j *farm.Job) jobRecord {
 	for _, a := range j.Artifacts {
 		r.Artifacts = append(r.Artifacts, artifactRecord(a))
 	}
+	if j.ExpiresAt != nil {
+		r.ExpiresAt = j.ExpiresAt.Unix()
+	}
 	if j.Status == farm.StatusQueued {
 		r.QueuePool, r.QueueRank = j.Pool, queueRank(j.Score, j.ID)
 	}
@@ -181,6 +186,9 @@ func (r jobRecord) job() (*farm.Job, error) {
 	}
 	for _, a := range r.Artifacts {
 		j.Artifacts = append(j.Artifacts, farm.Artifact(a))
+	}
+	if r.ExpiresAt != 0 {
+		j.ExpiresAt = farm.TimePtr(time.Unix(r.ExpiresAt, 0))
 	}
 	var err error
 	for _, f := range []struct {

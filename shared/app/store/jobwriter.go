@@ -15,7 +15,9 @@ type JobStore interface {
 
 // JobWriter writes job transitions the way every service does: one
 // conditional write of the job as read, with its history event, which
-// expires with the policy's EventTTL.
+// expires with the policy's EventTTL. A transition that ends the job sets
+// its expiry from the policy's JobRetention; one that starts it again (a
+// retry) clears it.
 type JobWriter struct {
 	Store  JobStore
 	Policy farm.Policy
@@ -35,6 +37,9 @@ func (w JobWriter) Now() time.Time {
 func (w JobWriter) Write(ctx context.Context, prev, next *farm.Job, ev *farm.JobEvent) error {
 	if ev != nil {
 		ev.ExpiresAt = w.Policy.EventExpiry(ev.At)
+	}
+	if next.ExpiresAt = w.Policy.JobExpiry(next); next.ExpiresAt != nil && ev != nil && ev.ExpiresAt.Before(*next.ExpiresAt) {
+		ev.ExpiresAt = *next.ExpiresAt // the event that ends the job goes with it
 	}
 	return w.Store.Commit(ctx, Tx{Jobs: []JobWrite{{Prev: prev, Next: next, Event: ev}}})
 }

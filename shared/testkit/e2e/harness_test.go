@@ -75,9 +75,9 @@ func startFarmWith(t *testing.T, policy farm.Policy) *testFarm {
 		}
 	})
 	lf, err := wiring.StartLocal(context.Background(), wiring.LocalConfig{
-		Addr: "127.0.0.1:0",
-		AWS:  &cfg,
-		Farm: wiring.Config{Topology: top, Policy: policy},
+		Addr:           "127.0.0.1:0",
+		AWS:            &cfg,
+		Farm:           wiring.Config{Topology: top, Policy: policy},
 		ReaperInterval: 250 * time.Millisecond,
 		Logger:         slog.New(slog.NewJSONHandler(farmLog, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})

@@ -2,10 +2,12 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/app/admission"
 	"github.com/buildfarm/buildfarm/shared/app/claims"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
@@ -68,6 +70,68 @@ func RunFaultsContract(t *testing.T, newStore NewStore) {
 			if e.Bell.Count(j.ID) < 2 { // at submit, and again when requeued
 				t.Errorf("requeued job %s was not rung", j.ID)
 			}
+		}
+	})
+
+	t.Run("AFinishedJobExpiresAfterTheRetention", func(t *testing.T) {
+		t.Parallel()
+		e := NewEnv(t, newStore, farm.Policy{Heartbeat: 10 * time.Second, JobRetention: 30 * 24 * time.Hour})
+		e.Builder(t, "b1", 1)
+		j := e.ScriptJob(t, "default", 0)
+		if got, _ := e.Store.GetJob(ctx, j.ID); got.ExpiresAt != nil {
+			t.Fatalf("a queued job expires at %v", got.ExpiresAt)
+		}
+		claimed, err := e.Claim(ctx, "b1", "default")
+		must(t, err)
+		e.Clock.Advance(1500 * time.Millisecond)
+		_, err = e.Claims.Record(ctx, "b1", j.ID, farm.Completion{ClaimToken: claimed.ClaimToken, Result: farm.StatusSucceeded})
+		must(t, err)
+		done, err := e.Store.GetJob(ctx, j.ID)
+		must(t, err)
+		end := done.FinishedAt.Add(30 * 24 * time.Hour)
+		if done.ExpiresAt == nil || done.ExpiresAt.Before(end) || done.ExpiresAt.After(end.Add(time.Second)) {
+			t.Fatalf("finished at %v, expires at %v: want the second after %v", done.FinishedAt, done.ExpiresAt, end)
+		}
+	})
+
+	t.Run("AWaitingJobFailsWithTheDependencyThatFailed", func(t *testing.T) {
+		t.Parallel()
+		e := NewEnv(t, newStore, cfg)
+		e.Builder(t, "b1", 1)
+		first := e.ScriptJob(t, "default", 0)
+		submit := func(deps ...string) *farm.Job {
+			j, _, err := e.Jobs.Submit(ctx, admission.Request{Type: farm.TypeScript, Payload: json.RawMessage(`{"script":"true"}`), DependsOn: deps, RequestedBy: "submitter:test"})
+			must(t, err)
+			return j
+		}
+		second := submit(first.ID)
+		third := submit(second.ID)
+		got, err := e.Jobs.Get(ctx, Admin, third.ID)
+		must(t, err)
+		if got.Status != farm.StatusWaiting || len(got.WaitingFor) != 1 || got.WaitingFor[0] != second.ID {
+			t.Fatalf("third: %s waiting for %v, want %s", got.Status, got.WaitingFor, second.ID)
+		}
+		claimed, err := e.Claim(ctx, "b1", "default")
+		must(t, err)
+		_, err = e.Claims.Record(ctx, "b1", first.ID, farm.Completion{ClaimToken: claimed.ClaimToken, Result: farm.StatusFailed, Error: "exit status 3"})
+		must(t, err)
+		for _, tc := range []struct {
+			job  *farm.Job
+			want string
+		}{
+			{second, "dependency " + first.ID + " failed: exit status 3"},
+			{third, "dependency " + second.ID + " failed: dependency " + first.ID + " failed: exit status 3"},
+		} {
+			got, err := e.Jobs.Get(ctx, Admin, tc.job.ID)
+			must(t, err)
+			if got.Status != farm.StatusFailed || got.Error != tc.want || got.WaitingFor != nil {
+				t.Errorf("job %s: %s %q (waiting for %v), want failed %q", got.ID, got.Status, got.Error, got.WaitingFor, tc.want)
+			}
+		}
+		// A dependency that failed before the submit fails the job at once.
+		late := submit(second.ID)
+		if late.Status != farm.StatusFailed || late.Error != "dependency "+second.ID+" failed: dependency "+first.ID+" failed: exit status 3" {
+			t.Errorf("late dependent: %s %q", late.Status, late.Error)
 		}
 	})
 }
