@@ -52,6 +52,13 @@ type Agent struct {
 
 	// reregisterMu lets one re-registration run at a time (see reregister).
 	reregisterMu sync.Mutex
+
+	// spool keeps results the farm has not acknowledged (nil: none).
+	spool      *spool
+	replayMu   sync.Mutex     // one spool replay at a time
+	replays    sync.WaitGroup // replays started by heartbeats
+	beatFailed bool           // the last heartbeat did not get through (under mu)
+	recovered  chan struct{}  // closed when one gets through again (under mu)
 }
 
 // New returns an agent of cfg talking to api and receiving doorbells from bells.
@@ -65,7 +72,7 @@ func New(cfg Config, api API, bells Doorbells) (*Agent, error) {
 		// process) tells the farm that whatever the last one held is lost.
 		c.Spec.BootID = farm.NewID(time.Now())
 	}
-	return &Agent{
+	a := &Agent{
 		cfg:       c,
 		api:       api,
 		bells:     bells,
@@ -78,7 +85,17 @@ func New(cfg Config, api API, bells Doorbells) (*Agent, error) {
 		heartbeat: fallbackHeartbeat,
 		lease:     fallbackLease,
 		jobs:      map[string]*runningJob{},
-	}, nil
+		recovered: make(chan struct{}),
+	}
+	sp, err := openSpool(c.StateDir, c.SpoolMaxEntries, c.SpoolMaxBytes, a.log)
+	if err != nil {
+		// Results are then sent from memory only: a restart loses them
+		// (their jobs are requeued when their leases expire).
+		a.log.Warn("no result spool", "err", err)
+	} else {
+		a.spool = sp
+	}
+	return a, nil
 }
 
 // Drain stops claiming; Run returns once the running jobs are finished and
@@ -162,6 +179,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	stopBeating()
 	beater.Wait()
+	a.replays.Wait()
 	if ctx.Err() != nil {
 		return ErrHardStop
 	}
@@ -175,7 +193,12 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) registerUntilDone(ctx context.Context) (bool, error) {
 	bo := a.newBackoff()
 	for {
-		err := a.register(ctx)
+		// The results an earlier run left go first: registering under this
+		// run's boot id takes its claims back.
+		err := a.replaySpool(ctx)
+		if err == nil {
+			err = a.register(ctx)
+		}
 		if err == nil {
 			return true, nil
 		}
