@@ -20,13 +20,11 @@ func TestTheSpoolIsBoundedPrivateAndOrdered(t *testing.T) {
 	if info, err := os.Stat(dir); err != nil || info.Mode().Perm() != 0o700 {
 		t.Fatalf("spool dir %v %v, want 0700", info.Mode(), err)
 	}
-	var names []string
 	for _, id := range []string{"J1", "J2", "J3", "J4"} {
 		name, err := sp.add(id, apiv1.CompleteRequest{ClaimToken: "tok-" + id, Result: "succeeded"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		names = append(names, name)
 		sp.release(name)
 		info, err := os.Stat(filepath.Join(dir, name))
 		if err != nil || info.Mode().Perm() != 0o600 {
