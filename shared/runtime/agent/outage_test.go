@@ -141,12 +141,12 @@ func TestTheNextRunSendsTheSpooledResultsFirst(t *testing.T) {
 		jobs, gates = append(jobs, job), append(gates, gate)
 	}
 	o.set(true)
-	for _, gate := range gates {
+	for i, gate := range gates { // one after the other: the spool keeps their order
 		if err := os.WriteFile(gate, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		waitSpool(t, cfg, func(n int) bool { return n == i+1 })
 	}
-	waitSpool(t, cfg, func(n int) bool { return n == 2 })
 	h.stop() // hard: the completions give up; their results stay spooled
 	if err := h.wait(); !errors.Is(err, agent.ErrHardStop) {
 		t.Fatalf("Run = %v", err)

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -49,6 +50,10 @@ func settle(log *slog.Logger, err error, req *apiv1.CompleteRequest) verdict {
 		req.Result, req.ExitCode, req.Artifacts = string(farm.StatusFailed), nil, nil
 		req.Error = "the farm refused the completion: " + farm.ErrorMessage(err)
 		return verdictRetryNow
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		// We stopped waiting (a hard stop, CompleteTimeout): the farm never
+		// answered, so the result stays spooled.
+		return verdictWait
 	case !temporary(err):
 		log.Error("completion refused", "err", err, "result", req.Result)
 		return verdictSettled
