@@ -74,6 +74,7 @@ func parseOptions(args []string, getenv func(string) string, d discovery, usage 
 	str("capabilities", "FARM_CAPABILITIES", "", "comma-separated capabilities")
 	str("metadata", "FARM_METADATA", "", "comma-separated key=value registration metadata")
 	str("work-dir", "FARM_WORK_DIR", "", "directory for job workspaces (default $TMPDIR/farm-builder)")
+	str("state-dir", "FARM_STATE_DIR", "", "directory of the agent's own state, 0700: job results the farm has not acknowledged, sent when it answers again or at the next start (default <work-dir>.state)")
 	boolean("keep-work-dirs", "FARM_KEEP_WORK_DIRS", "keep workspaces and job logs after jobs, for debugging")
 	str("executors", "FARM_EXECUTORS", "", "executors JSON file: per job type, the command to run")
 	boolean("ec2-metadata", "FARM_EC2_METADATA", "read the instance id/type from the EC2 instance metadata (IMDSv2) into the registration")
@@ -218,6 +219,7 @@ func parseOptions(args []string, getenv func(string) string, d discovery, usage 
 			Slots: n, Metadata: meta,
 		},
 		WorkDir:           workDir,
+		StateDir:          value("state-dir"),
 		KeepWorkDirs:      keepDirs,
 		IdleClaimInterval: idle,
 		Fleet:             o.agent.Fleet,

@@ -15,9 +15,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
+	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
 // DefaultFile is the config file read when the context key "config" is unset
@@ -39,7 +41,13 @@ type Config struct {
 	// RetainData keeps tables, the bucket, the secret and log groups when the stack is deleted.
 	RetainData bool `json:"retainData"`
 
-	LogRetentionDays        int `json:"logRetentionDays"`
+	LogRetentionDays int `json:"logRetentionDays"`
+	// JobRetentionDays is how long finished jobs and their history are
+	// kept (the functions' FARM_JOB_RETENTION_DAYS; DynamoDB TTL).
+	JobRetentionDays int `json:"jobRetentionDays"`
+	// LogsExpireDays and ArtifactsExpireDays expire job logs and artifacts
+	// in the bucket; never sooner than the jobs that point at them
+	// (ObjectRetentionDays, also their default when 0).
 	LogsExpireDays          int `json:"logsExpireDays"`
 	ArtifactsExpireDays     int `json:"artifactsExpireDays"`
 	IncomingExpireDays      int `json:"incomingExpireDays"` // 0: never
@@ -94,8 +102,7 @@ func Defaults() Config {
 		LambdaArch:              "arm64",
 		RetainData:              true,
 		LogRetentionDays:        30,
-		LogsExpireDays:          30,
-		ArtifactsExpireDays:     90,
+		JobRetentionDays:        int(farm.DefaultJobRetention / day),
 		IncomingExpireDays:      30,
 		NoncurrentExpireDays:    7,
 		AccessLogsExpireDays:    90,
@@ -110,6 +117,15 @@ func Defaults() Config {
 		BuilderInstanceType:     "t4g.medium",
 		BuilderSlots:            2,
 	}
+}
+
+const day = 24 * time.Hour
+
+// ObjectRetentionDays is the soonest a job's log and artifacts may expire:
+// the job's retention, plus the longest a job may run (the objects are
+// written during the run, the job's retention counts from its end).
+func (c Config) ObjectRetentionDays() int {
+	return c.JobRetentionDays + int(farm.MaxJobLife/day)
 }
 
 // Getter returns a context value or nil (awscdk's Node().TryGetContext).
@@ -159,7 +175,7 @@ func applyFile(c *Config, b []byte) error {
 // keys lists the JSON/context names of Config's fields.
 func keys() []string {
 	return []string{"prefix", "pools", "stackName", "functionsDir", "lambdaArch", "retainData",
-		"logRetentionDays", "logsExpireDays", "artifactsExpireDays", "incomingExpireDays",
+		"logRetentionDays", "jobRetentionDays", "logsExpireDays", "artifactsExpireDays", "incomingExpireDays",
 		"noncurrentExpireDays", "accessLogsExpireDays", "apiThrottleRate", "apiThrottleBurst",
 		"dispatchRetryAttempts", "oldestQueuedJobAgeAlarmSeconds", "queueAgeAlarmSeconds",
 		"errorsAlarmThreshold", "streamIteratorAgeAlarmSeconds", "alarmEmail",
@@ -175,7 +191,7 @@ func applyContext(c *Config, get Getter) error {
 	}
 	lists := map[string]*[]string{"pools": &c.Pools, "builderPools": &c.BuilderPools, "builderNames": &c.BuilderNames, "deferIndexes": &c.DeferIndexes}
 	ints := map[string]*int{
-		"logRetentionDays": &c.LogRetentionDays, "logsExpireDays": &c.LogsExpireDays,
+		"logRetentionDays": &c.LogRetentionDays, "jobRetentionDays": &c.JobRetentionDays, "logsExpireDays": &c.LogsExpireDays,
 		"artifactsExpireDays": &c.ArtifactsExpireDays, "incomingExpireDays": &c.IncomingExpireDays,
 		"noncurrentExpireDays": &c.NoncurrentExpireDays, "accessLogsExpireDays": &c.AccessLogsExpireDays,
 		"apiThrottleRate": &c.APIThrottleRate, "apiThrottleBurst": &c.APIThrottleBurst,
@@ -331,8 +347,10 @@ func (c *Config) Validate() error {
 	if !slices.Contains(LogRetentionValues, c.LogRetentionDays) {
 		return fmt.Errorf("config: logRetentionDays %d is not one CloudWatch Logs accepts %v", c.LogRetentionDays, LogRetentionValues)
 	}
+	if err := c.checkObjectExpiry(); err != nil {
+		return err
+	}
 	positive := map[string]int{
-		"logsExpireDays": c.LogsExpireDays, "artifactsExpireDays": c.ArtifactsExpireDays,
 		"noncurrentExpireDays": c.NoncurrentExpireDays, "accessLogsExpireDays": c.AccessLogsExpireDays,
 		"apiThrottleRate": c.APIThrottleRate, "apiThrottleBurst": c.APIThrottleBurst,
 		"oldestQueuedJobAgeAlarmSeconds": c.OldestQueuedAlarmSecs, "queueAgeAlarmSeconds": c.QueueAgeAlarmSeconds,
@@ -388,4 +406,26 @@ func (c *Config) Validate() error {
 // Topology is the farm's storage and messaging for this config.
 func (c *Config) Topology() (*topology.Topology, error) {
 	return topology.New(c.Prefix, c.Pools)
+}
+
+// checkObjectExpiry checks the job retention, and that logs and artifacts
+// outlive the jobs that point at them (0: exactly ObjectRetentionDays).
+func (c *Config) checkObjectExpiry() error {
+	if c.JobRetentionDays < 1 {
+		return fmt.Errorf("config: jobRetentionDays must be at least 1, got %d", c.JobRetentionDays)
+	}
+	least := c.ObjectRetentionDays()
+	for _, o := range []struct {
+		key  string
+		days *int
+	}{{"logsExpireDays", &c.LogsExpireDays}, {"artifactsExpireDays", &c.ArtifactsExpireDays}} {
+		switch {
+		case *o.days == 0:
+			*o.days = least
+		case *o.days < least:
+			return fmt.Errorf("config: %s %d expires objects before the jobs that point at them: at least jobRetentionDays + %d = %d (or 0 for that)",
+				o.key, *o.days, int(farm.MaxJobLife/day), least)
+		}
+	}
+	return nil
 }

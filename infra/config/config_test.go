@@ -70,7 +70,8 @@ func TestInvalid(t *testing.T) {
 		{"bad pool", map[string]any{"pools": "ok,NOT OK"}, "pool"},
 		{"retention", map[string]any{"logRetentionDays": 8}, "logRetentionDays"},
 		{"not a number", map[string]any{"apiThrottleRate": "fast"}, "apiThrottleRate"},
-		{"zero", map[string]any{"artifactsExpireDays": 0}, "artifactsExpireDays"},
+		{"artifacts before their jobs", map[string]any{"artifactsExpireDays": 30}, "artifactsExpireDays"},
+		{"no job retention", map[string]any{"jobRetentionDays": 0}, "jobRetentionDays"},
 		{"arch", map[string]any{"lambdaArch": "riscv"}, "lambdaArch"},
 		{"builder pool", map[string]any{"builderPools": "gpu"}, "builderPools"},
 		{"builderAsg is replaced by the fleet", map[string]any{"builderAsg": true, "builderNames": "a"}, "Migrating from builderAsg"},
@@ -164,5 +165,30 @@ func TestFleet(t *testing.T) {
 	}
 	if c.Fleet[1].Arch != "arm64" || c.Fleet[1].VolumeGiB != 30 {
 		t.Fatalf("defaults %+v", c.Fleet[1])
+	}
+}
+
+// Logs and artifacts never expire before the jobs that point at them.
+func TestObjectsOutliveTheJobsThatPointAtThem(t *testing.T) {
+	t.Parallel()
+	c, err := Load(ctx(map[string]any{"config": ""}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.JobRetentionDays != 90 || c.LogsExpireDays != 97 || c.ArtifactsExpireDays != 97 {
+		t.Errorf("defaults: jobs %d days, logs %d, artifacts %d", c.JobRetentionDays, c.LogsExpireDays, c.ArtifactsExpireDays)
+	}
+	c, err = Load(ctx(map[string]any{"config": "", "jobRetentionDays": 30}))
+	if err != nil || c.LogsExpireDays != 37 || c.ArtifactsExpireDays != 37 {
+		t.Errorf("retention 30: logs %d, artifacts %d, %v", c.LogsExpireDays, c.ArtifactsExpireDays, err)
+	}
+	for _, bad := range []map[string]any{
+		{"logsExpireDays": 30.0}, // today's old default: sooner than the jobs
+		{"jobRetentionDays": 100.0, "artifactsExpireDays": 97.0},
+		{"jobRetentionDays": 0.0},
+	} {
+		if _, err := Load(ctx(bad)); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -49,6 +50,19 @@ func TestBucket(t *testing.T) {
 		r := rules[id]
 		if r["Prefix"] != e.prefix || r["ExpirationInDays"] != float64(e.days) || r["Status"] != "Enabled" {
 			t.Errorf("lifecycle %s = %v, want prefix %s after %d days", id, r, e.prefix, e.days)
+		}
+	}
+	// A job's log and artifacts outlive the job that points at them: its
+	// retention (the functions' FARM_JOB_RETENTION_DAYS) from its end, plus
+	// the longest it may run.
+	fnEnv := fx.res[fx.ids["fn:"+FnAPI]].Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+	jobDays, err := strconv.Atoi(fnEnv[EnvJobRetention].(string))
+	if err != nil {
+		t.Fatalf("%s = %v", EnvJobRetention, fnEnv[EnvJobRetention])
+	}
+	for _, id := range []string{"expire-logs", "expire-artifacts"} {
+		if days := rules[id]["ExpirationInDays"].(float64); days < float64(jobDays+7) {
+			t.Errorf("%s after %v days: sooner than the jobs pointing at them expire (%d days + 7)", id, days, jobDays)
 		}
 	}
 	nc := rules["noncurrent-and-incomplete"]

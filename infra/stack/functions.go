@@ -4,6 +4,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -59,6 +60,7 @@ func (f *Farm) functions() {
 		topology.EnvPrefix: jsii.String(f.Topology.Prefix),
 		topology.EnvPools:  jsii.String(strings.Join(f.Topology.Pools, ",")),
 		EnvBucket:          f.Bucket.BucketName(),
+		EnvJobRetention:    jsii.String(strconv.Itoa(f.Config.JobRetentionDays)),
 		EnvLeaseTimerQueue: f.Queues[f.Topology.LeaseTimerQueue.ID].QueueUrl(),
 	}
 	if f.Config.DispatchShards != "" {

@@ -3,6 +3,7 @@ package stack
 import (
 	"maps"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
@@ -43,7 +44,7 @@ func TestFunctions(t *testing.T) {
 					t.Errorf("%s role %v", fn, p["Role"])
 				}
 				env := maps.Clone(p["Environment"].(map[string]any)["Variables"].(map[string]any))
-				wantEnv := []string{topology.EnvPrefix, topology.EnvPools, EnvBucket, EnvLeaseTimerQueue}
+				wantEnv := []string{topology.EnvPrefix, topology.EnvPools, EnvBucket, EnvLeaseTimerQueue, EnvJobRetention}
 				if fx.farm.Config.DispatchShards != "" {
 					wantEnv = append(wantEnv, wiring.EnvDispatchShards)
 				}
@@ -65,6 +66,7 @@ func TestFunctions(t *testing.T) {
 					topology.EnvPrefix:  `"` + top.Prefix + `"`,
 					topology.EnvPools:   `"` + joinPools(top.Pools) + `"`,
 					EnvBucket:           toJSON(ref(fx.ids["bucket"])),
+					EnvJobRetention:     `"` + strconv.Itoa(fx.farm.Config.JobRetentionDays) + `"`,
 					EnvLeaseTimerQueue:  toJSON(ref(fx.ids["queue:"+top.LeaseTimerQueue.ID])),
 					EnvAdminTokenSecret: toJSON(ref(fx.ids["adminToken"])),
 					// Every function that opens the store reads the pools' widths.

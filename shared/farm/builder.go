@@ -53,9 +53,12 @@ type Builder struct {
 	JobsCompleted       int               `json:"jobs_completed"`
 	Disabled            bool              `json:"disabled"`
 	DisabledReason      string            `json:"disabled_reason,omitempty"`
-	RegisteredAt        time.Time         `json:"registered_at"`
-	UpdatedAt           time.Time         `json:"updated_at"`
-	Version             int64             `json:"version"`
+	// BootID names the run of the builder's agent that registered last
+	// (restart.go); "" when it gave none.
+	BootID       string    `json:"boot_id,omitempty"`
+	RegisteredAt time.Time `json:"registered_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+	Version      int64     `json:"version"`
 
 	// DrainRequested is the farm's own request that the builder drain (the
 	// scaler retiring an idle instance): it claims nothing more, and its
@@ -74,6 +77,9 @@ type BuilderSpec struct {
 	Capabilities []string          `json:"capabilities,omitempty"`
 	Slots        int               `json:"slots,omitempty"`
 	Metadata     map[string]string `json:"metadata,omitempty"`
+	// BootID names this run of the builder's agent (restart.go): a new one
+	// under the same name means the agent restarted and lost its jobs.
+	BootID string `json:"boot_id,omitempty"`
 }
 
 // MaxSlots bounds the jobs one builder runs at once.
@@ -114,7 +120,7 @@ func (s *BuilderSpec) Validate() error {
 	if len(s.Metadata) > 32 {
 		return FieldError("metadata", "at most 32 entries")
 	}
-	return nil
+	return CheckBootID("boot_id", s.BootID)
 }
 
 // Serves reports whether the builder takes jobs of pool.

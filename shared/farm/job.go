@@ -64,6 +64,14 @@ type Job struct {
 	// order (1: next). Like EstimatedStartAt it is computed when the job is
 	// read, never stored.
 	QueuePosition *int `json:"queue_position,omitempty"`
+	// ExpiresAt is when a finished job's retention ends: the store may drop
+	// it and its history from then on (nil while it is not finished; set by
+	// the transition that ends it, from Policy.JobRetention).
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// WaitingFor lists, for a waiting job, the dependencies that have not
+	// ended yet. Like EstimatedStartAt it is computed when the job is read,
+	// never stored.
+	WaitingFor []string `json:"waiting_for,omitempty"`
 	// Version increases by one with every write; writes are conditional on it.
 	Version int64 `json:"version"`
 	// History is the job's history, oldest first, kept in the job's own
@@ -169,12 +177,14 @@ func (j *Job) Clone() *Job {
 	c.Artifacts = append([]Artifact(nil), j.Artifacts...)
 	c.DependsOn = append([]string(nil), j.DependsOn...)
 	c.History = append([]JobEvent(nil), j.History...)
+	c.WaitingFor = append([]string(nil), j.WaitingFor...)
 	c.QueuedAt = cloneTime(j.QueuedAt)
 	c.StartedAt = cloneTime(j.StartedAt)
 	c.FinishedAt = cloneTime(j.FinishedAt)
 	c.NotBefore = cloneTime(j.NotBefore)
 	c.LeaseExpiresAt = cloneTime(j.LeaseExpiresAt)
 	c.EstimatedStartAt = cloneTime(j.EstimatedStartAt)
+	c.ExpiresAt = cloneTime(j.ExpiresAt)
 	c.DurationSeconds = cloneFloat(j.DurationSeconds)
 	c.TimeToStartSeconds = cloneFloat(j.TimeToStartSeconds)
 	if j.QueuePosition != nil {

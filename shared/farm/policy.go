@@ -26,7 +26,13 @@ type Policy struct {
 	BuilderMaxFailures int
 	// IdempotencyTTL is how long idempotency keys are remembered (default 24 h).
 	IdempotencyTTL time.Duration
-	// EventTTL expires history events (default 0: keep for ever).
+	// JobRetention is how long a finished job (succeeded, failed,
+	// cancelled, timed out) is kept, with its history, log and artifacts
+	// (default DefaultJobRetention).
+	JobRetention time.Duration
+	// EventTTL expires history events after they are written (default
+	// JobRetention + MaxJobLife: a job's history outlives the job unless
+	// it waited and ran longer than that).
 	EventTTL time.Duration
 	// ClaimScan is how many queued candidates one claim considers (default 25).
 	ClaimScan int
@@ -56,6 +62,12 @@ func (c Policy) WithDefaults() Policy {
 	if c.BuilderMaxFailures <= 0 {
 		c.BuilderMaxFailures = 5
 	}
+	if c.JobRetention <= 0 {
+		c.JobRetention = DefaultJobRetention
+	}
+	if c.EventTTL <= 0 {
+		c.EventTTL = c.JobRetention + MaxJobLife
+	}
 	if c.IdempotencyTTL <= 0 {
 		c.IdempotencyTTL = 24 * time.Hour
 	}
@@ -69,6 +81,29 @@ func (c Policy) WithDefaults() Policy {
 		c.MaxDependents = DefaultMaxDependents
 	}
 	return c
+}
+
+// DefaultJobRetention is how long finished jobs are kept unless the
+// policy says otherwise.
+const DefaultJobRetention = 90 * 24 * time.Hour
+
+// MaxJobLife is the margin that a job's history and objects are kept
+// beyond its retention (from when they were written rather than from the
+// job's end): the longest timeout a job may have.
+const MaxJobLife = 7 * 24 * time.Hour
+
+// JobExpiry is when job's retention ends: JobRetention after it finished
+// (to the second), or nil while it has not.
+func (c Policy) JobExpiry(j *Job) *time.Time {
+	if !j.Status.Terminal() || j.FinishedAt == nil || c.JobRetention <= 0 {
+		return nil
+	}
+	// Whole seconds, rounded up: DynamoDB's TTL attribute holds seconds.
+	at := j.FinishedAt.Add(c.JobRetention)
+	if t := at.Truncate(time.Second); t.Before(at) {
+		at = t.Add(time.Second)
+	}
+	return TimePtr(at)
 }
 
 // EventExpiry is when a history event written at at may be dropped (zero:

@@ -250,37 +250,7 @@ func (j *Job) LeaseLost(now time.Time, backoff time.Duration, maxBuilderFailures
 	if j.LeaseExpiresAt != nil && now.Before(*j.LeaseExpiresAt) {
 		return nil, nil, Errorf(EConflict, "job %s lease has not expired", j.ID)
 	}
-	lost := fmt.Sprintf("lease expired: builder %s lost", j.Builder)
-	if j.Status == StatusCancelling {
-		n, ev, err := j.next(StatusCancelled, "reaper", lost+" while cancelling", now)
-		if err == nil {
-			n.Result = string(StatusCancelled)
-		}
-		return n, ev, err
-	}
-	failures := j.BuilderFailures + 1
-	switch {
-	case maxBuilderFailures > 0 && failures >= maxBuilderFailures:
-		n, ev, err := j.next(StatusFailed, "reaper", fmt.Sprintf("%s; the job has now lost %d builders and is failed", lost, failures), now)
-		if err == nil {
-			n.BuilderFailures, n.Result, n.Error = failures, string(StatusFailed), fmt.Sprintf("job lost %d builders", failures)
-		}
-		return n, ev, err
-	case j.Attempts >= j.MaxAttempts:
-		n, ev, err := j.next(StatusTimedOut, "reaper", fmt.Sprintf("%s; %d of %d attempts used", lost, j.Attempts, j.MaxAttempts), now)
-		if err == nil {
-			n.BuilderFailures, n.Result, n.Error = failures, string(StatusTimedOut), "builder lost on the last attempt"
-		}
-		return n, ev, err
-	}
-	n, ev, err := j.next(StatusQueued, "reaper", fmt.Sprintf("%s; requeued (attempt %d of %d), held back %s", lost, j.Attempts, j.MaxAttempts, backoff), now)
-	if err == nil {
-		n.BuilderFailures = failures
-		if backoff > 0 {
-			n.NotBefore = TimePtr(now.Add(backoff))
-		}
-	}
-	return n, ev, err
+	return j.builderLost("reaper", fmt.Sprintf("lease expired: builder %s lost", j.Builder), now, backoff, maxBuilderFailures)
 }
 
 // Deadline is when a running job exceeds its own timeout.
@@ -311,19 +281,6 @@ func (j *Job) Release(now time.Time) (*Job, *JobEvent, error) {
 		return nil, nil, Errorf(EConflict, "job %s is %s, not waiting", j.ID, j.Status)
 	}
 	return j.next(StatusQueued, "dispatcher", "all dependencies succeeded", now)
-}
-
-// DependencyFailed fails a waiting job because a dependency did not succeed.
-func (j *Job) DependencyFailed(dep *Job, now time.Time) (*Job, *JobEvent, error) {
-	if j.Status != StatusWaiting {
-		return nil, nil, Errorf(EConflict, "job %s is %s, not waiting", j.ID, j.Status)
-	}
-	reason := fmt.Sprintf("dependency %s %s", dep.ID, dep.Status)
-	n, ev, err := j.next(StatusFailed, "dispatcher", reason, now)
-	if err == nil {
-		n.Result, n.Error = string(StatusFailed), reason
-	}
-	return n, ev, err
 }
 
 // PinScore sets the score by hand; the type's own score no longer applies.

@@ -58,6 +58,7 @@ const (
 	EnvBuilderMaxFailures  = "FARM_BUILDER_MAX_FAILURES"
 	EnvJobMaxBuilderFails  = "FARM_JOB_MAX_BUILDER_FAILURES"
 	EnvEventTTLDays        = "FARM_EVENT_TTL_DAYS"
+	EnvJobRetentionDays    = "FARM_JOB_RETENTION_DAYS"
 	EnvIdempotencyTTLHours = "FARM_IDEMPOTENCY_TTL_HOURS"
 	EnvLeaseTimerQueueURL  = "FARM_LEASE_TIMER_QUEUE_URL"
 )
@@ -88,6 +89,7 @@ func ConfigFromEnv() (Config, error) {
 		{EnvLeaseSeconds, time.Second, &c.Policy.Lease},
 		{EnvRequeueBackoff, time.Second, &c.Policy.RequeueBackoff},
 		{EnvEventTTLDays, 24 * time.Hour, &c.Policy.EventTTL},
+		{EnvJobRetentionDays, 24 * time.Hour, &c.Policy.JobRetention},
 		{EnvIdempotencyTTLHours, time.Hour, &c.Policy.IdempotencyTTL},
 	} {
 		n, err := positive(v.env)

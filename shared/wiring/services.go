@@ -84,7 +84,7 @@ func NewServices(d Deps) *Services {
 		jo.Blobs = d.Blobs
 	}
 	s.Jobs = jobs.New(jo)
-	bo := builders.Options{Store: d.Store, Queues: d.Queues, Pools: pools, Policy: policy, Clock: d.Clock, Logger: d.Logger}
+	bo := builders.Options{Store: d.Store, FollowUp: s.FollowUp, Queues: d.Queues, Pools: pools, Policy: policy, Clock: d.Clock, Logger: d.Logger}
 	s.Builders = builders.New(bo)
 	co := claims.Options{Store: d.Store, Builders: s.Builders, FollowUp: s.FollowUp, LeaseTimer: d.LeaseTimer, Registry: s.Admission.Registry(),
 		Pools: pools, Policy: policy, Clock: d.Clock, Logger: d.Logger}

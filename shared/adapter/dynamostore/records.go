@@ -106,6 +106,8 @@ type jobRecord struct {
 	// the state it records), in short attribute names: it is most of what
 	// a job's item grows by.
 	History []historyRecord `dynamodbav:"history,omitempty"`
+	// ExpiresAt is the TTL attribute (epoch seconds) of a finished job.
+	ExpiresAt int64 `dynamodbav:"expires_at,omitempty"`
 
 	// The queue entry: present only while the job is queued (dispatch
 	// index) or holds a lease (reaper indexes), so those indexes are sparse.
@@ -161,6 +163,9 @@ func toJobRecord(j *farm.Job) jobRecord {
 	for _, e := range j.History {
 		r.History = append(r.History, toHistoryRecord(e))
 	}
+	if j.ExpiresAt != nil {
+		r.ExpiresAt = j.ExpiresAt.Unix()
+	}
 	if j.Status == farm.StatusQueued {
 		r.QueuePool, r.QueueRank = j.Pool, queueRank(j.Score, j.ID)
 	}
@@ -195,6 +200,9 @@ func (r jobRecord) job() (*farm.Job, error) {
 			return nil, fmt.Errorf("job %s: %w", r.ID, err)
 		}
 		j.History = append(j.History, e)
+	}
+	if r.ExpiresAt != 0 {
+		j.ExpiresAt = farm.TimePtr(time.Unix(r.ExpiresAt, 0))
 	}
 	var err error
 	for _, f := range []struct {
@@ -297,6 +305,7 @@ type builderRecord struct {
 	JobsCompleted       int               `dynamodbav:"jobs_completed"`
 	Disabled            bool              `dynamodbav:"disabled,omitempty"`
 	DisabledReason      string            `dynamodbav:"disabled_reason,omitempty"`
+	BootID              string            `dynamodbav:"boot_id,omitempty"`
 	RegisteredAt        string            `dynamodbav:"registered_at"`
 	UpdatedAt           string            `dynamodbav:"updated_at"`
 	Version             int64             `dynamodbav:"version"`
@@ -310,6 +319,7 @@ func toBuilderRecord(b *farm.Builder) builderRecord {
 		TotalFailures: b.TotalFailures, JobsCompleted: b.JobsCompleted, Disabled: b.Disabled, DisabledReason: b.DisabledReason,
 		RegisteredAt: fmtTime(b.RegisteredAt), UpdatedAt: fmtTime(b.UpdatedAt), Version: b.Version,
 		DrainRequested: b.DrainRequested, DrainReason: b.DrainReason, DrainRequestedAt: fmtTimePtr(b.DrainRequestedAt),
+		BootID: b.BootID,
 	}
 }
 
@@ -319,7 +329,7 @@ func (r builderRecord) builder() (*farm.Builder, error) {
 		Slots: r.Slots, Metadata: r.Metadata, State: farm.BuilderState(r.State), CleanStatus: farm.CleanStatus(r.CleanStatus),
 		Draining: r.Draining, CurrentJobs: emptyIfNil(r.CurrentJobs), ConsecutiveFailures: r.ConsecutiveFailures,
 		TotalFailures: r.TotalFailures, JobsCompleted: r.JobsCompleted, Disabled: r.Disabled, DisabledReason: r.DisabledReason,
-		Version: r.Version, DrainRequested: r.DrainRequested, DrainReason: r.DrainReason,
+		Version: r.Version, DrainRequested: r.DrainRequested, DrainReason: r.DrainReason, BootID: r.BootID,
 	}
 	var err error
 	if b.DrainRequestedAt, err = parseTimePtr(r.DrainRequestedAt); err != nil {

@@ -111,7 +111,8 @@ func JobIndexes() []Index {
 // Tables lists every table of top with its schema.
 func Tables(top *topology.Topology) []Table {
 	return []Table{
-		{Table: top.Jobs, Partition: s("id"), Stream: true, Indexes: JobIndexes()},
+		// A finished job expires (expires_at) after the farm's retention.
+		{Table: top.Jobs, Partition: s("id"), Stream: true, Indexes: JobIndexes(), TTLAttribute: "expires_at"},
 		{Table: top.Builders, Partition: s("name")},
 		{Table: top.Tokens, Partition: s("token_hash"), TTLAttribute: "expires_at",
 			Indexes: []Index{{Name: IndexTokenID, Partition: s("token_shard"), Sort: sk("id"), Projection: ProjectAll}}},

@@ -19,6 +19,8 @@ import (
 // Service runs the builders' use cases.
 type Service struct {
 	store  Store
+	follow FollowUp
+	jobs   store.JobWriter
 	queues Queues
 	pools  farm.Pools
 	policy farm.Policy
@@ -29,6 +31,9 @@ type Service struct {
 // Options configure a Service.
 type Options struct {
 	Store Store
+	// FollowUp, when set, does the follow-up work of the jobs a restarted
+	// builder's registration takes back (rings their pools).
+	FollowUp FollowUp
 	// Queues, when set, names the doorbell queues a registration answers.
 	Queues Queues
 	// Pools are the builder pools the farm serves.
@@ -40,10 +45,11 @@ type Options struct {
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, queues: o.Queues, pools: o.Pools, policy: o.Policy.WithDefaults(), clock: o.Clock, log: o.Logger}
+	s := &Service{store: o.Store, follow: o.FollowUp, queues: o.Queues, pools: o.Pools, policy: o.Policy.WithDefaults(), clock: o.Clock, log: o.Logger}
 	if s.clock == nil {
 		s.clock = time.Now
 	}
+	s.jobs = store.JobWriter{Store: o.Store, Policy: s.policy, Clock: s.clock}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -65,7 +71,9 @@ type Registration struct {
 // caller that may use every pool the builder serves. Its health record
 // (failures, disabled state, current jobs) survives re-registration; a lost
 // builder that registers again is back, and a builder registers as clean
-// (freshly started or reset machine).
+// (freshly started or reset machine). A builder that registers with
+// another boot id than the one recorded restarted: the jobs it held are
+// taken back at once (restart.go).
 func (s *Service) Register(ctx context.Context, by farm.Principal, name string, spec farm.BuilderSpec) (*Registration, error) {
 	for _, pool := range spec.Pools {
 		if !by.MayUsePool(pool) {
@@ -95,13 +103,25 @@ func (s *Service) register(ctx context.Context, name string, spec farm.BuilderSp
 			return nil, farm.FieldError("pools", "pools[%d]: this farm does not serve pool %q (pools: %s)", i, p, s.pools)
 		}
 	}
-	var out *farm.Builder
+	var (
+		out   *farm.Builder
+		taken []*farm.Job
+		boot  string
+	)
 	err := store.RetryOnConflict(ctx, func() error {
-		now := s.now()
 		cur, err := s.store.GetBuilder(ctx, name)
 		if err != nil && !farm.IsCode(err, farm.ENotFound) {
 			return err
 		}
+		if cur.Restarted(spec.BootID) {
+			boot = cur.BootID
+			more, err := s.takeBackClaims(ctx, cur, spec.BootID)
+			taken = append(taken, more...)
+			if err != nil {
+				return err
+			}
+		}
+		now := s.now()
 		var next *farm.Builder
 		if cur == nil {
 			next = &farm.Builder{Name: name, CleanStatus: farm.CleanClean, CurrentJobs: []string{}, RegisteredAt: now, Version: 1}
@@ -118,6 +138,10 @@ func (s *Service) register(ctx context.Context, name string, spec farm.BuilderSp
 		if next.Capabilities == nil {
 			next.Capabilities = []string{}
 		}
+		if spec.BootID != "" {
+			next.BootID = spec.BootID
+		}
+		s.forgetTaken(next, taken)
 		next.Draining = false
 		next.CleanStatus = farm.CleanClean
 		next.LastHeartbeat = farm.TimePtr(now)
@@ -129,10 +153,27 @@ func (s *Service) register(ctx context.Context, name string, spec farm.BuilderSp
 		out = next
 		return nil
 	})
+	s.afterRestart(ctx, name, boot, spec.BootID, taken)
 	if err == nil {
-		s.log.InfoContext(ctx, "builder registered", "builder", name, "pools", spec.Pools, "slots", spec.Slots)
+		s.log.InfoContext(ctx, "builder registered", "builder", name, "pools", spec.Pools, "slots", spec.Slots, "boot_id", spec.BootID)
 	}
 	return out, err
+}
+
+// afterRestart logs a restart's jobs taken back and does their follow-up
+// work (a requeued job's pool is rung at once).
+func (s *Service) afterRestart(ctx context.Context, name, oldBoot, newBoot string, taken []*farm.Job) {
+	if len(taken) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(taken))
+	for _, j := range taken {
+		ids = append(ids, j.ID)
+		if s.follow != nil {
+			s.follow.After(ctx, j)
+		}
+	}
+	s.log.WarnContext(ctx, "builder restarted: the jobs of its old boot are taken back", "builder", name, "old_boot_id", oldBoot, "boot_id", newBoot, "jobs", ids)
 }
 
 // MaxReason bounds a disable or enable reason.

@@ -14,6 +14,13 @@ type Store interface {
 	ListBuilders(ctx context.Context) ([]*farm.Builder, error)
 	// GetJob tells which of a builder's jobs it still holds.
 	GetJob(ctx context.Context, id string) (*farm.Job, error)
+	// ListJobs finds the running jobs a restarted builder held.
+	ListJobs(ctx context.Context, f store.JobFilter) (*store.JobPage, error)
+}
+
+// FollowUp is the work after a job's change (app/followup.Service).
+type FollowUp interface {
+	After(ctx context.Context, job *farm.Job)
 }
 
 // Queues names the doorbell queue of each pool (adapter/sqsdoorbell.Bell),

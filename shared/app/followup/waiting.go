@@ -9,8 +9,8 @@ import (
 )
 
 // EvaluateWaiting queues a waiting job whose dependencies all succeeded,
-// or fails it when one of them ended otherwise (and its own dependents in
-// turn). A job that is not waiting, or no longer exists, is left alone.
+// or fails it when one of them ended otherwise or no longer exists (and
+// its own dependents in turn, each naming the job it waited for). A job that is not waiting, or no longer exists, is left alone.
 func (s *Service) EvaluateWaiting(ctx context.Context, id string) error {
 	var released *farm.Job
 	err := store.RetryOnConflict(ctx, func() error {
@@ -26,25 +26,33 @@ func (s *Service) EvaluateWaiting(ctx context.Context, id string) error {
 		pending := false
 		for _, depID := range job.DependsOn {
 			dep, err := s.store.GetJob(ctx, depID)
+			if err != nil && !farm.IsCode(err, farm.ENotFound) {
+				return err
+			}
+			var (
+				next *farm.Job
+				ev   *farm.JobEvent
+			)
+			switch {
+			case dep == nil: // expired, or its write failed: it will never end
+				next, ev, err = job.DependencyMissing(depID, now)
+			case dep.Status == farm.StatusSucceeded:
+				continue
+			case dep.Status.Terminal():
+				next, ev, err = job.DependencyFailed(dep, now)
+			default:
+				pending = true
+				continue
+			}
 			if err != nil {
 				return err
 			}
-			switch {
-			case dep.Status == farm.StatusSucceeded:
-			case dep.Status.Terminal():
-				next, ev, err := job.DependencyFailed(dep, now)
-				if err != nil {
-					return err
-				}
-				if err := s.jobs.Write(ctx, job, next, ev); err != nil {
-					return err
-				}
-				// Its own dependents fail in turn.
-				s.After(ctx, next)
-				return nil
-			default:
-				pending = true
+			if err := s.jobs.Write(ctx, job, next, ev); err != nil {
+				return err
 			}
+			// Its own dependents fail in turn.
+			s.After(ctx, next)
+			return nil
 		}
 		if pending {
 			return nil

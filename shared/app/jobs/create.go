@@ -30,7 +30,7 @@ func (s *Service) Create(ctx context.Context, job *farm.Job, now time.Time) erro
 	switch {
 	case failed != nil:
 		job.Status, job.Result = farm.StatusFailed, string(farm.StatusFailed)
-		job.Error = fmt.Sprintf("dependency %s %s", failed.ID, failed.Status)
+		job.Error = farm.DependencyFailure(failed)
 		job.FinishedAt = farm.TimePtr(now)
 		detail = job.Error
 	case len(pending) > 0:

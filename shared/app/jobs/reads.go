@@ -18,12 +18,13 @@ import (
 const MaxActorLength = 200
 
 // Get returns job id as by may see it (farm.Registry.AsSeenBy), with its
-// start estimate when it is queued.
+// start estimate when it is queued, and what it waits for when it waits.
 func (s *Service) Get(ctx context.Context, by farm.Principal, id string) (*farm.Job, error) {
 	job, err := s.store.GetJob(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	s.fillWaitingFor(ctx, job)
 	if job.Status == farm.StatusQueued && s.estimates != nil {
 		// An estimate is a courtesy: without one the job is still worth showing.
 		if err := s.estimates.EstimateStarts(ctx, []*farm.Job{job}); err != nil {

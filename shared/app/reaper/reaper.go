@@ -9,7 +9,6 @@ package reaper
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -211,16 +210,7 @@ func (s *Service) reapLease(ctx context.Context, id string) (reaped, disabled bo
 		if b.LastHeartbeat == nil || now.Sub(*b.LastHeartbeat) >= s.policy.Lease {
 			b.State = farm.BuilderLost
 		}
-		if after.BuilderFailures > b.ConsecutiveFailures+1 {
-			return // the job has failed more builders than this one has failed jobs: blame the job
-		}
-		b.ConsecutiveFailures++
-		b.TotalFailures++
-		if b.ConsecutiveFailures >= s.policy.BuilderMaxFailures && !b.Disabled {
-			b.Disabled = true
-			b.DisabledReason = fmt.Sprintf("disabled automatically after %d consecutive failures (last: lost the lease of job %s at %s)", b.ConsecutiveFailures, job.ID, now.Format(time.RFC3339))
-			disabled = true
-		}
+		disabled = b.BlameLostJob(after, "lost the lease of", now, s.policy.BuilderMaxFailures)
 	})
 	s.log.WarnContext(ctx, "lease expired", "job_id", job.ID, "builder", job.Builder, "now", after.Status, "attempts", job.Attempts, "builder_disabled", disabled)
 	s.follow.After(ctx, after)

@@ -15,7 +15,8 @@ type JobStore interface {
 
 // JobWriter writes job transitions the way every service does: one
 // conditional write of the job as read, its history event in the same
-// item.
+// item. A transition that ends the job sets its expiry from the policy's
+// JobRetention; one that starts it again (a retry) clears it.
 type JobWriter struct {
 	Store  JobStore
 	Policy farm.Policy
@@ -33,6 +34,7 @@ func (w JobWriter) Now() time.Time {
 
 // Write commits one job transition with its event (nil: none).
 func (w JobWriter) Write(ctx context.Context, prev, next *farm.Job, ev *farm.JobEvent) error {
+	next.ExpiresAt = w.Policy.JobExpiry(next)
 	next.Record(ev)
 	return w.Store.Commit(ctx, Tx{Jobs: []JobWrite{{Prev: prev, Next: next, Event: ev}}})
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // RetryOnConflict runs fn again (it re-reads what it needs) while it loses
-// write races, a bounded number of times. Conflicts the domain raises (a
+// write races, a bounded number of times, its short waits ended by ctx. Conflicts the domain raises (a
 // transition that is not allowed) are returned at once: re-reading would
 // not change them.
 func RetryOnConflict(ctx context.Context, fn func() error) error {
@@ -16,10 +16,13 @@ func RetryOnConflict(ctx context.Context, fn func() error) error {
 		if err = fn(); !errors.Is(err, ErrLostRace) {
 			return err
 		}
-		if ctx.Err() != nil {
+		t := time.NewTimer(time.Duration(attempt+1) * 5 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			return ctx.Err()
+		case <-t.C:
 		}
-		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
 	}
 	return err
 }

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/runtime/executor"
 )
 
@@ -51,6 +52,13 @@ type Agent struct {
 
 	// reregisterMu lets one re-registration run at a time (see reregister).
 	reregisterMu sync.Mutex
+
+	// spool keeps results the farm has not acknowledged (nil: none).
+	spool      *spool
+	replayMu   sync.Mutex     // one spool replay at a time
+	replays    sync.WaitGroup // replays started by heartbeats
+	beatFailed bool           // the last heartbeat did not get through (under mu)
+	recovered  chan struct{}  // closed when one gets through again (under mu)
 }
 
 // New returns an agent of cfg talking to api and receiving doorbells from bells.
@@ -59,7 +67,12 @@ func New(cfg Config, api API, bells Doorbells) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{
+	if c.Spec.BootID == "" {
+		// One agent, one run: its jobs die with it, so a new one (a new
+		// process) tells the farm that whatever the last one held is lost.
+		c.Spec.BootID = farm.NewID(time.Now())
+	}
+	a := &Agent{
 		cfg:       c,
 		api:       api,
 		bells:     bells,
@@ -72,7 +85,17 @@ func New(cfg Config, api API, bells Doorbells) (*Agent, error) {
 		heartbeat: fallbackHeartbeat,
 		lease:     fallbackLease,
 		jobs:      map[string]*runningJob{},
-	}, nil
+		recovered: make(chan struct{}),
+	}
+	sp, err := openSpool(c.StateDir, c.SpoolMaxEntries, c.SpoolMaxBytes, a.log)
+	if err != nil {
+		// Results are then sent from memory only: a restart loses them
+		// (their jobs are requeued when their leases expire).
+		a.log.Warn("no result spool", "err", err)
+	} else {
+		a.spool = sp
+	}
+	return a, nil
 }
 
 // Drain stops claiming; Run returns once the running jobs are finished and
@@ -156,6 +179,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	stopBeating()
 	beater.Wait()
+	a.replays.Wait()
 	if ctx.Err() != nil {
 		return ErrHardStop
 	}
@@ -169,7 +193,12 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) registerUntilDone(ctx context.Context) (bool, error) {
 	bo := a.newBackoff()
 	for {
-		err := a.register(ctx)
+		// The results an earlier run left go first: registering under this
+		// run's boot id takes its claims back.
+		err := a.replaySpool(ctx)
+		if err == nil {
+			err = a.register(ctx)
+		}
 		if err == nil {
 			return true, nil
 		}
@@ -212,7 +241,7 @@ func (a *Agent) register(ctx context.Context) error {
 			a.log.Warn("the farm has no doorbell queue for this pool; claiming from it now and then only", "pool", pool)
 		}
 	}
-	a.log.Info("registered", "registrations", n, "pools", a.cfg.Spec.Pools, "slots", a.cfg.Spec.Slots,
+	a.log.Info("registered", "registrations", n, "boot_id", a.cfg.Spec.BootID, "pools", a.cfg.Spec.Pools, "slots", a.cfg.Spec.Slots,
 		"heartbeat_seconds", hb.Seconds(), "lease_seconds", lease.Seconds())
 	return nil
 }

@@ -51,17 +51,24 @@ func (a *Agent) uploadLog(j *runningJob) {
 	}
 }
 
-// upload asks for a presigned URL and PUTs a file there, retrying a few
-// times while the farm or the storage is unreachable. It returns the hex
-// SHA-256 of what the successful upload sent.
+// upload asks for a presigned URL and PUTs a file there, retrying while
+// the farm or the storage is unreachable, and returns the hex SHA-256 of
+// what the successful upload sent. An artifact is part of the job's result:
+// its upload waits through an API outage (up to CompleteTimeout; at once
+// when a heartbeat gets through again). The full log is a courtesy (the
+// farm keeps its tail): it is tried three times.
 func (a *Agent) upload(ctx context.Context, j *runningJob, req apiv1.ArtifactURLRequest, path string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.CompleteTimeout)
+	defer cancel()
 	bo := a.newBackoff()
 	for attempt := 1; ; attempt++ {
 		sum, err := a.uploadOnce(ctx, j, req, path)
-		if err == nil || !temporary(err) || attempt == 3 || errors.Is(err, os.ErrNotExist) {
+		if err == nil || !temporary(err) || errors.Is(err, os.ErrNotExist) || (req.Kind == "log" && attempt == 3) {
 			return sum, err
 		}
-		if !sleep(ctx, bo.next()) {
+		wait := bo.next()
+		j.logger.Warn("upload failed; retrying", "name", req.Name, "kind", req.Kind, "err", err, "retry_in", wait.String())
+		if !a.sleepUnlessRecovered(ctx, wait) {
 			return "", err
 		}
 	}

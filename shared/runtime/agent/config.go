@@ -46,7 +46,8 @@ type Config struct {
 	// Name is the builder's name at the farm.
 	Name string
 	// Spec is what the builder registers with: kind, arch, pools,
-	// capabilities, slots (its concurrency) and metadata.
+	// capabilities, slots (its concurrency) and metadata. Its boot id is
+	// drawn afresh by New unless set (tests): one per agent run.
 	Spec farm.BuilderSpec
 	// WorkDir holds one workspace per job run (default: $TMPDIR/farm-builder).
 	WorkDir string
@@ -78,8 +79,16 @@ type Config struct {
 	// together, so that a builder with many slots stays under the farm's
 	// request size limit (default 512 KiB).
 	MaxHeartbeatLog int
-	// CompleteTimeout bounds the retries of a job's completion (default 10 min).
+	// CompleteTimeout bounds the retries of a job's completion (default 10
+	// min); its result stays spooled after.
 	CompleteTimeout time.Duration
+	// StateDir holds the agent's own state: the spool of results the farm
+	// has not acknowledged yet (default: WorkDir + ".state", 0700).
+	StateDir string
+	// SpoolMaxEntries and SpoolMaxBytes bound the spool (defaults 256
+	// results, 64 MiB); the oldest result makes room for a new one.
+	SpoolMaxEntries int
+	SpoolMaxBytes   int64
 
 	// The elastic fleet's options (fleet.go).
 	Fleet FleetOptions
@@ -139,6 +148,16 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.CompleteTimeout <= 0 {
 		cfg.CompleteTimeout = 10 * time.Minute
+	}
+	if cfg.StateDir == "" {
+		// Beside the work dir, not in it: jobs' users pass through that.
+		cfg.StateDir = filepath.Clean(cfg.WorkDir) + ".state"
+	}
+	if cfg.SpoolMaxEntries <= 0 {
+		cfg.SpoolMaxEntries = 256
+	}
+	if cfg.SpoolMaxBytes <= 0 {
+		cfg.SpoolMaxBytes = 64 << 20
 	}
 	if err := cfg.Fleet.check(cfg.Spec.Slots); err != nil {
 		return cfg, err

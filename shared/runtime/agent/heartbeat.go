@@ -70,6 +70,7 @@ func (a *Agent) beat(ctx context.Context) {
 	defer cancel()
 	seen := a.registrations()
 	resp, err := a.api.Heartbeat(bctx, a.cfg.Name, req)
+	a.heartbeatAnswered(err == nil || resp != nil || !temporary(err))
 	switch {
 	case err == nil:
 		a.applyHeartbeat(resp)

@@ -240,48 +240,6 @@ func hasSource(job *farm.Job) bool {
 	return executor.SourceName(job) != "source"
 }
 
-// complete reports the result, fenced by the claim token, retrying while
-// the farm is unreachable. A conflict means the claim went stale (the farm
-// requeued the job or gave it away): the result is dropped.
-func (a *Agent) complete(j *runningJob, req apiv1.CompleteRequest) {
-	ctx, cancel := context.WithTimeout(a.hardCtx, a.cfg.CompleteTimeout)
-	defer cancel()
-	req.Log = j.log.TakeAll().Text()
-	bo := a.newBackoff()
-	for {
-		_, err := a.api.CompleteJob(ctx, j.id, req)
-		switch {
-		case err == nil:
-			j.logger.Info("job completed", "result", req.Result, "artifacts", len(req.Artifacts))
-			return
-		case farm.IsCode(err, farm.EConflict) || farm.IsCode(err, farm.ENotFound):
-			j.logger.Warn("completion refused: the claim is stale; the job belongs to someone else", "err", err, "result", req.Result)
-			return
-		case farm.IsCode(err, farm.EInvalid) && req.Result == string(farm.StatusCancelled):
-			// The job is no longer being cancelled on the farm's side (say,
-			// retried meanwhile): report the stop as a failure instead.
-			req.Result = string(farm.StatusFailed)
-			continue
-		case farm.IsCode(err, farm.EInvalid) && len(req.Artifacts) > 0:
-			// The farm refused the artifact list: report a failure without it
-			// rather than leave the job running until its lease expires.
-			j.logger.Warn("completion refused; completing failed without artifacts", "err", err)
-			req.Result, req.ExitCode, req.Artifacts = string(farm.StatusFailed), nil, nil
-			req.Error = "the farm refused the completion: " + farm.ErrorMessage(err)
-			continue
-		case !temporary(err):
-			j.logger.Error("completion refused", "err", err, "result", req.Result)
-			return
-		}
-		wait := bo.next()
-		j.logger.Warn("completion failed; retrying", "err", err, "retry_in", wait.String())
-		if !sleep(ctx, wait) {
-			j.logger.Error("completion abandoned; the farm's reaper handles the job when its lease expires", "err", ctx.Err())
-			return
-		}
-	}
-}
-
 // note writes one line of the builder's own to a job's log.
 func note(l *jobLog, format string, args ...any) {
 	fmt.Fprintf(l, "[farm-builder] "+format+"\n", args...)

@@ -57,6 +57,16 @@ type testFarm struct {
 
 func startFarm(t *testing.T) *testFarm {
 	t.Helper()
+	return startFarmWith(t, farm.Policy{
+		Heartbeat: heartbeat, Lease: lease, RequeueBackoff: backoff,
+		// Kills in these tests are the test's doing, not the builders' fault.
+		BuilderMaxFailures: 100,
+	})
+}
+
+// startFarmWith starts a local farm with policy.
+func startFarmWith(t *testing.T, policy farm.Policy) *testFarm {
+	t.Helper()
 	top, cfg, _ := emulatortest.Topology(t)
 	farmLog := &syncBuffer{}
 	t.Cleanup(func() {
@@ -65,13 +75,9 @@ func startFarm(t *testing.T) *testFarm {
 		}
 	})
 	lf, err := wiring.StartLocal(context.Background(), wiring.LocalConfig{
-		Addr: "127.0.0.1:0",
-		AWS:  &cfg,
-		Farm: wiring.Config{Topology: top, Policy: farm.Policy{
-			Heartbeat: heartbeat, Lease: lease, RequeueBackoff: backoff,
-			// Kills in these tests are the test's doing, not the builders' fault.
-			BuilderMaxFailures: 100,
-		}},
+		Addr:           "127.0.0.1:0",
+		AWS:            &cfg,
+		Farm:           wiring.Config{Topology: top, Policy: policy},
 		ReaperInterval: 250 * time.Millisecond,
 		Logger:         slog.New(slog.NewJSONHandler(farmLog, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})

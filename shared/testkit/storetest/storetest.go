@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Resources", func(t *testing.T) { RunResourceContract(t, newStore) })
 	t.Run("Limits", func(t *testing.T) { RunLimitsContract(t, newStore) })
 	t.Run("Scaler", func(t *testing.T) { RunScalerContract(t, newStore) })
+	t.Run("Faults", func(t *testing.T) { RunFaultsContract(t, newStore) })
 }
 
 // Pools served by the farms the suite builds.

@@ -153,6 +153,8 @@ function jobFields(j) {
     ["Error", j.error ? h("span", { class: "error", text: j.error }) : ""],
     ["Parent", j.parent_id ? jobLink(j.parent_id) : ""],
     ["Depends on", j.depends_on && j.depends_on.length ? j.depends_on.map((d, i) => [i ? " " : "", jobLink(d)]) : ""],
+    ["Waiting for", j.status === "waiting" && j.waiting_for && j.waiting_for.length ? j.waiting_for.map((d, i) => [i ? " " : "", jobLink(d)]) : ""],
+    ["Expires", j.expires_at || ""],
     ["Idempotency key", j.idempotency_key || ""],
   ];
   return rows.filter(([, v]) => v !== "" && v !== undefined && v !== null)
