@@ -77,7 +77,9 @@ func (f *Farm) Check(ctx context.Context, cs *Clients) ([]string, error) {
 // builder holds, or ended with its follow-on jobs created.
 func (f *Farm) checkJob(ctx context.Context, cs *Clients, j *farm.Job, jobs map[string]*farm.Job, children int) []string {
 	var bad []string
-	add := func(format string, args ...any) { bad = append(bad, fmt.Sprintf("job %s (%s): ", j.ID, j.Status)+fmt.Sprintf(format, args...)) }
+	add := func(format string, args ...any) {
+		bad = append(bad, fmt.Sprintf("job %s (%s): ", j.ID, j.Status)+fmt.Sprintf(format, args...))
+	}
 	switch {
 	case j.Status == farm.StatusQueued:
 		queued, err := f.Mem.QueuedJobs(ctx, j.Pool, 1000)
@@ -236,5 +238,26 @@ func (f *Farm) CheckSettled(ctx context.Context, cs *Clients) ([]string, error) 
 		}
 	}
 	sort.Strings(bad)
+	return bad, nil
+}
+
+// CheckBlame returns the builders blamed for a crash that was not
+// theirs: a builder whose agent runs on (not Gone) that is marked lost,
+// disabled, or has failures counted (the scenarios' jobs all succeed when
+// run).
+func (f *Farm) CheckBlame(ctx context.Context, cs *Clients) ([]string, error) {
+	bs, err := f.Mem.ListBuilders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var bad []string
+	for _, b := range bs {
+		if cs.Gone[b.Name] {
+			continue
+		}
+		if b.State == farm.BuilderLost || b.Disabled || b.ConsecutiveFailures > 0 {
+			bad = append(bad, fmt.Sprintf("builder %s: %s, disabled %v, %d failures counted", b.Name, b.State, b.Disabled, b.ConsecutiveFailures))
+		}
+	}
 	return bad, nil
 }

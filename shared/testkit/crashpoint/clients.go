@@ -22,10 +22,12 @@ type Clients struct {
 	Keys map[string]string
 	// Names are a scenario's jobs by name.
 	Names map[string]string
+	// Gone are the builders whose agents vanished: they send nothing more.
+	Gone map[string]bool
 }
 
 func newClients() *Clients {
-	return &Clients{Claims: map[string][]Grant{}, Held: map[string]map[string]string{}, Leases: map[string]string{}, Keys: map[string]string{}, Names: map[string]string{}}
+	return &Clients{Claims: map[string][]Grant{}, Held: map[string]map[string]string{}, Leases: map[string]string{}, Keys: map[string]string{}, Names: map[string]string{}, Gone: map[string]bool{}}
 }
 
 // Grant is a claim a builder was answered with.
@@ -42,7 +44,9 @@ type Call struct {
 
 // Answer applies what the client learns from the call's answer, once the
 // call has returned from a live process.
-func (c *Call) Answer(learn func(*Clients)) { c.answers = append(c.answers, func() { learn(c.Clients) }) }
+func (c *Call) Answer(learn func(*Clients)) {
+	c.answers = append(c.answers, func() { learn(c.Clients) })
+}
 
 // Claimed is the answer to a claim: builder runs the job under its token.
 func (c *Call) Claimed(builder string, cl *claims.Claim) {
@@ -80,17 +84,18 @@ func (f *Farm) Serve(ctx context.Context, cs *Clients, p *Process, do func(conte
 }
 
 // Builder acts for the farm-builder agents in the clients' place.
-func Builder(name string) farm.Principal { return farm.Principal{Role: farm.RoleBuilder, Builder: name} }
+func Builder(name string) farm.Principal {
+	return farm.Principal{Role: farm.RoleBuilder, Builder: name}
+}
 
 // heartbeats is every agent's heartbeat, as the agents send them: the jobs
 // each runs. A job whose claim is lost is stopped; a job being cancelled
 // is stopped and reported cancelled.
 func (f *Farm) heartbeats(ctx context.Context, cs *Clients) error {
-	names := make([]string, 0, len(cs.Held))
-	for n := range cs.Held {
-		names = append(names, n)
+	names, err := f.agents(ctx, cs)
+	if err != nil {
+		return err
 	}
-	sort.Strings(names)
 	for _, name := range names {
 		var jobs []claims.HeartbeatJob
 		for id, token := range cs.Held[name] {
@@ -127,3 +132,19 @@ func (f *Farm) heartbeats(ctx context.Context, cs *Clients) error {
 
 // NewClients is clients that know nothing yet.
 func NewClients() *Clients { return newClients() }
+
+// agents are the registered builders whose agents run, by name.
+func (f *Farm) agents(ctx context.Context, cs *Clients) ([]string, error) {
+	bs, err := f.Mem.ListBuilders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, b := range bs {
+		if !cs.Gone[b.Name] {
+			names = append(names, b.Name)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}

@@ -63,13 +63,9 @@ func (f *Farm) drain(ctx context.Context) error {
 // free slot and reports success; jobs being cancelled are stopped through
 // the heartbeats; the stream, the reaper and the clock go on meanwhile.
 func (f *Farm) Work(ctx context.Context, cs *Clients) error {
-	bs, err := f.Mem.ListBuilders(ctx)
+	names, err := f.agents(ctx, cs)
 	if err != nil {
 		return err
-	}
-	var names []string
-	for _, b := range bs {
-		names = append(names, b.Name)
 	}
 	if len(names) == 0 {
 		names = []string{"worker"}

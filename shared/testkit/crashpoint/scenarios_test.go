@@ -135,6 +135,7 @@ func scenarios() []scenario {
 		{name: "reap_expired_lease", setup: func(t *testing.T, ctx context.Context, f *crashpoint.Farm, cs *crashpoint.Clients) {
 			queuedAndClaimed(thrice)(t, ctx, f, cs)
 			delete(cs.Held, "b1") // the builder vanished
+			cs.Gone["b1"] = true
 			f.Advance(f.Policy.Lease + f.Policy.Heartbeat)
 		}, run: reaperPass},
 		{name: "reap_timed_out", setup: func(t *testing.T, ctx context.Context, f *crashpoint.Farm, cs *crashpoint.Clients) {
