@@ -130,7 +130,9 @@ func (f *Farm) Dispatch(ctx context.Context, p *Process) (more bool) {
 }
 
 // dispatcher is the dispatch Lambda's handler over a process's services
-// (as wiring.Farm.Dispatcher builds it over DynamoDB).
+// (as wiring.Farm.Dispatcher builds it over DynamoDB). A dispatcher that
+// works from the stream's new image needs it in each change: see
+// streamStore.Commit.
 func (f *Farm) dispatcher(s *wiring.Services) *dispatch.Dispatcher {
 	return &dispatch.Dispatcher{Jobs: f.Mem, Work: s.FollowUp, Logger: s.Logger}
 }
@@ -157,7 +159,8 @@ func (s *processStore) DeleteToken(ctx context.Context, id string) (*farm.Token,
 }
 
 // streamStore is the durable store with its change feed: each job write
-// committed is one change, as the jobs table's stream reports it.
+// committed is one change, as the jobs table's stream reports it (old and
+// new status, pool; the new image is w.Next).
 type streamStore struct {
 	store.Store
 	farm *Farm
