@@ -126,6 +126,13 @@ func scenarios() []scenario {
 			_, err := c.Services.Builders.Register(ctx, admin, "b1", farm.BuilderSpec{Kind: farm.KindEC2, Arch: "amd64", Pools: []string{farm.DefaultPool}, Slots: 2, BootID: "boot-2"})
 			return err
 		}), retry: true},
+		{name: "acquire_resource", setup: withResource, run: api(func(ctx context.Context, c *crashpoint.Call) error {
+			r, err := c.Services.Resources.Acquire(ctx, alice, "gpus", "ci", 0)
+			if err == nil {
+				c.Answer(func(cs *crashpoint.Clients) { cs.Leases["gpus/gpu-1"] = r.LeaseToken })
+			}
+			return err
+		})},
 		{name: "release_resource", setup: steps(withResource, acquire), run: api(release)},
 
 		{name: "dispatch_succeeded_with_follow_ons_and_dependent", setup: steps(queuedAndClaimed(followOns), withDependent, completedBeforeFollowUp(farm.StatusSucceeded)), run: dispatcher},
