@@ -1,11 +1,13 @@
 // Package followup is the work that follows a job's change of state, run
 // the same way by whoever saw the change: the API right after it, the
-// stream dispatcher for every change the jobs table reports, and the
-// reaper's sweep for whatever both missed. A queued job's pool is rung; a
-// waiting job is released or failed once its dependencies end; a finished
-// job releases the jobs waiting on it and, when it succeeded, creates its
-// follow-on jobs; a clean-resource job moves the resource it cleans.
-// Everything here is safe to run any number of times for the same state.
+// stream dispatcher for the changes its filter passes (from the record's
+// image; it never rings), and the reaper's sweep for whatever both missed.
+// A queued job's pool is rung by whoever wrote it queued; a waiting job is
+// released or failed once its dependencies end; a finished job releases the
+// jobs waiting on it (if any registered: farm.Job.HasDependents) and, when
+// it succeeded, creates its follow-on jobs; a clean-resource job moves the
+// resource it cleans. A job nothing follows costs no call. Everything here
+// is safe to run any number of times for the same state.
 package followup
 
 import (
@@ -59,11 +61,11 @@ type silentBell struct{}
 func (silentBell) Ring(context.Context, string, string, time.Duration) error { return nil }
 
 // Ring wakes the builders of job's pool. A failed ring is logged, not
-// returned: the job is safe in the store, and the dispatcher or the reaper
-// rings again.
+// returned: the job is safe in the store, and the reaper's stale-queue
+// sweep rings again.
 func (s *Service) Ring(ctx context.Context, job *farm.Job, delay time.Duration) {
 	if err := s.bell.Ring(ctx, job.Pool, job.ID, delay); err != nil {
-		s.log.WarnContext(ctx, "doorbell failed; the dispatcher or reaper will ring again", "job_id", job.ID, "pool", job.Pool, "err", err)
+		s.log.WarnContext(ctx, "doorbell failed; the reaper's stale-queue sweep will ring again", "job_id", job.ID, "pool", job.Pool, "err", err)
 	}
 }
 
