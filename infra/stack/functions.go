@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/runtime/dispatch"
 	"github.com/buildfarm/buildfarm/shared/wiring"
@@ -208,6 +209,9 @@ func (f *Farm) grantDispatch() {
 		ReportBatchItemFailures: jsii.Bool(true),
 		MaxRecordAge:            awscdk.Duration_Hours(jsii.Number(24)),
 		OnFailure:               awslambdaeventsources.NewSqsDlq(f.DispatchFailures),
+		// Only records the dispatcher has business with invoke it: the
+		// end of a job something follows, and clean-resource jobs.
+		Filters: streamFilters(dynamostore.DispatchFilter),
 	}))
 }
 

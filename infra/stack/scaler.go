@@ -106,7 +106,7 @@ func (f *Farm) scalerFunction() {
 		RetryAttempts: jsii.Number(0),
 		MaxRecordAge:  awscdk.Duration_Minutes(jsii.Number(1)),
 		// The store's filter on the jobs stream: records of queued jobs only.
-		Filters: &[]*map[string]any{{"pattern": jsii.String(dynamostore.QueuedJobsFilter)}},
+		Filters: streamFilters(dynamostore.QueuedJobsFilter),
 	}))
 
 	// The API gives instances their tokens: it verifies their identity with

@@ -79,6 +79,13 @@ type Job struct {
 	// Every transition appends its event here (GET /v1/jobs/{id}/events
 	// shows it; the job's JSON does not).
 	History []JobEvent `json:"-"`
+	// DeclaresFollowOns is set at admission when the job's type and
+	// arguments name follow-on jobs; HasDependents once a job is registered
+	// as waiting for this one. Both let what follows a job's end be decided
+	// from the job alone: a job with neither costs no read or write after it
+	// ends (and the stream dispatcher is not even invoked for it).
+	DeclaresFollowOns bool `json:"-"`
+	HasDependents     bool `json:"-"`
 }
 
 // Artifact is a file a builder uploaded for a job, in one run of it.

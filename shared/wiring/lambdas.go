@@ -17,7 +17,7 @@ import (
 // Dispatcher is the dispatch Lambda's handler: the jobs table's changes
 // to the follow-up work.
 func (f *Farm) Dispatcher() *dispatch.Dispatcher {
-	return &dispatch.Dispatcher{Jobs: f.Store, Work: f.FollowUp, Logger: f.Logger.With("component", "dispatch")}
+	return &dispatch.Dispatcher{Work: f.FollowUp, Logger: f.Logger.With("component", "dispatch")}
 }
 
 // Ingest is the ingest Lambda's handler: uploads under incoming/<type>/ to jobs.

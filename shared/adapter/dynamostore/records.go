@@ -100,6 +100,8 @@ type jobRecord struct {
 	DependsOn        []string         `dynamodbav:"depends_on,omitempty"`
 	IdempotencyKey   string           `dynamodbav:"idempotency_key,omitempty"`
 	FollowOnsCreated bool             `dynamodbav:"follow_ons_created,omitempty"`
+	FollowOns        bool             `dynamodbav:"follow_ons,omitempty"`
+	HasDependents    bool             `dynamodbav:"has_dependents,omitempty"`
 	CancelRequested  bool             `dynamodbav:"cancel_requested,omitempty"`
 	Version          int64            `dynamodbav:"version"`
 	// History is the job's history in the job's own item (one write with
@@ -155,7 +157,7 @@ func toJobRecord(j *farm.Job) jobRecord {
 		Result: j.Result, ExitCode: j.ExitCode, Error: j.Error, LogKey: j.LogKey, LogTail: j.LogTail, Progress: j.Progress,
 		BuilderFailures: j.BuilderFailures, ParentID: j.ParentID, DependsOn: j.DependsOn,
 		IdempotencyKey: j.IdempotencyKey, FollowOnsCreated: j.FollowOnsCreated, CancelRequested: j.CancelRequested,
-		Version: j.Version, JobShard: jobShard,
+		Version: j.Version, JobShard: jobShard, FollowOns: j.DeclaresFollowOns, HasDependents: j.HasDependents,
 	}
 	for _, a := range j.Artifacts {
 		r.Artifacts = append(r.Artifacts, artifactRecord(a))
@@ -190,6 +192,7 @@ func (r jobRecord) job() (*farm.Job, error) {
 		LogKey: r.LogKey, LogTail: r.LogTail, Progress: r.Progress, BuilderFailures: r.BuilderFailures, ParentID: r.ParentID,
 		DependsOn: nilIfEmpty(r.DependsOn), IdempotencyKey: r.IdempotencyKey,
 		FollowOnsCreated: r.FollowOnsCreated, CancelRequested: r.CancelRequested, Version: r.Version,
+		DeclaresFollowOns: r.FollowOns, HasDependents: r.HasDependents,
 	}
 	for _, a := range r.Artifacts {
 		j.Artifacts = append(j.Artifacts, farm.Artifact(a))

@@ -3,7 +3,9 @@ package dynamostore_test
 import (
 	"encoding/json"
 	"os"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -45,8 +47,9 @@ func TestFromLambdaKeepsOnlyStateChanges(t *testing.T) {
 	}
 }
 
-// The Streams API's records (the local runtime's) decode as the Lambda's do.
-func TestJobChangesFromStream(t *testing.T) {
+// The Streams API's records (the local runtime's) become the Lambda's, and
+// decode alike.
+func TestLambdaRecordsFromStream(t *testing.T) {
 	t.Parallel()
 	s := func(v string) streamtypes.AttributeValue { return &streamtypes.AttributeValueMemberS{Value: v} }
 	var records []streamtypes.Record
@@ -54,22 +57,55 @@ func TestJobChangesFromStream(t *testing.T) {
 		rec := &streamtypes.StreamRecord{SequenceNumber: aws.String(r.Change.SequenceNumber), Keys: map[string]streamtypes.AttributeValue{}, OldImage: map[string]streamtypes.AttributeValue{}, NewImage: map[string]streamtypes.AttributeValue{}}
 		for image, from := range map[*map[string]streamtypes.AttributeValue]map[string]events.DynamoDBAttributeValue{&rec.Keys: r.Change.Keys, &rec.OldImage: r.Change.OldImage, &rec.NewImage: r.Change.NewImage} {
 			for k, v := range from {
-				if v.DataType() == events.DataTypeString {
+				switch v.DataType() {
+				case events.DataTypeString:
 					(*image)[k] = s(v.String())
+				case events.DataTypeNumber:
+					(*image)[k] = &streamtypes.AttributeValueMemberN{Value: v.Number()}
 				}
 			}
 		}
 		records = append(records, streamtypes.Record{Dynamodb: rec})
 	}
 	records = append(records, streamtypes.Record{}) // no image at all: skipped
-	got := dynamostore.JobChangesFromStream(records)
+	lambda, err := dynamostore.LambdaRecordsFromStream(records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := dynamostore.JobChangesFromRecords(lambda)
 	want := dynamostore.JobChangesFromLambda(loadStreamEvent(t))
 	if len(got) != len(want) {
 		t.Fatalf("%d changes, want %d", len(got), len(want))
 	}
 	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("change %d = %+v, want %+v", i, got[i], want[i])
+		g, w := got[i], want[i]
+		if g.ID != w.ID || g.JobID != w.JobID || g.OldStatus != w.OldStatus || g.NewStatus != w.NewStatus || g.Pool != w.Pool || g.Err != nil || w.Err != nil || g.Job.Version != w.Job.Version || g.Job.Status != w.Job.Status {
+			t.Errorf("change %d = %+v, want %+v", i, g, w)
 		}
+	}
+}
+
+// A change's job is the job its new image holds, every field the store
+// keeps (the dispatcher reads nothing back).
+func TestJobChangesCarryTheJob(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	old := &farm.Job{ID: "01KAWZ6F0000000000000000S3", Type: farm.TypeScript, Status: farm.StatusRunning, Pool: "default", Payload: json.RawMessage(`{"script":"true","then":[{"type":"script","payload":{"script":"x"}}]}`),
+		CreatedAt: at, QueuedAt: &at, StartedAt: &at, Attempts: 1, Run: 1, MaxAttempts: 3, TimeoutSeconds: 60, Builder: "b1", ClaimToken: "tok", Version: 3,
+		DependsOn: []string{"01KAWZ6F0000000000000000Q1"}, DeclaresFollowOns: true, HasDependents: true,
+		History: []farm.JobEvent{{JobID: "01KAWZ6F0000000000000000S3", Seq: farm.SeqFor(1), At: at, To: farm.StatusQueued, Actor: "submitter:a"}}}
+	next := old.Clone()
+	next.Status, next.Result, next.FinishedAt, next.Version = farm.StatusSucceeded, "succeeded", &at, 4
+	rec, err := dynamostore.JobStreamRecord("9", old, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := dynamostore.JobChangesFromRecords([]events.DynamoDBEventRecord{rec})
+	c := changes[0]
+	if c.Err != nil || c.ID != "9" || c.JobID != next.ID || c.OldStatus != farm.StatusRunning || c.NewStatus != farm.StatusSucceeded || c.Pool != "default" {
+		t.Fatalf("change %+v", c)
+	}
+	if !reflect.DeepEqual(c.Job, next) {
+		t.Fatalf("image decodes to\n  %+v\nwant\n  %+v", c.Job, next)
 	}
 }

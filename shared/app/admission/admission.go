@@ -123,7 +123,8 @@ func (a *Admission) NewJob(req Request, now time.Time) (*farm.Job, error) {
 	if err := checkDependencies(req); err != nil {
 		return nil, err
 	}
-	if err := a.checkFollowOns(req, typ, args, now); err != nil {
+	declaresFollowOns, err := a.checkFollowOns(req, typ, args, now)
+	if err != nil {
 		return nil, err
 	}
 	return &farm.Job{
@@ -141,6 +142,8 @@ func (a *Admission) NewJob(req Request, now time.Time) (*farm.Job, error) {
 		ParentID:       req.ParentID,
 		DependsOn:      slices.Clone(req.DependsOn),
 		Version:        1,
+
+		DeclaresFollowOns: declaresFollowOns,
 	}, nil
 }
 
@@ -199,11 +202,13 @@ func checkDependencies(req Request) error {
 }
 
 // checkFollowOns validates the follow-on jobs a payload declares now, not
-// when the job succeeds.
-func (a *Admission) checkFollowOns(req Request, typ farm.JobType, args farm.Args, now time.Time) error {
+// when the job succeeds, and reports whether it declares any (a type's
+// follow-ons follow from its arguments; the job's outcome only fills them
+// in). A type that cannot tell yet counts as declaring some.
+func (a *Admission) checkFollowOns(req Request, typ farm.JobType, args farm.Args, now time.Time) (bool, error) {
 	specs, err := typ.FollowOns(args, &farm.Job{})
 	if err != nil {
-		return nil
+		return true, nil
 	}
 	for i, f := range specs {
 		prio := f.Priority
@@ -211,12 +216,12 @@ func (a *Admission) checkFollowOns(req Request, typ farm.JobType, args farm.Args
 			var fe *farm.Error
 			if errors.As(err, &fe) && (fe.Code == farm.EInvalid || fe.Code == farm.EForbidden) {
 				field := fmt.Sprintf("payload.then[%d]", i)
-				return &farm.Error{Code: fe.Code, Field: field, Message: field + ": " + fe.Message}
+				return false, &farm.Error{Code: fe.Code, Field: field, Message: field + ": " + fe.Message}
 			}
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return len(specs) > 0, nil
 }
 
 // checkPrivileges refuses what only an admin may ask for: payload fields

@@ -11,15 +11,13 @@ import (
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
-// createFollowOns creates the follow-on jobs of a succeeded job, once. Their
-// ids derive from the parent's, so when the API and the dispatcher both get
-// here, the second finds the first's jobs; the parent's follow_ons_created
-// flag is set last.
-func (s *Service) createFollowOns(ctx context.Context, parentID string) error {
-	parent, err := s.store.GetJob(ctx, parentID)
-	if err != nil || parent.Status != farm.StatusSucceeded || parent.FollowOnsCreated {
-		return err
-	}
+// createFollowOns creates the follow-on jobs of a succeeded job, once, from
+// the job as its caller has it (just written, or a stream record's image).
+// Their ids derive from the parent's, so when the API and the dispatcher
+// both get here, the second finds the first's jobs; the parent's
+// follow_ons_created flag is set last.
+func (s *Service) createFollowOns(ctx context.Context, parent *farm.Job) error {
+	parentID := parent.ID
 	now := s.jobs.Now()
 	children, err := s.followOnJobs(parent, now)
 	if err != nil {
@@ -36,11 +34,15 @@ func (s *Service) createFollowOns(ctx context.Context, parentID string) error {
 		}
 		s.Ring(ctx, c, 0)
 	}
+	first := true
 	return store.RetryOnConflict(ctx, func() error {
-		parent, err := s.store.GetJob(ctx, parentID)
-		if err != nil || parent.FollowOnsCreated {
-			return err
+		if !first {
+			var err error
+			if parent, err = s.store.GetJob(ctx, parentID); err != nil || parent.FollowOnsCreated {
+				return err
+			}
 		}
+		first = false
 		next := parent.Touched()
 		next.FollowOnsCreated = true
 		return s.store.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Prev: parent, Next: next}}})

@@ -13,8 +13,9 @@ import (
 // not ring (the caller rings when what goes with the job is written too).
 // A job with unfinished dependencies is written waiting, after an edge item
 // per dependency (DependentEdge) and a count of each dependency's edges
-// (DependentTally): the job depended on is never rewritten, however many
-// wait for it, and the limit on them is checked with one read. Edges exist
+// (DependentTally): the job depended on is written once, by its first
+// dependent (markHasDependents), however many wait for it, and the limit on
+// them is checked with one read. Edges exist
 // before the job, so a dependency that finishes from then on finds it; one
 // that finished just before is noticed when the dependencies are read again
 // after the write. The reaper's sweep re-evaluates every waiting job
@@ -112,12 +113,33 @@ func (s *Service) registerDependent(ctx context.Context, jobID string, deps []st
 		if err != nil {
 			return err
 		}
+		if err := s.markHasDependents(ctx, depID); err != nil {
+			return err
+		}
 		edge := store.DependentEdge{JobID: depID, DependentID: jobID, ExpiresAt: expires}
 		if err := s.store.Commit(ctx, store.Tx{Dependents: []store.DependentEdge{edge}}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// markHasDependents flags the job depended on, once (its first dependent
+// writes it; later ones find it set): its end then shows that jobs wait on
+// it, so the follow-up of a job without dependents never looks for them and
+// the stream dispatcher is not invoked for it. A dependency that ended
+// meanwhile is left alone: the waiting job's re-check after its write
+// covers it.
+func (s *Service) markHasDependents(ctx context.Context, depID string) error {
+	return store.RetryOnConflict(ctx, func() error {
+		dep, err := s.store.GetJob(ctx, depID)
+		if err != nil || dep.HasDependents || dep.Status.Terminal() {
+			return err
+		}
+		next := dep.Touched()
+		next.HasDependents = true
+		return s.store.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Prev: dep, Next: next}}})
+	})
 }
 
 // recheckDependencies re-evaluates a job just written waiting if one of its

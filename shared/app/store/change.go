@@ -14,6 +14,11 @@ type JobChange struct {
 	NewStatus farm.JobStatus // "" for a removal
 	// Pool is the job's builder pool, as the new image shows it ("" for a removal).
 	Pool string
+	// Job is the job as the change left it (the record's new image; nil for
+	// a removal): the dispatcher works from it without reading the job
+	// back. Err says why the image could not be decoded.
+	Job *farm.Job
+	Err error
 }
 
 // Relevant reports whether the change moved the job to another state.

@@ -1,9 +1,12 @@
 // Package dispatch reacts to changes of the jobs table, as delivered by its
-// DynamoDB stream: a job that became queued gets its doorbell rung (so a job
-// is dispatched even when the API died between writing it and ringing), a
-// job that finished releases or fails the jobs waiting on it and creates its
-// follow-on jobs. The stream is only a trigger: the handler re-reads each job
-// and acts on its current state, so replays and duplicates are harmless.
+// DynamoDB stream through an event source mapping whose filter
+// (dynamostore.DispatchFilter) passes only what it has business with: a job
+// that ended with jobs waiting on it releases or fails them, a job that
+// succeeded creates its follow-on jobs, a clean-resource job moves the
+// resource it cleans. It works from the record's new image (no read-back of
+// the job) and never rings a doorbell: whoever writes a job queued rings,
+// and the reaper's stale-queue sweep covers one that died first. Every step
+// checks the state it changes, so replays and duplicates are harmless.
 package dispatch
 
 import (
@@ -17,19 +20,14 @@ import (
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
-// FollowUp does the follow-up work of a job's current state (app/followup.Service).
+// FollowUp does the follow-up work of a job as a change left it
+// (app/followup.Service.FollowUpChange).
 type FollowUp interface {
-	FollowUp(ctx context.Context, job *farm.Job) error
-}
-
-// JobReader reads a job's current state.
-type JobReader interface {
-	GetJob(ctx context.Context, id string) (*farm.Job, error)
+	FollowUpChange(ctx context.Context, job *farm.Job) error
 }
 
 // Dispatcher applies changes.
 type Dispatcher struct {
-	Jobs   JobReader
 	Work   FollowUp
 	Logger *slog.Logger
 }
@@ -42,12 +40,12 @@ func (d *Dispatcher) Apply(ctx context.Context, changes []store.JobChange) []str
 		if !c.Relevant() {
 			continue
 		}
-		job, err := d.Jobs.GetJob(ctx, c.JobID)
-		if farm.IsCode(err, farm.ENotFound) {
-			continue
+		err := c.Err
+		if err == nil && c.Job == nil {
+			continue // nothing to work from (a partial record)
 		}
 		if err == nil {
-			err = d.Work.FollowUp(ctx, job)
+			err = d.Work.FollowUpChange(ctx, c.Job)
 		}
 		if err != nil {
 			d.Logger.ErrorContext(ctx, "dispatch failed; the record will be delivered again", "job_id", c.JobID, "status", c.NewStatus, "record", c.ID, "err", err)

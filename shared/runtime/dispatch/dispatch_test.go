@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 	"github.com/buildfarm/buildfarm/shared/adapter/memstore"
 	"github.com/buildfarm/buildfarm/shared/app/admission"
 	"github.com/buildfarm/buildfarm/shared/app/store"
@@ -33,66 +33,93 @@ func loadStreamEvent(t *testing.T) events.DynamoDBEvent {
 	return ev
 }
 
-type deadBell struct{}
-
-func (deadBell) Ring(context.Context, string, string, time.Duration) error {
-	return errors.New("the process died before it could ring")
+// countingStore counts the reads of jobs the dispatcher's work makes.
+type countingStore struct {
+	*memstore.Store
+	reads int
 }
 
-// A job written by an API that died before ringing is still dispatched: the
-// stream record of its insert rings the doorbell.
-func TestStreamRingsForAJobWhoseSubmitterNeverRang(t *testing.T) {
+func (c *countingStore) GetJob(ctx context.Context, id string) (*farm.Job, error) {
+	c.reads++
+	return c.Store.GetJob(ctx, id)
+}
+
+// The dispatcher works from the record's image and never rings: a queued
+// job's record (an API that died before ringing: the reaper's stale-queue
+// sweep covers it) rings nothing and reads nothing; the end of a job with a
+// dependent releases it, reading only the dependent's side.
+func TestTheDispatcherWorksFromTheImageAndNeverRings(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store := memstore.New()
+	mem := memstore.New()
 	quiet := slog.New(slog.DiscardHandler)
-	api := wiring.NewServices(wiring.Deps{Store: store, Doorbell: deadBell{}, Pools: storetest.Pools, Logger: quiet})
-	job, _, err := api.Jobs.Submit(ctx, admission.Request{Type: farm.TypeScript, Payload: json.RawMessage(`{"script":"true"}`)})
+	api := wiring.NewServices(wiring.Deps{Store: mem, Pools: storetest.Pools, Logger: quiet})
+	submit := func(deps ...string) *farm.Job {
+		t.Helper()
+		j, _, err := api.Jobs.Submit(ctx, admission.Request{Type: farm.TypeScript, Payload: json.RawMessage(`{"script":"true"}`), DependsOn: deps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := mem.GetJob(ctx, j.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	parent := submit()
+	child := submit(parent.ID)
+	parent, err := mem.GetJob(ctx, parent.ID) // flagged by its dependent
 	if err != nil {
 		t.Fatal(err)
 	}
+	counted := &countingStore{Store: mem}
 	bell := &storetest.Bell{}
-	d := &dispatch.Dispatcher{Jobs: store, Work: wiring.NewServices(wiring.Deps{Store: store, Doorbell: bell, Pools: storetest.Pools, Logger: quiet}).FollowUp, Logger: quiet}
-	ev := loadStreamEvent(t)
-	ev.Records = ev.Records[:1]
-	ev.Records[0].Change.Keys["id"] = events.NewStringAttribute(job.ID)
-	resp, err := d.HandleLambda(ctx, ev)
-	if err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("resp %+v, err %v", resp, err)
+	d := &dispatch.Dispatcher{Work: wiring.NewServices(wiring.Deps{Store: counted, Doorbell: bell, Pools: storetest.Pools, Logger: quiet}).FollowUp, Logger: quiet}
+	apply := func(old, next *farm.Job) {
+		t.Helper()
+		rec, err := dynamostore.JobStreamRecord("1", old, next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if failed := d.Apply(ctx, dynamostore.JobChangesFromRecords([]events.DynamoDBEventRecord{rec})); len(failed) != 0 {
+			t.Fatalf("failed %v", failed)
+		}
 	}
-	if bell.Count(job.ID) != 1 {
-		t.Fatalf("rang %d times, want 1", bell.Count(job.ID))
+	apply(nil, parent)
+	if len(bell.Rings) != 0 || counted.reads != 0 {
+		t.Fatalf("a queued job's record rang %d times and read %d jobs", len(bell.Rings), counted.reads)
 	}
-	// Once claimed, a replay of the same record rings nothing.
-	if _, err := api.Builders.Register(ctx, storetest.Admin, "b", farm.BuilderSpec{Kind: farm.KindMetal, Arch: "amd64", Pools: []string{"default"}}); err != nil {
+	if !parent.HasDependents {
+		t.Fatal("a job depended on is not flagged")
+	}
+	// The parent succeeds (written by an API that died right after).
+	done := parent.Touched()
+	done.Status, done.Result, done.FinishedAt = farm.StatusSucceeded, "succeeded", farm.TimePtr(parent.CreatedAt)
+	if err := mem.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Prev: parent, Next: done}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := api.Claims.Claim(ctx, storetest.Admin, "b", "default"); err != nil {
-		t.Fatal(err)
+	apply(parent, done)
+	if got, _ := mem.GetJob(ctx, child.ID); got.Status != farm.StatusQueued {
+		t.Fatalf("dependent is %s after its dependency's end was dispatched", got.Status)
 	}
-	if _, err := d.HandleLambda(ctx, ev); err != nil {
-		t.Fatal(err)
+	// Reads: the dependent and its one dependency, not the parent's record.
+	if counted.reads != 2 {
+		t.Fatalf("%d job reads, want 2 (the dependent and its dependency)", counted.reads)
 	}
-	if bell.Count(job.ID) != 1 {
-		t.Fatalf("a replay rang for a running job")
+	// The released dependent is rung for by the follow-up work that queued it.
+	if bell.Count(child.ID) != 1 || len(bell.Rings) != 1 {
+		t.Fatalf("rings %+v", bell.Rings)
 	}
 }
 
 type failingWork struct{}
 
-func (failingWork) FollowUp(context.Context, *farm.Job) error { return errors.New("sqs down") }
+func (failingWork) FollowUpChange(context.Context, *farm.Job) error { return errors.New("sqs down") }
 
 func TestFailuresAreReportedPerRecord(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	mem := memstore.New()
-	for _, id := range []string{"01KAWZ6F0000000000000000Q1", "01KAWZ6F0000000000000000S3"} {
-		j := &farm.Job{ID: id, Type: farm.TypeScript, Status: farm.StatusQueued, Pool: "default", Payload: json.RawMessage(`{}`), Version: 1}
-		if err := mem.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Next: j}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	d := &dispatch.Dispatcher{Jobs: mem, Work: failingWork{}, Logger: slog.New(slog.DiscardHandler)}
+	d := &dispatch.Dispatcher{Work: failingWork{}, Logger: slog.New(slog.DiscardHandler)}
 	resp, err := d.HandleLambda(ctx, loadStreamEvent(t))
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -110,14 +111,24 @@ func TestTableAccessIsWhatRecordsNeed(t *testing.T) {
 	api := wiring.NewServices(wiring.Deps{Store: apiStore, Blobs: memblobs.New("grants"), Pools: storetest.Pools, Logger: quiet})
 	rec := &recordingDB{Client: dynamodb.NewFromConfig(cfg), calls: map[string]map[string]bool{}}
 	recorded := dynamostore.New(rec, top)
-	d := &dispatch.Dispatcher{Jobs: recorded, Work: wiring.NewServices(wiring.Deps{Store: recorded, Doorbell: &storetest.Bell{}, Pools: storetest.Pools, Logger: quiet}).FollowUp, Logger: quiet}
-	apply := func(j *farm.Job, from farm.JobStatus) {
+	d := &dispatch.Dispatcher{Work: wiring.NewServices(wiring.Deps{Store: recorded, Doorbell: &storetest.Bell{}, Pools: storetest.Pools, Logger: quiet}).FollowUp, Logger: quiet}
+	filter := dynamostore.DispatchFilter.MustCompile()
+	// apply delivers the stream record of j's change from old (nil: its
+	// insert) to its current state, if the mapping's filter passes it.
+	apply := func(j, old *farm.Job) {
 		t.Helper()
 		cur, err := apiStore.GetJob(ctx, j.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if failed := d.Apply(ctx, []store.JobChange{{ID: j.ID + string(cur.Status), JobID: j.ID, OldStatus: from, NewStatus: cur.Status}}); len(failed) != 0 {
+		rec, err := dynamostore.JobStreamRecord(j.ID+string(cur.Status), old, cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pass, err := filter.MatchValue(rec); err != nil || !pass {
+			return
+		}
+		if failed := d.Apply(ctx, dynamostore.JobChangesFromRecords([]events.DynamoDBEventRecord{rec})); len(failed) != 0 {
 			t.Fatalf("record of %s (%s) failed", j.ID, cur.Status)
 		}
 	}
@@ -145,15 +156,15 @@ func TestTableAccessIsWhatRecordsNeed(t *testing.T) {
 		if err := apiStore.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Prev: cur, Next: next}}}); err != nil {
 			t.Fatal(err)
 		}
-		apply(j, cur.Status)
+		apply(j, cur)
 	}
 
-	// A queued job: rung for.
+	// A queued job and a waiting one: filtered out (their writer rang and
+	// evaluated them).
 	parent := submit(`{"script":"true","then":[{"type":"script","payload":{"script":"next"}}]}`)
-	apply(parent, "")
-	// A waiting job: evaluated (its dependency is unfinished).
+	apply(parent, nil)
 	child := submit(`{"script":"true"}`, parent.ID)
-	apply(child, "")
+	apply(child, nil)
 	// Success: the dependent is released, the follow-on created.
 	set(parent, farm.StatusSucceeded)
 	if got, _ := apiStore.GetJob(ctx, child.ID); got.Status != farm.StatusQueued {
@@ -186,7 +197,7 @@ func TestTableAccessIsWhatRecordsNeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	clean := &farm.Job{ID: released.CleanJobID}
-	apply(clean, "")
+	apply(clean, nil)
 	set(clean, farm.StatusRunning)
 	set(clean, farm.StatusFailed)
 	if got, _ := apiStore.GetJob(ctx, clean.ID); got.Status != farm.StatusQueued {

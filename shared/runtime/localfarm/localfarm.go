@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 	"github.com/buildfarm/buildfarm/shared/app/reaper"
 	"github.com/buildfarm/buildfarm/shared/app/store"
 )
@@ -88,7 +89,7 @@ func Start(cfg Config) (*Runner, error) {
 		}
 	})
 	streams := &streamPoller{
-		api: cfg.Streams, streamARN: cfg.JobsStreamARN, apply: cfg.Dispatch,
+		api: cfg.Streams, streamARN: cfg.JobsStreamARN, filter: dynamostore.DispatchFilter.MustCompile(), apply: cfg.Dispatch,
 		interval: orDefault(cfg.StreamInterval, 200*time.Millisecond), log: log.With("component", "stream"),
 	}
 	r.goRun(func() { streams.run(ctx) })

@@ -6,24 +6,48 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
+	"github.com/buildfarm/buildfarm/shared/adapter/eventpattern"
 	"github.com/buildfarm/buildfarm/shared/app/store"
 )
 
 // streamPoller does locally what the DynamoDB-stream event source mapping
-// does in AWS: read the jobs table's stream and hand its records to the
-// dispatcher. It starts at the stream's end (what happened while the farm was
-// down is covered by the reaper's sweep) and follows new shards.
+// does in AWS: read the jobs table's stream, keep the records its filter
+// passes (the mapping's FilterCriteria, from the same data:
+// dynamostore.DispatchFilter) and hand them to the dispatcher. It starts at
+// the stream's end (what happened while the farm was down is covered by the
+// reaper's sweep) and follows new shards.
 type streamPoller struct {
 	api       *dynamodbstreams.Client
 	streamARN string
+	filter    *eventpattern.Matcher
 	apply     func(ctx context.Context, changes []store.JobChange) []string
 	interval  time.Duration
 	log       *slog.Logger
+}
+
+// passed keeps the records the filter passes, in the Lambda event's shape.
+func (p *streamPoller) passed(records []types.Record) ([]events.DynamoDBEventRecord, error) {
+	all, err := dynamostore.LambdaRecordsFromStream(records)
+	if err != nil {
+		return nil, err
+	}
+	kept := all[:0]
+	for _, r := range all {
+		ok, err := p.filter.MatchValue(r)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			kept = append(kept, r)
+		}
+	}
+	return kept, nil
 }
 
 func (p *streamPoller) run(ctx context.Context) {
@@ -44,7 +68,15 @@ func (p *streamPoller) run(ctx context.Context) {
 				delete(iterators, shard)
 				continue
 			}
-			if failed := p.apply(ctx, dynamostore.JobChangesFromStream(out.Records)); len(failed) > 0 {
+			kept, err := p.passed(out.Records)
+			if err != nil {
+				p.log.ErrorContext(ctx, "stream: records not understood; skipped (the reaper's sweep covers them)", "shard", shard, "err", err)
+			}
+			if len(kept) == 0 {
+				iterators[shard] = out.NextShardIterator
+				continue
+			}
+			if failed := p.apply(ctx, dynamostore.JobChangesFromRecords(kept)); len(failed) > 0 {
 				// In AWS the mapping would redeliver; here the reaper's sweep
 				// and the next change of the job cover it.
 				p.log.WarnContext(ctx, "stream: records not dispatched", "records", failed)

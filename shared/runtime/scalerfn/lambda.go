@@ -22,7 +22,7 @@ import (
 // waiting jobs, hand-backs and requeues), never heartbeats. With a batching
 // window the scaler is invoked once per window however large the burst,
 // and the API's submit path makes no extra AWS call.
-const BurstFilter = dynamostore.QueuedJobsFilter
+var BurstFilter = dynamostore.QueuedJobsFilter
 
 // Handler serves the scaler function.
 type Handler struct {
