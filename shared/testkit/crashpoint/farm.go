@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 	"github.com/buildfarm/buildfarm/shared/adapter/memblobs"
 	"github.com/buildfarm/buildfarm/shared/adapter/memstore"
 	"github.com/buildfarm/buildfarm/shared/app/blobs"
@@ -133,8 +134,11 @@ func (f *Farm) Dispatch(ctx context.Context, p *Process) (more bool) {
 // (as wiring.Farm.Dispatcher builds it over DynamoDB). A dispatcher that
 // works from the stream's new image needs it in each change: see
 // streamStore.Commit.
+// dispatchFilter is the dispatch mapping's filter.
+var dispatchFilter = dynamostore.DispatchFilter.MustCompile()
+
 func (f *Farm) dispatcher(s *wiring.Services) *dispatch.Dispatcher {
-	return &dispatch.Dispatcher{Jobs: f.Mem, Work: s.FollowUp, Logger: s.Logger}
+	return &dispatch.Dispatcher{Work: s.FollowUp, Logger: s.Logger}
 }
 
 // processStore is the store as one process sees it: its writes go
@@ -173,12 +177,22 @@ func (s *streamStore) Commit(ctx context.Context, tx store.Tx) error {
 	s.farm.mu.Lock()
 	defer s.farm.mu.Unlock()
 	for _, w := range tx.Jobs {
-		c := store.JobChange{ID: strconv.Itoa(len(s.farm.changes) + 1), JobID: w.Next.ID, NewStatus: w.Next.Status, Pool: w.Next.Pool}
+		c := store.JobChange{ID: strconv.Itoa(len(s.farm.changes) + 1), JobID: w.Next.ID, NewStatus: w.Next.Status, Pool: w.Next.Pool, Job: w.Next.Clone()}
 		if w.Prev != nil {
 			c.OldStatus = w.Prev.Status
 		}
-		s.farm.changes = append(s.farm.changes, c)
 		s.farm.seq++
+		// The dispatcher sees only what its event-source filter passes,
+		// as on AWS and in the local farm.
+		rec, err := dynamostore.JobStreamRecord(c.ID, w.Prev, w.Next)
+		if err != nil {
+			return err
+		}
+		if ok, err := dispatchFilter.MatchValue(rec); err != nil {
+			return err
+		} else if ok {
+			s.farm.changes = append(s.farm.changes, c)
+		}
 		if c.NewStatus == farm.StatusQueued {
 			s.farm.queuedAt[c.JobID] = s.farm.seq
 		}
