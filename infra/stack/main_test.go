@@ -64,7 +64,7 @@ func TestMain(m *testing.M) {
 			"functionsDir": fns, "prefix": "ci", "pools": "default,gpu-large", "builderPools": "gpu-large",
 			"fleet": fleetJSON, "instanceIdentityCertificate": testIdentityCert,
 			"alarmEmail": "ops@example.com", "retainData": "false", "oldestQueuedJobAgeAlarmSeconds": 600,
-			"deferIndexes": "by-requester",
+			"deferIndexes": "by-waiting",
 		}); err != nil {
 			fmt.Fprintln(os.Stderr, "asg farm:", err)
 			return 1

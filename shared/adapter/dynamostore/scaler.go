@@ -25,10 +25,10 @@ const (
 	instanceKeyPrefix = "instance#"
 )
 
-// CountPoolJobs counts a pool's queued jobs on the dispatch index and its
-// running and cancelling jobs on the status index (filtered by pool, which
-// the index projects), with COUNT queries: no item is read. Each count
-// stops once it reaches upTo (<= 0: no bound).
+// CountPoolJobs counts a pool's queued jobs on the dispatch index (a COUNT
+// query: no item is read) and its running and cancelling jobs among the
+// active jobs (countActive). Each count stops once it reaches upTo (<= 0:
+// no bound).
 func (s *Store) CountPoolJobs(ctx context.Context, pool string, upTo int) (fleet.Demand, error) {
 	var d fleet.Demand
 	queued, err := keyQuery(s.top.Jobs.Name, IndexQueued, expression.Key("queue_pool").Equal(expression.Value(pool)), nil)
@@ -38,17 +38,8 @@ func (s *Store) CountPoolJobs(ctx context.Context, pool string, upTo int) (fleet
 	if d.Queued, err = s.count(ctx, queued, upTo); err != nil {
 		return d, err
 	}
-	for _, st := range []farm.JobStatus{farm.StatusRunning, farm.StatusCancelling} {
-		inPool := expression.Name("pool").Equal(expression.Value(pool))
-		in, err := keyQuery(s.top.Jobs.Name, IndexStatus, expression.Key("status").Equal(expression.Value(string(st))), &inPool)
-		if err != nil {
-			return d, err
-		}
-		n, err := s.count(ctx, in, upTo-d.Running)
-		if err != nil {
-			return d, err
-		}
-		d.Running += n
+	if d.Running, err = s.countActive(ctx, pool, upTo); err != nil {
+		return d, err
 	}
 	return d, nil
 }

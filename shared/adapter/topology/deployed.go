@@ -30,5 +30,5 @@ const BuilderAPIEdge = EdgeHTTPAPI
 // functions' own slog loggers write.
 const (
 	LambdaApplicationLogLevel = "INFO"
-	LambdaSystemLogLevel      = "INFO"
+	LambdaSystemLogLevel      = "WARN"
 )
