@@ -75,6 +75,9 @@ type Farm struct {
 	Functions         map[string]awslambda.Function
 	API               awsapigatewayv2.HttpApi
 	APIStage          awsapigatewayv2.HttpStage
+	// BuilderURL is the api function's URL, the builders' edge when
+	// topology.BuilderAPIEdge says so (nil otherwise).
+	BuilderURL awslambda.FunctionUrl
 	BuilderRole       awsiam.Role
 	BuilderProfile    awsiam.InstanceProfile
 	BuilderPolicy     awsiam.ManagedPolicy
@@ -140,6 +143,7 @@ func New(scope constructs.Construct, cfg config.Config, props *awscdk.StackProps
 	f.adminToken()
 	f.functions()
 	f.httpAPI()
+	f.builderEdge()
 	f.alarmTopic()
 	f.builders()
 	f.alarms()
