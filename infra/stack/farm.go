@@ -75,12 +75,13 @@ type Farm struct {
 	Functions         map[string]awslambda.Function
 	API               awsapigatewayv2.HttpApi
 	APIStage          awsapigatewayv2.HttpStage
-	// BuilderURL is the api function's URL, the builders' edge when
-	// topology.BuilderAPIEdge says so (nil otherwise).
-	BuilderURL awslambda.FunctionUrl
 	BuilderRole       awsiam.Role
 	BuilderProfile    awsiam.InstanceProfile
 	BuilderPolicy     awsiam.ManagedPolicy
+	// BuilderURL is the api function's URL, the builders' edge when
+	// topology.BuilderAPIEdge says so (nil otherwise).
+	BuilderURL awslambda.FunctionUrl
+
 	// FleetGroups and FleetRoles are the elastic pools' Auto Scaling groups
 	// and instance roles, by pool; Scaler is the scaler function (fleet only).
 	FleetGroups map[string]awsautoscaling.AutoScalingGroup
