@@ -144,9 +144,9 @@ func (s *Store) ListJobs(ctx context.Context, f store.JobFilter) (*store.JobPage
 		jobs, lastExamined, err = s.listActive(ctx, after, f.Limit+1, f.Scan, matches)
 	} else {
 		ix := s.listIndex(f)
-		in, err := keyQuery(s.top.Jobs.Name, ix.name, expression.Key(ix.pk).Equal(expression.Value(ix.pv)), ix.filter)
-		if err != nil {
-			return nil, err
+		in, qerr := keyQuery(s.top.Jobs.Name, ix.name, expression.Key(ix.pk).Equal(expression.Value(ix.pv)), ix.filter)
+		if qerr != nil {
+			return nil, qerr
 		}
 		in.ScanIndexForward = aws.Bool(false)
 		if after != "" {
