@@ -4,7 +4,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 )
 
 // accessLogFormat is one JSON object per request, with HTTP API context variables.
@@ -51,4 +54,29 @@ func (f *Farm) httpAPI() {
 			format: awsapigateway.AccessLogFormat_Custom(jsii.String(accessLogFormat)),
 		},
 	})
+}
+
+// builderEdge gives the api function a Function URL when builders reach
+// the API through it (topology.BuilderAPIEdge): the same handler (a
+// function URL event is an API Gateway payload 2.0 event) without API
+// Gateway's charge per request. Its auth type is NONE because the farm
+// authenticates every request itself with the same bearer tokens as on
+// the HTTP API (docs/security.md); AWS_IAM would need SigV4 signing and
+// IAM credentials on every builder, bare-metal ones included.
+func (f *Farm) builderEdge() {
+	if topology.BuilderAPIEdge != topology.EdgeFunctionURL {
+		return
+	}
+	f.BuilderURL = f.Functions[FnAPI].AddFunctionUrl(&awslambda.FunctionUrlOptions{
+		AuthType:   awslambda.FunctionUrlAuthType_NONE,
+		InvokeMode: awslambda.InvokeMode_BUFFERED,
+	})
+}
+
+// builderAPIURL is the base URL builders are given as FARM_API.
+func (f *Farm) builderAPIURL() *string {
+	if f.BuilderURL != nil {
+		return f.BuilderURL.Url()
+	}
+	return f.APIStage.Url()
 }

@@ -79,6 +79,10 @@ type Farm struct {
 	BuilderRole       awsiam.Role
 	BuilderProfile    awsiam.InstanceProfile
 	BuilderPolicy     awsiam.ManagedPolicy
+	// BuilderURL is the api function's URL, the builders' edge when
+	// topology.BuilderAPIEdge says so (nil otherwise).
+	BuilderURL awslambda.FunctionUrl
+
 	// FleetGroups and FleetRoles are the elastic pools' Auto Scaling groups
 	// and instance roles, by pool; Scaler is the scaler function (fleet only).
 	FleetGroups map[string]awsautoscaling.AutoScalingGroup
@@ -141,6 +145,7 @@ func New(scope constructs.Construct, cfg config.Config, props *awscdk.StackProps
 	f.adminToken()
 	f.functions()
 	f.httpAPI()
+	f.builderEdge()
 	f.alarmTopic()
 	f.builders()
 	f.alarms()

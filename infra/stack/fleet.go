@@ -101,7 +101,7 @@ func (f *Farm) fleetGroup(p config.FleetPool, vpc awsec2.IVpc, sg awsec2.ISecuri
 	f.FleetRoles[p.Pool] = role
 	ud := awsec2.UserData_ForLinux(&awsec2.LinuxUserDataOptions{Shebang: jsii.String("#!/bin/bash")})
 	for _, line := range agentUserData(agentUserDataParams{
-		Region: *awscdk.Aws_REGION(), Bucket: *f.Bucket.BucketName(), AgentKey: agentKey, API: *f.APIStage.Url(),
+		Region: *awscdk.Aws_REGION(), Bucket: *f.Bucket.BucketName(), AgentKey: agentKey, API: *f.builderAPIURL(),
 		Pool: p.Pool, Slots: p.Slots, Ephemeral: p.Ephemeral,
 	}) {
 		ud.AddCommands(jsii.String(line))

@@ -64,7 +64,7 @@ func TestMain(m *testing.M) {
 			"functionsDir": fns, "prefix": "ci", "pools": "default,gpu-large", "builderPools": "gpu-large",
 			"fleet": fleetJSON, "instanceIdentityCertificate": testIdentityCert,
 			"alarmEmail": "ops@example.com", "retainData": "false", "oldestQueuedJobAgeAlarmSeconds": 600,
-			"deferIndexes": "by-requester", "dispatchShards": "gpu-large=4",
+			"deferIndexes": "by-waiting", "dispatchShards": "gpu-large=4",
 		}); err != nil {
 			fmt.Fprintln(os.Stderr, "asg farm:", err)
 			return 1

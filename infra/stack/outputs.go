@@ -13,7 +13,8 @@ func (f *Farm) output(id string, value *string, description string) {
 
 // outputs: what operators, farmctl and builders need after a deploy.
 func (f *Farm) outputs() {
-	f.output("ApiUrl", f.APIStage.Url(), "HTTP API base URL (FARM_API for builders and farmctl)")
+	f.output("ApiUrl", f.APIStage.Url(), "HTTP API base URL (FARM_API for farmctl, submitters and the web page)")
+	f.output("BuilderApiUrl", f.builderAPIURL(), "Base URL builders take (FARM_API of farm-builder): the api function's URL, no API Gateway charge per request")
 	f.output("BucketName", f.Bucket.BucketName(), "Farm bucket: incoming/ uploads become jobs, artifacts/, logs/")
 	f.output("AdminTokenSecretArn", f.AdminToken.SecretArn(), "Bootstrap admin token: aws secretsmanager get-secret-value --secret-id <arn>")
 	for _, q := range f.Topology.Queues() {

@@ -13,7 +13,7 @@ import (
 func TestOutputs(t *testing.T) {
 	t.Parallel()
 	for name, fx := range fixtures() {
-		want := []string{"ApiUrl", "BucketName", "AdminTokenSecretArn", "BuilderRoleArn", "BuilderInstanceProfileArn",
+		want := []string{"ApiUrl", "BuilderApiUrl", "BucketName", "AdminTokenSecretArn", "BuilderRoleArn", "BuilderInstanceProfileArn",
 			"BuilderQueuesPolicyArn", "AlarmTopicArn", "DispatchFailuresQueueUrl"}
 		for _, q := range fx.farm.Topology.Queues() {
 			want = append(want, "QueueUrl"+q.ID, "DLQUrl"+q.ID)

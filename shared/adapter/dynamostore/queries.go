@@ -110,35 +110,41 @@ func (s *Store) OverdueJobs(ctx context.Context, now time.Time, limit int) ([]st
 	return s.activeBefore(ctx, IndexDeadline, "deadline_at", now, limit)
 }
 
-// ListJobs lists newest first through the most selective index the filter
-// allows. The listing indexes hold keys and, on the status and type
-// indexes, the never-changing type and pool (so job writes that keep a
-// job's status never touch them): the rest of the filter runs in the index
-// query itself, and only the jobs that match are read, with one
-// BatchGetItem per page. At most f.Scan index entries are examined per
-// call; a page cut short by that bound carries a cursor after the last
-// entry examined. The cursor is the last id returned or examined.
+// ListJobs lists newest first through the index that answers the
+// filter best (listIndex). The listing indexes hold keys and the
+// never-changing type, pool and requester, so job writes that keep a job's
+// status never touch them: those conditions run in the index query, the
+// rest on the jobs read (one BatchGetItem per page). At most f.Scan index
+// entries are examined per call; a page cut short by that bound carries a
+// cursor after the last entry examined. The cursor is the last id returned
+// or examined.
 func (s *Store) ListJobs(ctx context.Context, f store.JobFilter) (*store.JobPage, error) {
 	f, err := store.NormalizeFilter(f)
 	if err != nil {
 		return nil, err
 	}
 	after, _ := store.DecodeCursor(f.Cursor)
-	ix := s.listIndex(f)
-	in, err := keyQuery(s.top.Jobs.Name, ix.name, expression.Key(ix.pk).Equal(expression.Value(ix.pv)), ix.filter)
-	if err != nil {
-		return nil, err
-	}
-	in.ScanIndexForward = aws.Bool(false)
-	if after != "" {
-		in.ExclusiveStartKey = map[string]types.AttributeValue{"id": str(after), ix.pk: str(ix.pv)}
-	}
 	matches := func(j *farm.Job) bool {
 		return (f.Status == "" || j.Status == f.Status) && (f.Type == "" || j.Type == f.Type) && (f.Pool == "" || j.Pool == f.Pool) &&
 			(f.RequestedBy == "" || j.RequestedBy == f.RequestedBy)
 	}
-	// Fetch one more than asked for, to know whether another page exists.
-	jobs, lastExamined, err := s.collect(ctx, in, f.Limit+1, f.Scan, ix.filter != nil, matches)
+	var jobs []*farm.Job
+	var lastExamined string
+	if f.Status.Active() {
+		// Fetch one more than asked for, to know whether another page exists.
+		jobs, lastExamined, err = s.listActive(ctx, after, f.Limit+1, f.Scan, matches)
+	} else {
+		ix := s.listIndex(f)
+		in, qerr := keyQuery(s.top.Jobs.Name, ix.name, expression.Key(ix.pk).Equal(expression.Value(ix.pv)), ix.filter)
+		if qerr != nil {
+			return nil, qerr
+		}
+		in.ScanIndexForward = aws.Bool(false)
+		if after != "" {
+			in.ExclusiveStartKey = map[string]types.AttributeValue{"id": str(after), ix.pk: str(ix.pv)}
+		}
+		jobs, lastExamined, err = s.collect(ctx, in, f.Limit+1, f.Scan, ix.pageSize, matches)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -177,44 +183,29 @@ func (s *Store) RecentStarts(ctx context.Context, pool string, since time.Time, 
 	return out, nil
 }
 
-// listing is the index a listing reads: its partition, and a filter on the
-// attributes it projects for the rest of the conditions it can answer (nil:
-// none; conditions it cannot answer are checked on the jobs read).
+// listing is the index a listing reads: its partition, a filter on the
+// attributes it projects for the conditions it can answer (nil: none;
+// the others are checked on the jobs read), and how many entries one
+// Query of it asks for.
 type listing struct {
 	name, pk, pv string
 	filter       *expression.ConditionBuilder
+	pageSize     func(missing int) int
 }
 
-// listIndex picks the most selective index the filter allows.
+// listIndex picks the index of a listing whose status is not an active
+// one (those read the lease index: listActive): the sparse waiting index
+// for waiting jobs, else every job newest first. A status other than
+// waiting is checked on the jobs read: the indexes do not project it, as
+// it changes at every transition.
 func (s *Store) listIndex(f store.JobFilter) listing {
 	ix := listing{name: IndexCreated, pk: "job_shard", pv: jobShard}
-	switch {
-	// Jobs that wait or run are few; one person's jobs are fewer than all
-	// finished jobs of a status.
-	case f.Status != "" && !f.Status.Terminal():
-		ix = listing{name: IndexStatus, pk: "status", pv: string(f.Status)}
-	case f.RequestedBy != "":
-		ix = listing{name: IndexRequester, pk: "requested_by", pv: f.RequestedBy}
-	case f.Status != "":
-		ix = listing{name: IndexStatus, pk: "status", pv: string(f.Status)}
-	case f.Type != "":
-		ix = listing{name: IndexType, pk: "type", pv: f.Type}
-	case f.Pool != "":
-		ix = listing{name: IndexPool, pk: "pool", pv: f.Pool}
-	}
-	projected := map[string]bool{}
-	for _, i := range JobIndexes() {
-		if i.Name == ix.name {
-			for _, a := range i.NonKeyAttributes {
-				projected[a] = true
-			}
-		}
+	if f.Status == farm.StatusWaiting {
+		ix = listing{name: IndexWaiting, pk: "waiting_shard", pv: waitShard}
 	}
 	var conds []expression.ConditionBuilder
-	for _, c := range []struct{ attr, value string }{
-		{"status", string(f.Status)}, {"type", f.Type}, {"pool", f.Pool}, {"requested_by", f.RequestedBy},
-	} {
-		if c.value != "" && c.attr != ix.pk && projected[c.attr] {
+	for _, c := range []struct{ attr, value string }{{"type", f.Type}, {"pool", f.Pool}, {"requested_by", f.RequestedBy}} {
+		if c.value != "" && slices.Contains(fixedJobAttributes, c.attr) {
 			conds = append(conds, expression.Name(c.attr).Equal(expression.Value(c.value)))
 		}
 	}
@@ -226,27 +217,36 @@ func (s *Store) listIndex(f store.JobFilter) listing {
 		c := expression.And(conds[0], conds[1], conds[2:]...)
 		ix.filter = &c
 	}
+	switch {
+	case ix.filter != nil:
+		// The index filters: examine as much of the budget as a page takes.
+		ix.pageSize = func(int) int { return maxQueryPage }
+	case f.Status != "" && ix.name == IndexCreated:
+		// Every entry examined is a job read to check its status.
+		ix.pageSize = func(int) int { return maxItemPage }
+	default:
+		// Nearly every entry is a job to return (the index may lag a
+		// job's change): ask for what is missing, and a few more.
+		ix.pageSize = func(missing int) int { return min(max(missing, 10), maxItemPage) }
+	}
 	return ix
 }
 
-// maxQueryPage bounds the entries one Query of a listing index examines.
-const maxQueryPage = 1000
+// maxQueryPage bounds the entries one Query of a listing index examines;
+// maxItemPage the jobs one page reads (one BatchGetItem).
+const (
+	maxQueryPage = 1000
+	maxItemPage  = 100
+)
 
 // collect pages through a listing index query, reading the jobs of each
 // page, until want jobs matched or scan entries were examined. When it
 // stops at the scan bound with entries left, lastExamined is the id to
 // continue after.
-func (s *Store) collect(ctx context.Context, in *dynamodb.QueryInput, want, scan int, residual bool, matches func(*farm.Job) bool) (jobs []*farm.Job, lastExamined string, err error) {
+func (s *Store) collect(ctx context.Context, in *dynamodb.QueryInput, want, scan int, pageSize func(missing int) int, matches func(*farm.Job) bool) (jobs []*farm.Job, lastExamined string, err error) {
 	jobs = []*farm.Job{}
 	for scanned := 0; ; {
-		// Without a residual filter nearly every entry is a job to return
-		// (the index may lag a job's change): ask for what is missing, and
-		// a few more. With one, examine as much of the budget as a page takes.
-		size := min(max(want-len(jobs), 10), 100)
-		if residual {
-			size = maxQueryPage
-		}
-		in.Limit = aws.Int32(int32(max(min(size, scan-scanned, maxQueryPage), 1)))
+		in.Limit = aws.Int32(int32(max(min(pageSize(want-len(jobs)), scan-scanned, maxQueryPage), 1)))
 		page, err := s.db.Query(ctx, in)
 		if err != nil {
 			return nil, "", unavailable("query", err)

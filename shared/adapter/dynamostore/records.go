@@ -53,6 +53,7 @@ func parseTimePtr(s string) (*time.Time, error) {
 const (
 	activeShard = "active" // jobs that hold a lease
 	jobShard    = "job"    // every job, for listing newest first
+	waitShard   = "wait"   // jobs waiting on their dependencies
 	heldShard   = "held"   // resources in use
 	tokenShard  = "token"  // every token, for listing by id
 )
@@ -118,6 +119,8 @@ type jobRecord struct {
 	ActiveShard string `dynamodbav:"active_shard,omitempty"`
 	DeadlineAt  string `dynamodbav:"deadline_at,omitempty"`
 	JobShard    string `dynamodbav:"job_shard"`
+	// WaitingShard puts a job waiting on its dependencies on the waiting index.
+	WaitingShard string `dynamodbav:"waiting_shard,omitempty"`
 	// StartKey puts a started job on the start index of its pool (see startKey).
 	StartKey string `dynamodbav:"start_key,omitempty"`
 }
@@ -170,6 +173,9 @@ func toJobRecord(j *farm.Job) jobRecord {
 	}
 	if j.Status == farm.StatusQueued {
 		r.QueuePool, r.QueueRank = j.Pool, queueRank(j.Score, j.ID)
+	}
+	if j.Status == farm.StatusWaiting {
+		r.WaitingShard = waitShard
 	}
 	if j.StartedAt != nil && j.TimeToStartSeconds != nil {
 		r.StartKey = startKey(*j.StartedAt, *j.TimeToStartSeconds)

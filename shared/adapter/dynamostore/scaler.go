@@ -26,26 +26,17 @@ const (
 )
 
 // CountPoolJobs counts a pool's queued jobs on the dispatch index (each
-// shard a claim reads) and its running and cancelling jobs on the status
-// index (filtered by pool, which the index projects), with COUNT queries:
-// no item is read. Each count stops once it reaches upTo (<= 0: no bound).
+// shard a claim reads; COUNT queries: no item is read) and its running and
+// cancelling jobs among the active jobs (countActive). Each count stops
+// once it reaches upTo (<= 0: no bound).
 func (s *Store) CountPoolJobs(ctx context.Context, pool string, upTo int) (fleet.Demand, error) {
 	var d fleet.Demand
 	var err error
 	if d.Queued, err = s.countQueued(ctx, pool, upTo); err != nil {
 		return d, err
 	}
-	for _, st := range []farm.JobStatus{farm.StatusRunning, farm.StatusCancelling} {
-		inPool := expression.Name("pool").Equal(expression.Value(pool))
-		in, err := keyQuery(s.top.Jobs.Name, IndexStatus, expression.Key("status").Equal(expression.Value(string(st))), &inPool)
-		if err != nil {
-			return d, err
-		}
-		n, err := s.count(ctx, in, upTo-d.Running)
-		if err != nil {
-			return d, err
-		}
-		d.Running += n
+	if d.Running, err = s.countActive(ctx, pool, upTo); err != nil {
+		return d, err
 	}
 	return d, nil
 }

@@ -60,19 +60,23 @@ type Table struct {
 	Stream bool
 }
 
-// Index names and index key attributes of the jobs table. The queue-entry
-// attributes (queue_pool, queue_rank, active_shard, deadline_at) exist only while
-// a job is queued or running: the indexes over them are sparse.
+// Index names and index key attributes of the jobs table. Every index is
+// sparse or written once per job: an entry costs a write unit whenever its
+// keys or projected attributes change, so none projects what changes.
+// docs/infra.md lists which query reads each.
 const (
 	IndexQueued   = "by-pool-queue" // queue_pool, queue_rank: dispatch order per pool
-	IndexLease    = "by-lease"      // active_shard, lease_expires_at: the reaper's expired leases
+	IndexLease    = "by-lease"      // active_shard, lease_expires_at: the reaper's expired leases; the active-job listings
 	IndexDeadline = "by-deadline"   // active_shard, deadline_at: jobs past their own timeout
-	IndexStatus   = "by-status"     // status, id
-	IndexType     = "by-type"       // type, id
-	IndexPool     = "by-pool"       // pool, id
-	IndexCreated  = "by-created"    // job_shard, id: every job, newest first
-	// IndexRequester lists a submitter's jobs newest first (requested_by, id).
-	IndexRequester = "by-requester"
+	// IndexCreated lists every job newest first (job_shard, id), projecting
+	// the attributes a job never changes (type, pool, requested_by): the
+	// listings by them filter in the index within their bounded scan. It
+	// is written once, when the job is created.
+	IndexCreated = "by-newest"
+	// IndexWaiting lists the jobs waiting on their dependencies (sparse:
+	// waiting_shard exists only while a job waits), newest first: the
+	// reaper re-evaluates them and the queue summary counts them.
+	IndexWaiting = "by-waiting"
 	// IndexStarts lists a pool's jobs by their last start (pool,
 	// start_key = "<started_at>#<time to start>"): the queue's time-to-start
 	// percentiles read one bounded range of it, and the figure rides in the
@@ -84,6 +88,10 @@ const (
 	// by id without a scan.
 	IndexTokenID = "by-id"
 )
+
+// fixedJobAttributes are what a job never changes after its creation: the
+// listing indexes project them.
+var fixedJobAttributes = []string{"type", "pool", "requested_by"}
 
 func s(name string) Key { return Key{Name: name, Type: String} }
 func sk(name string) *Key {
@@ -97,13 +105,8 @@ func JobIndexes() []Index {
 		{Name: IndexQueued, Partition: s("queue_pool"), Sort: sk("queue_rank"), Projection: ProjectAll},
 		{Name: IndexLease, Partition: s("active_shard"), Sort: sk("lease_expires_at"), Projection: ProjectKeysOnly},
 		{Name: IndexDeadline, Partition: s("active_shard"), Sort: sk("deadline_at"), Projection: ProjectKeysOnly},
-		// A job's type and pool never change: listing by status or type
-		// filters on them in the index, reading only the jobs that match.
-		{Name: IndexStatus, Partition: s("status"), Sort: sk("id"), Projection: ProjectInclude, NonKeyAttributes: []string{"type", "pool"}},
-		{Name: IndexType, Partition: s("type"), Sort: sk("id"), Projection: ProjectInclude, NonKeyAttributes: []string{"pool"}},
-		{Name: IndexPool, Partition: s("pool"), Sort: sk("id"), Projection: ProjectKeysOnly},
-		{Name: IndexCreated, Partition: s("job_shard"), Sort: sk("id"), Projection: ProjectKeysOnly},
-		{Name: IndexRequester, Partition: s("requested_by"), Sort: sk("id"), Projection: ProjectKeysOnly},
+		{Name: IndexCreated, Partition: s("job_shard"), Sort: sk("id"), Projection: ProjectInclude, NonKeyAttributes: fixedJobAttributes},
+		{Name: IndexWaiting, Partition: s("waiting_shard"), Sort: sk("id"), Projection: ProjectInclude, NonKeyAttributes: fixedJobAttributes},
 		{Name: IndexStarts, Partition: s("pool"), Sort: sk("start_key"), Projection: ProjectKeysOnly},
 	}
 }

@@ -53,9 +53,15 @@ func (s *Server) observe(w http.ResponseWriter, r *http.Request, next http.Handl
 			}
 		}
 		p := st.principal
-		level := slog.LevelInfo
-		if rec.status >= 500 {
+		// One line per job per function at INFO (the api's: "job
+		// completed"): a request that went well is DEBUG, as every
+		// builder request is one of a job's several; a refused one INFO.
+		level := slog.LevelDebug
+		switch {
+		case rec.status >= 500:
 			level = slog.LevelError
+		case rec.status >= 400:
+			level = slog.LevelInfo
 		}
 		s.log.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method),

@@ -216,18 +216,14 @@ func (s *Store) ListJobs(_ context.Context, f store.JobFilter) (*store.JobPage, 
 	after, _ := store.DecodeCursor(f.Cursor)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The entries the DynamoDB store examines: the active jobs (lease
+	// index), the waiting ones (waiting index), or every job.
 	inIndex := func(j *farm.Job) bool {
 		switch {
-		case f.Status != "" && !f.Status.Terminal():
-			return j.Status == f.Status
-		case f.RequestedBy != "":
-			return j.RequestedBy == f.RequestedBy
-		case f.Status != "":
-			return j.Status == f.Status
-		case f.Type != "":
-			return j.Type == f.Type
-		case f.Pool != "":
-			return j.Pool == f.Pool
+		case f.Status.Active():
+			return j.Status.Active()
+		case f.Status == farm.StatusWaiting:
+			return j.Status == farm.StatusWaiting
 		}
 		return true
 	}

@@ -21,7 +21,7 @@ const (
 // completions. People and tools (submissions, farmctl, the web page) use
 // the HTTP API. A stack that gives builders the function URL sets this to
 // EdgeFunctionURL.
-const BuilderAPIEdge = EdgeHTTPAPI
+const BuilderAPIEdge = EdgeFunctionURL
 
 // The functions' log levels (Lambda's advanced logging controls, JSON
 // format). At system level INFO Lambda writes a platform.start and a
@@ -30,5 +30,5 @@ const BuilderAPIEdge = EdgeHTTPAPI
 // functions' own slog loggers write.
 const (
 	LambdaApplicationLogLevel = "INFO"
-	LambdaSystemLogLevel      = "INFO"
+	LambdaSystemLogLevel      = "WARN"
 )

@@ -114,7 +114,7 @@ func (s *Service) claimCandidate(ctx context.Context, b *farm.Builder, cand *far
 	}
 	s.armLeaseTimer(ctx, next)
 	s.publishTimeToStart(ctx, next)
-	s.log.InfoContext(ctx, "job claimed", "job_id", next.ID, "builder", b.Name, "pool", next.Pool, "score", next.Score, "attempt", next.Attempts)
+	s.log.DebugContext(ctx, "job claimed", "job_id", next.ID, "builder", b.Name, "pool", next.Pool, "score", next.Score, "attempt", next.Attempts)
 	s.follow.After(ctx, next)
 	return next, nil
 }

@@ -88,8 +88,10 @@ func (f *fixture) get(t *testing.T, id string) *farm.Job {
 	return j
 }
 
-// A queued job's pool is rung once its delay is over — unless it is no
-// longer queued when read (the dispatcher's replay of a claimed job).
+// A queued job's pool is rung once its delay is over. (The job is the one
+// its writer just wrote: nothing is read back, and a job claimed meanwhile
+// costs its pool one extra doorbell, which wakes a poller that finds
+// nothing.)
 func TestQueuedJobsAreRungWhileQueued(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -100,10 +102,9 @@ func TestQueuedJobsAreRungWhileQueued(t *testing.T) {
 	if got := f.bell.rings[later.ID]; len(got) != 1 || got[0] != 5*time.Second {
 		t.Fatalf("rings %v, want one after 5s", got)
 	}
-	claimed := f.put(t, &farm.Job{Status: farm.StatusQueued})
-	f.put(t, &farm.Job{ID: claimed.ID, Status: farm.StatusRunning, Builder: "b"})
-	if err := f.FollowUp(ctx, claimed); err != nil || f.bell.count(claimed.ID) != 0 {
-		t.Fatalf("a claimed job was rung: %v", err)
+	running := f.put(t, &farm.Job{Status: farm.StatusRunning, Builder: "b"})
+	if err := f.FollowUp(ctx, running); err != nil || f.bell.count(running.ID) != 0 {
+		t.Fatalf("a running job was rung: %v", err)
 	}
 }
 
@@ -127,7 +128,8 @@ func TestWaitingJobs(t *testing.T) {
 			for _, st := range tc.deps {
 				deps = append(deps, f.put(t, &farm.Job{Status: st}).ID)
 			}
-			w := f.put(t, &farm.Job{Status: farm.StatusWaiting, DependsOn: deps})
+			// HasDependents: what its first dependent's registration marks.
+			w := f.put(t, &farm.Job{Status: farm.StatusWaiting, DependsOn: deps, HasDependents: true})
 			next := f.put(t, &farm.Job{Status: farm.StatusWaiting, DependsOn: []string{w.ID}})
 			must(t, f.mem.Commit(ctx, store.Tx{Dependents: []store.DependentEdge{{JobID: w.ID, DependentID: next.ID}}}))
 			must(t, f.EvaluateWaiting(ctx, w.ID))
@@ -153,7 +155,8 @@ func TestWaitingJobs(t *testing.T) {
 }
 
 // A succeeded job's follow-on jobs are created once however many times its
-// state is followed up, queued and rung, with its parent marked.
+// state is followed up (a stream batch delivered again carries the same
+// image), queued and rung, with its parent marked.
 func TestFollowOnsAreCreatedOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -168,7 +171,7 @@ func TestFollowOnsAreCreatedOnce(t *testing.T) {
 		t.Fatalf("%d follow-on jobs, want 2", len(page.Jobs))
 	}
 	for _, c := range page.Jobs {
-		if c.ParentID != parent.ID || c.RequestedBy != "submitter:a" || f.bell.count(c.ID) != 1 {
+		if c.ParentID != parent.ID || c.RequestedBy != "submitter:a" || f.bell.count(c.ID) < 1 {
 			t.Fatalf("follow-on %+v rung %d times", c, f.bell.count(c.ID))
 		}
 	}

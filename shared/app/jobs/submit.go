@@ -64,7 +64,7 @@ func (s *Service) submitted(ctx context.Context, job *farm.Job) {
 	if job.Status == farm.StatusQueued {
 		s.follow.Ring(ctx, job, 0)
 	}
-	s.log.InfoContext(ctx, "job submitted", "job_id", job.ID, "type", job.Type, "pool", job.Pool, "score", job.Score, "status", job.Status)
+	s.log.DebugContext(ctx, "job submitted", "job_id", job.ID, "type", job.Type, "pool", job.Pool, "score", job.Score, "status", job.Status)
 }
 
 // completeIdempotency marks a record completed once its job exists. Failing

@@ -123,4 +123,54 @@ func RunListingContract(t *testing.T, newStore NewStore) {
 			t.Fatalf("after the retry: %v, want %v", got, want)
 		}
 	})
+
+	t.Run("ListJobsByStatusReadsEveryJobOfThatStatus", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		ids := newIDs(12)
+		statuses := []farm.JobStatus{farm.StatusRunning, farm.StatusWaiting, farm.StatusCancelling, farm.StatusQueued, farm.StatusSucceeded, farm.StatusFailed}
+		want := map[farm.JobStatus][]string{}
+		var runningDefault []string
+		for i, id := range ids {
+			st, pool := statuses[i%len(statuses)], "default"
+			if i%4 == 0 {
+				pool = "arm64"
+			}
+			j := rawJob(id, st, pool, 1)
+			if st.Active() {
+				j.Builder, j.ClaimToken, j.StartedAt, j.LeaseExpiresAt = "b", "tok-"+id, farm.TimePtr(t0), farm.TimePtr(t0.Add(time.Duration(i)*time.Minute)) // the lease index orders them oldest first
+			}
+			create(t, s, j)
+		}
+		for i := len(ids) - 1; i >= 0; i-- {
+			st := statuses[i%len(statuses)]
+			want[st] = append(want[st], ids[i])
+			if st == farm.StatusRunning && i%4 != 0 {
+				runningDefault = append(runningDefault, ids[i])
+			}
+		}
+		all := func(f store.JobFilter) []string {
+			var got []string
+			for pages := 0; ; pages++ {
+				page, err := s.ListJobs(ctx, f)
+				must(t, err)
+				got = append(got, jobIDs(page.Jobs)...)
+				if page.NextCursor == "" {
+					return got
+				}
+				if pages > 20 {
+					t.Fatalf("%+v: cursor never ends", f)
+				}
+				f.Cursor = page.NextCursor
+			}
+		}
+		for _, st := range statuses {
+			if got := all(store.JobFilter{Status: st, Limit: 1}); !reflect.DeepEqual(got, want[st]) {
+				t.Errorf("status %s: %v, want %v newest first", st, got, want[st])
+			}
+		}
+		if got := all(store.JobFilter{Status: farm.StatusRunning, Pool: "default", Limit: 1, Scan: 2}); !reflect.DeepEqual(got, runningDefault) {
+			t.Errorf("running on default: %v, want %v", got, runningDefault)
+		}
+	})
 }
