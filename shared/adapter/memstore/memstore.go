@@ -28,6 +28,7 @@ type Store struct {
 	pools       map[string]*farm.ResourcePool
 	resources   map[string]*farm.Resource // pool + "/" + name
 	fleet       fleetState                // scaler.go
+	logs        logChunks                 // logchunks.go
 }
 
 var _ store.Store = (*Store)(nil)

@@ -117,7 +117,7 @@ func TestLog(t *testing.T) {
 		download     bool
 	}{
 		{"stored", "full log\n", "full log\n", false},
-		{"large", strings.Repeat("x", jobs.MaxInlineLog+1), "", true},
+		{"large", strings.Repeat("x", jobs.MaxLogBody+1), "", true},
 		{"missing", "", "tail only\n", false},
 	} {
 		j := f.set(t, f.submit(t, alice, `{"script":"a"}`).ID, farm.StatusSucceeded, func(j *farm.Job) { j.LogKey, j.LogTail = blobs.LogKey(j.ID), "tail only\n" })
