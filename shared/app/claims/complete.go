@@ -80,7 +80,9 @@ func (s *Service) Complete(ctx context.Context, by farm.Principal, id string, r 
 		LogComplete: r.LogComplete,
 	}
 	if r.LogUploaded {
-		c.LogKey, c.LogInline = blobs.LogKey(job.ID, job.Run), ""
+		// Whatever text comes with it stays too: the log read falls back
+		// to it should the upload be missing after all.
+		c.LogKey = blobs.LogKey(job.ID, job.Run)
 	}
 	done, err := s.record(ctx, builder, job, c)
 	if err != nil {
