@@ -211,7 +211,7 @@ func TestRealCallsMatchOpenAPI(t *testing.T) {
 	e.blobs.Upload("artifacts/"+job.ID+"/1/dist/b.bin", "b")
 	v.call(builder1, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{"claim_token": c.ClaimToken, "result": "failed", "exit_code": 1, "error": "exit status 1",
 		"artifacts": []any{map[string]any{"name": "out.txt", "sha256": strings.Repeat("1", 64), "size": 3}, map[string]string{"name": "dist/b.bin", "sha256": strings.Repeat("0", 64)}},
-		"log": "hi\nbye\n", "log_complete": true}, true, ok, nil)
+		"log":       "hi\nbye\n", "log_complete": true}, true, ok, nil)
 	var list apiv1.ArtifactList
 	v.call(submitterB, "GET", "/v1/jobs/"+job.ID+"/artifacts", nil, true, ok, &list)
 	if len(list.Artifacts) != 2 || list.Artifacts[0].Name != "dist/b.bin" || list.Artifacts[1].Attempt != 1 || list.Artifacts[1].SHA256 == "" {

@@ -112,11 +112,11 @@ func (s *Server) completeJob(w http.ResponseWriter, r *http.Request) error {
 		refs = append(refs, claims.ArtifactRef{Name: a.Name, SHA256: a.SHA256, Size: a.Size, VersionID: a.VersionID})
 	}
 	done, err := s.claims.Complete(r.Context(), principal(r.Context()), id, claims.Report{
-		ClaimToken: req.ClaimToken,
-		Result:     req.Result,
-		Error:      req.Error,
-		ExitCode:   req.ExitCode,
-		Artifacts:  refs,
+		ClaimToken:  req.ClaimToken,
+		Result:      req.Result,
+		Error:       req.Error,
+		ExitCode:    req.ExitCode,
+		Artifacts:   refs,
 		Log:         req.Log,
 		LogComplete: req.LogComplete,
 		LogUploaded: req.LogUploaded,
