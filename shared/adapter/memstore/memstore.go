@@ -68,7 +68,7 @@ func (s *Store) Commit(_ context.Context, tx store.Tx) error {
 		if s.ownWrite(tx) {
 			return nil
 		}
-		return err
+		return s.lostTo(tx, err)
 	}
 	for _, w := range tx.Jobs {
 		j := w.Next.Clone()

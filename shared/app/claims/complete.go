@@ -136,21 +136,26 @@ func (s *Service) Record(ctx context.Context, builder, id string, c farm.Complet
 
 // record writes builder's result over job as read: one conditional write
 // of the domain's next image. Only when that write loses a race (the job
-// changed since it was read: a heartbeat, a cancel) is the job read again
-// and the result decided anew — a job being cancelled ends as the domain
-// says, a result already recorded by this claim is success, anything else
-// a conflict.
+// changed since it was read: a heartbeat, a cancel) is the result decided
+// anew, from the job as the failed write's own answer shows it (read again
+// only when the store gives none) — a job being cancelled ends as the
+// domain says (a second write), a result already recorded by this claim is
+// success, anything else a conflict.
 func (s *Service) record(ctx context.Context, builder string, job *farm.Job, c farm.Completion) (*farm.Job, error) {
 	var done *farm.Job
-	first := true
+	var lost error // the last write's lost race
 	err := store.RetryOnConflict(ctx, func() error {
-		if !first {
-			var err error
-			if job, err = s.store.GetJob(ctx, job.ID); err != nil {
+		if lost != nil {
+			// Decide again from the job the failed write found stored,
+			// given in that write's answer; read it only when not.
+			if cur := store.CurrentJob(lost); cur != nil {
+				job = cur
+			} else if cur, err := s.store.GetJob(ctx, job.ID); err != nil {
 				return err
+			} else {
+				job = cur
 			}
 		}
-		first = false
 		if job.Builder != builder && job.Status.Active() {
 			return farm.Errorf(farm.EConflict, "job %s is held by another builder", job.ID)
 		}
@@ -162,8 +167,8 @@ func (s *Service) record(ctx context.Context, builder string, job *farm.Job, c f
 		if err != nil {
 			return err
 		}
-		if err := s.jobs.Write(ctx, job, next, ev); err != nil {
-			return err
+		if lost = s.jobs.Write(ctx, job, next, ev); lost != nil {
+			return lost
 		}
 		done = next
 		return nil

@@ -19,6 +19,8 @@ import (
 type countingStore struct {
 	*memstore.Store
 	gets, commits, chunks atomic.Int64
+	// beforeCommit, when set, runs once before the next commit.
+	beforeCommit func()
 }
 
 func (c *countingStore) GetJob(ctx context.Context, id string) (*farm.Job, error) {
@@ -28,6 +30,10 @@ func (c *countingStore) GetJob(ctx context.Context, id string) (*farm.Job, error
 
 func (c *countingStore) Commit(ctx context.Context, tx store.Tx) error {
 	c.commits.Add(1)
+	if hook := c.beforeCommit; hook != nil {
+		c.beforeCommit = nil
+		hook()
+	}
 	return c.Store.Commit(ctx, tx)
 }
 
@@ -173,5 +179,28 @@ func TestHeartbeatsAppendLogChunks(t *testing.T) {
 	_, _ = f.Heartbeat(ctx, "b1", []claims.HeartbeatJob{{ID: j.ID, ClaimToken: "stale", Log: "not mine\n", LogOffset: &offset}}, false)
 	if n := st.chunks.Load(); n != 4 {
 		t.Fatalf("a stale heartbeat wrote a chunk")
+	}
+}
+
+// A completion whose write loses to a cancel (asked between its read and
+// its write) decides again from the job its failed write found stored —
+// no second read — and the job ends as the domain says (a builder that
+// finished the job anyway reports its result), with a second write.
+func TestACompletionThatLosesToACancelDecidesFromTheFailedWrite(t *testing.T) {
+	t.Parallel()
+	f, st, _ := countingFixture(t)
+	f.register(t, "b1", 1)
+	j := f.script(t, 0)
+	c := f.claim(t, "b1")
+	st.reset()
+	st.beforeCommit = func() { must(t, f.mem.Commit(ctx, cancelling(t, f, j.ID))) }
+	done, err := f.Complete(ctx, builder("b1"), j.ID, claims.Report{ClaimToken: c.Job.ClaimToken, Result: "succeeded", Log: "done\n", LogComplete: true})
+	must(t, err)
+	if done.Status != farm.StatusSucceeded || st.gets.Load() != 1 || st.commits.Load() != 2 {
+		t.Fatalf("ended %s after %d reads and %d writes; want succeeded after 1 and 2", done.Status, st.gets.Load(), st.commits.Load())
+	}
+	stored := f.job(t, j.ID)
+	if n := len(stored.History); stored.Status != farm.StatusSucceeded || stored.LogInline != "done\n" || n < 2 || stored.History[n-2].To != farm.StatusCancelling {
+		t.Fatalf("stored %s with log %q, history %+v", stored.Status, stored.LogInline, stored.History)
 	}
 }
