@@ -48,7 +48,14 @@ type Job struct {
 	Error          string     `json:"error,omitempty"`
 	Artifacts      []Artifact `json:"artifacts,omitempty"`
 	LogKey         string     `json:"log_key,omitempty"`
-	// LogTail is the last part of the log while the job runs (heartbeat-appended, bounded).
+	// LogInline is the stored log of a finished job kept in its own item:
+	// the whole log when LogComplete (a small log the completion carried),
+	// else the final part the builder had not sent with a heartbeat (the
+	// rest is in the job's log chunks).
+	LogInline   string `json:"-"`
+	LogComplete bool   `json:"-"`
+	// LogTail is the log tail jobs written before log chunks kept on the
+	// item (heartbeats no longer append to it; read for old jobs only).
 	LogTail  string `json:"-"`
 	Progress string `json:"progress,omitempty"`
 	// BuilderFailures counts the builders that were lost while running this job.

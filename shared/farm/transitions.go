@@ -72,6 +72,7 @@ func (j *Job) Claim(builder, token string, now time.Time, lease time.Duration) (
 	n.NotBefore = nil
 	n.FinishedAt, n.DurationSeconds, n.Result, n.Error, n.ExitCode = nil, nil, "", "", nil
 	n.LogTail, n.Progress = "", ""
+	n.LogKey, n.LogInline, n.LogComplete = "", "", false
 	return n, ev, nil
 }
 
@@ -136,8 +137,12 @@ type Completion struct {
 	Error      string
 	ExitCode   *int
 	Artifacts  []Artifact
-	LogKey     string
-	LogAppend  string
+	// LogKey names the full log the builder uploaded (object storage).
+	LogKey string
+	// LogInline is stored on the job: the whole log when LogComplete,
+	// else the final part no heartbeat carried.
+	LogInline   string
+	LogComplete bool
 }
 
 // Complete records a builder's result, fenced by its claim token. A job that
@@ -173,10 +178,7 @@ func (j *Job) Complete(builder string, c Completion, now time.Time) (*Job, *JobE
 	if c.Artifacts != nil {
 		n.Artifacts = mergeArtifacts(j.Artifacts, j.Run, c.Artifacts)
 	}
-	if c.LogKey != "" {
-		n.LogKey = c.LogKey
-	}
-	n.LogTail = boundTail(j.LogTail+c.LogAppend, MaxLogTail)
+	n.LogKey, n.LogInline, n.LogComplete = c.LogKey, c.LogInline, c.LogComplete && c.LogKey == ""
 	return n, ev, nil
 }
 

@@ -185,15 +185,33 @@ func TestJobLifeOnTheEmulator(t *testing.T) {
 		t.Fatalf("presigned upload: %d", resp.StatusCode)
 	}
 
+	// The whole log, over 8 KiB: one PUT through the claim's presigned URL.
+	whole := "step 1\n" + strings.Repeat("x", 9<<10) + "\nstep 2\n"
+	if claim.LogUpload == nil {
+		t.Fatal("the claim carries no log upload")
+	}
+	put, _ = http.NewRequest(claim.LogUpload.Method, claim.LogUpload.URL, strings.NewReader(whole))
+	for k, v := range claim.LogUpload.Headers {
+		put.Header.Set(k, v)
+	}
+	if resp, err = http.DefaultClient.Do(put); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("presigned log upload: %d", resp.StatusCode)
+	}
+
 	var done farm.Job
-	c.call(bld.Token, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{"claim_token": claim.ClaimToken, "result": "succeeded", "artifacts": []string{"out/result.txt"}, "log": "step 2\n"}, 200, &done)
-	if done.Status != farm.StatusSucceeded || len(done.Artifacts) != 1 || done.Artifacts[0].Size != 7 || done.Artifacts[0].Bucket != top.Bucket.Name || done.LogKey != "logs/"+job.ID+".log" {
+	c.call(bld.Token, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{"claim_token": claim.ClaimToken, "result": "succeeded",
+		"artifacts": []any{map[string]any{"name": "out/result.txt", "size": 7}}, "log_uploaded": true, "log_size": len(whole)}, 200, &done)
+	if done.Status != farm.StatusSucceeded || len(done.Artifacts) != 1 || done.Artifacts[0].Size != 7 || done.Artifacts[0].Bucket != top.Bucket.Name || done.LogKey != "logs/"+job.ID+"/1.log" {
 		t.Fatalf("done %+v", done)
 	}
 	var log string
 	c.call(sub.Token, "GET", "/v1/jobs/"+job.ID+"/log", nil, 200, &log)
-	if log != "step 1\nstep 2\n" {
-		t.Fatalf("stored log %q", log)
+	if log != whole {
+		t.Fatalf("stored log of %d bytes, want the %d uploaded", len(log), len(whole))
 	}
 	// Listings from the DynamoDB store match the document too.
 	var list apiv1.JobList

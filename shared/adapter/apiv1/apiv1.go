@@ -108,6 +108,9 @@ type ClaimResponse struct {
 	LeaseExpiresAt time.Time `json:"lease_expires_at"`
 	// SourceURL is a presigned GET URL of the job's s3:// source, when it has one.
 	SourceURL string `json:"source_url,omitempty"`
+	// LogUpload is a presigned PUT of this run's whole log, for a log over
+	// farm.MaxInlineLog bytes (a smaller one travels in the completion).
+	LogUpload *ArtifactURL `json:"log_upload,omitempty"`
 }
 
 // HeartbeatRequest is POST /v1/builders/{name}/heartbeat.
@@ -122,7 +125,11 @@ type HeartbeatJob struct {
 	ID         string `json:"id"`
 	ClaimToken string `json:"claim_token"`
 	Log        string `json:"log,omitempty"`
-	Progress   string `json:"progress,omitempty"`
+	// LogOffset is where Log starts in the run's log, in bytes as the
+	// builder counts them: the farm stores each heartbeat's log as one
+	// chunk keyed by it (a heartbeat sent again rewrites its chunk).
+	LogOffset *int64 `json:"log_offset,omitempty"`
+	Progress  string `json:"progress,omitempty"`
 }
 
 // Directive actions in a heartbeat response.
@@ -164,8 +171,15 @@ type CompleteRequest struct {
 	// Artifacts names files uploaded through artifact URLs, each as a name
 	// or as {"name","sha256"}.
 	Artifacts []ArtifactRef `json:"artifacts,omitempty"`
-	// Log is the last part of the log not yet sent by a heartbeat.
-	Log string `json:"log,omitempty"`
+	// Log is the last part of the log not yet sent by a heartbeat or, with
+	// LogComplete, the whole log (at most farm.MaxInlineLog bytes: stored
+	// in the job by the completion itself).
+	Log         string `json:"log,omitempty"`
+	LogComplete bool   `json:"log_complete,omitempty"`
+	// LogUploaded says the whole log (LogSize bytes) was PUT to the
+	// claim's log_upload URL.
+	LogUploaded bool  `json:"log_uploaded,omitempty"`
+	LogSize     int64 `json:"log_size,omitempty"`
 }
 
 // ArtifactRef names an uploaded artifact in a completion, with the SHA-256
@@ -174,9 +188,14 @@ type CompleteRequest struct {
 type ArtifactRef struct {
 	Name   string `json:"name"`
 	SHA256 string `json:"sha256,omitempty"`
+	// Size is the uploaded object's size in bytes; VersionID the object
+	// version its upload created (S3's x-amz-version-id) on a versioned
+	// bucket. The farm records them as declared.
+	Size      int64  `json:"size,omitempty"`
+	VersionID string `json:"version_id,omitempty"`
 }
 
-// UnmarshalJSON accepts a name or a strict {"name","sha256"} object.
+// UnmarshalJSON accepts a name or a strict {"name","sha256"?,"size"?,"version_id"?} object.
 func (a *ArtifactRef) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {

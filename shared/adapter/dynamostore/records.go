@@ -95,6 +95,8 @@ type jobRecord struct {
 	Artifacts        []artifactRecord `dynamodbav:"artifacts,omitempty"`
 	LogKey           string           `dynamodbav:"log_key,omitempty"`
 	LogTail          string           `dynamodbav:"log_tail,omitempty"`
+	LogInline        string           `dynamodbav:"log_inline,omitempty"`
+	LogComplete      bool             `dynamodbav:"log_complete,omitempty"`
 	Progress         string           `dynamodbav:"progress,omitempty"`
 	BuilderFailures  int              `dynamodbav:"builder_failures,omitempty"`
 	ParentID         string           `dynamodbav:"parent_id,omitempty"`
@@ -157,7 +159,7 @@ func toJobRecord(j *farm.Job) jobRecord {
 		QueuedAt: fmtTimePtr(j.QueuedAt), StartedAt: fmtTimePtr(j.StartedAt), FinishedAt: fmtTimePtr(j.FinishedAt),
 		DurationSeconds: j.DurationSeconds, Attempts: j.Attempts, Run: j.Run, TimeToStart: j.TimeToStartSeconds,
 		MaxAttempts: j.MaxAttempts, TimeoutSeconds: j.TimeoutSeconds, NotBefore: fmtTimePtr(j.NotBefore), Builder: j.Builder, ClaimToken: j.ClaimToken, LeaseExpiresAt: fmtTimePtr(j.LeaseExpiresAt),
-		Result: j.Result, ExitCode: j.ExitCode, Error: j.Error, LogKey: j.LogKey, LogTail: j.LogTail, Progress: j.Progress,
+		Result: j.Result, ExitCode: j.ExitCode, Error: j.Error, LogKey: j.LogKey, LogTail: j.LogTail, LogInline: j.LogInline, LogComplete: j.LogComplete, Progress: j.Progress,
 		BuilderFailures: j.BuilderFailures, ParentID: j.ParentID, DependsOn: j.DependsOn,
 		IdempotencyKey: j.IdempotencyKey, FollowOnsCreated: j.FollowOnsCreated, CancelRequested: j.CancelRequested,
 		Version: j.Version, JobShard: jobShard, FollowOns: j.DeclaresFollowOns, HasDependents: j.HasDependents,
@@ -195,7 +197,7 @@ func (r jobRecord) job() (*farm.Job, error) {
 		Priority: r.Priority, Payload: json.RawMessage(r.Payload), RequestedBy: r.RequestedBy,
 		DurationSeconds: r.DurationSeconds, Attempts: r.Attempts, Run: r.Run, TimeToStartSeconds: r.TimeToStart,
 		MaxAttempts: r.MaxAttempts, TimeoutSeconds: r.TimeoutSeconds, Builder: r.Builder, ClaimToken: r.ClaimToken, Result: r.Result, ExitCode: r.ExitCode, Error: r.Error,
-		LogKey: r.LogKey, LogTail: r.LogTail, Progress: r.Progress, BuilderFailures: r.BuilderFailures, ParentID: r.ParentID,
+		LogKey: r.LogKey, LogTail: r.LogTail, LogInline: r.LogInline, LogComplete: r.LogComplete, Progress: r.Progress, BuilderFailures: r.BuilderFailures, ParentID: r.ParentID,
 		DependsOn: nilIfEmpty(r.DependsOn), IdempotencyKey: r.IdempotencyKey,
 		FollowOnsCreated: r.FollowOnsCreated, CancelRequested: r.CancelRequested, Version: r.Version,
 		DeclaresFollowOns: r.FollowOns, HasDependents: r.HasDependents,

@@ -123,6 +123,9 @@ func Tables(top *topology.Topology) []Table {
 		// dependent_id: the job waiting for it), so that a job's dependents
 		// never grow its own item.
 		{Table: top.JobDependents, Partition: s("job_id"), Sort: sk("dependent_id"), TTLAttribute: "expires_at"},
+		// One item per log chunk of a running job (chunk: "<run>#<offset>",
+		// both zero-padded): heartbeats append, never rewrite.
+		{Table: top.JobLogs, Partition: s("job_id"), Sort: sk("chunk"), TTLAttribute: "expires_at"},
 		{Table: top.Idempotency, Partition: s("key"), TTLAttribute: "expires_at"},
 		{Table: top.ResourcePools, Partition: s("name")},
 		{Table: top.Resources, Partition: s("pool"), Sort: sk("name"),

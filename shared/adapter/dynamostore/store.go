@@ -155,8 +155,8 @@ func (s *Store) putOne(ctx context.Context, p put) error {
 		if p.idempotency {
 			return &farm.Error{Code: farm.EConflict, Message: "idempotency key already used", Err: store.ErrIdempotencyKeyTaken}
 		}
-		if p.job != nil && s.isOwnWrite(failed.Item, *p.job) {
-			return nil
+		if p.job != nil {
+			return s.jobRaceLost(failed.Item, *p.job)
 		}
 		return store.LostRace("the item changed since it was read")
 	}
@@ -166,18 +166,27 @@ func (s *Store) putOne(ctx context.Context, p put) error {
 	return nil
 }
 
-// isOwnWrite reports whether item, a job as stored when w's condition
-// failed, already holds w (store.IsOwnWrite).
-func (s *Store) isOwnWrite(item map[string]types.AttributeValue, w store.JobWrite) bool {
+// jobRaceLost decides a job write whose condition failed from item, the
+// job as stored then (the same call's answer): nil when it already holds
+// w (store.IsOwnWrite: a retry of a write whose answer was lost), else the
+// lost race carrying the stored job, so the caller can decide again
+// without reading it.
+func (s *Store) jobRaceLost(item map[string]types.AttributeValue, w store.JobWrite) error {
 	if item == nil {
-		return false
+		return store.LostRace("the item changed since it was read")
 	}
 	var rec jobRecord
 	if attributevalue.UnmarshalMap(item, &rec) != nil {
-		return false
+		return store.LostRace("the item changed since it was read")
 	}
 	cur, err := rec.job()
-	return err == nil && store.IsOwnWrite(cur, w)
+	if err != nil {
+		return store.LostRace("the item changed since it was read")
+	}
+	if store.IsOwnWrite(cur, w) {
+		return nil
+	}
+	return store.LostJobRace(cur)
 }
 
 // unavailable wraps an unexpected DynamoDB failure: logged by the caller,

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -21,15 +22,19 @@ func (e *env) completeRun(id, result string, files map[string]string) *farm.Job 
 	if c.Job.ID != id {
 		e.t.Fatalf("claimed %s, want %s", c.Job.ID, id)
 	}
-	var names []string
+	var refs []any
 	for name, content := range files {
 		var u apiv1.ArtifactURL
 		e.must(http.StatusOK, builder1, "POST", "/v1/jobs/"+id+"/artifacts", map[string]string{"claim_token": c.ClaimToken, "name": name}, &u)
 		e.blobs.Upload(u.Key, content)
-		names = append(names, name)
+		obj, err := e.blobs.Head(context.Background(), u.Key)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		refs = append(refs, map[string]any{"name": name, "sha256": sha256Hex(content), "size": len(content), "version_id": obj.VersionID})
 	}
 	var done farm.Job
-	e.must(http.StatusOK, builder1, "POST", "/v1/jobs/"+id+"/complete", map[string]any{"claim_token": c.ClaimToken, "result": result, "artifacts": names}, &done)
+	e.must(http.StatusOK, builder1, "POST", "/v1/jobs/"+id+"/complete", map[string]any{"claim_token": c.ClaimToken, "result": result, "artifacts": refs}, &done)
 	return &done
 }
 

@@ -200,14 +200,18 @@ func TestRealCallsMatchOpenAPI(t *testing.T) {
 	var c apiv1.ClaimResponse
 	v.call(builder1, "POST", "/v1/builders/b1/claim", map[string]string{"pool": "default"}, true, ok, &c)
 	v.call(builder1, "POST", "/v1/builders/b1/claim", map[string]string{"pool": "default"}, true, http.StatusNoContent, nil)
-	v.call(builder1, "POST", "/v1/builders/b1/heartbeat", map[string]any{"jobs": []map[string]string{{"id": job.ID, "claim_token": c.ClaimToken, "log": "hi\n"}}}, true, ok, nil)
+	if c.LogUpload == nil || c.LogUpload.Method != http.MethodPut {
+		t.Fatalf("the claim carries no log upload: %+v", c.LogUpload)
+	}
+	v.call(builder1, "POST", "/v1/builders/b1/heartbeat", map[string]any{"jobs": []map[string]any{{"id": job.ID, "claim_token": c.ClaimToken, "log": "hi\n", "log_offset": 0}}}, true, ok, nil)
 	v.call(builder1, "POST", "/v1/builders/b1/heartbeat", map[string]any{"jobs": []map[string]string{{"id": job.ID, "claim_token": "stale"}}}, true, http.StatusConflict, nil)
 	v.call(submitterB, "GET", "/v1/jobs/"+job.ID+"/log", nil, true, ok, nil)
 	v.call(builder1, "POST", "/v1/jobs/"+job.ID+"/artifacts", map[string]string{"claim_token": c.ClaimToken, "name": "out.txt"}, true, ok, nil)
 	e.blobs.Upload("artifacts/"+job.ID+"/1/out.txt", "out")
 	e.blobs.Upload("artifacts/"+job.ID+"/1/dist/b.bin", "b")
 	v.call(builder1, "POST", "/v1/jobs/"+job.ID+"/complete", map[string]any{"claim_token": c.ClaimToken, "result": "failed", "exit_code": 1, "error": "exit status 1",
-		"artifacts": []any{"out.txt", map[string]string{"name": "dist/b.bin", "sha256": strings.Repeat("0", 64)}}}, true, ok, nil)
+		"artifacts": []any{map[string]any{"name": "out.txt", "sha256": strings.Repeat("1", 64), "size": 3}, map[string]string{"name": "dist/b.bin", "sha256": strings.Repeat("0", 64)}},
+		"log":       "hi\nbye\n", "log_complete": true}, true, ok, nil)
 	var list apiv1.ArtifactList
 	v.call(submitterB, "GET", "/v1/jobs/"+job.ID+"/artifacts", nil, true, ok, &list)
 	if len(list.Artifacts) != 2 || list.Artifacts[0].Name != "dist/b.bin" || list.Artifacts[1].Attempt != 1 || list.Artifacts[1].SHA256 == "" {

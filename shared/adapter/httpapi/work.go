@@ -26,6 +26,9 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	resp := apiv1.ClaimResponse{Job: c.Job, ClaimToken: c.Job.ClaimToken, SourceURL: c.SourceURL}
+	if p := c.LogUpload; p != nil {
+		resp.LogUpload = &apiv1.ArtifactURL{Name: p.Name, Key: p.Key, URL: p.URL, Method: p.Method, Headers: p.Headers, ExpiresAt: p.ExpiresAt}
+	}
 	if c.Job.LeaseExpiresAt != nil {
 		resp.LeaseExpiresAt = *c.Job.LeaseExpiresAt
 	}
@@ -44,7 +47,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	}
 	jobs := make([]claims.HeartbeatJob, 0, len(req.Jobs))
 	for _, j := range req.Jobs {
-		jobs = append(jobs, claims.HeartbeatJob{ID: j.ID, ClaimToken: j.ClaimToken, Log: j.Log, Progress: j.Progress})
+		jobs = append(jobs, claims.HeartbeatJob{ID: j.ID, ClaimToken: j.ClaimToken, Log: j.Log, LogOffset: j.LogOffset, Progress: j.Progress})
 	}
 	res, err := s.claims.Heartbeat(r.Context(), name, jobs, req.Draining)
 	if err != nil {
@@ -106,15 +109,18 @@ func (s *Server) completeJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	refs := make([]claims.ArtifactRef, 0, len(req.Artifacts))
 	for _, a := range req.Artifacts {
-		refs = append(refs, claims.ArtifactRef{Name: a.Name, SHA256: a.SHA256})
+		refs = append(refs, claims.ArtifactRef{Name: a.Name, SHA256: a.SHA256, Size: a.Size, VersionID: a.VersionID})
 	}
 	done, err := s.claims.Complete(r.Context(), principal(r.Context()), id, claims.Report{
-		ClaimToken: req.ClaimToken,
-		Result:     req.Result,
-		Error:      req.Error,
-		ExitCode:   req.ExitCode,
-		Artifacts:  refs,
-		Log:        req.Log,
+		ClaimToken:  req.ClaimToken,
+		Result:      req.Result,
+		Error:       req.Error,
+		ExitCode:    req.ExitCode,
+		Artifacts:   refs,
+		Log:         req.Log,
+		LogComplete: req.LogComplete,
+		LogUploaded: req.LogUploaded,
+		LogSize:     req.LogSize,
 	})
 	if err != nil {
 		return err

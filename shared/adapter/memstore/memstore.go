@@ -29,6 +29,7 @@ type Store struct {
 	resources   map[string]*farm.Resource // pool + "/" + name
 	fleet       fleetState                // scaler.go
 	shards      store.DispatchShards      // shards.go
+	logs        logChunks                 // logchunks.go
 }
 
 var _ store.Store = (*Store)(nil)
@@ -68,7 +69,7 @@ func (s *Store) Commit(_ context.Context, tx store.Tx) error {
 		if s.ownWrite(tx) {
 			return nil
 		}
-		return err
+		return s.lostTo(tx, err)
 	}
 	for _, w := range tx.Jobs {
 		j := w.Next.Clone()

@@ -161,8 +161,8 @@ func TestPutGetLogAndMissingObjects(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	job := farm.NewID(time.Now())
-	key := blobs.LogKey(job)
-	if key != "logs/"+job+".log" {
+	key := blobs.LogKey(job, 1)
+	if key != "logs/"+job+"/1.log" {
 		t.Fatalf("log key %q", key)
 	}
 

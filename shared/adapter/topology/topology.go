@@ -54,6 +54,9 @@ type Topology struct {
 	// depended on, dependent_id: the job waiting for it), so that a job's
 	// dependents never grow its own item.
 	JobDependents Table
+	// JobLogs holds the log chunks heartbeats append (job_id, chunk: run
+	// and offset), each with a TTL: the live log of a running job.
+	JobLogs       Table
 	Idempotency   Table
 	ResourcePools Table
 	Resources     Table
@@ -105,6 +108,7 @@ func New(prefix string, pools []string) (*Topology, error) {
 		Builders:      Table{ID: "Builders", Name: n("builders")},
 		Tokens:        Table{ID: "Tokens", Name: n("tokens")},
 		JobDependents: Table{ID: "JobDependents", Name: n("job-dependents")},
+		JobLogs:       Table{ID: "JobLogs", Name: n("job-logs")},
 		Idempotency:   Table{ID: "Idempotency", Name: n("idempotency")},
 		ResourcePools: Table{ID: "ResourcePools", Name: n("resource-pools")},
 		Resources:     Table{ID: "Resources", Name: n("resources")},
@@ -153,7 +157,7 @@ func logicalSuffix(pool string) string {
 
 // Tables lists every table.
 func (t *Topology) Tables() []Table {
-	return []Table{t.Jobs, t.Builders, t.Tokens, t.JobDependents, t.Idempotency, t.ResourcePools, t.Resources, t.Fleet}
+	return []Table{t.Jobs, t.Builders, t.Tokens, t.JobDependents, t.JobLogs, t.Idempotency, t.ResourcePools, t.Resources, t.Fleet}
 }
 
 // Queues lists every queue (each with its DLQ).

@@ -3,7 +3,7 @@
 // memory for tests: adapter/memblobs): what an object, a download and a
 // presigned request are, and where the bucket keeps what. Everything lives
 // in one bucket under the prefixes the design fixes: artifacts/<job
-// id>/<run>/<name>, logs/<job id>.log and incoming/<type>/... Each service
+// id>/<run>/<name>, logs/<job id>/<run>.log and incoming/<type>/... Each service
 // declares the subset of Store it uses beside itself.
 package blobs
 
@@ -37,8 +37,11 @@ func RunArtifactPrefix(jobID string, attempt int) string {
 // ArtifactPrefix is the prefix of every artifact of job jobID.
 func ArtifactPrefix(jobID string) string { return ArtifactsPrefix + jobID + "/" }
 
-// LogKey is where the full log of job jobID is stored.
-func LogKey(jobID string) string { return LogsPrefix + jobID + ".log" }
+// LogKey is where the full log of run attempt of job jobID is stored: a
+// builder's presigned log upload can write only its own run's log.
+func LogKey(jobID string, attempt int) string {
+	return LogsPrefix + jobID + "/" + strconv.Itoa(attempt) + ".log"
+}
 
 // ParseURL splits an s3://bucket/key URL. ok is false for anything else.
 func ParseURL(u string) (bucket, key string, ok bool) {

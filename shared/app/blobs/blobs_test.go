@@ -14,7 +14,7 @@ func TestKeyLayout(t *testing.T) {
 		blobs.ArtifactKey("J1", 2, "out/a.deb"): "artifacts/J1/2/out/a.deb",
 		blobs.RunArtifactPrefix("J1", 2):        "artifacts/J1/2/",
 		blobs.ArtifactPrefix("J1"):              "artifacts/J1/",
-		blobs.LogKey("J1"):                      "logs/J1.log",
+		blobs.LogKey("J1", 2):                   "logs/J1/2.log",
 	} {
 		if got != want {
 			t.Errorf("%q, want %q", got, want)

@@ -14,10 +14,12 @@ import (
 )
 
 // Claim is a job a builder claimed: the job with its claim token and
-// lease, and a presigned download of its source ("" when it has none).
+// lease, a presigned download of its source ("" when it has none) and a
+// presigned upload of its run's whole log (nil when none could be signed).
 type Claim struct {
 	Job       *farm.Job
 	SourceURL string
+	LogUpload *Upload
 }
 
 // Claim gives builder the best claimable job of pool: highest score, then
@@ -62,7 +64,7 @@ func (s *Service) Claim(ctx context.Context, by farm.Principal, builder, pool st
 				return nil, err
 			}
 			if job != nil {
-				return &Claim{Job: job, SourceURL: s.sourceURL(ctx, job)}, nil
+				return &Claim{Job: job, SourceURL: s.sourceURL(ctx, job), LogUpload: s.logUpload(ctx, job)}, nil
 			}
 		}
 		if !lost {

@@ -2,15 +2,9 @@ package claims
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"regexp"
-	"time"
 	"unicode/utf8"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/buildfarm/buildfarm/shared/app/blobs"
 	"github.com/buildfarm/buildfarm/shared/app/store"
@@ -26,15 +20,24 @@ type Report struct {
 	ExitCode *int
 	// Artifacts name what the run uploaded (artifacts/<id>/<run>/<name>).
 	Artifacts []ArtifactRef
-	// Log is the end of the log, not yet sent with a heartbeat.
-	Log string
+	// Log is log text the completion carries: the whole log when
+	// LogComplete (at most farm.MaxInlineLog bytes), else the end of the
+	// log that no heartbeat carried.
+	Log         string
+	LogComplete bool
+	// LogUploaded says the builder PUT the run's whole log (LogSize bytes)
+	// to the presigned URL its claim answer carried (blobs.LogKey).
+	LogUploaded bool
+	LogSize     int64
 }
 
-// ArtifactRef names an uploaded artifact, with its SHA-256 when the
-// builder computed it.
+// ArtifactRef names an uploaded artifact as the builder reports it: its
+// size, its SHA-256 and the object version the upload created, when known.
 type ArtifactRef struct {
-	Name   string
-	SHA256 string
+	Name      string
+	SHA256    string
+	Size      int64
+	VersionID string
 }
 
 // Completion limits.
@@ -43,30 +46,21 @@ const (
 	MaxErrorText = 4096
 	// MaxArtifacts bounds the artifacts one run records.
 	MaxArtifacts = 100
-	// MaxServerHashBytes bounds the artifacts whose SHA-256 the farm
-	// computes itself when a builder did not send one (an API request has
-	// seconds, not minutes).
-	MaxServerHashBytes = 64 << 20
 )
 
-// Complete records the result of the run by holds the claim of: the named
-// artifacts of this run (each must have been uploaded), and the log — the
-// builder's own upload of this attempt, or else the tail the farm has,
-// stored now so that a finished job always has a stored log. The job comes
-// back as by may see it.
+// Complete records the result of the run by holds the claim of, with one
+// read of the job and one conditional write (fenced by the claim token and
+// the job's state as read) in the common case, and no object storage call:
+// the log is stored inline by that write (small) or was uploaded by the
+// builder through its claim's presigned URL (large), and the artifacts are
+// the ones the builder declares (see declaredArtifacts for what holds
+// against a hostile builder). The job comes back as by may see it.
 func (s *Service) Complete(ctx context.Context, by farm.Principal, id string, r Report) (*farm.Job, error) {
-	job, err := s.store.GetJob(ctx, id)
-	if err != nil {
+	if err := checkReport(r); err != nil {
 		return nil, err
 	}
-	switch farm.JobStatus(r.Result) {
-	case farm.StatusSucceeded, farm.StatusFailed, farm.StatusCancelled:
-	case "":
-		return nil, farm.FieldError("result", "is required (succeeded or failed)")
-	default:
-		return nil, farm.FieldError("result", "must be succeeded or failed, not %q", farm.Clip(r.Result))
-	}
-	if err := checkArtifactRefs(r.Artifacts); err != nil {
+	job, err := s.store.GetJob(ctx, id)
+	if err != nil {
 		return nil, err
 	}
 	if done, ok := s.recorded(by, job, r); ok {
@@ -76,24 +70,46 @@ func (s *Service) Complete(ctx context.Context, by farm.Principal, id string, r 
 	if err != nil {
 		return nil, err
 	}
-	artifacts, err := s.uploadedArtifacts(ctx, job, r.Artifacts)
-	if err != nil {
-		return nil, err
+	c := farm.Completion{
+		ClaimToken:  r.ClaimToken,
+		Result:      farm.JobStatus(r.Result),
+		Error:       truncate(r.Error, MaxErrorText),
+		ExitCode:    r.ExitCode,
+		Artifacts:   declaredArtifacts(s.bucket(), job, r.Artifacts),
+		LogInline:   tail(r.Log, farm.MaxInlineLog),
+		LogComplete: r.LogComplete,
 	}
-	logKey := s.storeLog(ctx, job, r.Log)
-	done, err := s.Record(ctx, builder, job.ID, farm.Completion{
-		ClaimToken: r.ClaimToken,
-		Result:     farm.JobStatus(r.Result),
-		Error:      truncate(r.Error, MaxErrorText),
-		ExitCode:   r.ExitCode,
-		Artifacts:  artifacts,
-		LogKey:     logKey,
-		LogAppend:  r.Log,
-	})
+	if r.LogUploaded {
+		// Whatever text comes with it stays too: the log read falls back
+		// to it should the upload be missing after all.
+		c.LogKey = blobs.LogKey(job.ID, job.Run)
+	}
+	done, err := s.record(ctx, builder, job, c)
 	if err != nil {
 		return nil, err
 	}
 	return s.registry.AsSeenBy(by, done), nil
+}
+
+// checkReport validates what a completion reports before anything is read.
+func checkReport(r Report) error {
+	switch farm.JobStatus(r.Result) {
+	case farm.StatusSucceeded, farm.StatusFailed, farm.StatusCancelled:
+	case "":
+		return farm.FieldError("result", "is required (succeeded or failed)")
+	default:
+		return farm.FieldError("result", "must be succeeded or failed, not %q", farm.Clip(r.Result))
+	}
+	if r.LogComplete && r.LogUploaded {
+		return farm.FieldError("log_complete", "a log is either carried whole or uploaded, not both")
+	}
+	if r.LogComplete && len(r.Log) > farm.MaxInlineLog {
+		return farm.FieldError("log", "a whole log over %d bytes is uploaded through the claim's log_upload URL, not carried", farm.MaxInlineLog)
+	}
+	if r.LogSize < 0 {
+		return farm.FieldError("log_size", "must not be negative")
+	}
+	return checkArtifactRefs(r.Artifacts)
 }
 
 // recorded returns the job when it already holds the result r reports, by
@@ -111,26 +127,48 @@ func (s *Service) recorded(by farm.Principal, job *farm.Job, r Report) (*farm.Jo
 // token: a stale or foreign token is a conflict and changes nothing. Then
 // the builder's slot is freed.
 func (s *Service) Record(ctx context.Context, builder, id string, c farm.Completion) (*farm.Job, error) {
+	job, err := s.store.GetJob(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.record(ctx, builder, job, c)
+}
+
+// record writes builder's result over job as read: one conditional write
+// of the domain's next image. Only when that write loses a race (the job
+// changed since it was read: a heartbeat, a cancel) is the result decided
+// anew, from the job as the failed write's own answer shows it (read again
+// only when the store gives none) — a job being cancelled ends as the
+// domain says (a second write), a result already recorded by this claim is
+// success, anything else a conflict.
+func (s *Service) record(ctx context.Context, builder string, job *farm.Job, c farm.Completion) (*farm.Job, error) {
 	var done *farm.Job
+	var lost error // the last write's lost race
 	err := store.RetryOnConflict(ctx, func() error {
-		now := s.jobs.Now()
-		job, err := s.store.GetJob(ctx, id)
-		if err != nil {
-			return err
+		if lost != nil {
+			// Decide again from the job the failed write found stored,
+			// given in that write's answer; read it only when not.
+			if cur := store.CurrentJob(lost); cur != nil {
+				job = cur
+			} else if cur, err := s.store.GetJob(ctx, job.ID); err != nil {
+				return err
+			} else {
+				job = cur
+			}
 		}
 		if job.Builder != builder && job.Status.Active() {
-			return farm.Errorf(farm.EConflict, "job %s is held by another builder", id)
+			return farm.Errorf(farm.EConflict, "job %s is held by another builder", job.ID)
 		}
 		if job.Recorded(builder, c) {
 			done = job // recorded already: this is a retry
 			return nil
 		}
-		next, ev, err := job.Complete(builder, c, now)
+		next, ev, err := job.Complete(builder, c, s.jobs.Now())
 		if err != nil {
 			return err
 		}
-		if err := s.jobs.Write(ctx, job, next, ev); err != nil {
-			return err
+		if lost = s.jobs.Write(ctx, job, next, ev); lost != nil {
+			return lost
 		}
 		done = next
 		return nil
@@ -138,6 +176,7 @@ func (s *Service) Record(ctx context.Context, builder, id string, c farm.Complet
 	if err != nil {
 		return nil, err
 	}
+	id := done.ID
 	dirties := false
 	if typ, err := s.registry.Lookup(done.Type); err == nil {
 		dirties = typ.RequiresCleanBuilder()
@@ -173,6 +212,12 @@ func checkArtifactRefs(refs []ArtifactRef) error {
 		if ref.SHA256 != "" && !sha256Hex.MatchString(ref.SHA256) {
 			return farm.FieldError(field+".sha256", "must be 64 lowercase hex digits")
 		}
+		if ref.Size < 0 {
+			return farm.FieldError(field+".size", "must not be negative")
+		}
+		if len(ref.VersionID) > 1024 {
+			return farm.FieldError(field+".version_id", "is longer than 1024 characters")
+		}
 		if seen[ref.Name] {
 			return farm.FieldError(field, "%q is listed twice", ref.Name)
 		}
@@ -183,82 +228,33 @@ func checkArtifactRefs(refs []ArtifactRef) error {
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-// uploadedArtifacts describes the named artifacts of the job's current run
-// from the bucket (size, and the version to pin on a versioned bucket); a
-// name with no object is an EInvalid error naming it. A SHA-256 the builder
-// did not give is computed here for objects up to MaxServerHashBytes.
-func (s *Service) uploadedArtifacts(ctx context.Context, job *farm.Job, refs []ArtifactRef) ([]farm.Artifact, error) {
+// declaredArtifacts records the artifacts a builder declares for the
+// job's current run, as it declares them (size, SHA-256, object version):
+// the farm does not look them up. What holds against a hostile builder:
+// the object keys are the farm's (artifacts/<job id>/<run>/<name>, from a
+// checked name), so a declaration can only ever point into the job's own
+// run, whose uploads only the claim's holder could presign; the worst a
+// lying builder does is list an object it never uploaded (its download is
+// then a 404 from storage) or misstate a size or hash of content it made
+// itself anyway. It can neither reach another job's objects nor make the
+// farm read anything.
+func declaredArtifacts(bucket string, job *farm.Job, refs []ArtifactRef) []farm.Artifact {
+	if refs == nil {
+		return nil
+	}
 	out := make([]farm.Artifact, len(refs))
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
 	for i, ref := range refs {
-		g.Go(func() error {
-			key := blobs.ArtifactKey(job.ID, job.Run, ref.Name)
-			o, err := s.blobs.Head(ctx, key)
-			if farm.IsCode(err, farm.ENotFound) {
-				return farm.FieldError(fmt.Sprintf("artifacts[%d]", i), "%q was not uploaded (no object at %s)", ref.Name, key)
-			}
-			if err != nil {
-				return err
-			}
-			sum := ref.SHA256
-			if sum == "" {
-				sum = s.objectSHA256(ctx, key, o.Size)
-			}
-			out[i] = farm.Artifact{Name: ref.Name, Bucket: s.blobs.Bucket(), Key: key, Size: o.Size, SHA256: sum, Attempt: job.Run, VersionID: o.VersionID}
-			return nil
-		})
+		out[i] = farm.Artifact{Name: ref.Name, Bucket: bucket, Key: blobs.ArtifactKey(job.ID, job.Run, ref.Name),
+			Size: ref.Size, SHA256: ref.SHA256, Attempt: job.Run, VersionID: ref.VersionID}
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return out
 }
 
-// objectSHA256 reads an object and returns its hex SHA-256, or "" when it
-// is too large or cannot be read (the artifact is then listed without one).
-func (s *Service) objectSHA256(ctx context.Context, key string, size int64) string {
-	if size > MaxServerHashBytes {
+func (s *Service) bucket() string {
+	if s.blobs == nil {
 		return ""
 	}
-	body, _, err := s.blobs.Get(ctx, key)
-	if err != nil {
-		s.log.WarnContext(ctx, "artifact not hashed", "key", key, "err", err.Error())
-		return ""
-	}
-	defer body.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, io.LimitReader(body, MaxServerHashBytes+1)); err != nil {
-		s.log.WarnContext(ctx, "artifact not hashed", "key", key, "err", err.Error())
-		return ""
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// logClockSlack tolerates clock skew between the farm and S3 when telling
-// a log uploaded in this attempt from one left by an earlier attempt
-// (which ended at least a lease before this one started).
-const logClockSlack = 15 * time.Second
-
-// storeLog returns the key of the job's stored log: the builder's upload
-// when it made one in this attempt, else the tail (and final text) the farm
-// has, written now. It returns "" when storage fails: the job still
-// completes and its log is then the tail kept on the job.
-func (s *Service) storeLog(ctx context.Context, job *farm.Job, final string) string {
-	key := blobs.LogKey(job.ID)
-	obj, err := s.blobs.Head(ctx, key)
-	switch {
-	case err == nil && job.StartedAt != nil && obj.LastModified.After(job.StartedAt.Add(-logClockSlack)):
-		return key
-	case err != nil && !farm.IsCode(err, farm.ENotFound):
-		s.log.WarnContext(ctx, "cannot check for an uploaded log", "job_id", job.ID, "err", err.Error())
-	}
-	text := tail(job.LogTail+final, farm.MaxLogTail)
-	if err := s.blobs.Put(ctx, key, "text/plain; charset=utf-8", []byte(text)); err != nil {
-		s.log.WarnContext(ctx, "cannot store the log; the job keeps its tail", "job_id", job.ID, "err", err.Error())
-		return ""
-	}
-	return key
+	return s.blobs.Bucket()
 }
 
 // tail returns at most max bytes of the end of s, starting on a rune.

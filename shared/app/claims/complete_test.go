@@ -1,8 +1,6 @@
 package claims_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +39,9 @@ func TestCompleteRefusals(t *testing.T) {
 		{"stale claim token", builder("b1"), j.ID, with(func(r *claims.Report) { r.ClaimToken = "stale" }), farm.EConflict, ""},
 		{"another builder with the token", builder("b2"), j.ID, ok, farm.EForbidden, ""},
 		{"a submitter with the token", alice, j.ID, ok, farm.EForbidden, ""},
-		{"artifact not uploaded", builder("b1"), j.ID, with(func(r *claims.Report) { r.Artifacts = []claims.ArtifactRef{{Name: "out.tar"}} }), farm.EInvalid, "artifacts[0]"},
+		{"negative artifact size", builder("b1"), j.ID, with(func(r *claims.Report) { r.Artifacts = []claims.ArtifactRef{{Name: "x", Size: -1}} }), farm.EInvalid, "artifacts[0].size"},
+		{"whole log too large", builder("b1"), j.ID, with(func(r *claims.Report) { r.Log, r.LogComplete = strings.Repeat("x", farm.MaxInlineLog+1), true }), farm.EInvalid, "log"},
+		{"log carried and uploaded", builder("b1"), j.ID, with(func(r *claims.Report) { r.LogComplete, r.LogUploaded = true, true }), farm.EInvalid, "log_complete"},
 	} {
 		if _, err := f.Complete(ctx, tc.by, tc.id, tc.r); !farm.IsCode(err, tc.code) || fieldOf(err) != tc.field {
 			t.Errorf("%s: %v, want %s %q", tc.name, err, tc.code, tc.field)
@@ -50,52 +50,42 @@ func TestCompleteRefusals(t *testing.T) {
 	if got := f.job(t, j.ID); got.Status != farm.StatusRunning {
 		t.Fatalf("a refused completion made the job %s", got.Status)
 	}
-	if _, ok := f.blobs.Object(blobs.LogKey(j.ID)); ok {
-		t.Fatal("a refused completion stored a log")
-	}
 }
 
-// A completion records the run's artifacts as uploaded (hashed when the
-// builder sent no hash) and a stored log: the builder's upload of this
-// attempt, or else the tail the farm has. The job comes back as the
-// builder may see it, and the builder's slot is free.
+// A completion records the run's artifacts as the builder declares them
+// (under the run's own prefix) and the log it carries whole. The job comes
+// back as the builder may see it, and the builder's slot is free.
 func TestComplete(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.register(t, "b1", 1)
 	j := f.queue(t, farm.TypeScript, `{"script":"true","env":{"KEY":"s3cret"}}`, 0)
 	c := f.claim(t, "b1")
-	_, err := f.Heartbeat(ctx, "b1", []claims.HeartbeatJob{{ID: j.ID, ClaimToken: c.Job.ClaimToken, Log: "building\n"}}, false)
-	must(t, err)
-	f.blobs.Upload(blobs.ArtifactKey(j.ID, 1, "out/a.deb"), "deb bytes")
-	f.blobs.Upload(blobs.ArtifactKey(j.ID, 1, "b.txt"), "")
 	given := strings.Repeat("a", 64)
 	done, err := f.Complete(ctx, builder("b1"), j.ID, claims.Report{ClaimToken: c.Job.ClaimToken, Result: "failed", Error: strings.Repeat("e", claims.MaxErrorText+10),
-		ExitCode: ptr(2), Artifacts: []claims.ArtifactRef{{Name: "out/a.deb"}, {Name: "b.txt", SHA256: given}}, Log: "done\n"})
+		ExitCode: ptr(2), Artifacts: []claims.ArtifactRef{{Name: "out/a.deb", Size: 9, VersionID: "v1"}, {Name: "b.txt", SHA256: given}}, Log: "building\ndone\n", LogComplete: true})
 	must(t, err)
 	if done.Status != farm.StatusFailed || *done.ExitCode != 2 || len(done.Error) != claims.MaxErrorText || !done.PayloadRedacted || strings.Contains(string(done.Payload), "s3cret") {
 		t.Fatalf("completed %+v", done)
 	}
-	sum := sha256.Sum256([]byte("deb bytes"))
-	if len(done.Artifacts) != 2 || done.Artifacts[0].SHA256 != hex.EncodeToString(sum[:]) || done.Artifacts[1].SHA256 != given ||
-		done.Artifacts[0].Bucket != "farm" || done.Artifacts[0].VersionID == "" || done.Artifacts[0].Size != 9 {
+	if len(done.Artifacts) != 2 || done.Artifacts[0].Key != blobs.ArtifactKey(j.ID, 1, "out/a.deb") || done.Artifacts[1].SHA256 != given ||
+		done.Artifacts[0].Bucket != "farm" || done.Artifacts[0].VersionID != "v1" || done.Artifacts[0].Size != 9 || done.Artifacts[1].Attempt != 1 {
 		t.Fatalf("artifacts %+v", done.Artifacts)
 	}
-	if log, ok := f.blobs.Object(done.LogKey); !ok || log != "building\ndone\n" {
-		t.Fatalf("stored log %q", log)
+	if stored := f.job(t, j.ID); !stored.LogComplete || stored.LogInline != "building\ndone\n" || stored.LogKey != "" {
+		t.Fatalf("stored log %q complete %v key %q", stored.LogInline, stored.LogComplete, stored.LogKey)
 	}
 	if b, _ := f.builders.Get(ctx, "b1"); len(b.CurrentJobs) != 0 || b.JobsCompleted != 1 {
 		t.Fatalf("builder %+v", b)
 	}
-	// The builder's own upload of the log, made in this attempt, is kept.
+	// An admin completes as the holder; an uploaded log is named by its run.
 	j2 := f.script(t, 0)
 	f.clock.Advance(time.Minute)
 	c2 := f.claim(t, "b1")
-	f.blobs.Upload(blobs.LogKey(j2.ID), "the whole log\n")
-	done, err = f.Complete(ctx, admin, j2.ID, claims.Report{ClaimToken: c2.Job.ClaimToken, Result: "succeeded", Log: "tail\n"})
+	done, err = f.Complete(ctx, admin, j2.ID, claims.Report{ClaimToken: c2.Job.ClaimToken, Result: "succeeded", LogUploaded: true, LogSize: 1 << 20})
 	must(t, err)
-	if log, _ := f.blobs.Object(done.LogKey); log != "the whole log\n" || done.Builder != "b1" {
-		t.Fatalf("an admin's completion as the holder: %+v, log %q", done, log)
+	if done.LogKey != blobs.LogKey(j2.ID, 1) || done.Builder != "b1" {
+		t.Fatalf("an admin's completion as the holder: %+v", done)
 	}
 }
 
@@ -131,7 +121,7 @@ func TestUploadURL(t *testing.T) {
 		key, file string
 	}{
 		{"artifact", builder("b1"), claims.UploadRequest{ClaimToken: token, Name: "dist/a.deb"}, "", blobs.ArtifactKey(j.ID, 1, "dist/a.deb"), "dist/a.deb"},
-		{"the log", builder("b1"), claims.UploadRequest{ClaimToken: token, Kind: claims.KindLog}, "", blobs.LogKey(j.ID), j.ID + ".log"},
+		{"the log", builder("b1"), claims.UploadRequest{ClaimToken: token, Kind: claims.KindLog}, "", blobs.LogKey(j.ID, 1), j.ID + ".log"},
 		{"unknown kind", builder("b1"), claims.UploadRequest{ClaimToken: token, Kind: "core"}, farm.EInvalid, "", ""},
 		{"a path out", builder("b1"), claims.UploadRequest{ClaimToken: token, Name: "../../etc/passwd"}, farm.EInvalid, "", ""},
 		{"stale claim", builder("b1"), claims.UploadRequest{ClaimToken: "stale", Name: "a"}, farm.EConflict, "", ""},

@@ -14,8 +14,12 @@ import (
 type HeartbeatJob struct {
 	ID         string
 	ClaimToken string
-	Log        string
-	Progress   string
+	// Log is the job's log output since the last heartbeat, starting at
+	// byte LogOffset of the run's log as the builder counts it (nil: the
+	// builder does not count; the farm orders its chunks by arrival).
+	Log       string
+	LogOffset *int64
+	Progress  string
 }
 
 // Directive actions.
@@ -118,8 +122,9 @@ const (
 // must stop the job.
 func (s *Service) renew(ctx context.Context, builder string, hj HeartbeatJob, now time.Time) (*Directive, error) {
 	var directive *Directive
+	run := 0 // the run whose lease was renewed
 	err := store.RetryOnConflict(ctx, func() error {
-		directive = nil
+		directive, run = nil, 0
 		job, err := s.store.GetJob(ctx, hj.ID)
 		if farm.IsCode(err, farm.ENotFound) {
 			directive = &Directive{JobID: hj.ID, Action: DirectiveCancel, Reason: "no such job", ClaimLost: true}
@@ -136,14 +141,18 @@ func (s *Service) renew(ctx context.Context, builder string, hj HeartbeatJob, no
 			directive = &Directive{JobID: hj.ID, Action: DirectiveCancel, Reason: reason, ClaimLost: true}
 			return nil
 		}
-		next, err := job.Renew(hj.ClaimToken, now, s.policy.Lease, hj.Log, hj.Progress)
+		next, err := job.Renew(hj.ClaimToken, now, s.policy.Lease, "", hj.Progress)
 		if err != nil {
 			return err
 		}
 		if job.Status == farm.StatusCancelling {
 			directive = &Directive{JobID: hj.ID, Action: DirectiveCancel, Reason: reasonCancelRequested}
 		}
+		run = job.Run
 		return s.jobs.Write(ctx, job, next, nil)
 	})
+	if err == nil && run > 0 {
+		s.appendLog(ctx, hj, run, now)
+	}
 	return directive, err
 }

@@ -70,8 +70,11 @@ func TestHeartbeat(t *testing.T) {
 	if d := byJob[lost.ID]; d.Action != claims.DirectiveCancel || !d.ClaimLost {
 		t.Fatalf("stale claim directive %+v", d)
 	}
-	if j := f.job(t, kept.ID); j.LogTail != "step 1\n" || j.Progress != "1/3" || !j.LeaseExpiresAt.Equal(t0.Add(35*time.Second)) {
+	if j := f.job(t, kept.ID); j.Progress != "1/3" || !j.LeaseExpiresAt.Equal(t0.Add(35*time.Second)) {
 		t.Fatalf("renewed job %+v", j)
+	}
+	if chunks, err := f.mem.LogChunks(ctx, kept.ID, 1, 0); err != nil || len(chunks) != 1 || chunks[0].Text != "step 1\n" {
+		t.Fatalf("the heartbeat's log chunks: %+v %v", chunks, err)
 	}
 	_, err = f.builders.Disable(ctx, admin, "b1", "maintenance")
 	must(t, err)

@@ -2,7 +2,6 @@ package claims
 
 import (
 	"context"
-	"io"
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/app/blobs"
@@ -18,6 +17,8 @@ type Store interface {
 	// QueuedJobs lists a pool's queued jobs in dispatch order.
 	QueuedJobs(ctx context.Context, pool string, limit int) ([]*farm.Job, error)
 	GetBuilder(ctx context.Context, name string) (*farm.Builder, error)
+	// AppendLogChunk stores a piece of a running job's log.
+	AppendLogChunk(ctx context.Context, c farm.LogChunk) error
 }
 
 // Builders keeps the builders' slots and liveness (app/builders.Service).
@@ -44,16 +45,14 @@ type LeaseTimer interface {
 	Arm(ctx context.Context, jobID string, at time.Time) error
 }
 
-// Blobs is the object storage a job's run uses: presigned source
-// downloads and artifact uploads, the artifacts a completion names, and
-// the job's stored log.
+// Blobs is the object storage a job's run uses, only ever to presign (a
+// local computation): source downloads, artifact and log uploads. Nothing
+// here reads or writes an object: a completion trusts what the builder
+// declares (see declaredArtifacts).
 type Blobs interface {
 	Bucket() string
 	PresignPut(ctx context.Context, key string, ttl time.Duration) (*blobs.Presigned, error)
 	PresignDownload(ctx context.Context, d blobs.Download, ttl time.Duration) (*blobs.Presigned, error)
-	Head(ctx context.Context, key string) (*blobs.Object, error)
-	Get(ctx context.Context, key string) (io.ReadCloser, *blobs.Object, error)
-	Put(ctx context.Context, key, contentType string, body []byte) error
 }
 
 // Metrics publishes measurements (app/metrics; CloudWatch EMF records in

@@ -47,7 +47,7 @@ func (s *Service) UploadURL(ctx context.Context, by farm.Principal, id string, r
 		}
 		name, key = req.Name, blobs.ArtifactKey(job.ID, job.Run, req.Name)
 	case KindLog:
-		name, key = job.ID+".log", blobs.LogKey(job.ID)
+		name, key = job.ID+".log", blobs.LogKey(job.ID, job.Run)
 	default:
 		return nil, farm.FieldError("kind", "must be %s or %s, not %q", KindArtifact, KindLog, farm.Clip(req.Kind))
 	}
@@ -59,4 +59,32 @@ func (s *Service) UploadURL(ctx context.Context, by farm.Principal, id string, r
 		return nil, err
 	}
 	return &Upload{Name: name, Key: key, Presigned: pre}, nil
+}
+
+// logUploadSlack is how long a claim's presigned log upload outlives the
+// job's own timeout (uploads happen after the run).
+const logUploadSlack = time.Hour
+
+// maxPresignTTL is the longest a SigV4 presigned URL may live.
+const maxPresignTTL = 7 * 24 * time.Hour
+
+// logUpload presigns the upload of the claimed run's whole log, handed out
+// with the claim so that a builder with a large log needs no further API
+// call: signing is local (no storage call). Its key is fixed by the job
+// and run. The URL lives through the job's timeout; a builder whose URL
+// expired anyway (say, signed with short-lived credentials) asks for a new
+// one (UploadURL, kind log). nil when it cannot be signed: the builder then
+// asks the same way.
+func (s *Service) logUpload(ctx context.Context, job *farm.Job) *Upload {
+	if s.blobs == nil {
+		return nil
+	}
+	ttl := min(time.Duration(job.TimeoutSeconds)*time.Second+logUploadSlack, maxPresignTTL)
+	key := blobs.LogKey(job.ID, job.Run)
+	pre, err := s.blobs.PresignPut(ctx, key, ttl)
+	if err != nil {
+		s.log.WarnContext(ctx, "no log upload URL for the claim", "job_id", job.ID, "err", err.Error())
+		return nil
+	}
+	return &Upload{Name: job.ID + ".log", Key: key, Presigned: pre}
 }

@@ -16,6 +16,8 @@ type Store interface {
 	GetJob(ctx context.Context, id string) (*farm.Job, error)
 	ListJobs(ctx context.Context, f store.JobFilter) (*store.JobPage, error)
 	JobEvents(ctx context.Context, id string) ([]farm.JobEvent, error)
+	// LogChunks lists the last limit log chunks of a run, in log order.
+	LogChunks(ctx context.Context, id string, run, limit int) ([]farm.LogChunk, error)
 	GetIdempotency(ctx context.Context, key string, now time.Time) (*farm.Idempotency, error)
 	GetDependentTally(ctx context.Context, id string) (*store.DependentTally, error)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/buildfarm/buildfarm/shared/app/blobs"
 	"github.com/buildfarm/buildfarm/shared/app/store"
@@ -91,17 +92,17 @@ func (s *Service) Events(ctx context.Context, id string) ([]farm.JobEvent, error
 	return events, nil
 }
 
-// MaxInlineLog is the largest stored log handed out as a body; a larger one
+// MaxLogBody is the largest stored log handed out as a body; a larger one
 // is a short-lived presigned download (Lambda answers are limited to 6 MB).
-const MaxInlineLog = 4 << 20
+const MaxLogBody = 4 << 20
 
 // LogRedirectTTL is how long the presigned download of a large log lives.
 const LogRedirectTTL = 5 * time.Minute
 
 // Log is a job's log as a reader gets it: exactly one of Body (the stored
 // log, Size bytes; the reader closes it), DownloadURL (a stored log too
-// large to send, to download from there) or Tail (the log the heartbeats
-// carried, while the job waits or runs or when nothing was stored).
+// large to send, to download from there) or Tail (the log kept in the
+// job's item or its heartbeats' chunks).
 type Log struct {
 	Body        io.ReadCloser
 	Size        int64
@@ -109,8 +110,15 @@ type Log struct {
 	Tail        string
 }
 
-// Log returns job id's log: the tail the heartbeats carried while it waits
-// or runs, the stored full log once it finished.
+// LiveLogChunks bounds the chunks a live log read gathers (the answer is
+// then bounded to farm.MaxLogTail bytes, its end).
+const LiveLogChunks = 64
+
+// Log returns job id's log. A finished job's is its stored log: the one
+// its builder uploaded, or the one its completion carried whole (inline in
+// the job's item). Otherwise — while the job runs, or when its builder
+// stored no whole log — it is the end of what the heartbeats carried (the
+// run's log chunks) followed by what the completion carried.
 func (s *Service) Log(ctx context.Context, id string) (*Log, error) {
 	job, err := s.store.GetJob(ctx, id)
 	if err != nil {
@@ -122,7 +130,37 @@ func (s *Service) Log(ctx context.Context, id string) (*Log, error) {
 			return stored, err
 		}
 	}
-	return &Log{Tail: job.LogTail}, nil
+	if job.Status.Terminal() && job.LogComplete {
+		return &Log{Tail: job.LogInline}, nil
+	}
+	text := job.LogTail
+	if job.Run > 0 {
+		chunks, err := s.store.LogChunks(ctx, job.ID, job.Run, LiveLogChunks)
+		if err != nil {
+			return nil, err
+		}
+		var b strings.Builder
+		b.WriteString(text)
+		for _, c := range chunks {
+			b.WriteString(c.Text)
+		}
+		text = b.String()
+	}
+	return &Log{Tail: lastBytes(text+job.LogInline, farm.MaxLogTail)}, nil
+}
+
+// lastBytes returns at most max bytes of the end of s, starting on a rune.
+func lastBytes(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	s = s[len(s)-max:]
+	for i := 0; i < len(s) && i < utf8.UTFMax; i++ {
+		if utf8.RuneStart(s[i]) {
+			return s[i:]
+		}
+	}
+	return s
 }
 
 // storedLog opens the stored log of a finished job; nil when there is none
@@ -136,7 +174,7 @@ func (s *Service) storedLog(ctx context.Context, job *farm.Job) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	if obj.Size > MaxInlineLog {
+	if obj.Size > MaxLogBody {
 		body.Close()
 		pre, err := s.blobs.PresignGet(ctx, job.LogKey, LogRedirectTTL)
 		if err != nil {

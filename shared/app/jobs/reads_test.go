@@ -106,10 +106,33 @@ func TestLog(t *testing.T) {
 		must(t, err)
 		return string(b)
 	}
-	running := f.set(t, f.submit(t, alice, `{"script":"a"}`).ID, farm.StatusRunning, func(j *farm.Job) { j.LogTail = "step 1\n" })
+	running := f.set(t, f.submit(t, alice, `{"script":"a"}`).ID, farm.StatusRunning, func(j *farm.Job) { j.Run = 2 })
+	chunk := func(j *farm.Job, run int, offset int64, text string) {
+		must(t, f.mem.AppendLogChunk(ctx, farm.LogChunk{JobID: j.ID, Run: run, Offset: offset, Text: text}))
+	}
+	chunk(running, 1, 0, "an earlier run\n")
+	chunk(running, 2, 7, "step 2\n")
+	chunk(running, 2, 0, "step 1\n")
 	l, err := f.Log(ctx, running.ID)
-	if err != nil || l.Body != nil || read(l) != "step 1\n" {
+	if err != nil || l.Body != nil || read(l) != "step 1\nstep 2\n" {
 		t.Fatalf("running log %+v %v", l, err)
+	}
+	// The live log follows: a later read has what later heartbeats added.
+	chunk(running, 2, 14, "step 3\n")
+	if l, err = f.Log(ctx, running.ID); err != nil || read(l) != "step 1\nstep 2\nstep 3\n" {
+		t.Fatalf("followed log %+v %v", l, err)
+	}
+	// Finished: the log the completion carried whole, not the chunks.
+	whole := f.set(t, f.submit(t, alice, `{"script":"a"}`).ID, farm.StatusSucceeded, func(j *farm.Job) { j.Run, j.LogInline, j.LogComplete = 1, "the whole log\n", true })
+	chunk(whole, 1, 0, "a piece\n")
+	if l, err = f.Log(ctx, whole.ID); err != nil || read(l) != "the whole log\n" {
+		t.Fatalf("inline log %+v %v", l, err)
+	}
+	// Finished without a whole log: the chunks, then the completion's end.
+	partial := f.set(t, f.submit(t, alice, `{"script":"a"}`).ID, farm.StatusFailed, func(j *farm.Job) { j.Run, j.LogInline = 1, "the end\n" })
+	chunk(partial, 1, 0, "the start\n")
+	if l, err = f.Log(ctx, partial.ID); err != nil || read(l) != "the start\nthe end\n" {
+		t.Fatalf("partial log %+v %v", l, err)
 	}
 	for _, tc := range []struct {
 		name, stored string
@@ -117,17 +140,17 @@ func TestLog(t *testing.T) {
 		download     bool
 	}{
 		{"stored", "full log\n", "full log\n", false},
-		{"large", strings.Repeat("x", jobs.MaxInlineLog+1), "", true},
+		{"large", strings.Repeat("x", jobs.MaxLogBody+1), "", true},
 		{"missing", "", "tail only\n", false},
 	} {
-		j := f.set(t, f.submit(t, alice, `{"script":"a"}`).ID, farm.StatusSucceeded, func(j *farm.Job) { j.LogKey, j.LogTail = blobs.LogKey(j.ID), "tail only\n" })
+		j := f.set(t, f.submit(t, alice, `{"script":"a"}`).ID, farm.StatusSucceeded, func(j *farm.Job) { j.LogKey, j.LogTail = blobs.LogKey(j.ID, 1), "tail only\n" })
 		if tc.stored != "" {
-			f.blobs.Upload(blobs.LogKey(j.ID), tc.stored)
+			f.blobs.Upload(blobs.LogKey(j.ID, 1), tc.stored)
 		}
 		l, err := f.Log(ctx, j.ID)
 		must(t, err)
 		if tc.download {
-			if l.DownloadURL == "" || !strings.Contains(l.DownloadURL, blobs.LogKey(j.ID)) || l.Body != nil {
+			if l.DownloadURL == "" || !strings.Contains(l.DownloadURL, blobs.LogKey(j.ID, 1)) || l.Body != nil {
 				t.Fatalf("%s: %+v", tc.name, l)
 			}
 			continue

@@ -52,6 +52,13 @@ type Store interface {
 	// whole table.
 	RecentStarts(ctx context.Context, pool string, since time.Time, limit int) ([]float64, error)
 
+	// AppendLogChunk stores one piece of a run's log (an unconditional
+	// write: the same job, run and offset again replaces the piece).
+	AppendLogChunk(ctx context.Context, c farm.LogChunk) error
+	// LogChunks lists the last limit (<= 0: all) log chunks of run of job
+	// id, in log order (by offset).
+	LogChunks(ctx context.Context, id string, run, limit int) ([]farm.LogChunk, error)
+
 	// GetIdempotency returns the live record of key, or ENotFound (also for an expired one).
 	GetIdempotency(ctx context.Context, key string, now time.Time) (*farm.Idempotency, error)
 

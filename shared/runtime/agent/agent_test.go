@@ -34,8 +34,8 @@ func TestClaimRunUploadComplete(t *testing.T) {
 	}
 	// Each artifact carries the SHA-256 of what was uploaded.
 	want := []apiv1.ArtifactRef{
-		{Name: "debs/hello.deb", SHA256: sha256Hex("deb\n")},
-		{Name: "notes.txt", SHA256: sha256Hex("txt\n")},
+		{Name: "debs/hello.deb", SHA256: sha256Hex("deb\n"), Size: 4},
+		{Name: "notes.txt", SHA256: sha256Hex("txt\n"), Size: 4},
 	}
 	if !slices.Equal(c.Req.Artifacts, want) {
 		t.Fatalf("artifacts named in complete: %+v, want %+v", c.Req.Artifacts, want)
@@ -44,9 +44,13 @@ func TestClaimRunUploadComplete(t *testing.T) {
 		if string(f.uploads["artifacts/"+job.ID+"/debs/hello.deb"]) != "deb\n" || string(f.uploads["artifacts/"+job.ID+"/notes.txt"]) != "txt\n" {
 			t.Errorf("uploaded artifacts %v", keys(f.uploads))
 		}
-		full := string(f.uploads["logs/"+job.ID+"/build.log"])
-		if !strings.Contains(full, "hello from "+job.ID+"\n") || !strings.Contains(full, "uploading artifact notes.txt") {
-			t.Errorf("full log upload:\n%s", full)
+		// A small log travels whole in the completion: no log upload.
+		full := c.Req.Log
+		if !c.Req.LogComplete || c.Req.LogUploaded || !strings.Contains(full, "hello from "+job.ID+"\n") || !strings.Contains(full, "uploading artifact notes.txt") {
+			t.Errorf("the completion's log (complete %v):\n%s", c.Req.LogComplete, full)
+		}
+		if n := f.puts["logs/"+job.ID+"/1.log"]; n != 0 {
+			t.Errorf("a small log was uploaded %d times", n)
 		}
 		// The log reached the farm through heartbeats and the completion.
 		if got := f.jobs[job.ID].log.String(); !strings.Contains(got, "hello from "+job.ID) {
@@ -374,16 +378,32 @@ func TestLogStreamsInBoundedHeartbeats(t *testing.T) {
 	f.waitFor("the tail in a heartbeat", func() bool { return f.jobs[job.ID] != nil && strings.Contains(f.jobs[job.ID].log.String(), "099000") })
 	os.WriteFile(proceed, nil, 0o644)
 	c := f.awaitCompletion(job.ID)
-	if !strings.Contains(c.Req.Log, "the-end") {
-		t.Errorf("the completion lacks the last log text: %q", c.Req.Log)
-	}
+	// Over 8 KiB: the whole log is PUT once through the claim's URL, and
+	// the completion says so, without asking the farm for a URL.
+	f.locked(func() {
+		key := "logs/" + job.ID + "/1.log"
+		if !c.Req.LogUploaded || c.Req.LogComplete || c.Req.LogSize != int64(len(f.uploads[key])) || f.puts[key] != 1 || f.urlRequests != 0 {
+			t.Errorf("log uploaded %v (%d bytes, %d PUTs of %d bytes), %d URL requests", c.Req.LogUploaded, c.Req.LogSize, f.puts[key], len(f.uploads[key]), f.urlRequests)
+		}
+		if full := string(f.uploads[key]); !strings.Contains(full, "099000") || !strings.Contains(full, "the-end") || !strings.Contains(full, "000000") {
+			t.Errorf("the uploaded log lacks lines: %d bytes", len(full))
+		}
+	})
 	if err := h.drain(); err != nil {
 		t.Fatal(err)
 	}
 	f.locked(func() {
 		skipped := false
+		next := int64(-1) // heartbeat chunks start further into the log each time
 		for _, hb := range f.heartbeats {
 			for _, j := range hb.Jobs {
+				if j.Log != "" {
+					if j.LogOffset == nil || *j.LogOffset <= next {
+						t.Errorf("a heartbeat's log at offset %v after %d", j.LogOffset, next)
+					} else {
+						next = *j.LogOffset
+					}
+				}
 				if len(j.Log) > 1024+200 {
 					t.Errorf("a heartbeat carried %d bytes of log", len(j.Log))
 				}
@@ -398,7 +418,7 @@ func TestLogStreamsInBoundedHeartbeats(t *testing.T) {
 		if !skipped {
 			t.Error("no heartbeat said that log text was skipped")
 		}
-		full := string(f.uploads["logs/"+job.ID+"/build.log"])
+		full := string(f.uploads["logs/"+job.ID+"/1.log"])
 		for _, line := range []string{"000", "050", "099", "the-end"} {
 			if !strings.Contains(full, "\n"+line) {
 				t.Errorf("the full log lacks line %s", line)
@@ -507,11 +527,9 @@ func TestSourceIsDownloadedAndRun(t *testing.T) {
 	if c.Req.Result != "succeeded" || artifactNames(c.Req.Artifacts) != "build.sh" {
 		t.Fatalf("completion %+v", c.Req)
 	}
-	f.locked(func() {
-		if log := string(f.uploads["logs/"+job.ID+"/build.log"]); !strings.Contains(log, "/build.sh from ") {
-			t.Errorf("full log:\n%s", log)
-		}
-	})
+	if !c.Req.LogComplete || !strings.Contains(c.Req.Log, "/build.sh from ") {
+		t.Errorf("full log:\n%s", c.Req.Log)
+	}
 }
 
 func TestArtifactUploadFailureFailsTheJob(t *testing.T) {

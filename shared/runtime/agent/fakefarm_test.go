@@ -45,6 +45,8 @@ type fakeFarm struct {
 	heartbeats       []apiv1.HeartbeatRequest
 	conflicts        int
 	uploads          map[string][]byte // object key -> body
+	puts             map[string]int    // object key -> PUTs received
+	urlRequests      int               // POST /v1/jobs/{id}/artifacts calls
 	completions      []completion
 }
 
@@ -75,6 +77,7 @@ func newFakeFarm(t *testing.T, pools ...string) *fakeFarm {
 		queued:    map[string][]*farm.Job{},
 		jobs:      map[string]*fakeJob{},
 		uploads:   map[string][]byte{},
+		puts:      map[string]int{},
 		sources:   map[string]string{},
 	}
 	for _, p := range pools {
@@ -199,6 +202,9 @@ func (f *fakeFarm) claim(w http.ResponseWriter, r *http.Request) {
 	if _, ok := f.sources[job.ID]; ok {
 		resp.SourceURL = f.srv.URL + "/src/" + job.ID + "?X-Amz-Signature=fake"
 	}
+	logKey := fmt.Sprintf("logs/%s/%d.log", job.ID, job.Attempts)
+	resp.LogUpload = &apiv1.ArtifactURL{Name: job.ID + ".log", Key: logKey, URL: f.srv.URL + "/s3/" + logKey + "?X-Amz-Signature=fake", Method: "PUT",
+		Headers: map[string]string{"X-Fake-Presigned": "yes"}, ExpiresAt: time.Now().Add(time.Hour)}
 	reply(w, 200, resp)
 }
 
@@ -254,6 +260,7 @@ func (f *fakeFarm) artifactURL(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.urlRequests++
 	id := r.PathValue("id")
 	fj := f.jobs[id]
 	if fj == nil || fj.token != req.ClaimToken || fj.done {
@@ -281,6 +288,7 @@ func (f *fakeFarm) s3Put(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	f.uploads[r.PathValue("key")] = body
+	f.puts[r.PathValue("key")]++
 	f.mu.Unlock()
 }
 
@@ -307,6 +315,9 @@ func (f *fakeFarm) complete(w http.ResponseWriter, r *http.Request) {
 		c.Status, c.Accepted = 200, true
 		fj.done, fj.lastResult = true, req.Result
 		fj.status = farm.JobStatus(req.Result)
+		if req.LogComplete {
+			fj.log.Reset() // the whole log
+		}
 		fj.log.WriteString(req.Log)
 		fj.job.Status = fj.status
 		reply(w, 200, fj.job)

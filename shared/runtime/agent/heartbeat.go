@@ -56,7 +56,12 @@ func (a *Agent) beat(ctx context.Context) {
 	for _, j := range running {
 		c := j.log.Take(perJob)
 		sent = append(sent, sentChunk{j, c})
-		req.Jobs = append(req.Jobs, apiv1.HeartbeatJob{ID: j.id, ClaimToken: j.token, Log: c.Text(), Progress: j.Progress()})
+		hj := apiv1.HeartbeatJob{ID: j.id, ClaimToken: j.token, Log: c.Text(), Progress: j.Progress()}
+		if !c.empty() {
+			offset := c.offset
+			hj.LogOffset = &offset
+		}
+		req.Jobs = append(req.Jobs, hj)
 	}
 	restore := func() {
 		for _, s := range sent {

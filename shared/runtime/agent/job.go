@@ -20,6 +20,7 @@ type runningJob struct {
 	id, token, pool string
 	job             *farm.Job
 	sourceURL       string
+	logUpload       *apiv1.ArtifactURL // the claim's presigned upload of the whole log
 	log             *jobLog
 	logger          *slog.Logger
 	stop            context.CancelCauseFunc
@@ -88,7 +89,7 @@ func (a *Agent) startJob(pool string, claim *apiv1.ClaimResponse) {
 	job := claim.Job
 	jobCtx, stop := context.WithCancelCause(a.hardCtx)
 	j := &runningJob{
-		id: job.ID, token: claim.ClaimToken, pool: pool, job: job, sourceURL: claim.SourceURL,
+		id: job.ID, token: claim.ClaimToken, pool: pool, job: job, sourceURL: claim.SourceURL, logUpload: claim.LogUpload,
 		logger:   a.log.With("job_id", job.ID, "job_type", job.Type, "attempt", job.Attempts, "pool", pool),
 		stop:     stop,
 		progress: "starting",
@@ -182,7 +183,7 @@ func (a *Agent) runJob(ctx context.Context, j *runningJob) {
 	}
 	note(l, "result: %s%s", req.Result, errSuffix(req.Error))
 	j.setProgress("completing")
-	a.uploadLog(j)
+	a.storeLog(j, &req)
 	j.mu.Lock()
 	fenced = j.fenced
 	j.mu.Unlock()

@@ -21,6 +21,8 @@ type jobLog struct {
 	pending  []byte
 	skipped  int64
 	maxChunk int
+	// total counts every byte written: pending is the end of it.
+	total int64
 }
 
 // logChunk is text taken for one heartbeat, kept whole so that a failed
@@ -28,6 +30,9 @@ type jobLog struct {
 type logChunk struct {
 	raw     []byte
 	skipped int64
+	// offset is where raw starts in the log: the heartbeat's log_offset,
+	// the same when a failed heartbeat's chunk is sent again.
+	offset int64
 }
 
 // Text is the chunk as sent: a note of skipped bytes, then the tail.
@@ -58,6 +63,7 @@ func (l *jobLog) Write(p []byte) (int, error) {
 		l.size += int64(n)
 		l.fileErr = err
 	}
+	l.total += int64(len(p))
 	l.pending = append(l.pending, p...)
 	l.bound()
 	return len(p), nil
@@ -90,7 +96,7 @@ func (l *jobLog) Take(limit int) logChunk {
 			n--
 		}
 	}
-	c := logChunk{raw: l.pending[:n:n], skipped: l.skipped}
+	c := logChunk{raw: l.pending[:n:n], skipped: l.skipped, offset: l.total - int64(len(l.pending))}
 	l.pending = append([]byte(nil), l.pending[n:]...)
 	l.skipped = 0
 	return c
@@ -100,7 +106,7 @@ func (l *jobLog) Take(limit int) logChunk {
 func (l *jobLog) TakeAll() logChunk {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c := logChunk{raw: l.pending, skipped: l.skipped}
+	c := logChunk{raw: l.pending, skipped: l.skipped, offset: l.total - int64(len(l.pending))}
 	l.pending, l.skipped = nil, 0
 	return c
 }

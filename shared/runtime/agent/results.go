@@ -66,7 +66,6 @@ func settle(log *slog.Logger, err error, req *apiv1.CompleteRequest) verdict {
 func (a *Agent) complete(j *runningJob, req apiv1.CompleteRequest) {
 	ctx, cancel := context.WithTimeout(a.hardCtx, a.cfg.CompleteTimeout)
 	defer cancel()
-	req.Log = j.log.TakeAll().Text()
 	entry := a.spoolResult(j, req)
 	bo := a.newBackoff()
 	for {

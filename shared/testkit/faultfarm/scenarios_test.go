@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/testkit/farmcheck"
 	"github.com/buildfarm/buildfarm/shared/testkit/faultfarm"
 	"github.com/buildfarm/buildfarm/shared/testkit/faultproxy"
@@ -78,15 +79,17 @@ func TestOutagesAreAnswered503AndTheFarmRecovers(t *testing.T) {
 }
 
 // Answers lost after SQS and S3 applied the request (doorbells sent,
-// received or deleted; logs and artifacts uploaded): the SDK sends them
-// again, which doubles a doorbell or rewrites an object — both harmless.
+// received or deleted; logs uploaded — the jobs' logs are over the 8 KiB
+// a completion carries, so each goes to S3): the SDK or the agent sends
+// them again, which doubles a doorbell or rewrites an object — both
+// harmless.
 func TestLostSQSAndS3AnswersAreHarmless(t *testing.T) {
 	f := startFarm(t)
 	spec := faultproxy.Spec{Seed: 3, Rules: []faultproxy.Rule{
 		{Service: faultproxy.ServiceSQS, Fault: faultproxy.FaultLoseAnswer, Rate: 0.1},
-		{Service: faultproxy.ServiceS3, Fault: faultproxy.FaultErrorAfterApply, Rate: 0.1},
+		{Service: faultproxy.ServiceS3, Fault: faultproxy.FaultErrorAfterApply, Rate: 0.3}, // one log PUT per job: 16 in all
 	}}
-	res := run(t, f, spec, faultfarm.Workload{Jobs: 16, Every: 100 * time.Millisecond, Sleep: 300 * time.Millisecond})
+	res := run(t, f, spec, faultfarm.Workload{Jobs: 16, Every: 100 * time.Millisecond, Sleep: 300 * time.Millisecond, LogBytes: 3 * farm.MaxInlineLog})
 	if c := res.Counts.Total(); c.LostAnswers == 0 || c.ErrorsAfterApply == 0 {
 		t.Fatalf("no answer was lost: %+v", c)
 	}

@@ -24,10 +24,22 @@ func (f *Farm) Script(sleep time.Duration) string {
 	return fmt.Sprintf(`echo "$FARM_ATTEMPT" >> %q/"$FARM_JOB_ID"; sleep %.3f; echo done`, f.RunsDir, sleep.Seconds())
 }
 
+// scriptLogging is Script printing logBytes more bytes of log first.
+func (f *Farm) scriptLogging(sleep time.Duration, logBytes int) string {
+	if logBytes <= 0 {
+		return f.Script(sleep)
+	}
+	return fmt.Sprintf(`head -c %d /dev/zero | tr '\0' x; echo; `, logBytes) + f.Script(sleep)
+}
+
 // Submit submits one script job with idempotency key key (none when
 // empty) through the retrying submitter, and says what the farm answered.
 func (f *Farm) Submit(ctx context.Context, key string, sleep time.Duration) farmcheck.Submission {
-	payload, _ := json.Marshal(map[string]string{"script": f.Script(sleep)})
+	return f.submit(ctx, key, sleep, 0)
+}
+
+func (f *Farm) submit(ctx context.Context, key string, sleep time.Duration, logBytes int) farmcheck.Submission {
+	payload, _ := json.Marshal(map[string]string{"script": f.scriptLogging(sleep, logBytes)})
 	j, _, err := f.Submitter.SubmitJob(ctx, apiv1.SubmitJobRequest{Type: farm.TypeScript, Payload: payload}, key)
 	sub := farmcheck.Submission{Key: key, Err: err}
 	var se *client.StatusError
@@ -50,6 +62,10 @@ type Workload struct {
 	Sleep time.Duration
 	// KeyPrefix makes the idempotency keys (key-<n>); every job has one.
 	KeyPrefix string
+	// LogBytes, when set, makes each job print that many bytes of log: over
+	// farm.MaxInlineLog, its builder uploads the log to object storage
+	// (through its claim's presigned URL) instead of carrying it whole.
+	LogBytes int
 }
 
 // Run submits the workload and returns every submission, in order.
@@ -68,7 +84,7 @@ func (f *Farm) Run(ctx context.Context, w Workload) []farmcheck.Submission {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				subs[i] = f.Submit(ctx, fmt.Sprintf("%s-%04d", w.KeyPrefix, i), w.Sleep)
+				subs[i] = f.submit(ctx, fmt.Sprintf("%s-%04d", w.KeyPrefix, i), w.Sleep, w.LogBytes)
 			}
 		}()
 	}

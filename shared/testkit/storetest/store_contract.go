@@ -65,6 +65,7 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		j.NotBefore = farm.TimePtr(t0.Add(-time.Minute))
 		j.Attempts, j.Builder, j.ClaimToken = 2, "b1", "secret-token"
 		j.LogTail, j.Progress, j.BuilderFailures = "line 1\nline 2 ✓\n", "50%", 1
+		j.LogInline, j.LogComplete = "the whole log ✓\n", true
 		j.ParentID, j.DependsOn = newIDs(1)[0], []string{"01A", "01B"}
 		j.IdempotencyKey, j.CancelRequested, j.FollowOnsCreated = "k-1", true, true
 		code := 3
