@@ -30,7 +30,7 @@ type Deps struct {
 	Store      store.Store
 	Doorbell   followup.Doorbell
 	Queues     builders.Queues
-	LeaseTimer claims.LeaseTimer
+	LeaseTimer reaper.LeaseTimer
 	Blobs      blobs.Store
 	// Metrics receives EMF records (stdout in Lambda); nil publishes none.
 	Metrics io.Writer
@@ -86,7 +86,7 @@ func NewServices(d Deps) *Services {
 	s.Jobs = jobs.New(jo)
 	bo := builders.Options{Store: d.Store, Queues: d.Queues, Pools: pools, Policy: policy, Clock: d.Clock, Logger: d.Logger}
 	s.Builders = builders.New(bo)
-	co := claims.Options{Store: d.Store, Builders: s.Builders, FollowUp: s.FollowUp, LeaseTimer: d.LeaseTimer, Registry: s.Admission.Registry(),
+	co := claims.Options{Store: d.Store, Builders: s.Builders, FollowUp: s.FollowUp, Registry: s.Admission.Registry(),
 		Pools: pools, Policy: policy, Clock: d.Clock, Logger: d.Logger}
 	if d.Blobs != nil {
 		co.Blobs = d.Blobs

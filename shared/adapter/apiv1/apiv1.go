@@ -115,6 +115,10 @@ type HeartbeatRequest struct {
 	Jobs []HeartbeatJob `json:"jobs"`
 	// Draining tells the farm the builder claims no more work (it is stopping).
 	Draining bool `json:"draining,omitempty"`
+	// JobsCompleted counts the jobs the builder finished since its last
+	// answered heartbeat: completions write no builder item, so the
+	// builder's jobs_completed grows with its heartbeats.
+	JobsCompleted int `json:"jobs_completed,omitempty"`
 }
 
 // HeartbeatJob renews one job's lease and appends to its log.

@@ -46,7 +46,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	for _, j := range req.Jobs {
 		jobs = append(jobs, claims.HeartbeatJob{ID: j.ID, ClaimToken: j.ClaimToken, Log: j.Log, Progress: j.Progress})
 	}
-	res, err := s.claims.Heartbeat(r.Context(), name, jobs, req.Draining)
+	res, err := s.claims.Beat(r.Context(), name, claims.Beat{Jobs: jobs, Completed: req.JobsCompleted, Draining: req.Draining})
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ func (s *Service) changeDrain(ctx context.Context, name string, placeholder map[
 		}
 		next.UpdatedAt = now
 		next.Refresh()
-		if err := s.store.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: cur, Next: next}}}); err != nil {
+		if err := s.commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: cur, Next: next}}}); err != nil {
 			return err
 		}
 		out = next

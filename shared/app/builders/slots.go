@@ -10,37 +10,34 @@ import (
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
-// TakeSlot records job, just claimed, on builder b (as the claim read it),
-// re-reading the builder while other writers change it, and refuses when it
-// may no longer claim (disabled, draining, its slots full): a builder's
-// slots are never overbooked.
-func (s *Service) TakeSlot(ctx context.Context, b *farm.Builder, job *farm.Job) error {
-	for attempt := 0; ; attempt++ {
-		if err := b.CanClaim(); err != nil {
-			return err
-		}
-		nb := b.Clone()
-		nb.CurrentJobs = append(nb.CurrentJobs, job.ID)
-		nb.LastHeartbeat = job.StartedAt
-		if nb.State == farm.BuilderLost {
-			nb.State = farm.BuilderIdle
-		}
-		nb.Refresh()
-		nb.UpdatedAt = s.now()
-		nb.Version++
-		err := s.store.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: nb}}})
-		if !errors.Is(err, store.ErrLostRace) || attempt == 8 {
-			return err
-		}
-		if b, err = s.store.GetBuilder(ctx, b.Name); err != nil {
-			return err
-		}
+// AfterRun records on the builder what a finished run changes, and writes
+// the builder only when the run changes something: a success after
+// failures clears the failure count; a job that needs a clean machine
+// leaves it dirty. Most runs change nothing and cost no write. A failure
+// is logged: the count is a health hint, the clean status is set again by
+// the next such run.
+func (s *Service) AfterRun(ctx context.Context, builderName string, job *farm.Job, dirties bool) {
+	b, err := s.Claimant(ctx, builderName)
+	if err != nil {
+		return
 	}
+	heals := job.Status == farm.StatusSucceeded && b.ConsecutiveFailures > 0
+	if !heals && !(dirties && b.CleanStatus != farm.CleanDirty) {
+		return
+	}
+	s.ReleaseSlot(ctx, builderName, job.ID, func(b *farm.Builder) {
+		if job.Status == farm.StatusSucceeded {
+			b.ConsecutiveFailures = 0
+		}
+		if dirties {
+			b.CleanStatus = farm.CleanDirty
+		}
+	})
 }
 
 // ReleaseSlot removes job id from the builder's current jobs and applies
 // change (if any) to the builder in the same write. A failure is logged:
-// the next heartbeat prunes jobs the builder no longer holds.
+// the next heartbeat reports the jobs the builder runs.
 func (s *Service) ReleaseSlot(ctx context.Context, builderName, id string, change func(*farm.Builder)) {
 	err := store.RetryOnConflict(ctx, func() error {
 		b, err := s.store.GetBuilder(ctx, builderName)
@@ -63,10 +60,10 @@ func (s *Service) ReleaseSlot(ctx context.Context, builderName, id string, chang
 		}
 		nb.Refresh()
 		nb.UpdatedAt = s.now()
-		return s.store.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: nb}}})
+		return s.commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: nb}}})
 	})
 	if err != nil {
-		s.log.WarnContext(ctx, "builder slot not released; its next heartbeat will", "builder", builderName, "job_id", id, "err", err)
+		s.log.WarnContext(ctx, "builder record not updated after its job; its next heartbeat will", "builder", builderName, "job_id", id, "err", err)
 	}
 }
 
@@ -84,10 +81,11 @@ func dropJob(b *farm.Builder, id string) (*farm.Builder, bool) {
 	return nb, true
 }
 
-// Beat records that builder name is alive at now (it heartbeated), whether
-// it is draining, and forgets the jobs it no longer holds. drain tells it
-// to claim nothing more (disabled or draining).
-func (s *Service) Beat(ctx context.Context, name string, draining bool, now time.Time) (drain bool, err error) {
+// Beat records that builder name is alive at now (it heartbeated), the
+// jobs it holds (held: those of its report whose claims are valid), how
+// many jobs it finished since its last heartbeat, and whether it is
+// draining. drain tells it to claim nothing more (disabled or draining).
+func (s *Service) Beat(ctx context.Context, name string, held []string, completed int, draining bool, now time.Time) (drain bool, err error) {
 	err = store.RetryOnConflict(ctx, func() error {
 		b, err := s.store.GetBuilder(ctx, name)
 		if err != nil {
@@ -99,13 +97,13 @@ func (s *Service) Beat(ctx context.Context, name string, draining bool, now time
 			nb.State = farm.BuilderIdle
 		}
 		nb.Draining = draining
-		// Forget jobs the builder no longer holds (finished or taken away).
-		nb.CurrentJobs = s.heldJobs(ctx, b)
+		nb.CurrentJobs = append([]string{}, held...)
+		nb.JobsCompleted += max(completed, 0)
 		nb.Refresh()
 		nb.UpdatedAt = now
 		nb.Version++
 		drain = nb.Disabled || nb.Draining || nb.DrainRequested
-		return s.store.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: nb}}})
+		return s.commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: nb}}})
 	})
 	return drain, err
 }
@@ -143,7 +141,7 @@ func (s *Service) MarkLost(ctx context.Context) (int, error) {
 		nb.Refresh()
 		nb.UpdatedAt = now
 		nb.Version++
-		if err := s.store.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: nb}}}); err != nil {
+		if err := s.commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: nb}}}); err != nil {
 			if !errors.Is(err, store.ErrLostRace) {
 				errs = append(errs, err)
 			}

@@ -58,7 +58,7 @@ func TestCompleteRefusals(t *testing.T) {
 // A completion records the run's artifacts as uploaded (hashed when the
 // builder sent no hash) and a stored log: the builder's upload of this
 // attempt, or else the tail the farm has. The job comes back as the
-// builder may see it, and the builder's slot is free.
+// builder may see it; the builder's item is not written.
 func TestComplete(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -84,8 +84,14 @@ func TestComplete(t *testing.T) {
 	if log, ok := f.blobs.Object(done.LogKey); !ok || log != "building\ndone\n" {
 		t.Fatalf("stored log %q", log)
 	}
+	if b, _ := f.builders.Get(ctx, "b1"); b.JobsCompleted != 0 || len(b.CurrentJobs) != 1 {
+		t.Fatalf("a completion wrote the builder: %+v", b)
+	}
+	// Its next heartbeat says what it runs now and how many it finished.
+	_, err = f.Beat(ctx, "b1", claims.Beat{Completed: 1})
+	must(t, err)
 	if b, _ := f.builders.Get(ctx, "b1"); len(b.CurrentJobs) != 0 || b.JobsCompleted != 1 {
-		t.Fatalf("builder %+v", b)
+		t.Fatalf("builder after a heartbeat %+v", b)
 	}
 	// The builder's own upload of the log, made in this attempt, is kept.
 	j2 := f.script(t, 0)

@@ -47,6 +47,10 @@ type Agent struct {
 	heartbeat  time.Duration
 	lease      time.Duration
 	jobs       map[string]*runningJob
+	// completed counts the jobs reported done since the last answered
+	// heartbeat, which carries the count (the farm writes no builder item
+	// per completion).
+	completed int
 	registered int // registrations so far
 
 	// reregisterMu lets one re-registration run at a time (see reregister).

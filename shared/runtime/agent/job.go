@@ -253,6 +253,9 @@ func (a *Agent) complete(j *runningJob, req apiv1.CompleteRequest) {
 		switch {
 		case err == nil:
 			j.logger.Info("job completed", "result", req.Result, "artifacts", len(req.Artifacts))
+			a.mu.Lock()
+			a.completed++
+			a.mu.Unlock()
 			return
 		case farm.IsCode(err, farm.EConflict) || farm.IsCode(err, farm.ENotFound):
 			j.logger.Warn("completion refused: the claim is stale; the job belongs to someone else", "err", err, "result", req.Result)
