@@ -41,7 +41,6 @@ var FunctionNames = []string{FnAPI, FnIngest, FnDispatch, FnReaper}
 // Environment variable names the functions read.
 const (
 	EnvBucket           = "FARM_BUCKET"
-	EnvLeaseTimerQueue  = "FARM_LEASE_TIMER_QUEUE_URL"
 	EnvAdminTokenSecret = "FARM_ADMIN_TOKEN_SECRET_ARN"
 )
 

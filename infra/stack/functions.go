@@ -18,6 +18,7 @@ import (
 
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/runtime/dispatch"
+	"github.com/buildfarm/buildfarm/shared/runtime/reaperfn"
 )
 
 type fnSpec struct {
@@ -32,8 +33,9 @@ var fnSpecs = map[string]fnSpec{
 	FnAPI:      {FnAPI, "HTTP API (API Gateway payload v2)", 29, 512},
 	FnIngest:   {FnIngest, "S3 incoming/ notifications (via SQS) to jobs", 30, 256},
 	FnDispatch: {FnDispatch, "jobs table stream to pool doorbells", 60, 256},
-	// Below the lease-timer queue's visibility timeout and the 1 minute schedule.
-	FnReaper: {FnReaper, "expired leases, lost builders, GC, queue metrics", 50, 256},
+	// A pass, then sweeps of the reap index while jobs run until shortly
+	// before the next minute's invocation (reaperfn.SweepWindow).
+	FnReaper: {FnReaper, "expired leases, lost builders, GC, queue metrics", reaperfn.Timeout.Seconds(), 256},
 }
 
 // adminToken is the bootstrap admin token: a generated secret whose
@@ -58,7 +60,6 @@ func (f *Farm) functions() {
 		topology.EnvPrefix: jsii.String(f.Topology.Prefix),
 		topology.EnvPools:  jsii.String(strings.Join(f.Topology.Pools, ",")),
 		EnvBucket:          f.Bucket.BucketName(),
-		EnvLeaseTimerQueue: f.Queues[f.Topology.LeaseTimerQueue.ID].QueueUrl(),
 	}
 	for _, name := range FunctionNames {
 		e := make(map[string]*string, len(env)+1)
@@ -158,7 +159,6 @@ func (f *Farm) grantAPI() {
 	}
 	f.grantTables(fn, all...)
 	f.grantPoolDoorbells(fn)
-	f.Queues[top.LeaseTimerQueue.ID].GrantSendMessages(fn)
 	// Presigned artifact uploads and downloads, log reads/writes (heartbeats
 	// carry the log tail) and reads of uploaded inputs; nothing else in the bucket.
 	b := top.Bucket
@@ -209,14 +209,6 @@ func (f *Farm) grantReaper() {
 	fn, top := f.Functions[FnReaper], f.Topology
 	f.grantTables(fn, top.Jobs.ID, top.JobDependents.ID, top.Builders.ID, top.Resources.ID, top.ResourcePools.ID, top.Idempotency.ID)
 	f.grantPoolDoorbells(fn)
-	timers := f.Queues[top.LeaseTimerQueue.ID]
-	timers.GrantSendMessages(fn)
-	fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(timers, &awslambdaeventsources.SqsEventSourceProps{
-		BatchSize:               jsii.Number(10),
-		ReportBatchItemFailures: jsii.Bool(true),
-		// Every reaper pass scans all due leases: a few in parallel are plenty.
-		MaxConcurrency: jsii.Number(2),
-	}))
 	awsevents.NewRule(f.Stack, jsii.String("ReaperSchedule"), &awsevents.RuleProps{
 		Description: jsii.String(f.label() + ": reaper tick"),
 		Schedule:    awsevents.Schedule_Expression(jsii.String("rate(1 minute)")),

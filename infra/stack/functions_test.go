@@ -42,7 +42,7 @@ func TestFunctions(t *testing.T) {
 					t.Errorf("%s role %v", fn, p["Role"])
 				}
 				env := maps.Clone(p["Environment"].(map[string]any)["Variables"].(map[string]any))
-				wantEnv := []string{topology.EnvPrefix, topology.EnvPools, EnvBucket, EnvLeaseTimerQueue}
+				wantEnv := []string{topology.EnvPrefix, topology.EnvPools, EnvBucket}
 				if fn == FnAPI {
 					wantEnv = append(wantEnv, EnvAdminTokenSecret)
 					if len(fx.farm.Config.Fleet) > 0 {
@@ -61,7 +61,6 @@ func TestFunctions(t *testing.T) {
 					topology.EnvPrefix:  `"` + top.Prefix + `"`,
 					topology.EnvPools:   `"` + joinPools(top.Pools) + `"`,
 					EnvBucket:           toJSON(ref(fx.ids["bucket"])),
-					EnvLeaseTimerQueue:  toJSON(ref(fx.ids["queue:"+top.LeaseTimerQueue.ID])),
 					EnvAdminTokenSecret: toJSON(ref(fx.ids["adminToken"])),
 				}
 				for k, v := range env {
@@ -104,8 +103,10 @@ func TestTriggers(t *testing.T) {
 	fx := defaultFarm
 	top := fx.farm.Topology
 	esms := fx.ofType("AWS::Lambda::EventSourceMapping")
-	if len(esms) != 3 {
-		t.Fatalf("%d event source mappings, want 3 (ingest, dispatch, reaper)", len(esms))
+	// The reaper has none: no lease timers (it sweeps the reap index on
+	// its schedule).
+	if len(esms) != 2 {
+		t.Fatalf("%d event source mappings, want 2 (ingest, dispatch)", len(esms))
 	}
 	bySource := map[string]map[string]any{}
 	for _, e := range esms {
@@ -117,10 +118,6 @@ func TestTriggers(t *testing.T) {
 	ingest := bySource[toJSON(getAtt(fx.ids["queue:"+top.IngestQueue.ID], "Arn"))]
 	if toJSON(ingest["FunctionName"]) != toJSON(ref(fx.ids["fn:ingest"])) {
 		t.Errorf("ingest queue mapping %v", ingest)
-	}
-	timers := bySource[toJSON(getAtt(fx.ids["queue:"+top.LeaseTimerQueue.ID], "Arn"))]
-	if toJSON(timers["FunctionName"]) != toJSON(ref(fx.ids["fn:reaper"])) {
-		t.Errorf("lease timer mapping %v", timers)
 	}
 	stream := bySource[toJSON(getAtt(fx.ids["table:Jobs"], "StreamArn"))]
 	want := map[string]any{

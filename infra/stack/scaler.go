@@ -58,7 +58,6 @@ func (f *Farm) scalerFunction() {
 		topology.EnvPrefix: jsii.String(top.Prefix),
 		topology.EnvPools:  jsii.String(strings.Join(top.Pools, ",")),
 		EnvBucket:          f.Bucket.BucketName(),
-		EnvLeaseTimerQueue: f.Queues[top.LeaseTimerQueue.ID].QueueUrl(),
 		EnvFleet:           jsii.String(fleetJSON),
 	}
 	fn := f.function(fnSpecs[FnScaler], env)

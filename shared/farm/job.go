@@ -43,11 +43,15 @@ type Job struct {
 	// claiming builder, so it is never part of the job's public JSON.
 	ClaimToken     string     `json:"-"`
 	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
-	Result         string     `json:"result,omitempty"`
-	ExitCode       *int       `json:"exit_code,omitempty"`
-	Error          string     `json:"error,omitempty"`
-	Artifacts      []Artifact `json:"artifacts,omitempty"`
-	LogKey         string     `json:"log_key,omitempty"`
+	// ReapAt puts an active job on the reaper's sparse index: when the
+	// reaper looks at it next (see ReapAtFor). It trails LeaseExpiresAt and
+	// is never after the job's deadline. Internal: not in the job's JSON.
+	ReapAt    *time.Time `json:"-"`
+	Result    string     `json:"result,omitempty"`
+	ExitCode  *int       `json:"exit_code,omitempty"`
+	Error     string     `json:"error,omitempty"`
+	Artifacts []Artifact `json:"artifacts,omitempty"`
+	LogKey    string     `json:"log_key,omitempty"`
 	// LogTail is the last part of the log while the job runs (heartbeat-appended, bounded).
 	LogTail  string `json:"-"`
 	Progress string `json:"progress,omitempty"`
@@ -174,6 +178,7 @@ func (j *Job) Clone() *Job {
 	c.FinishedAt = cloneTime(j.FinishedAt)
 	c.NotBefore = cloneTime(j.NotBefore)
 	c.LeaseExpiresAt = cloneTime(j.LeaseExpiresAt)
+	c.ReapAt = cloneTime(j.ReapAt)
 	c.EstimatedStartAt = cloneTime(j.EstimatedStartAt)
 	c.DurationSeconds = cloneFloat(j.DurationSeconds)
 	c.TimeToStartSeconds = cloneFloat(j.TimeToStartSeconds)

@@ -33,11 +33,6 @@ type Config struct {
 	Policy farm.Policy
 	// Fleet is the farm's elastic EC2 pools (none: a farm without a fleet).
 	Fleet fleet.Config
-	// LeaseTimers arms an SQS lease timer per claim (AWS); locally the
-	// reaper's ticker is quick enough.
-	LeaseTimers bool
-	// LeaseTimerQueueURL overrides the lease-timer queue's URL.
-	LeaseTimerQueueURL string
 	// Metrics receives the services' EMF records (FromEnv: stdout, which
 	// Lambda sends to CloudWatch Logs); nil publishes none.
 	Metrics io.Writer
@@ -53,7 +48,6 @@ const (
 	EnvJobMaxBuilderFails  = "FARM_JOB_MAX_BUILDER_FAILURES"
 	EnvEventTTLDays        = "FARM_EVENT_TTL_DAYS"
 	EnvIdempotencyTTLHours = "FARM_IDEMPOTENCY_TTL_HOURS"
-	EnvLeaseTimerQueueURL  = "FARM_LEASE_TIMER_QUEUE_URL"
 )
 
 // ConfigFromEnv reads the farm's configuration from the environment
@@ -68,8 +62,7 @@ func ConfigFromEnv() (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Topology: top, Fleet: fl, Bucket: os.Getenv(EnvBucket), LeaseTimerQueueURL: os.Getenv(EnvLeaseTimerQueueURL)}
-	c.LeaseTimers = c.LeaseTimerQueueURL != ""
+	c := Config{Topology: top, Fleet: fl, Bucket: os.Getenv(EnvBucket)}
 	for _, v := range []struct {
 		env  string
 		unit time.Duration

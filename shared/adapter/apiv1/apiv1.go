@@ -99,6 +99,10 @@ type BuilderList struct {
 // ClaimRequest is POST /v1/builders/{name}/claim.
 type ClaimRequest struct {
 	Pool string `json:"pool"`
+	// JobsHeld is how many jobs the builder's agent holds now, by its own
+	// count: the farm refuses the claim (409) when they fill the builder's
+	// slots, and counts them itself (one more read) when it is absent.
+	JobsHeld *int `json:"jobs_held,omitempty"`
 }
 
 // ClaimResponse is a successful claim (200). No job is 204 with no body.

@@ -26,7 +26,7 @@ const (
 )
 
 // CountPoolJobs counts a pool's queued jobs on the dispatch index and its
-// running and cancelling jobs on the status index (filtered by pool, which
+// running and cancelling jobs on the reap index (filtered by pool, which
 // the index projects), with COUNT queries: no item is read. Each count
 // stops once it reaches upTo (<= 0: no bound).
 func (s *Store) CountPoolJobs(ctx context.Context, pool string, upTo int) (fleet.Demand, error) {
@@ -38,19 +38,13 @@ func (s *Store) CountPoolJobs(ctx context.Context, pool string, upTo int) (fleet
 	if d.Queued, err = s.count(ctx, queued, upTo); err != nil {
 		return d, err
 	}
-	for _, st := range []farm.JobStatus{farm.StatusRunning, farm.StatusCancelling} {
-		inPool := expression.Name("pool").Equal(expression.Value(pool))
-		in, err := keyQuery(s.top.Jobs.Name, IndexStatus, expression.Key("status").Equal(expression.Value(string(st))), &inPool)
-		if err != nil {
-			return d, err
-		}
-		n, err := s.count(ctx, in, upTo-d.Running)
-		if err != nil {
-			return d, err
-		}
-		d.Running += n
+	inPool := expression.Name("pool").Equal(expression.Value(pool))
+	active, err := keyQuery(s.top.Jobs.Name, IndexReap, expression.Key("active_shard").Equal(expression.Value(activeShard)), &inPool)
+	if err != nil {
+		return d, err
 	}
-	return d, nil
+	d.Running, err = s.count(ctx, active, upTo)
+	return d, err
 }
 
 func (s *Store) count(ctx context.Context, in *dynamodb.QueryInput, upTo int) (int, error) {

@@ -61,16 +61,19 @@ type Table struct {
 }
 
 // Index names and index key attributes of the jobs table. The queue-entry
-// attributes (queue_pool, queue_rank, active_shard, deadline_at) exist only while
+// attributes (queue_pool, queue_rank, active_shard, reap_at) exist only while
 // a job is queued or running: the indexes over them are sparse.
 const (
-	IndexQueued   = "by-pool-queue" // queue_pool, queue_rank: dispatch order per pool
-	IndexLease    = "by-lease"      // active_shard, lease_expires_at: the reaper's expired leases
-	IndexDeadline = "by-deadline"   // active_shard, deadline_at: jobs past their own timeout
-	IndexStatus   = "by-status"     // status, id
-	IndexType     = "by-type"       // type, id
-	IndexPool     = "by-pool"       // pool, id
-	IndexCreated  = "by-created"    // job_shard, id: every job, newest first
+	IndexQueued = "by-pool-queue" // queue_pool, queue_rank: dispatch order per pool
+	// IndexReap is the reaper's (active_shard, reap_at; see reap.go):
+	// running and cancelling jobs only, with their builder, pool, type and
+	// start (what builders' current jobs, the scaler and the queue's
+	// estimates need).
+	IndexReap    = "by-reap"
+	IndexStatus  = "by-status"  // status, id
+	IndexType    = "by-type"    // type, id
+	IndexPool    = "by-pool"    // pool, id
+	IndexCreated = "by-created" // job_shard, id: every job, newest first
 	// IndexRequester lists a submitter's jobs newest first (requested_by, id).
 	IndexRequester = "by-requester"
 	// IndexStarts lists a pool's jobs by their last start (pool,
@@ -95,8 +98,9 @@ func sk(name string) *Key {
 func JobIndexes() []Index {
 	return []Index{
 		{Name: IndexQueued, Partition: s("queue_pool"), Sort: sk("queue_rank"), Projection: ProjectAll},
-		{Name: IndexLease, Partition: s("active_shard"), Sort: sk("lease_expires_at"), Projection: ProjectKeysOnly},
-		{Name: IndexDeadline, Partition: s("active_shard"), Sort: sk("deadline_at"), Projection: ProjectKeysOnly},
+		// What it projects never changes while a job is active: the index
+		// is written at a claim, at an ending, and when reap_at moves.
+		{Name: IndexReap, Partition: s("active_shard"), Sort: sk("reap_at"), Projection: ProjectInclude, NonKeyAttributes: []string{"builder", "pool", "type", "started_at"}},
 		// A job's type and pool never change: listing by status or type
 		// filters on them in the index, reading only the jobs that match.
 		{Name: IndexStatus, Partition: s("status"), Sort: sk("id"), Projection: ProjectInclude, NonKeyAttributes: []string{"type", "pool"}},

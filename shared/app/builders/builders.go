@@ -198,16 +198,23 @@ func (s *Service) update(ctx context.Context, name string, change func(*farm.Bui
 	return out, err
 }
 
-// Get returns builder name.
+// Get returns builder name, with the jobs it holds.
 func (s *Service) Get(ctx context.Context, name string) (*farm.Builder, error) {
-	return s.store.GetBuilder(ctx, name)
+	b, err := s.store.GetBuilder(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return b, store.FillCurrentJobs(ctx, s.store, b)
 }
 
-// List returns every builder.
+// List returns every builder, with the jobs each holds.
 func (s *Service) List(ctx context.Context) ([]*farm.Builder, error) {
 	bs, err := s.store.ListBuilders(ctx)
 	if bs == nil && err == nil {
 		bs = []*farm.Builder{}
 	}
-	return bs, err
+	if err != nil {
+		return nil, err
+	}
+	return bs, store.FillCurrentJobs(ctx, s.store, bs...)
 }

@@ -55,7 +55,14 @@ func (c *cache) drop(names ...string) {
 // commit writes through the store and drops the builders it wrote from the
 // cache (whether or not the write succeeded: either way the cached record
 // may be stale).
+// Builders' current jobs are derived (FillCurrentJobs), never stored: the
+// item is written without them.
 func (s *Service) commit(ctx context.Context, tx store.Tx) error {
+	for i, w := range tx.Builders {
+		next := w.Next.Clone()
+		next.CurrentJobs = []string{}
+		tx.Builders[i].Next = next
+	}
 	err := s.store.Commit(ctx, tx)
 	for _, w := range tx.Builders {
 		s.cache.drop(w.Next.Name)

@@ -12,8 +12,9 @@ type Store interface {
 	Commit(ctx context.Context, tx store.Tx) error
 	GetBuilder(ctx context.Context, name string) (*farm.Builder, error)
 	ListBuilders(ctx context.Context) ([]*farm.Builder, error)
-	// GetJob tells which of a builder's jobs it still holds.
-	GetJob(ctx context.Context, id string) (*farm.Job, error)
+	// ActiveJobs lists the jobs builders hold (the reap index): a
+	// builder's current jobs are derived from it, never stored.
+	ActiveJobs(ctx context.Context, builder string, limit int) ([]store.ActiveJob, error)
 }
 
 // Queues names the doorbell queue of each pool (adapter/sqsdoorbell.Bell),

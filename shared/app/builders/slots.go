@@ -3,12 +3,16 @@ package builders
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
+
+// A builder's current jobs are not kept on its item: claims and
+// completions write no builder item, and reads derive the jobs it holds
+// from the reap index (store.FillCurrentJobs). Its slots are its agent's to
+// keep (see app/claims: the claim carries the agent's count).
 
 // AfterRun records on the builder what a finished run changes, and writes
 // the builder only when the run changes something: a success after
@@ -25,7 +29,7 @@ func (s *Service) AfterRun(ctx context.Context, builderName string, job *farm.Jo
 	if !heals && !(dirties && b.CleanStatus != farm.CleanDirty) {
 		return
 	}
-	s.ReleaseSlot(ctx, builderName, job.ID, func(b *farm.Builder) {
+	s.Amend(ctx, builderName, func(b *farm.Builder) {
 		if job.Status == farm.StatusSucceeded {
 			b.ConsecutiveFailures = 0
 		}
@@ -35,10 +39,11 @@ func (s *Service) AfterRun(ctx context.Context, builderName string, job *farm.Jo
 	})
 }
 
-// ReleaseSlot removes job id from the builder's current jobs and applies
-// change (if any) to the builder in the same write. A failure is logged:
-// the next heartbeat reports the jobs the builder runs.
-func (s *Service) ReleaseSlot(ctx context.Context, builderName, id string, change func(*farm.Builder)) {
+// Amend applies change to the builder with a conditional write, re-reading
+// while it loses races (the reaper's blame on a lost lease, a run's health
+// and clean status). A failure is logged: these are health records, and
+// the next such event writes them again.
+func (s *Service) Amend(ctx context.Context, builderName string, change func(*farm.Builder)) {
 	err := store.RetryOnConflict(ctx, func() error {
 		b, err := s.store.GetBuilder(ctx, builderName)
 		if farm.IsCode(err, farm.ENotFound) {
@@ -47,45 +52,22 @@ func (s *Service) ReleaseSlot(ctx context.Context, builderName, id string, chang
 		if err != nil {
 			return err
 		}
-		nb, _ := dropJob(b, id)
-		if nb == b {
-			if change == nil {
-				return nil
-			}
-			nb = b.Clone()
-			nb.Version++
-		}
-		if change != nil {
-			change(nb)
-		}
+		nb := b.Clone()
+		nb.Version++
+		change(nb)
 		nb.Refresh()
 		nb.UpdatedAt = s.now()
 		return s.commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: nb}}})
 	})
 	if err != nil {
-		s.log.WarnContext(ctx, "builder record not updated after its job; its next heartbeat will", "builder", builderName, "job_id", id, "err", err)
+		s.log.WarnContext(ctx, "builder record not updated", "builder", builderName, "err", err)
 	}
 }
 
-// dropJob returns a copy of b without job id among its current jobs, and
-// whether it was there.
-func dropJob(b *farm.Builder, id string) (*farm.Builder, bool) {
-	i := slices.Index(b.CurrentJobs, id)
-	if i < 0 {
-		return b, false
-	}
-	nb := b.Clone()
-	nb.CurrentJobs = slices.Delete(nb.CurrentJobs, i, i+1)
-	nb.Version++
-	nb.Refresh()
-	return nb, true
-}
-
-// Beat records that builder name is alive at now (it heartbeated), the
-// jobs it holds (held: those of its report whose claims are valid), how
+// Beat records that builder name is alive at now (it heartbeated), how
 // many jobs it finished since its last heartbeat, and whether it is
 // draining. drain tells it to claim nothing more (disabled or draining).
-func (s *Service) Beat(ctx context.Context, name string, held []string, completed int, draining bool, now time.Time) (drain bool, err error) {
+func (s *Service) Beat(ctx context.Context, name string, completed int, draining bool, now time.Time) (drain bool, err error) {
 	err = store.RetryOnConflict(ctx, func() error {
 		b, err := s.store.GetBuilder(ctx, name)
 		if err != nil {
@@ -97,7 +79,6 @@ func (s *Service) Beat(ctx context.Context, name string, held []string, complete
 			nb.State = farm.BuilderIdle
 		}
 		nb.Draining = draining
-		nb.CurrentJobs = append([]string{}, held...)
 		nb.JobsCompleted += max(completed, 0)
 		nb.Refresh()
 		nb.UpdatedAt = now
@@ -108,21 +89,9 @@ func (s *Service) Beat(ctx context.Context, name string, held []string, complete
 	return drain, err
 }
 
-// heldJobs returns the jobs on b's record that b still holds (active, its
-// claim): a job finished or taken away is dropped.
-func (s *Service) heldJobs(ctx context.Context, b *farm.Builder) []string {
-	held := make([]string, 0, len(b.CurrentJobs))
-	for _, id := range b.CurrentJobs {
-		if j, err := s.store.GetJob(ctx, id); err == nil && j.Status.Active() && j.Builder == b.Name {
-			held = append(held, id)
-		}
-	}
-	return held
-}
-
 // MarkLost marks builders that stopped heartbeating for a lease as lost
-// (their jobs' leases ran out with them and are reaped on their own), and
-// forgets the jobs they no longer hold. It returns how many it marked.
+// (their jobs' leases ran out with them and are reaped on their own). It
+// returns how many it marked.
 func (s *Service) MarkLost(ctx context.Context) (int, error) {
 	builders, err := s.store.ListBuilders(ctx)
 	if err != nil {
@@ -136,7 +105,6 @@ func (s *Service) MarkLost(ctx context.Context) (int, error) {
 			continue
 		}
 		nb := b.Clone()
-		nb.CurrentJobs = s.heldJobs(ctx, b)
 		nb.State = farm.BuilderLost
 		nb.Refresh()
 		nb.UpdatedAt = now

@@ -29,7 +29,29 @@ type Claim struct {
 // and no timer is armed (the job's reap_at puts it on the reaper's sparse
 // index). It returns nil when the pool has nothing to claim. by is the
 // caller: a builder token bound to other pools may not claim from pool.
+// The builder's slots are counted on the reap index (see ClaimFor).
 func (s *Service) Claim(ctx context.Context, by farm.Principal, builder, pool string) (*Claim, error) {
+	return s.ClaimFor(ctx, by, builder, pool, HeldUnknown)
+}
+
+// HeldUnknown is the held count of a claim whose caller does not say.
+const HeldUnknown = -1
+
+// ClaimFor is Claim with held, the number of jobs the builder's agent
+// holds now by its own count. A builder whose slots are all held claims
+// nothing (a conflict). The farm trusts the agent's count for its own
+// slots: only a builder's own token (or an admin) claims for it, and an
+// agent that lies overbooks itself alone — its jobs run slower or lose
+// their leases and the blame is its own. So the agents' claims (they
+// always say) cost one index query and one conditional write. A caller
+// that does not say (held HeldUnknown: an older agent, a script) has the
+// builder's jobs counted on the reap index, one more query; that index is
+// eventually consistent, so concurrent claims of one builder that does
+// not say can overbook it (docs/reliability.md).
+func (s *Service) ClaimFor(ctx context.Context, by farm.Principal, builder, pool string, held int) (*Claim, error) {
+	if held < HeldUnknown || held > farm.MaxSlots {
+		return nil, farm.FieldError("jobs_held", "must be between 0 and %d", farm.MaxSlots)
+	}
 	if pool == "" {
 		return nil, farm.FieldError("pool", "is required")
 	}
@@ -44,6 +66,9 @@ func (s *Service) Claim(ctx context.Context, by farm.Principal, builder, pool st
 	}
 	b, err := s.claimant(ctx, builder, pool)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkSlots(ctx, b, held); err != nil {
 		return nil, err
 	}
 	for round := 0; round < 3; round++ {
@@ -89,6 +114,22 @@ func (s *Service) claimant(ctx context.Context, name, pool string) (*farm.Builde
 		return nil, err
 	}
 	return b, nil
+}
+
+// checkSlots refuses a claim for a builder whose slots are all held: by
+// its agent's count, or when it does not say, by the reap index's.
+func (s *Service) checkSlots(ctx context.Context, b *farm.Builder, held int) error {
+	if held == HeldUnknown {
+		active, err := s.store.ActiveJobs(ctx, b.Name, b.Slots)
+		if err != nil {
+			return err
+		}
+		held = len(active)
+	}
+	if held >= b.Slots {
+		return farm.Errorf(farm.EConflict, "builder %s has all %d slots busy", b.Name, b.Slots)
+	}
+	return nil
 }
 
 // claimCandidate claims cand for builder b. It returns (nil, nil) when the

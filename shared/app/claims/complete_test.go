@@ -67,6 +67,10 @@ func TestComplete(t *testing.T) {
 	c := f.claim(t, "b1")
 	_, err := f.Heartbeat(ctx, "b1", []claims.HeartbeatJob{{ID: j.ID, ClaimToken: c.Job.ClaimToken, Log: "building\n"}}, false)
 	must(t, err)
+	if b, _ := f.builders.Get(ctx, "b1"); len(b.CurrentJobs) != 1 || b.State != farm.BuilderBusy {
+		t.Fatalf("builder running a job %+v", b)
+	}
+	before, _ := f.builders.Get(ctx, "b1")
 	f.blobs.Upload(blobs.ArtifactKey(j.ID, 1, "out/a.deb"), "deb bytes")
 	f.blobs.Upload(blobs.ArtifactKey(j.ID, 1, "b.txt"), "")
 	given := strings.Repeat("a", 64)
@@ -84,13 +88,15 @@ func TestComplete(t *testing.T) {
 	if log, ok := f.blobs.Object(done.LogKey); !ok || log != "building\ndone\n" {
 		t.Fatalf("stored log %q", log)
 	}
-	if b, _ := f.builders.Get(ctx, "b1"); b.JobsCompleted != 0 || len(b.CurrentJobs) != 1 {
-		t.Fatalf("a completion wrote the builder: %+v", b)
+	// The builder holds nothing now (its jobs are derived), and its item
+	// was not written: its count of jobs done grows with its next beat.
+	b, _ := f.builders.Get(ctx, "b1")
+	if b.JobsCompleted != 0 || len(b.CurrentJobs) != 0 || b.State != farm.BuilderIdle || b.Version != before.Version {
+		t.Fatalf("builder after a completion %+v (before: version %d)", b, before.Version)
 	}
-	// Its next heartbeat says what it runs now and how many it finished.
 	_, err = f.Beat(ctx, "b1", claims.Beat{Completed: 1})
 	must(t, err)
-	if b, _ := f.builders.Get(ctx, "b1"); len(b.CurrentJobs) != 0 || b.JobsCompleted != 1 {
+	if b, _ := f.builders.Get(ctx, "b1"); b.JobsCompleted != 1 {
 		t.Fatalf("builder after a heartbeat %+v", b)
 	}
 	// The builder's own upload of the log, made in this attempt, is kept.

@@ -88,7 +88,6 @@ func (s *Service) Beat(ctx context.Context, builder string, hb Beat) (*Heartbeat
 	} else if err != nil {
 		return nil, err
 	}
-	held := make([]string, 0, len(jobs))
 	for _, hj := range jobs {
 		d, err := s.renew(ctx, builder, hj, now)
 		if err != nil {
@@ -98,11 +97,8 @@ func (s *Service) Beat(ctx context.Context, builder string, hb Beat) (*Heartbeat
 			res.Directives = append(res.Directives, *d)
 			res.Stale = res.Stale || (d.ClaimLost && d.Reason != reasonTimedOut)
 		}
-		if d == nil || !d.ClaimLost {
-			held = append(held, hj.ID)
-		}
 	}
-	if res.Drain, err = s.builders.Beat(ctx, builder, held, hb.Completed, hb.Draining, now); err != nil {
+	if res.Drain, err = s.builders.Beat(ctx, builder, hb.Completed, hb.Draining, now); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -18,6 +18,9 @@ type Store interface {
 	// QueuedJobs lists a pool's queued jobs in dispatch order.
 	QueuedJobs(ctx context.Context, pool string, limit int) ([]*farm.Job, error)
 	GetBuilder(ctx context.Context, name string) (*farm.Builder, error)
+	// ActiveJobs lists the jobs a builder holds (the reap index): a claim
+	// whose caller does not say how many its builder holds counts them.
+	ActiveJobs(ctx context.Context, builder string, limit int) ([]store.ActiveJob, error)
 }
 
 // Builders keeps the builders' health and liveness (app/builders.Service).
@@ -26,9 +29,9 @@ type Builders interface {
 	Claimant(ctx context.Context, name string) (*farm.Builder, error)
 	// AfterRun records what a finished run changes on its builder, if anything.
 	AfterRun(ctx context.Context, builder string, job *farm.Job, dirties bool)
-	// Beat records a heartbeat: the jobs the builder holds and how many it
-	// finished since its last one; drain tells it to claim no more.
-	Beat(ctx context.Context, builder string, held []string, completed int, draining bool, now time.Time) (drain bool, err error)
+	// Beat records a heartbeat and how many jobs the builder finished
+	// since its last one; drain tells it to claim no more.
+	Beat(ctx context.Context, builder string, completed int, draining bool, now time.Time) (drain bool, err error)
 }
 
 // FollowUp is the work after a job's change (app/followup.Service).
