@@ -103,7 +103,7 @@ func TestSynthesizesTheAppOffline(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"lab-pool-default", "lab-pool-arm64-dlq", "lab-ingest", "lab-lease-timers-dlq"} {
+	for _, want := range []string{"lab-pool-default", "lab-pool-arm64-dlq", "lab-ingest", "lab-ingest-dlq"} {
 		if !queues[want] {
 			t.Errorf("no queue %s in %v", want, queues)
 		}

@@ -15,7 +15,6 @@ const modulePath = "github.com/buildfarm/buildfarm/"
 // under the stream poller, lease checks under an SQS poller).
 var callers = []struct{ prefix, phase string }{
 	{"shared/runtime/dispatch.", phaseDispatch},
-	{"shared/runtime/reaperfn.(*Reaper).HandleLeaseChecks", phaseLease},
 	{"shared/runtime/reaperfn.", phaseReaper},
 	{"shared/runtime/ingest.", phaseIngest},
 	{"shared/runtime/localfarm.(*streamPoller)", phaseStream},

@@ -19,7 +19,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/provision"
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
@@ -68,16 +67,11 @@ func (r *rig) coldStart(ctx context.Context, p plan) (*ColdStartResult, error) {
 		return nil, err
 	}
 	defer sm.DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{SecretId: secret.ARN, ForceDeleteWithoutRecovery: aws.Bool(true)})
-	timers, err := sqs.NewFromConfig(r.aws).GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(top.LeaseTimerQueue.Name)})
-	if err != nil {
-		return nil, err
-	}
 	env := append(r.emu.Env(),
 		"PATH="+os.Getenv("PATH"),
 		"FARM_PREFIX="+top.Prefix,
 		"FARM_POOLS_CONFIG="+farm.DefaultPool,
 		"FARM_BUCKET="+top.Bucket.Name,
-		"FARM_LEASE_TIMER_QUEUE_URL="+aws.ToString(timers.QueueUrl),
 		"FARM_ADMIN_TOKEN_SECRET_ARN="+aws.ToString(secret.ARN),
 		"AWS_LAMBDA_LOG_FORMAT=JSON",
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",

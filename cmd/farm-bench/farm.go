@@ -91,7 +91,7 @@ func (r *rig) startFarm(ctx context.Context, name string, policy farm.Policy) (*
 	lf, err := wiring.StartLocal(ctx, wiring.LocalConfig{
 		Addr:    "127.0.0.1:0",
 		AWS:     &cfg,
-		Farm:    wiring.Config{Topology: top, Policy: policy, LeaseTimers: true, PresignEndpoint: proxy.URL, Metrics: metricsWriter{logs}},
+		Farm:    wiring.Config{Topology: top, Policy: policy, PresignEndpoint: proxy.URL, Metrics: metricsWriter{logs}},
 		WrapAPI: obs.wrap,
 		Logger:  slog.New(logs.handler()),
 	})
@@ -280,16 +280,13 @@ func (fr *farmRun) stop() {
 
 // farmPhases names the phases the classifier could not tell from the
 // caller: an SQS poller's receives and deletes belong to what its queue
-// feeds (lease checks or ingest), and its empty long polls are idle time.
+// feeds (ingest: the farm has no lease timers any more), and its empty
+// long polls are idle time.
 func (fr *farmRun) farmPhases(calls awscalls.Calls) awscalls.Calls {
-	lease := strings.TrimPrefix(fr.top.LeaseTimerQueue.Name, fr.top.Prefix+"-")
 	return splitReceives(calls.Map(func(k awscalls.Key) awscalls.Key {
 		k.Resource = strings.TrimPrefix(k.Resource, fr.top.Prefix+"-")
 		if k.Phase == phaseSQSPoller {
 			k.Phase = phaseIngest
-			if k.Resource == lease || k.Resource == fr.top.LeaseTimerQueue.Name {
-				k.Phase = phaseLease
-			}
 		}
 		return k
 	}))

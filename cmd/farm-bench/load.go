@@ -374,7 +374,8 @@ func claimAll(ctx context.Context, builders []simBuilder, p loadPlan) ([]claimOb
 					return
 				}
 				start := time.Now()
-				c, err := b.api.Claim(ctx, b.name, farm.DefaultPool)
+				// A simulated builder completes each job before it claims again.
+				c, err := b.api.Claim(ctx, b.name, apiv1.ClaimRequest{Pool: farm.DefaultPool, JobsHeld: new(int)})
 				end := time.Now()
 				<-slots
 				o := claimObs{Builder: b.name, Start: start, End: end, Status: 204}

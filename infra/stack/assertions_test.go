@@ -32,8 +32,8 @@ func TestTemplateAssertions(t *testing.T) {
 		"AWS::DynamoDB::Table":            len(top.Tables()),
 		"AWS::SQS::Queue":                 2*len(top.Queues()) + 1,
 		"AWS::Lambda::Function":           len(FunctionNames) + 1, // + CDK's bucket-notifications handler
-		"AWS::Lambda::EventSourceMapping": 3,
-		"AWS::CloudWatch::Alarm":          3*len(top.Pools) + 16,
+		"AWS::Lambda::EventSourceMapping": 2,                      // ingest and dispatch (no lease-timer queue)
+		"AWS::CloudWatch::Alarm":          3*len(top.Pools) + 14,
 		"AWS::ApiGatewayV2::Api":          1,
 		"AWS::SecretsManager::Secret":     1,
 		"AWS::IAM::InstanceProfile":       1,

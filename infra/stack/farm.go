@@ -42,7 +42,6 @@ var FunctionNames = []string{FnAPI, FnIngest, FnDispatch, FnReaper}
 const (
 	EnvBucket           = "FARM_BUCKET"
 	EnvJobRetention     = "FARM_JOB_RETENTION_DAYS"
-	EnvLeaseTimerQueue  = "FARM_LEASE_TIMER_QUEUE_URL"
 	EnvAdminTokenSecret = "FARM_ADMIN_TOKEN_SECRET_ARN"
 )
 

@@ -20,6 +20,7 @@ import (
 	"github.com/buildfarm/buildfarm/shared/adapter/dynamostore"
 	"github.com/buildfarm/buildfarm/shared/adapter/topology"
 	"github.com/buildfarm/buildfarm/shared/runtime/dispatch"
+	"github.com/buildfarm/buildfarm/shared/runtime/reaperfn"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
 
@@ -35,8 +36,9 @@ var fnSpecs = map[string]fnSpec{
 	FnAPI:      {FnAPI, "HTTP API (API Gateway payload v2)", 29, 512},
 	FnIngest:   {FnIngest, "S3 incoming/ notifications (via SQS) to jobs", 30, 256},
 	FnDispatch: {FnDispatch, "jobs table stream to pool doorbells", 60, 256},
-	// Below the lease-timer queue's visibility timeout and the 1 minute schedule.
-	FnReaper: {FnReaper, "expired leases, lost builders, GC, queue metrics", 50, 256},
+	// A pass, then sweeps of the reap index while jobs run until shortly
+	// before the next minute's invocation (reaperfn.SweepWindow).
+	FnReaper: {FnReaper, "expired leases, lost builders, GC, queue metrics", reaperfn.Timeout.Seconds(), 256},
 }
 
 // adminToken is the bootstrap admin token: a generated secret whose
@@ -62,7 +64,6 @@ func (f *Farm) functions() {
 		topology.EnvPools:  jsii.String(strings.Join(f.Topology.Pools, ",")),
 		EnvBucket:          f.Bucket.BucketName(),
 		EnvJobRetention:    jsii.String(strconv.Itoa(f.Config.JobRetentionDays)),
-		EnvLeaseTimerQueue: f.Queues[f.Topology.LeaseTimerQueue.ID].QueueUrl(),
 	}
 	if f.Config.DispatchShards != "" {
 		env[wiring.EnvDispatchShards] = jsii.String(f.Config.DispatchShards)
@@ -165,7 +166,6 @@ func (f *Farm) grantAPI() {
 	}
 	f.grantTables(fn, all...)
 	f.grantPoolDoorbells(fn)
-	f.Queues[top.LeaseTimerQueue.ID].GrantSendMessages(fn)
 	// Presigned artifact uploads and downloads, log reads/writes (heartbeats
 	// carry the log tail) and reads of uploaded inputs; nothing else in the bucket.
 	b := top.Bucket
@@ -219,14 +219,6 @@ func (f *Farm) grantReaper() {
 	fn, top := f.Functions[FnReaper], f.Topology
 	f.grantTables(fn, top.Jobs.ID, top.JobDependents.ID, top.Builders.ID, top.Resources.ID, top.ResourcePools.ID, top.Idempotency.ID)
 	f.grantPoolDoorbells(fn)
-	timers := f.Queues[top.LeaseTimerQueue.ID]
-	timers.GrantSendMessages(fn)
-	fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(timers, &awslambdaeventsources.SqsEventSourceProps{
-		BatchSize:               jsii.Number(10),
-		ReportBatchItemFailures: jsii.Bool(true),
-		// Every reaper pass scans all due leases: a few in parallel are plenty.
-		MaxConcurrency: jsii.Number(2),
-	}))
 	awsevents.NewRule(f.Stack, jsii.String("ReaperSchedule"), &awsevents.RuleProps{
 		Description: jsii.String(f.label() + ": reaper tick"),
 		Schedule:    awsevents.Schedule_Expression(jsii.String("rate(1 minute)")),

@@ -44,7 +44,7 @@ func TestFunctions(t *testing.T) {
 					t.Errorf("%s role %v", fn, p["Role"])
 				}
 				env := maps.Clone(p["Environment"].(map[string]any)["Variables"].(map[string]any))
-				wantEnv := []string{topology.EnvPrefix, topology.EnvPools, EnvBucket, EnvLeaseTimerQueue, EnvJobRetention}
+				wantEnv := []string{topology.EnvPrefix, topology.EnvPools, EnvBucket, EnvJobRetention}
 				if fx.farm.Config.DispatchShards != "" {
 					wantEnv = append(wantEnv, wiring.EnvDispatchShards)
 				}
@@ -67,7 +67,6 @@ func TestFunctions(t *testing.T) {
 					topology.EnvPools:   `"` + joinPools(top.Pools) + `"`,
 					EnvBucket:           toJSON(ref(fx.ids["bucket"])),
 					EnvJobRetention:     `"` + strconv.Itoa(fx.farm.Config.JobRetentionDays) + `"`,
-					EnvLeaseTimerQueue:  toJSON(ref(fx.ids["queue:"+top.LeaseTimerQueue.ID])),
 					EnvAdminTokenSecret: toJSON(ref(fx.ids["adminToken"])),
 					// Every function that opens the store reads the pools' widths.
 					wiring.EnvDispatchShards: `"` + fx.farm.Config.DispatchShards + `"`,
@@ -112,8 +111,10 @@ func TestTriggers(t *testing.T) {
 	fx := defaultFarm
 	top := fx.farm.Topology
 	esms := fx.ofType("AWS::Lambda::EventSourceMapping")
-	if len(esms) != 3 {
-		t.Fatalf("%d event source mappings, want 3 (ingest, dispatch, reaper)", len(esms))
+	// The reaper has none: no lease timers (it sweeps the reap index on
+	// its schedule).
+	if len(esms) != 2 {
+		t.Fatalf("%d event source mappings, want 2 (ingest, dispatch)", len(esms))
 	}
 	bySource := map[string]map[string]any{}
 	for _, e := range esms {
@@ -125,10 +126,6 @@ func TestTriggers(t *testing.T) {
 	ingest := bySource[toJSON(getAtt(fx.ids["queue:"+top.IngestQueue.ID], "Arn"))]
 	if toJSON(ingest["FunctionName"]) != toJSON(ref(fx.ids["fn:ingest"])) {
 		t.Errorf("ingest queue mapping %v", ingest)
-	}
-	timers := bySource[toJSON(getAtt(fx.ids["queue:"+top.LeaseTimerQueue.ID], "Arn"))]
-	if toJSON(timers["FunctionName"]) != toJSON(ref(fx.ids["fn:reaper"])) {
-		t.Errorf("lease timer mapping %v", timers)
 	}
 	stream := bySource[toJSON(getAtt(fx.ids["table:Jobs"], "StreamArn"))]
 	want := map[string]any{

@@ -175,7 +175,6 @@ func TestFunctionGrants(t *testing.T) {
 	for _, q := range top.PoolQueues {
 		pools = append(pools, "queue:"+q.ID)
 	}
-	timers := "queue:" + top.LeaseTimerQueue.ID
 	obj := func(prefixes ...string) []string {
 		var out []string
 		for _, p := range prefixes {
@@ -194,7 +193,7 @@ func TestFunctionGrants(t *testing.T) {
 	}
 	want := map[string]grants{
 		FnAPI: {
-			tables: tables(all...), send: queues(append(pools, timers)...),
+			tables: tables(all...), send: queues(pools...),
 			get: obj("artifacts/", "incoming/", "logs/"), put: obj("artifacts/", "logs/"), list: true, secret: true,
 			// Artifact downloads are pinned to the version the completion recorded.
 			getVersion: obj("artifacts/"),
@@ -209,7 +208,7 @@ func TestFunctionGrants(t *testing.T) {
 		},
 		FnReaper: {
 			tables: tables("Jobs", "JobDependents", "Builders", "Resources", "ResourcePools", "Idempotency"),
-			send:   queues(append(pools, timers)...), receive: queues(timers),
+			send:   queues(pools...),
 		},
 	}
 	for fn, w := range want {

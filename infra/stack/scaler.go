@@ -59,7 +59,6 @@ func (f *Farm) scalerFunction() {
 		topology.EnvPrefix: jsii.String(top.Prefix),
 		topology.EnvPools:  jsii.String(strings.Join(top.Pools, ",")),
 		EnvBucket:          f.Bucket.BucketName(),
-		EnvLeaseTimerQueue: f.Queues[top.LeaseTimerQueue.ID].QueueUrl(),
 		EnvFleet:           jsii.String(fleetJSON),
 	}
 	if f.Config.DispatchShards != "" {

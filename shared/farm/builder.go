@@ -162,7 +162,10 @@ func (b *Builder) Refresh() {
 	}
 }
 
-// CanClaim reports whether the builder may take a new job now.
+// CanClaim reports whether the builder may take a new job now. Its slots
+// are not counted here: the agent claims only with a free slot, and the
+// farm writes no builder item per claim to count them (CurrentJobs is what
+// its last heartbeat reported).
 func (b *Builder) CanClaim() error {
 	switch {
 	case b.Disabled:
@@ -171,8 +174,6 @@ func (b *Builder) CanClaim() error {
 		return Errorf(EConflict, "builder %s is draining", b.Name)
 	case b.DrainRequested:
 		return Errorf(EConflict, "builder %s is asked to drain: %s", b.Name, b.DrainReason)
-	case len(b.CurrentJobs) >= b.Slots:
-		return Errorf(EConflict, "builder %s has all %d slots busy", b.Name, b.Slots)
 	}
 	return nil
 }

@@ -43,11 +43,15 @@ type Job struct {
 	// claiming builder, so it is never part of the job's public JSON.
 	ClaimToken     string     `json:"-"`
 	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
-	Result         string     `json:"result,omitempty"`
-	ExitCode       *int       `json:"exit_code,omitempty"`
-	Error          string     `json:"error,omitempty"`
-	Artifacts      []Artifact `json:"artifacts,omitempty"`
-	LogKey         string     `json:"log_key,omitempty"`
+	// ReapAt puts an active job on the reaper's sparse index: when the
+	// reaper looks at it next (see ReapAtFor). It trails LeaseExpiresAt and
+	// is never after the job's deadline. Internal: not in the job's JSON.
+	ReapAt    *time.Time `json:"-"`
+	Result    string     `json:"result,omitempty"`
+	ExitCode  *int       `json:"exit_code,omitempty"`
+	Error     string     `json:"error,omitempty"`
+	Artifacts []Artifact `json:"artifacts,omitempty"`
+	LogKey    string     `json:"log_key,omitempty"`
 	// LogInline is the stored log of a finished job kept in its own item:
 	// the whole log when LogComplete (a small log the completion carried),
 	// else the final part the builder had not sent with a heartbeat (the
@@ -197,6 +201,7 @@ func (j *Job) Clone() *Job {
 	c.FinishedAt = cloneTime(j.FinishedAt)
 	c.NotBefore = cloneTime(j.NotBefore)
 	c.LeaseExpiresAt = cloneTime(j.LeaseExpiresAt)
+	c.ReapAt = cloneTime(j.ReapAt)
 	c.EstimatedStartAt = cloneTime(j.EstimatedStartAt)
 	c.ExpiresAt = cloneTime(j.ExpiresAt)
 	c.DurationSeconds = cloneFloat(j.DurationSeconds)

@@ -28,11 +28,11 @@ func (j *Job) next(to JobStatus, actor, detail string, now time.Time) (*Job, *Jo
 			d := n.FinishedAt.Sub(*n.StartedAt).Seconds()
 			n.DurationSeconds = &d
 		}
-		n.ClaimToken, n.LeaseExpiresAt = "", nil
+		n.ClaimToken, n.LeaseExpiresAt, n.ReapAt = "", nil, nil
 	}
 	if to == StatusQueued {
 		n.QueuedAt = TimePtr(now)
-		n.Builder, n.ClaimToken, n.LeaseExpiresAt = "", "", nil
+		n.Builder, n.ClaimToken, n.LeaseExpiresAt, n.ReapAt = "", "", nil, nil
 	}
 	return n, ev, nil
 }
@@ -69,6 +69,7 @@ func (j *Job) Claim(builder, token string, now time.Time, lease time.Duration) (
 	n.StartedAt = TimePtr(now)
 	n.TimeToStartSeconds = j.waitedSince(*n.StartedAt)
 	n.LeaseExpiresAt = TimePtr(now.Add(lease))
+	n.ReapAt = n.reapAt(nil, now, lease)
 	n.NotBefore = nil
 	n.FinishedAt, n.DurationSeconds, n.Result, n.Error, n.ExitCode = nil, nil, "", "", nil
 	n.LogTail, n.Progress = "", ""
@@ -109,11 +110,30 @@ func (j *Job) Renew(token string, now time.Time, lease time.Duration, logAppend,
 	}
 	n := j.Touched()
 	n.LeaseExpiresAt = TimePtr(now.Add(lease))
+	n.ReapAt = n.reapAt(j.ReapAt, now, lease)
 	n.LogTail = boundTail(j.LogTail+logAppend, MaxLogTail)
 	if progress != "" {
 		n.Progress = progress
 	}
 	return n, nil
+}
+
+// reapAt is when the reaper looks at an active job next, given the
+// reap_at it has (cur, nil for none) and a lease just renewed at now: the
+// lease's expiry, moved forward only once cur is within half a lease of
+// now (so that most heartbeats leave it, and the reaper's index, as they
+// are), and never after the job's deadline. It never passes the lease's
+// expiry: a job is not looked at later than its lease ends, and a job
+// looked at before is left alone (its lease still runs).
+func (j *Job) reapAt(cur *time.Time, now time.Time, lease time.Duration) *time.Time {
+	at := *j.LeaseExpiresAt
+	if cur != nil && cur.Sub(now) >= lease/2 && !cur.After(at) {
+		at = *cur
+	}
+	if d, ok := j.Deadline(); ok && d.Before(at) {
+		at = d
+	}
+	return TimePtr(at)
 }
 
 func boundTail(s string, max int) string {

@@ -33,11 +33,6 @@ type Config struct {
 	Policy farm.Policy
 	// Fleet is the farm's elastic EC2 pools (none: a farm without a fleet).
 	Fleet fleet.Config
-	// LeaseTimers arms an SQS lease timer per claim (AWS); locally the
-	// reaper's ticker is quick enough.
-	LeaseTimers bool
-	// LeaseTimerQueueURL overrides the lease-timer queue's URL.
-	LeaseTimerQueueURL string
 	// DispatchShards is how many shards each pool's dispatch index spreads
 	// its queued jobs over (FARM_DISPATCH_SHARDS; a pool not named: 1), and
 	// DispatchReadShards a wider width claims still read while a pool is
@@ -60,7 +55,6 @@ const (
 	EnvEventTTLDays        = "FARM_EVENT_TTL_DAYS"
 	EnvJobRetentionDays    = "FARM_JOB_RETENTION_DAYS"
 	EnvIdempotencyTTLHours = "FARM_IDEMPOTENCY_TTL_HOURS"
-	EnvLeaseTimerQueueURL  = "FARM_LEASE_TIMER_QUEUE_URL"
 )
 
 // ConfigFromEnv reads the farm's configuration from the environment
@@ -75,8 +69,7 @@ func ConfigFromEnv() (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Topology: top, Fleet: fl, Bucket: os.Getenv(EnvBucket), LeaseTimerQueueURL: os.Getenv(EnvLeaseTimerQueueURL)}
-	c.LeaseTimers = c.LeaseTimerQueueURL != ""
+	c := Config{Topology: top, Fleet: fl, Bucket: os.Getenv(EnvBucket)}
 	if err := c.dispatchShardsFromEnv(); err != nil {
 		return Config{}, err
 	}

@@ -30,7 +30,6 @@ type Farm struct {
 	S3       *s3.Client
 	Store    *dynamostore.Store
 	Bell     *sqsdoorbell.Bell
-	Timer    *sqsdoorbell.LeaseTimer // nil without lease timers
 	Blobs    *s3blobs.Store
 }
 
@@ -67,18 +66,6 @@ func New(ctx context.Context, cfg Config, awsCfg aws.Config, logger *slog.Logger
 		Sources: farm.SourcePolicy{Bucket: cfg.BucketName(), Prefix: cfg.Topology.Bucket.IncomingPrefix}}
 	if cfg.Metrics != nil {
 		deps.Metrics = cfg.Metrics
-	}
-	if cfg.LeaseTimers {
-		url := cfg.LeaseTimerQueueURL
-		if url == "" {
-			out, err := f.SQS.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(cfg.Topology.LeaseTimerQueue.Name)})
-			if err != nil {
-				return nil, fmt.Errorf("wiring: lease timer queue: %w", err)
-			}
-			url = aws.ToString(out.QueueUrl)
-		}
-		f.Timer = sqsdoorbell.NewLeaseTimer(f.SQS, url)
-		deps.LeaseTimer = f.Timer
 	}
 	f.Services = NewServices(deps)
 	return f, nil

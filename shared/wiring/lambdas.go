@@ -25,10 +25,11 @@ func (f *Farm) Ingest() *ingest.Handler {
 	return &ingest.Handler{Jobs: f.Jobs, IncomingPrefix: f.Config.Topology.Bucket.IncomingPrefix, Logger: f.Logger.With("component", "ingest")}
 }
 
-// ReaperFn is the reaper Lambda's handler: reaper passes and lease checks,
-// with the queue metrics written to metrics (nil: none).
+// ReaperFn is the reaper Lambda's handler: a pass on each scheduled
+// invocation, then sweeps of the reap index while jobs run, with the queue
+// metrics written to metrics (nil: none).
 func (f *Farm) ReaperFn(metrics io.Writer) *reaperfn.Reaper {
-	return &reaperfn.Reaper{Rules: f.Reaper, Metrics: metrics, Logger: f.Logger.With("component", "reaper")}
+	return &reaperfn.Reaper{Rules: f.Reaper, Metrics: metrics, Logger: f.Logger.With("component", "reaper"), Window: reaperfn.SweepWindow}
 }
 
 // ScalerFn is the scaler Lambda's handler: the elastic pools' ticks over

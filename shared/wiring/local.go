@@ -162,9 +162,6 @@ func (l *Local) startRuntime(cfg LocalConfig, res *provision.Result, log *slog.L
 	if rc.ReaperInterval <= 0 {
 		rc.ReaperInterval = l.Policy.Lease / 3
 	}
-	if l.Timer != nil {
-		rc.LeaseTimerQueueURL, rc.LeaseChecks = res.QueueURLs[top.LeaseTimerQueue.Name], reaperFn.HandleLeaseChecks
-	}
 	return localfarm.Start(rc)
 }
 

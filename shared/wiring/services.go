@@ -27,11 +27,10 @@ import (
 // doorbell rings nothing, no lease timer arms none, no metrics publishes
 // none, no blobs fails the reads and writes of logs and artifacts.
 type Deps struct {
-	Store      store.Store
-	Doorbell   followup.Doorbell
-	Queues     builders.Queues
-	LeaseTimer claims.LeaseTimer
-	Blobs      blobs.Store
+	Store    store.Store
+	Doorbell followup.Doorbell
+	Queues   builders.Queues
+	Blobs    blobs.Store
 	// Metrics receives EMF records (stdout in Lambda); nil publishes none.
 	Metrics io.Writer
 	// Registry is the job types (nil: the built-in ones).
@@ -86,7 +85,7 @@ func NewServices(d Deps) *Services {
 	s.Jobs = jobs.New(jo)
 	bo := builders.Options{Store: d.Store, FollowUp: s.FollowUp, Queues: d.Queues, Pools: pools, Policy: policy, Clock: d.Clock, Logger: d.Logger}
 	s.Builders = builders.New(bo)
-	co := claims.Options{Store: d.Store, Builders: s.Builders, FollowUp: s.FollowUp, LeaseTimer: d.LeaseTimer, Registry: s.Admission.Registry(),
+	co := claims.Options{Store: d.Store, Builders: s.Builders, FollowUp: s.FollowUp, Registry: s.Admission.Registry(),
 		Pools: pools, Policy: policy, Clock: d.Clock, Logger: d.Logger}
 	if d.Blobs != nil {
 		co.Blobs = d.Blobs
@@ -96,7 +95,7 @@ func NewServices(d Deps) *Services {
 	}
 	s.Claims = claims.New(co)
 	s.Resources = resources.New(resources.Options{Store: d.Store, Jobs: s.Jobs, FollowUp: s.FollowUp, Admission: s.Admission, Clock: d.Clock, Logger: d.Logger})
-	ro := reaper.Options{Store: d.Store, Builders: s.Builders, FollowUp: s.FollowUp, Resources: s.Resources, LeaseTimer: d.LeaseTimer,
+	ro := reaper.Options{Store: d.Store, Builders: s.Builders, FollowUp: s.FollowUp, Resources: s.Resources,
 		Pools: pools, Policy: policy, Clock: d.Clock, Logger: d.Logger}
 	if d.Doorbell != nil {
 		ro.Doorbell = d.Doorbell

@@ -99,6 +99,10 @@ type BuilderList struct {
 // ClaimRequest is POST /v1/builders/{name}/claim.
 type ClaimRequest struct {
 	Pool string `json:"pool"`
+	// JobsHeld is how many jobs the builder's agent holds now, by its own
+	// count: the farm refuses the claim (409) when they fill the builder's
+	// slots, and counts them itself (one more read) when it is absent.
+	JobsHeld *int `json:"jobs_held,omitempty"`
 }
 
 // ClaimResponse is a successful claim (200). No job is 204 with no body.
@@ -118,6 +122,10 @@ type HeartbeatRequest struct {
 	Jobs []HeartbeatJob `json:"jobs"`
 	// Draining tells the farm the builder claims no more work (it is stopping).
 	Draining bool `json:"draining,omitempty"`
+	// JobsCompleted counts the jobs the builder finished since its last
+	// answered heartbeat: completions write no builder item, so the
+	// builder's jobs_completed grows with its heartbeats.
+	JobsCompleted int `json:"jobs_completed,omitempty"`
 }
 
 // HeartbeatJob renews one job's lease and appends to its log.

@@ -46,9 +46,9 @@ func (c *Client) EnableBuilder(ctx context.Context, name, reason string) (*farm.
 
 // Claim is POST /v1/builders/{name}/claim: the best queued job of pool, or
 // (nil, nil) when there is none (204).
-func (c *Client) Claim(ctx context.Context, name, pool string) (*apiv1.ClaimResponse, error) {
+func (c *Client) Claim(ctx context.Context, name string, req apiv1.ClaimRequest) (*apiv1.ClaimResponse, error) {
 	var out apiv1.ClaimResponse
-	status, err := c.do(ctx, request{method: http.MethodPost, path: path("builders", name, "claim"), body: apiv1.ClaimRequest{Pool: pool}}, &out)
+	status, err := c.do(ctx, request{method: http.MethodPost, path: path("builders", name, "claim"), body: req}, &out)
 	if err != nil {
 		return nil, err
 	}

@@ -111,7 +111,7 @@ func TestEveryRouteSendsItsMethodPathAndToken(t *testing.T) {
 		}},
 		{"get builder", "GET", "/v1/builders/b1", func() error { _, err := c.GetBuilder(ctx, "b1"); return err }},
 		{"list builders", "GET", "/v1/builders", func() error { _, err := c.ListBuilders(ctx); return err }},
-		{"claim", "POST", "/v1/builders/b1/claim", func() error { _, err := c.Claim(ctx, "b1", "default"); return err }},
+		{"claim", "POST", "/v1/builders/b1/claim", func() error { _, err := c.Claim(ctx, "b1", apiv1.ClaimRequest{Pool: "default"}); return err }},
 		{"heartbeat", "POST", "/v1/builders/b1/heartbeat", func() error {
 			_, err := c.Heartbeat(ctx, "b1", apiv1.HeartbeatRequest{})
 			return err
@@ -280,7 +280,7 @@ func TestNetworkErrorsAreTemporary(t *testing.T) {
 func TestClaimNoJobIsNilWithoutError(t *testing.T) {
 	t.Parallel()
 	c, rec := newFarm(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	got, err := c.Claim(context.Background(), "b1", "arm64")
+	got, err := c.Claim(context.Background(), "b1", apiv1.ClaimRequest{Pool: "arm64"})
 	if err != nil || got != nil {
 		t.Fatalf("204 claim: %+v, %v", got, err)
 	}
@@ -294,7 +294,7 @@ func TestClaimDecodesTheJobAndToken(t *testing.T) {
 	c, _ := newFarm(t, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, apiv1.ClaimResponse{Job: &farm.Job{ID: "01J", Type: "script", Attempts: 1}, ClaimToken: "tok", SourceURL: "http://s3/x"})
 	})
-	got, err := c.Claim(context.Background(), "b1", "default")
+	got, err := c.Claim(context.Background(), "b1", apiv1.ClaimRequest{Pool: "default"})
 	if err != nil || got == nil || got.Job.ID != "01J" || got.ClaimToken != "tok" || got.SourceURL != "http://s3/x" {
 		t.Fatalf("claim: %+v, %v", got, err)
 	}

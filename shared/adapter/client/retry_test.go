@@ -84,7 +84,10 @@ func TestIdempotentRequestsAreRetriedWhileTheFarmIsUnavailable(t *testing.T) {
 		{"submit with a key", &flaky{n: 2, status: 503}, func(c *client.Client) error { _, _, err := c.SubmitJob(ctx, submit, "k1"); return err }, []client.Option{client.WithRetry(quick)}, 3, true},
 		{"submit without a key is sent once", &flaky{n: 2, status: 503}, func(c *client.Client) error { _, _, err := c.SubmitJob(ctx, submit, ""); return err }, []client.Option{client.WithRetry(quick)}, 1, false},
 		{"a cancel is sent once", &flaky{n: 2, status: 503}, func(c *client.Client) error { _, err := c.CancelJob(ctx, "x"); return err }, []client.Option{client.WithRetry(quick)}, 1, false},
-		{"a claim is sent once", &flaky{n: 1}, func(c *client.Client) error { _, err := c.Claim(ctx, "b", "default"); return err }, []client.Option{client.WithRetry(quick)}, 1, false},
+		{"a claim is sent once", &flaky{n: 1}, func(c *client.Client) error {
+			_, err := c.Claim(ctx, "b", apiv1.ClaimRequest{Pool: "default"})
+			return err
+		}, []client.Option{client.WithRetry(quick)}, 1, false},
 		{"a 409 is final", &flaky{n: 2, status: 409}, func(c *client.Client) error { _, err := c.GetJob(ctx, "x"); return err }, []client.Option{client.WithRetry(quick)}, 1, false},
 		{"a 500 is final", &flaky{n: 2, status: 500}, func(c *client.Client) error { _, err := c.GetJob(ctx, "x"); return err }, []client.Option{client.WithRetry(quick)}, 1, false},
 		{"no policy: sent once", &flaky{n: 2, status: 503}, func(c *client.Client) error { _, err := c.GetJob(ctx, "x"); return err }, nil, 1, false},

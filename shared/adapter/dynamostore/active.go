@@ -10,15 +10,15 @@ import (
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
-// The active jobs (running, cancelling) are listed from the lease index,
+// The active jobs (running, cancelling) are listed from the reap index,
 // the sparse index every job holding a lease is on: there is no status
 // index to keep up to date at every transition. They are few (at most the
 // farm's slots), so a listing reads all their keys and then the jobs it
 // examines.
 
-// activeIDs lists the ids on the lease index, newest first.
+// activeIDs lists the ids on the reap index, newest first.
 func (s *Store) activeIDs(ctx context.Context) ([]string, error) {
-	in, err := keyQuery(s.top.Jobs.Name, IndexLease, expression.Key("active_shard").Equal(expression.Value(activeShard)), nil)
+	in, err := keyQuery(s.top.Jobs.Name, IndexReap, expression.Key("active_shard").Equal(expression.Value(activeShard)), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -64,26 +64,4 @@ func (s *Store) listActive(ctx context.Context, after string, want, scan int, ma
 		}
 	}
 	return jobs, "", nil
-}
-
-// countActive counts the pool's running and cancelling jobs, stopping at
-// upTo (<= 0: no bound).
-func (s *Store) countActive(ctx context.Context, pool string, upTo int) (int, error) {
-	ids, err := s.activeIDs(ctx)
-	if err != nil {
-		return 0, err
-	}
-	got, err := s.getJobs(ctx, ids)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, j := range got {
-		if j.Pool == pool && j.Status.Active() {
-			if n++; upTo > 0 && n >= upTo {
-				break
-			}
-		}
-	}
-	return n, nil
 }

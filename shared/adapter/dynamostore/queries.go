@@ -79,16 +79,6 @@ func (s *Store) QueuedJobs(ctx context.Context, pool string, limit int) ([]*farm
 	return s.queuedAcrossShards(ctx, pool, limit)
 }
 
-// activeBefore lists the ids on a keys-only index of active jobs up to now.
-func (s *Store) activeBefore(ctx context.Context, index, attr string, now time.Time, limit int) ([]string, error) {
-	key := expression.KeyAnd(expression.Key("active_shard").Equal(expression.Value(activeShard)), expression.Key(attr).LessThan(expression.Value(fmtTime(now))))
-	in, err := keyQuery(s.top.Jobs.Name, index, key, nil)
-	if err != nil {
-		return nil, err
-	}
-	return query(ctx, s, in, limit, stringKey("id"))
-}
-
 // stringKey decodes one string attribute of an index entry.
 func stringKey(name string) func(map[string]types.AttributeValue) (string, error) {
 	return func(item map[string]types.AttributeValue) (string, error) {
@@ -98,16 +88,6 @@ func stringKey(name string) func(map[string]types.AttributeValue) (string, error
 		}
 		return v.Value, nil
 	}
-}
-
-// ExpiredLeases reads the lease index up to now.
-func (s *Store) ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	return s.activeBefore(ctx, IndexLease, "lease_expires_at", now, limit)
-}
-
-// OverdueJobs reads the deadline index up to now.
-func (s *Store) OverdueJobs(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	return s.activeBefore(ctx, IndexDeadline, "deadline_at", now, limit)
 }
 
 // ListJobs lists newest first through the index that answers the

@@ -115,11 +115,11 @@ type jobRecord struct {
 	ExpiresAt int64 `dynamodbav:"expires_at,omitempty"`
 
 	// The queue entry: present only while the job is queued (dispatch
-	// index) or holds a lease (reaper indexes), so those indexes are sparse.
+	// index) or holds a lease (reap index), so those indexes are sparse.
 	QueuePool   string `dynamodbav:"queue_pool,omitempty"`
 	QueueRank   string `dynamodbav:"queue_rank,omitempty"`
 	ActiveShard string `dynamodbav:"active_shard,omitempty"`
-	DeadlineAt  string `dynamodbav:"deadline_at,omitempty"`
+	ReapAt      string `dynamodbav:"reap_at,omitempty"`
 	JobShard    string `dynamodbav:"job_shard"`
 	// WaitingShard puts a job waiting on its dependencies on the waiting index.
 	WaitingShard string `dynamodbav:"waiting_shard,omitempty"`
@@ -183,10 +183,7 @@ func toJobRecord(j *farm.Job) jobRecord {
 		r.StartKey = startKey(*j.StartedAt, *j.TimeToStartSeconds)
 	}
 	if j.Status.Active() {
-		r.ActiveShard = activeShard
-		if d, ok := j.Deadline(); ok {
-			r.DeadlineAt = fmtTime(d)
-		}
+		r.ActiveShard, r.ReapAt = activeShard, reapAtOf(j)
 	}
 	return r
 }
@@ -227,7 +224,7 @@ func (r jobRecord) job() (*farm.Job, error) {
 	for _, f := range []struct {
 		dst **time.Time
 		src string
-	}{{&j.QueuedAt, r.QueuedAt}, {&j.StartedAt, r.StartedAt}, {&j.FinishedAt, r.FinishedAt}, {&j.NotBefore, r.NotBefore}, {&j.LeaseExpiresAt, r.LeaseExpiresAt}} {
+	}{{&j.QueuedAt, r.QueuedAt}, {&j.StartedAt, r.StartedAt}, {&j.FinishedAt, r.FinishedAt}, {&j.NotBefore, r.NotBefore}, {&j.LeaseExpiresAt, r.LeaseExpiresAt}, {&j.ReapAt, r.ReapAt}} {
 		if *f.dst, err = parseTimePtr(f.src); err != nil {
 			return nil, fmt.Errorf("job %s: %w", r.ID, err)
 		}

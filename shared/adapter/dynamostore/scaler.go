@@ -26,19 +26,22 @@ const (
 )
 
 // CountPoolJobs counts a pool's queued jobs on the dispatch index (each
-// shard a claim reads; COUNT queries: no item is read) and its running and
-// cancelling jobs among the active jobs (countActive). Each count stops
-// once it reaches upTo (<= 0: no bound).
+// shard a claim reads) and its running and cancelling jobs on the reap
+// index (filtered by pool, which the index projects), with COUNT queries:
+// no item is read. Each count stops once it reaches upTo (<= 0: no bound).
 func (s *Store) CountPoolJobs(ctx context.Context, pool string, upTo int) (fleet.Demand, error) {
 	var d fleet.Demand
 	var err error
 	if d.Queued, err = s.countQueued(ctx, pool, upTo); err != nil {
 		return d, err
 	}
-	if d.Running, err = s.countActive(ctx, pool, upTo); err != nil {
+	inPool := expression.Name("pool").Equal(expression.Value(pool))
+	active, err := keyQuery(s.top.Jobs.Name, IndexReap, expression.Key("active_shard").Equal(expression.Value(activeShard)), &inPool)
+	if err != nil {
 		return d, err
 	}
-	return d, nil
+	d.Running, err = s.count(ctx, active, upTo)
+	return d, err
 }
 
 func (s *Store) count(ctx context.Context, in *dynamodb.QueryInput, upTo int) (int, error) {

@@ -65,9 +65,12 @@ type Table struct {
 // keys or projected attributes change, so none projects what changes.
 // docs/infra.md lists which query reads each.
 const (
-	IndexQueued   = "by-pool-queue" // queue_pool, queue_rank: dispatch order per pool
-	IndexLease    = "by-lease"      // active_shard, lease_expires_at: the reaper's expired leases; the active-job listings
-	IndexDeadline = "by-deadline"   // active_shard, deadline_at: jobs past their own timeout
+	IndexQueued = "by-pool-queue" // queue_pool, queue_rank: dispatch order per pool
+	// IndexReap is the reaper's (active_shard, reap_at; see reap.go):
+	// running and cancelling jobs only, with their builder, pool, type and
+	// start (what builders' current jobs, the scaler, the queue's
+	// estimates and the active-job listings need).
+	IndexReap = "by-reap"
 	// IndexCreated lists every job newest first (job_shard, id), projecting
 	// the attributes a job never changes (type, pool, requested_by): the
 	// listings by them filter in the index within their bounded scan. It
@@ -103,8 +106,9 @@ func sk(name string) *Key {
 func JobIndexes() []Index {
 	return []Index{
 		{Name: IndexQueued, Partition: s("queue_pool"), Sort: sk("queue_rank"), Projection: ProjectAll},
-		{Name: IndexLease, Partition: s("active_shard"), Sort: sk("lease_expires_at"), Projection: ProjectKeysOnly},
-		{Name: IndexDeadline, Partition: s("active_shard"), Sort: sk("deadline_at"), Projection: ProjectKeysOnly},
+		// What it projects never changes while a job is active: the index
+		// is written at a claim, at an ending, and when reap_at moves.
+		{Name: IndexReap, Partition: s("active_shard"), Sort: sk("reap_at"), Projection: ProjectInclude, NonKeyAttributes: []string{"builder", "pool", "type", "started_at"}},
 		{Name: IndexCreated, Partition: s("job_shard"), Sort: sk("id"), Projection: ProjectInclude, NonKeyAttributes: fixedJobAttributes},
 		{Name: IndexWaiting, Partition: s("waiting_shard"), Sort: sk("id"), Projection: ProjectInclude, NonKeyAttributes: fixedJobAttributes},
 		{Name: IndexStarts, Partition: s("pool"), Sort: sk("start_key"), Projection: ProjectKeysOnly},

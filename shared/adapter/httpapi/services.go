@@ -34,8 +34,8 @@ type Jobs interface {
 
 // Claims is the builder's side of a job (app/claims.Service).
 type Claims interface {
-	Claim(ctx context.Context, by farm.Principal, builder, pool string) (*claims.Claim, error)
-	Heartbeat(ctx context.Context, builder string, jobs []claims.HeartbeatJob, draining bool) (*claims.HeartbeatResult, error)
+	ClaimFor(ctx context.Context, by farm.Principal, builder, pool string, held int) (*claims.Claim, error)
+	Beat(ctx context.Context, builder string, hb claims.Beat) (*claims.HeartbeatResult, error)
 	UploadURL(ctx context.Context, by farm.Principal, id string, req claims.UploadRequest) (*claims.Upload, error)
 	Complete(ctx context.Context, by farm.Principal, id string, r claims.Report) (*farm.Job, error)
 	HandBack(ctx context.Context, by farm.Principal, id, token, reason string) (*farm.Job, error)

@@ -17,7 +17,13 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &req); err != nil {
 		return err
 	}
-	c, err := s.claims.Claim(r.Context(), principal(r.Context()), name, req.Pool)
+	held := claims.HeldUnknown
+	if req.JobsHeld != nil {
+		if held = *req.JobsHeld; held < 0 {
+			return farm.FieldError("jobs_held", "must not be negative")
+		}
+	}
+	c, err := s.claims.ClaimFor(r.Context(), principal(r.Context()), name, req.Pool, held)
 	if err != nil {
 		return err
 	}
@@ -49,7 +55,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	for _, j := range req.Jobs {
 		jobs = append(jobs, claims.HeartbeatJob{ID: j.ID, ClaimToken: j.ClaimToken, Log: j.Log, LogOffset: j.LogOffset, Progress: j.Progress})
 	}
-	res, err := s.claims.Heartbeat(r.Context(), name, jobs, req.Draining)
+	res, err := s.claims.Beat(r.Context(), name, claims.Beat{Jobs: jobs, Completed: req.JobsCompleted, Draining: req.Draining})
 	if err != nil {
 		return err
 	}

@@ -318,6 +318,9 @@ func (s *Store) activeBy(now time.Time, limit int, at func(*farm.Job) (time.Time
 		tb, _ := at(b)
 		return ta.Compare(tb)
 	})
+	if limit <= 0 {
+		limit = len(out)
+	}
 	ids := make([]string, 0, min(limit, len(out)))
 	for _, j := range out[:min(limit, len(out))] {
 		ids = append(ids, j.ID)
@@ -325,19 +328,45 @@ func (s *Store) activeBy(now time.Time, limit int, at func(*farm.Job) (time.Time
 	return ids
 }
 
-// ExpiredLeases lists active jobs whose lease expired, soonest first.
-func (s *Store) ExpiredLeases(_ context.Context, now time.Time, limit int) ([]string, error) {
-	return s.activeBy(now, limit, func(j *farm.Job) (time.Time, bool) {
-		if j.LeaseExpiresAt == nil {
-			return time.Time{}, false
-		}
-		return *j.LeaseExpiresAt, true
-	}), nil
+// DueJobs lists active jobs whose reap_at passed, soonest first.
+func (s *Store) DueJobs(_ context.Context, now time.Time, limit int) ([]string, error) {
+	return s.activeBy(now, limit, reapAt), nil
 }
 
-// OverdueJobs lists active jobs past their own timeout.
-func (s *Store) OverdueJobs(_ context.Context, now time.Time, limit int) ([]string, error) {
-	return s.activeBy(now, limit, (*farm.Job).Deadline), nil
+// reapAt is the job's place on the reap index (as dynamostore keeps it:
+// its lease's expiry for a job written without one).
+func reapAt(j *farm.Job) (time.Time, bool) {
+	switch {
+	case j.ReapAt != nil:
+		return *j.ReapAt, true
+	case j.LeaseExpiresAt != nil:
+		return *j.LeaseExpiresAt, true
+	}
+	return time.Time{}, false
+}
+
+// ActiveJobs lists active jobs (of builder, or all), soonest reap_at first.
+func (s *Store) ActiveJobs(_ context.Context, builder string, limit int) ([]store.ActiveJob, error) {
+	ids := s.activeBy(time.Unix(1<<40, 0), 0, reapAt)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []store.ActiveJob{}
+	for _, id := range ids {
+		j := s.jobs[id]
+		if j == nil || (builder != "" && j.Builder != builder) {
+			continue
+		}
+		at, _ := reapAt(j)
+		a := store.ActiveJob{ID: j.ID, Builder: j.Builder, Pool: j.Pool, Type: j.Type, ReapAt: at}
+		if j.StartedAt != nil {
+			a.StartedAt = *j.StartedAt
+		}
+		out = append(out, a)
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	return out, nil
 }
 
 // JobEvents returns the job's history, oldest first.

@@ -67,9 +67,7 @@ type Topology struct {
 	PoolQueues []Queue
 	// IngestQueue receives the bucket's incoming/ notifications.
 	IngestQueue Queue
-	// LeaseTimerQueue carries delayed messages that wake the reaper when a lease is due.
-	LeaseTimerQueue Queue
-	Bucket          Bucket
+	Bucket      Bucket
 }
 
 // DefaultPrefix names the farm's resources when nothing else is configured.
@@ -117,10 +115,6 @@ func New(prefix string, pools []string) (*Topology, error) {
 			ID: "IngestQueue", Name: n("ingest"), DLQName: n("ingest-dlq"),
 			VisibilityTimeoutSeconds: 60, MaxReceiveCount: 5, RetentionSeconds: 4 * 24 * 3600,
 		},
-		LeaseTimerQueue: Queue{
-			ID: "LeaseTimerQueue", Name: n("lease-timers"), DLQName: n("lease-timers-dlq"),
-			VisibilityTimeoutSeconds: 60, MaxReceiveCount: 5, RetentionSeconds: 4 * 24 * 3600,
-		},
 		Bucket: Bucket{ID: "Bucket", Name: n("artifacts"), IncomingPrefix: "incoming/", ArtifactsPrefix: "artifacts/", LogsPrefix: "logs/"},
 	}
 	for _, p := range pools {
@@ -162,7 +156,7 @@ func (t *Topology) Tables() []Table {
 
 // Queues lists every queue (each with its DLQ).
 func (t *Topology) Queues() []Queue {
-	return append(slices.Clone(t.PoolQueues), t.IngestQueue, t.LeaseTimerQueue)
+	return append(slices.Clone(t.PoolQueues), t.IngestQueue)
 }
 
 // PoolQueue returns the doorbell queue of pool.

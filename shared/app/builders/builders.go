@@ -1,8 +1,10 @@
 // Package builders keeps the farm's builders: registration, disabling and
-// enabling by an admin, reads, and their health and slots as the work on
-// them goes — a claim takes a slot, a completion or a lost lease frees it,
-// a heartbeat says the builder is alive, and a builder silent for a lease
-// is lost.
+// enabling by an admin, reads, and their health as the work on them goes —
+// a heartbeat says the builder is alive and which jobs it runs, a lost
+// lease counts against it, and a builder silent for a lease is lost.
+// Claims and completions write no builder item: a builder's current jobs
+// are the ones its heartbeats report, and its slots are its own agent's to
+// keep (it claims only with a free slot).
 package builders
 
 import (
@@ -26,6 +28,7 @@ type Service struct {
 	policy farm.Policy
 	clock  func() time.Time
 	log    *slog.Logger
+	cache  *cache
 }
 
 // Options configure a Service.
@@ -41,11 +44,18 @@ type Options struct {
 	Policy farm.Policy
 	Clock  func() time.Time // default time.Now
 	Logger *slog.Logger     // default slog.Default()
+	// CacheTTL is how long claims trust a builder record (default
+	// DefaultCacheTTL; negative: never cached).
+	CacheTTL time.Duration
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, follow: o.FollowUp, queues: o.Queues, pools: o.Pools, policy: o.Policy.WithDefaults(), clock: o.Clock, log: o.Logger}
+	s := &Service{store: o.Store, follow: o.FollowUp, queues: o.Queues, pools: o.Pools, policy: o.Policy.WithDefaults(), clock: o.Clock, log: o.Logger,
+		cache: &cache{ttl: o.CacheTTL, m: map[string]cached{}}}
+	if s.cache.ttl == 0 {
+		s.cache.ttl = DefaultCacheTTL
+	}
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -147,7 +157,7 @@ func (s *Service) register(ctx context.Context, name string, spec farm.BuilderSp
 		next.LastHeartbeat = farm.TimePtr(now)
 		next.UpdatedAt = now
 		next.Refresh()
-		if err := s.store.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: cur, Next: next}}}); err != nil {
+		if err := s.commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: cur, Next: next}}}); err != nil {
 			return err
 		}
 		out = next
@@ -220,7 +230,7 @@ func (s *Service) update(ctx context.Context, name string, change func(*farm.Bui
 		next.Version++
 		next.UpdatedAt = s.now()
 		next.Refresh()
-		if err := s.store.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: cur, Next: next}}}); err != nil {
+		if err := s.commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: cur, Next: next}}}); err != nil {
 			return err
 		}
 		out = next
@@ -229,16 +239,23 @@ func (s *Service) update(ctx context.Context, name string, change func(*farm.Bui
 	return out, err
 }
 
-// Get returns builder name.
+// Get returns builder name, with the jobs it holds.
 func (s *Service) Get(ctx context.Context, name string) (*farm.Builder, error) {
-	return s.store.GetBuilder(ctx, name)
+	b, err := s.store.GetBuilder(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return b, store.FillCurrentJobs(ctx, s.store, b)
 }
 
-// List returns every builder.
+// List returns every builder, with the jobs each holds.
 func (s *Service) List(ctx context.Context) ([]*farm.Builder, error) {
 	bs, err := s.store.ListBuilders(ctx)
 	if bs == nil && err == nil {
 		bs = []*farm.Builder{}
 	}
-	return bs, err
+	if err != nil {
+		return nil, err
+	}
+	return bs, store.FillCurrentJobs(ctx, s.store, bs...)
 }

@@ -137,9 +137,10 @@ func TestDisableAndEnable(t *testing.T) {
 	}
 }
 
-// Slots: a claim takes one and never overbooks; a completion frees it; a
-// heartbeat keeps only the jobs the builder still holds; a builder silent
-// for a lease is lost.
+// Jobs and liveness: a builder's current jobs are the ones the reap index
+// shows it holding (no write of its own); a heartbeat records the jobs it
+// finished; a run that changes nothing on the builder writes nothing, one
+// after failures clears them; a builder silent for a lease is lost.
 func TestSlotsAndLiveness(t *testing.T) {
 	t.Parallel()
 	s, mem, c := newService(t)
@@ -147,37 +148,40 @@ func TestSlotsAndLiveness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job := func(id string, status farm.JobStatus) *farm.Job {
-		j := &farm.Job{ID: id, Type: farm.TypeScript, Status: status, Pool: "default", Builder: "b1", StartedAt: farm.TimePtr(c.now), CreatedAt: c.now, Version: 1}
-		if err := mem.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Next: j}}}); err != nil {
-			t.Fatal(err)
-		}
-		return j
-	}
-	running := job("01KAWZ6F0000000000000000R1", farm.StatusRunning)
-	if err := s.TakeSlot(ctx, reg.Builder, running); err != nil {
+	running := &farm.Job{ID: "01KAWZ6F0000000000000000R1", Type: farm.TypeScript, Status: farm.StatusRunning, Pool: "default", Builder: "b1", CreatedAt: c.now,
+		LeaseExpiresAt: farm.TimePtr(c.now.Add(30 * time.Second)), Version: 1}
+	if err := mem.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Next: running}}}); err != nil {
 		t.Fatal(err)
-	}
-	// The stale read still shows a free slot: the write finds it taken.
-	if err := s.TakeSlot(ctx, reg.Builder, job("01KAWZ6F0000000000000000R2", farm.StatusRunning)); err == nil {
-		t.Fatal("a second job took the only slot")
 	}
 	b, _ := s.Get(ctx, "b1")
-	if len(b.CurrentJobs) != 1 || b.State != farm.BuilderBusy {
-		t.Fatalf("after a claim %+v", b)
+	if len(b.CurrentJobs) != 1 || b.State != farm.BuilderBusy || b.Version != reg.Builder.Version {
+		t.Fatalf("a builder holding a job %+v", b)
 	}
-	s.ReleaseSlot(ctx, "b1", running.ID, func(b *farm.Builder) { b.JobsCompleted++ })
-	if b, _ = s.Get(ctx, "b1"); len(b.CurrentJobs) != 0 || b.JobsCompleted != 1 || b.State != farm.BuilderIdle {
-		t.Fatalf("after a release %+v", b)
+	if bs, _ := s.List(ctx); len(bs) != 1 || len(bs[0].CurrentJobs) != 1 {
+		t.Fatalf("listed %+v", bs)
 	}
-	// A heartbeat prunes a job the builder no longer holds.
-	done := job("01KAWZ6F0000000000000000D1", farm.StatusSucceeded)
-	if err := s.TakeSlot(ctx, b, done); err != nil {
+	if _, err := s.Beat(ctx, "b1", 0, false, c.now); err != nil {
 		t.Fatal(err)
 	}
-	drain, err := s.Beat(ctx, "b1", true, c.now)
-	if b, _ = s.Get(ctx, "b1"); err != nil || !drain || len(b.CurrentJobs) != 0 || !b.Draining {
+	b, _ = s.Get(ctx, "b1")
+	done := running.Touched()
+	done.Status, done.LeaseExpiresAt = farm.StatusSucceeded, nil
+	if err := mem.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Prev: running, Next: done}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.AfterRun(ctx, "b1", done, false)
+	if after, _ := s.Get(ctx, "b1"); after.Version != b.Version {
+		t.Fatalf("a run that changes nothing wrote the builder: %+v", after)
+	}
+	drain, err := s.Beat(ctx, "b1", 1, true, c.now)
+	if b, _ = s.Get(ctx, "b1"); err != nil || !drain || len(b.CurrentJobs) != 0 || !b.Draining || b.JobsCompleted != 1 {
 		t.Fatalf("after a heartbeat %+v drain=%v %v", b, drain, err)
+	}
+	// A success after failures clears them (the claim cache sees it at once).
+	s.Amend(ctx, "b1", func(b *farm.Builder) { b.ConsecutiveFailures = 2 })
+	s.AfterRun(ctx, "b1", done, true)
+	if b, _ = s.Get(ctx, "b1"); b.ConsecutiveFailures != 0 || b.CleanStatus != farm.CleanDirty {
+		t.Fatalf("after a success following failures %+v", b)
 	}
 	// Silent for less than a lease: still alive; for a lease: lost.
 	c.now = c.now.Add(29 * time.Second)
@@ -212,11 +216,10 @@ func TestDrainRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	busy := &farm.Job{ID: "01KAWZ6F0000000000000000R1", Type: farm.TypeScript, Status: farm.StatusRunning, Pool: "default", Builder: "b1", CreatedAt: c.now, Version: 1}
+	// A job claimed since the builder was last written: the index shows it.
+	busy := &farm.Job{ID: "01KAWZ6F0000000000000000R1", Type: farm.TypeScript, Status: farm.StatusRunning, Pool: "default", Builder: reg.Builder.Name, CreatedAt: c.now,
+		LeaseExpiresAt: farm.TimePtr(c.now.Add(30 * time.Second)), Version: 1}
 	if err := mem.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Next: busy}}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.TakeSlot(ctx, reg.Builder, busy); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.RequestDrain(ctx, builders.DrainRequest{Name: "b1", Reason: "scale-in", OnlyIdle: true}); !farm.IsCode(err, farm.EConflict) {
@@ -226,7 +229,7 @@ func TestDrainRequests(t *testing.T) {
 	if err != nil || !b.DrainRequested || b.DrainReason != "scale-in" || b.CanClaim() == nil {
 		t.Fatalf("drained %+v %v", b, err)
 	}
-	if drain, err := s.Beat(ctx, "b1", false, c.now); err != nil || !drain {
+	if drain, err := s.Beat(ctx, "b1", 0, false, c.now); err != nil || !drain {
 		t.Fatalf("heartbeat of a drained builder: drain=%v %v", drain, err)
 	}
 	// Asking again changes nothing.

@@ -22,9 +22,12 @@ type DrainRequest struct {
 }
 
 // RequestDrain asks a builder to claim nothing more (the scaler retiring an
-// idle instance): from this write on its claims are refused (a claim's slot
-// write is conditional on the builder record, which now says drain), and
-// its heartbeats answer drain. Asking again changes nothing, but OnlyIdle
+// idle instance): from this write on its heartbeats answer drain and its
+// claims are refused — by this process at once, by other API processes
+// once their cached builder record is older than DefaultCacheTTL (a claim
+// writes no builder item to be fenced by). OnlyIdle checks the jobs the
+// reap index shows the builder holding, so a claim that slipped in during
+// those seconds shows at the scaler's next look and keeps the instance. Asking again changes nothing, but OnlyIdle
 // is checked again on the builder as read now. It returns the builder as
 // stored after the request: when it succeeded with OnlyIdle, that builder
 // holds no job and can be given none.
@@ -33,6 +36,11 @@ func (s *Service) RequestDrain(ctx context.Context, req DrainRequest) (*farm.Bui
 		return nil, farm.FieldError("reason", "is required")
 	}
 	return s.changeDrain(ctx, req.Name, req.Placeholder, func(b *farm.Builder) (bool, error) {
+		if req.OnlyIdle {
+			if err := store.FillCurrentJobs(ctx, s.store, b); err != nil {
+				return false, err
+			}
+		}
 		if req.OnlyIdle && len(b.CurrentJobs) > 0 {
 			return false, farm.Errorf(farm.EConflict, "builder %s holds %d jobs", b.Name, len(b.CurrentJobs))
 		}
@@ -87,7 +95,7 @@ func (s *Service) changeDrain(ctx context.Context, name string, placeholder map[
 		}
 		next.UpdatedAt = now
 		next.Refresh()
-		if err := s.store.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: cur, Next: next}}}); err != nil {
+		if err := s.commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: cur, Next: next}}}); err != nil {
 			return err
 		}
 		out = next

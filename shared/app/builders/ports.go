@@ -16,6 +16,9 @@ type Store interface {
 	GetJob(ctx context.Context, id string) (*farm.Job, error)
 	// ListJobs finds the running jobs a restarted builder held.
 	ListJobs(ctx context.Context, f store.JobFilter) (*store.JobPage, error)
+	// ActiveJobs lists the jobs builders hold (the reap index): a
+	// builder's current jobs are derived from it, never stored.
+	ActiveJobs(ctx context.Context, builder string, limit int) ([]store.ActiveJob, error)
 }
 
 // FollowUp is the work after a job's change (app/followup.Service).

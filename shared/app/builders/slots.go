@@ -3,45 +3,47 @@ package builders
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
-// TakeSlot records job, just claimed, on builder b (as the claim read it),
-// re-reading the builder while other writers change it, and refuses when it
-// may no longer claim (disabled, draining, its slots full): a builder's
-// slots are never overbooked.
-func (s *Service) TakeSlot(ctx context.Context, b *farm.Builder, job *farm.Job) error {
-	for attempt := 0; ; attempt++ {
-		if err := b.CanClaim(); err != nil {
-			return err
-		}
-		nb := b.Clone()
-		nb.CurrentJobs = append(nb.CurrentJobs, job.ID)
-		nb.LastHeartbeat = job.StartedAt
-		if nb.State == farm.BuilderLost {
-			nb.State = farm.BuilderIdle
-		}
-		nb.Refresh()
-		nb.UpdatedAt = s.now()
-		nb.Version++
-		err := s.store.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: nb}}})
-		if !errors.Is(err, store.ErrLostRace) || attempt == 8 {
-			return err
-		}
-		if b, err = s.store.GetBuilder(ctx, b.Name); err != nil {
-			return err
-		}
+// A builder's current jobs are not kept on its item: claims and
+// completions write no builder item, and reads derive the jobs it holds
+// from the reap index (store.FillCurrentJobs). Its slots are its agent's to
+// keep (see app/claims: the claim carries the agent's count).
+
+// AfterRun records on the builder what a finished run changes, and writes
+// the builder only when the run changes something: a success after
+// failures clears the failure count; a job that needs a clean machine
+// leaves it dirty. Most runs change nothing and cost no write. A failure
+// is logged: the count is a health hint, the clean status is set again by
+// the next such run.
+func (s *Service) AfterRun(ctx context.Context, builderName string, job *farm.Job, dirties bool) {
+	b, err := s.Claimant(ctx, builderName)
+	if err != nil {
+		return
 	}
+	heals := job.Status == farm.StatusSucceeded && b.ConsecutiveFailures > 0
+	if !heals && !(dirties && b.CleanStatus != farm.CleanDirty) {
+		return
+	}
+	s.Amend(ctx, builderName, func(b *farm.Builder) {
+		if job.Status == farm.StatusSucceeded {
+			b.ConsecutiveFailures = 0
+		}
+		if dirties {
+			b.CleanStatus = farm.CleanDirty
+		}
+	})
 }
 
-// ReleaseSlot removes job id from the builder's current jobs and applies
-// change (if any) to the builder in the same write. A failure is logged:
-// the next heartbeat prunes jobs the builder no longer holds.
-func (s *Service) ReleaseSlot(ctx context.Context, builderName, id string, change func(*farm.Builder)) {
+// Amend applies change to the builder with a conditional write, re-reading
+// while it loses races (the reaper's blame on a lost lease, a run's health
+// and clean status). A failure is logged: these are health records, and
+// the next such event writes them again.
+func (s *Service) Amend(ctx context.Context, builderName string, change func(*farm.Builder)) {
 	err := store.RetryOnConflict(ctx, func() error {
 		b, err := s.store.GetBuilder(ctx, builderName)
 		if farm.IsCode(err, farm.ENotFound) {
@@ -50,44 +52,22 @@ func (s *Service) ReleaseSlot(ctx context.Context, builderName, id string, chang
 		if err != nil {
 			return err
 		}
-		nb, _ := dropJob(b, id)
-		if nb == b {
-			if change == nil {
-				return nil
-			}
-			nb = b.Clone()
-			nb.Version++
-		}
-		if change != nil {
-			change(nb)
-		}
+		nb := b.Clone()
+		nb.Version++
+		change(nb)
 		nb.Refresh()
 		nb.UpdatedAt = s.now()
-		return s.store.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: nb}}})
+		return s.commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: nb}}})
 	})
 	if err != nil {
-		s.log.WarnContext(ctx, "builder slot not released; its next heartbeat will", "builder", builderName, "job_id", id, "err", err)
+		s.log.WarnContext(ctx, "builder record not updated", "builder", builderName, "err", err)
 	}
 }
 
-// dropJob returns a copy of b without job id among its current jobs, and
-// whether it was there.
-func dropJob(b *farm.Builder, id string) (*farm.Builder, bool) {
-	i := slices.Index(b.CurrentJobs, id)
-	if i < 0 {
-		return b, false
-	}
-	nb := b.Clone()
-	nb.CurrentJobs = slices.Delete(nb.CurrentJobs, i, i+1)
-	nb.Version++
-	nb.Refresh()
-	return nb, true
-}
-
-// Beat records that builder name is alive at now (it heartbeated), whether
-// it is draining, and forgets the jobs it no longer holds. drain tells it
-// to claim nothing more (disabled or draining).
-func (s *Service) Beat(ctx context.Context, name string, draining bool, now time.Time) (drain bool, err error) {
+// Beat records that builder name is alive at now (it heartbeated), how
+// many jobs it finished since its last heartbeat, and whether it is
+// draining. drain tells it to claim nothing more (disabled or draining).
+func (s *Service) Beat(ctx context.Context, name string, completed int, draining bool, now time.Time) (drain bool, err error) {
 	err = store.RetryOnConflict(ctx, func() error {
 		b, err := s.store.GetBuilder(ctx, name)
 		if err != nil {
@@ -99,32 +79,19 @@ func (s *Service) Beat(ctx context.Context, name string, draining bool, now time
 			nb.State = farm.BuilderIdle
 		}
 		nb.Draining = draining
-		// Forget jobs the builder no longer holds (finished or taken away).
-		nb.CurrentJobs = s.heldJobs(ctx, b)
+		nb.JobsCompleted += max(completed, 0)
 		nb.Refresh()
 		nb.UpdatedAt = now
 		nb.Version++
 		drain = nb.Disabled || nb.Draining || nb.DrainRequested
-		return s.store.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: nb}}})
+		return s.commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: nb}}})
 	})
 	return drain, err
 }
 
-// heldJobs returns the jobs on b's record that b still holds (active, its
-// claim): a job finished or taken away is dropped.
-func (s *Service) heldJobs(ctx context.Context, b *farm.Builder) []string {
-	held := make([]string, 0, len(b.CurrentJobs))
-	for _, id := range b.CurrentJobs {
-		if j, err := s.store.GetJob(ctx, id); err == nil && j.Status.Active() && j.Builder == b.Name {
-			held = append(held, id)
-		}
-	}
-	return held
-}
-
 // MarkLost marks builders that stopped heartbeating for a lease as lost
-// (their jobs' leases ran out with them and are reaped on their own), and
-// forgets the jobs they no longer hold. It returns how many it marked.
+// (their jobs' leases ran out with them and are reaped on their own). It
+// returns how many it marked.
 func (s *Service) MarkLost(ctx context.Context) (int, error) {
 	builders, err := s.store.ListBuilders(ctx)
 	if err != nil {
@@ -138,12 +105,11 @@ func (s *Service) MarkLost(ctx context.Context) (int, error) {
 			continue
 		}
 		nb := b.Clone()
-		nb.CurrentJobs = s.heldJobs(ctx, b)
 		nb.State = farm.BuilderLost
 		nb.Refresh()
 		nb.UpdatedAt = now
 		nb.Version++
-		if err := s.store.Commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: nb}}}); err != nil {
+		if err := s.commit(ctx, store.Tx{Builders: []store.BuilderWrite{{Prev: b, Next: nb}}}); err != nil {
 			if !errors.Is(err, store.ErrLostRace) {
 				errs = append(errs, err)
 			}

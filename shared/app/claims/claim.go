@@ -25,13 +25,35 @@ type Claim struct {
 // Claim gives builder the best claimable job of pool: highest score, then
 // oldest. The job is claimed with a write conditional on it still being
 // queued as read, so two claimers never both win it; a claimer that loses
-// moves on to the next candidate at the cost of one refused write. Then the
-// job is added to the builder's slots with a write conditional on the
-// builder record being unchanged; if that shows the slots full (the same
-// builder claimed concurrently), the claim is undone, so slots are never
-// overbooked. It returns nil when the pool has nothing to claim. by is the
+// moves on to the next candidate at the cost of one refused write. That
+// write is the claim's only one: no builder item is written (its slots are
+// its agent's to keep; its current jobs are what its heartbeats report)
+// and no timer is armed (the job's reap_at puts it on the reaper's sparse
+// index). It returns nil when the pool has nothing to claim. by is the
 // caller: a builder token bound to other pools may not claim from pool.
+// The builder's slots are counted on the reap index (see ClaimFor).
 func (s *Service) Claim(ctx context.Context, by farm.Principal, builder, pool string) (*Claim, error) {
+	return s.ClaimFor(ctx, by, builder, pool, HeldUnknown)
+}
+
+// HeldUnknown is the held count of a claim whose caller does not say.
+const HeldUnknown = -1
+
+// ClaimFor is Claim with held, the number of jobs the builder's agent
+// holds now by its own count. A builder whose slots are all held claims
+// nothing (a conflict). The farm trusts the agent's count for its own
+// slots: only a builder's own token (or an admin) claims for it, and an
+// agent that lies overbooks itself alone — its jobs run slower or lose
+// their leases and the blame is its own. So the agents' claims (they
+// always say) cost one index query and one conditional write. A caller
+// that does not say (held HeldUnknown: an older agent, a script) has the
+// builder's jobs counted on the reap index, one more query; that index is
+// eventually consistent, so concurrent claims of one builder that does
+// not say can overbook it (docs/reliability.md).
+func (s *Service) ClaimFor(ctx context.Context, by farm.Principal, builder, pool string, held int) (*Claim, error) {
+	if held < HeldUnknown || held > farm.MaxSlots {
+		return nil, farm.FieldError("jobs_held", "must be between 0 and %d", farm.MaxSlots)
+	}
 	if pool == "" {
 		return nil, farm.FieldError("pool", "is required")
 	}
@@ -46,6 +68,9 @@ func (s *Service) Claim(ctx context.Context, by farm.Principal, builder, pool st
 	}
 	b, err := s.claimant(ctx, builder, pool)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkSlots(ctx, b, held); err != nil {
 		return nil, err
 	}
 	for round := 0; round < 3; round++ {
@@ -74,9 +99,10 @@ func (s *Service) Claim(ctx context.Context, by farm.Principal, builder, pool st
 	return nil, nil
 }
 
-// claimant reads the builder and checks it may claim from pool now.
+// claimant reads the builder (a record at most seconds old) and checks it
+// may claim from pool now.
 func (s *Service) claimant(ctx context.Context, name, pool string) (*farm.Builder, error) {
-	b, err := s.store.GetBuilder(ctx, name)
+	b, err := s.builders.Claimant(ctx, name)
 	if farm.IsCode(err, farm.ENotFound) {
 		return nil, farm.Errorf(farm.ENotFound, "builder %s is not registered", name)
 	}
@@ -90,6 +116,22 @@ func (s *Service) claimant(ctx context.Context, name, pool string) (*farm.Builde
 		return nil, err
 	}
 	return b, nil
+}
+
+// checkSlots refuses a claim for a builder whose slots are all held: by
+// its agent's count, or when it does not say, by the reap index's.
+func (s *Service) checkSlots(ctx context.Context, b *farm.Builder, held int) error {
+	if held == HeldUnknown {
+		active, err := s.store.ActiveJobs(ctx, b.Name, b.Slots)
+		if err != nil {
+			return err
+		}
+		held = len(active)
+	}
+	if held >= b.Slots {
+		return farm.Errorf(farm.EConflict, "builder %s has all %d slots busy", b.Name, b.Slots)
+	}
+	return nil
 }
 
 // claimCandidate claims cand for builder b. It returns (nil, nil) when the
@@ -110,47 +152,10 @@ func (s *Service) claimCandidate(ctx context.Context, b *farm.Builder, cand *far
 	if err := s.jobs.Write(ctx, cand, next, ev); err != nil {
 		return nil, err
 	}
-	if err := s.builders.TakeSlot(ctx, b, next); err != nil {
-		s.undoClaim(ctx, next, err)
-		return nil, err
-	}
-	s.armLeaseTimer(ctx, next)
 	s.publishTimeToStart(ctx, next)
 	s.log.DebugContext(ctx, "job claimed", "job_id", next.ID, "builder", b.Name, "pool", next.Pool, "score", next.Score, "attempt", next.Attempts)
 	s.follow.After(ctx, next)
 	return next, nil
-}
-
-// undoClaim puts a job claimed for a builder that could not take it back in
-// the queue.
-func (s *Service) undoClaim(ctx context.Context, job *farm.Job, why error) {
-	err := store.RetryOnConflict(ctx, func() error {
-		cur, err := s.store.GetJob(ctx, job.ID)
-		if err != nil {
-			return err
-		}
-		next, ev, err := cur.Unclaim(job.ClaimToken, farm.ErrorMessage(why), s.jobs.Now())
-		if err != nil {
-			return nil // no longer ours to undo
-		}
-		return s.jobs.Write(ctx, cur, next, ev)
-	})
-	if err != nil {
-		// The lease will expire and the reaper requeues it.
-		s.log.WarnContext(ctx, "claim not undone; the reaper will requeue the job", "job_id", job.ID, "err", err)
-		return
-	}
-	s.follow.Ring(ctx, job, 0)
-}
-
-// armLeaseTimer asks to be woken just after a job's lease is due.
-func (s *Service) armLeaseTimer(ctx context.Context, j *farm.Job) {
-	if s.timer == nil || j.LeaseExpiresAt == nil {
-		return
-	}
-	if err := s.timer.Arm(ctx, j.ID, j.LeaseExpiresAt.Add(time.Second)); err != nil {
-		s.log.WarnContext(ctx, "lease timer not armed; the sweep will find the lease", "job_id", j.ID, "err", err)
-	}
 }
 
 // MetricTimeToStart is the metric of each claim: how long the job waited

@@ -18,7 +18,6 @@ type Service struct {
 	store    Store
 	builders Builders
 	follow   FollowUp
-	timer    LeaseTimer
 	blobs    Blobs
 	metrics  Metrics
 	registry *farm.Registry
@@ -33,8 +32,6 @@ type Options struct {
 	Store    Store
 	Builders Builders
 	FollowUp FollowUp
-	// LeaseTimer, when set, is armed for every claim's lease.
-	LeaseTimer LeaseTimer
 	// Blobs holds sources, artifacts and logs: claims, uploads and
 	// completions need it (Record does not).
 	Blobs Blobs
@@ -50,7 +47,7 @@ type Options struct {
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, builders: o.Builders, follow: o.FollowUp, timer: o.LeaseTimer, blobs: o.Blobs, metrics: o.Metrics,
+	s := &Service{store: o.Store, builders: o.Builders, follow: o.FollowUp, blobs: o.Blobs, metrics: o.Metrics,
 		registry: o.Registry, pools: o.Pools, policy: o.Policy.WithDefaults(), log: o.Logger}
 	if s.registry == nil {
 		s.registry = farm.DefaultRegistry()

@@ -124,8 +124,7 @@ func (s *Service) recorded(by farm.Principal, job *farm.Job, r Report) (*farm.Jo
 }
 
 // Record records builder's result for a job it holds, fenced by the claim
-// token: a stale or foreign token is a conflict and changes nothing. Then
-// the builder's slot is freed.
+// token: a stale or foreign token is a conflict and changes nothing.
 func (s *Service) Record(ctx context.Context, builder, id string, c farm.Completion) (*farm.Job, error) {
 	job, err := s.store.GetJob(ctx, id)
 	if err != nil {
@@ -181,18 +180,11 @@ func (s *Service) record(ctx context.Context, builder string, job *farm.Job, c f
 	if typ, err := s.registry.Lookup(done.Type); err == nil {
 		dirties = typ.RequiresCleanBuilder()
 	}
-	s.builders.ReleaseSlot(ctx, builder, id, func(b *farm.Builder) {
-		b.JobsCompleted++
-		if done.Status == farm.StatusSucceeded {
-			// A builder that finishes work is healthy again.
-			b.ConsecutiveFailures = 0
-		}
-		if dirties {
-			// It ran a job that needs a clean machine: not clean any more
-			// until it is reset and registers again.
-			b.CleanStatus = farm.CleanDirty
-		}
-	})
+	// A builder that finishes work is healthy again; one that ran a job
+	// that needs a clean machine is not clean any more until it is reset
+	// and registers again. (Its count of jobs done comes with its next
+	// heartbeat: most completions write no builder item.)
+	s.builders.AfterRun(ctx, builder, done, dirties)
 	s.log.InfoContext(ctx, "job completed", "job_id", id, "builder", builder, "status", done.Status)
 	s.follow.After(ctx, done)
 	return done, nil

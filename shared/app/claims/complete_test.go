@@ -54,13 +54,19 @@ func TestCompleteRefusals(t *testing.T) {
 
 // A completion records the run's artifacts as the builder declares them
 // (under the run's own prefix) and the log it carries whole. The job comes
-// back as the builder may see it, and the builder's slot is free.
+// back as the builder may see it; the builder's item is not written.
 func TestComplete(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.register(t, "b1", 1)
 	j := f.queue(t, farm.TypeScript, `{"script":"true","env":{"KEY":"s3cret"}}`, 0)
 	c := f.claim(t, "b1")
+	_, err := f.Heartbeat(ctx, "b1", []claims.HeartbeatJob{{ID: j.ID, ClaimToken: c.Job.ClaimToken}}, false)
+	must(t, err)
+	if b, _ := f.builders.Get(ctx, "b1"); len(b.CurrentJobs) != 1 || b.State != farm.BuilderBusy {
+		t.Fatalf("builder running a job %+v", b)
+	}
+	before, _ := f.builders.Get(ctx, "b1")
 	given := strings.Repeat("a", 64)
 	done, err := f.Complete(ctx, builder("b1"), j.ID, claims.Report{ClaimToken: c.Job.ClaimToken, Result: "failed", Error: strings.Repeat("e", claims.MaxErrorText+10),
 		ExitCode: ptr(2), Artifacts: []claims.ArtifactRef{{Name: "out/a.deb", Size: 9, VersionID: "v1"}, {Name: "b.txt", SHA256: given}}, Log: "building\ndone\n", LogComplete: true})
@@ -75,8 +81,16 @@ func TestComplete(t *testing.T) {
 	if stored := f.job(t, j.ID); !stored.LogComplete || stored.LogInline != "building\ndone\n" || stored.LogKey != "" {
 		t.Fatalf("stored log %q complete %v key %q", stored.LogInline, stored.LogComplete, stored.LogKey)
 	}
-	if b, _ := f.builders.Get(ctx, "b1"); len(b.CurrentJobs) != 0 || b.JobsCompleted != 1 {
-		t.Fatalf("builder %+v", b)
+	// The builder holds nothing now (its jobs are derived), and its item
+	// was not written: its count of jobs done grows with its next beat.
+	b, _ := f.builders.Get(ctx, "b1")
+	if b.JobsCompleted != 0 || len(b.CurrentJobs) != 0 || b.State != farm.BuilderIdle || b.Version != before.Version {
+		t.Fatalf("builder after a completion %+v (before: version %d)", b, before.Version)
+	}
+	_, err = f.Beat(ctx, "b1", claims.Beat{Completed: 1})
+	must(t, err)
+	if b, _ := f.builders.Get(ctx, "b1"); b.JobsCompleted != 1 {
+		t.Fatalf("builder after a heartbeat %+v", b)
 	}
 	// An admin completes as the holder; an uploaded log is named by its run.
 	j2 := f.script(t, 0)

@@ -48,14 +48,7 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// timers records armed lease timers; metrics records published values.
-type timers struct{ armed map[string]time.Time }
-
-func (tm *timers) Arm(_ context.Context, id string, at time.Time) error {
-	tm.armed[id] = at
-	return nil
-}
-
+// metrics records published values.
 type metrics struct{ values []string }
 
 func (m *metrics) Publish(_ time.Time, dims map[string]string, ms ...appmetrics.Metric) error {
@@ -72,20 +65,19 @@ type fixture struct {
 	builders *builders.Service
 	admit    *admission.Admission
 	clock    *clock
-	timers   *timers
 	metrics  *metrics
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{mem: memstore.New(), blobs: memblobs.New("farm"), clock: &clock{now: t0}, timers: &timers{armed: map[string]time.Time{}}, metrics: &metrics{}}
+	f := &fixture{mem: memstore.New(), blobs: memblobs.New("farm"), clock: &clock{now: t0}, metrics: &metrics{}}
 	pools := farm.NewPools([]string{"default", "amd64"})
 	policy := farm.Policy{Heartbeat: 10 * time.Second}
 	quiet := slog.New(slog.DiscardHandler)
 	f.admit = admission.New(nil, pools, farm.SourcePolicy{Bucket: "farm", Prefix: "incoming/"})
 	f.builders = builders.New(builders.Options{Store: f.mem, Pools: pools, Policy: policy, Clock: f.clock.Now, Logger: quiet})
 	follow := followup.New(followup.Options{Store: f.mem, Admission: f.admit, Policy: policy, Clock: f.clock.Now, Logger: quiet})
-	f.Service = claims.New(claims.Options{Store: f.mem, Builders: f.builders, FollowUp: follow, LeaseTimer: f.timers, Blobs: f.blobs,
+	f.Service = claims.New(claims.Options{Store: f.mem, Builders: f.builders, FollowUp: follow, Blobs: f.blobs,
 		Metrics: f.metrics, Pools: pools, Policy: policy, Clock: f.clock.Now, Logger: quiet})
 	return f
 }

@@ -29,8 +29,7 @@ func (s *Service) HandBack(ctx context.Context, by farm.Principal, id, token, re
 
 // Requeue requeues a job builder gives up through no fault of the job's:
 // at once, fenced by the claim token, the attempt not counted, the reason
-// in the job's history. The builder's slot is freed and the pool's doorbell
-// rung, so another builder claims it now rather than after the lease. A
+// in the job's history. The pool's doorbell is rung, so another builder claims it now rather than after the lease. A
 // stale or foreign token is a conflict and changes nothing.
 func (s *Service) Requeue(ctx context.Context, builder, id, token, reason string) (*farm.Job, error) {
 	reason = strings.TrimSpace(reason)
@@ -59,7 +58,6 @@ func (s *Service) Requeue(ctx context.Context, builder, id, token, reason string
 	if err != nil {
 		return nil, err
 	}
-	s.builders.ReleaseSlot(ctx, builder, id, nil)
 	s.log.WarnContext(ctx, "job handed back by its builder", "job_id", id, "builder", builder, "reason", reason, "now", after.Status)
 	// A requeued job's doorbell rings here.
 	s.follow.After(ctx, after)

@@ -56,12 +56,31 @@ const (
 	MaxHeartbeatJobs = farm.MaxSlots
 	// MaxProgress bounds a job's progress note.
 	MaxProgress = 1000
+	// MaxCompletedPerBeat bounds the jobs one heartbeat reports finished.
+	MaxCompletedPerBeat = 1 << 20
 )
 
 // Heartbeat renews the leases of a builder's running jobs, appends their
 // logs, records the builder as alive and tells it what to do.
 func (s *Service) Heartbeat(ctx context.Context, builder string, jobs []HeartbeatJob, draining bool) (*HeartbeatResult, error) {
-	jobs, err := checkHeartbeatJobs(jobs)
+	return s.Beat(ctx, builder, Beat{Jobs: jobs, Draining: draining})
+}
+
+// Beat is one heartbeat as a builder sends it.
+type Beat struct {
+	Jobs []HeartbeatJob
+	// Completed counts the jobs the builder finished since its last
+	// answered heartbeat (its record's jobs_completed grows by it).
+	Completed int
+	Draining  bool
+}
+
+// Beat handles heartbeat hb of builder (see Heartbeat).
+func (s *Service) Beat(ctx context.Context, builder string, hb Beat) (*HeartbeatResult, error) {
+	if hb.Completed < 0 || hb.Completed > MaxCompletedPerBeat {
+		return nil, farm.FieldError("jobs_completed", "must be between 0 and %d", MaxCompletedPerBeat)
+	}
+	jobs, err := checkHeartbeatJobs(hb.Jobs)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +102,7 @@ func (s *Service) Heartbeat(ctx context.Context, builder string, jobs []Heartbea
 			res.Stale = res.Stale || (d.ClaimLost && d.Reason != reasonTimedOut)
 		}
 	}
-	if res.Drain, err = s.builders.Beat(ctx, builder, draining, now); err != nil {
+	if res.Drain, err = s.builders.Beat(ctx, builder, hb.Completed, hb.Draining, now); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -19,30 +19,26 @@ type Store interface {
 	GetBuilder(ctx context.Context, name string) (*farm.Builder, error)
 	// AppendLogChunk stores a piece of a running job's log.
 	AppendLogChunk(ctx context.Context, c farm.LogChunk) error
+	// ActiveJobs lists the jobs a builder holds (the reap index): a claim
+	// whose caller does not say how many its builder holds counts them.
+	ActiveJobs(ctx context.Context, builder string, limit int) ([]store.ActiveJob, error)
 }
 
-// Builders keeps the builders' slots and liveness (app/builders.Service).
+// Builders keeps the builders' health and liveness (app/builders.Service).
 type Builders interface {
-	// TakeSlot records a claimed job on the builder as read, or refuses.
-	TakeSlot(ctx context.Context, b *farm.Builder, job *farm.Job) error
-	// ReleaseSlot frees a job's slot and applies change to the builder.
-	ReleaseSlot(ctx context.Context, builder, jobID string, change func(*farm.Builder))
-	// Beat records a heartbeat; drain tells the builder to claim no more.
-	Beat(ctx context.Context, builder string, draining bool, now time.Time) (drain bool, err error)
+	// Claimant reads a builder as a claim checks it (a record seconds old at most).
+	Claimant(ctx context.Context, name string) (*farm.Builder, error)
+	// AfterRun records what a finished run changes on its builder, if anything.
+	AfterRun(ctx context.Context, builder string, job *farm.Job, dirties bool)
+	// Beat records a heartbeat and how many jobs the builder finished
+	// since its last one; drain tells it to claim no more.
+	Beat(ctx context.Context, builder string, completed int, draining bool, now time.Time) (drain bool, err error)
 }
 
 // FollowUp is the work after a job's change (app/followup.Service).
 type FollowUp interface {
 	After(ctx context.Context, job *farm.Job)
 	Ring(ctx context.Context, job *farm.Job, delay time.Duration)
-}
-
-// LeaseTimer wakes the reaper for one job when its lease is due, so a lost
-// builder is noticed at its lease's end rather than at the next scheduled
-// sweep (SQS delay messages in AWS: adapter/sqsdoorbell.LeaseTimer).
-// Timers are hints: the sweep still finds every expired lease.
-type LeaseTimer interface {
-	Arm(ctx context.Context, jobID string, at time.Time) error
 }
 
 // Blobs is the object storage a job's run uses, only ever to presign (a

@@ -11,6 +11,9 @@ import (
 // Store is what the queue's outlook reads.
 type Store interface {
 	ListBuilders(ctx context.Context) ([]*farm.Builder, error)
+	// ActiveJobs lists the running jobs (the reap index): which builders
+	// are busy, and when the pools' slots free up.
+	ActiveJobs(ctx context.Context, builder string, limit int) ([]store.ActiveJob, error)
 	// QueuedJobs lists a pool's queued jobs in dispatch order.
 	QueuedJobs(ctx context.Context, pool string, limit int) ([]*farm.Job, error)
 	ListJobs(ctx context.Context, f store.JobFilter) (*store.JobPage, error)

@@ -82,7 +82,7 @@ const maxEstimated = 1000
 
 // Summary describes every served pool.
 func (s *Service) Summary(ctx context.Context) ([]PoolSummary, error) {
-	builders, err := s.store.ListBuilders(ctx)
+	builders, active, err := s.builders(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func (s *Service) Summary(ctx context.Context) ([]PoolSummary, error) {
 				sum.BuildersOther++
 			}
 		}
-		queued, est, running, err := s.estimatePool(ctx, pool, sum.Slots, durations)
+		queued, est, running, err := s.estimatePool(ctx, pool, sum.Slots, active[pool], durations)
 		if err != nil {
 			return nil, err
 		}
@@ -153,7 +153,7 @@ func (s *Service) EstimateStarts(ctx context.Context, jobs []*farm.Job) error {
 	if len(pools) == 0 {
 		return nil
 	}
-	builders, err := s.store.ListBuilders(ctx)
+	builders, active, err := s.builders(ctx)
 	if err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func (s *Service) EstimateStarts(ctx context.Context, jobs []*farm.Job) error {
 				slots += b.Slots
 			}
 		}
-		all, est, _, err := s.estimatePool(ctx, pool, slots, durations)
+		all, est, _, err := s.estimatePool(ctx, pool, slots, active[pool], durations)
 		if err != nil {
 			return err
 		}
@@ -181,6 +181,25 @@ func (s *Service) EstimateStarts(ctx context.Context, jobs []*farm.Job) error {
 		}
 	}
 	return nil
+}
+
+// builders reads the builders, with the jobs each holds, and the running
+// jobs by pool: two reads, the builders table and the reap index.
+func (s *Service) builders(ctx context.Context) ([]*farm.Builder, map[string][]store.ActiveJob, error) {
+	bs, err := s.store.ListBuilders(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	active, err := s.store.ActiveJobs(ctx, "", 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	store.SetCurrentJobs(active, bs...)
+	byPool := map[string][]store.ActiveJob{}
+	for _, a := range active {
+		byPool[a.Pool] = append(byPool[a.Pool], a)
+	}
+	return bs, byPool, nil
 }
 
 // Percentile is the nearest-rank p-th percentile of values (nil for none).
@@ -200,18 +219,10 @@ func Percentile(values []float64, p float64) *float64 {
 // expected to end (now, if idle); queued jobs, in dispatch order, take the
 // slot that frees first and hold it for the mean recent duration of their
 // type. With no slots there is no estimate.
-func (s *Service) estimatePool(ctx context.Context, pool string, slots int, durations durationCache) ([]*farm.Job, map[string]*time.Time, int, error) {
+func (s *Service) estimatePool(ctx context.Context, pool string, slots int, active []store.ActiveJob, durations durationCache) ([]*farm.Job, map[string]*time.Time, int, error) {
 	queued, err := s.store.QueuedJobs(ctx, pool, maxEstimated)
 	if err != nil {
 		return nil, nil, 0, err
-	}
-	var active []*farm.Job
-	for _, st := range []farm.JobStatus{farm.StatusRunning, farm.StatusCancelling} {
-		page, err := s.store.ListJobs(ctx, store.JobFilter{Status: st, Pool: pool, Limit: store.MaxListLimit})
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		active = append(active, page.Jobs...)
 	}
 	est := map[string]*time.Time{}
 	if slots == 0 || len(queued) == 0 {
@@ -239,7 +250,7 @@ func (s *Service) estimatePool(ctx context.Context, pool string, slots int, dura
 }
 
 // slotFreeTimes is a min-heap of when each slot is next free.
-func slotFreeTimes(now time.Time, slots int, active []*farm.Job, meanOf func(string) (time.Duration, error)) (*timeHeap, error) {
+func slotFreeTimes(now time.Time, slots int, active []store.ActiveJob, meanOf func(string) (time.Duration, error)) (*timeHeap, error) {
 	h := &timeHeap{}
 	for i, j := range active {
 		if i >= slots {
@@ -250,7 +261,7 @@ func slotFreeTimes(now time.Time, slots int, active []*farm.Job, meanOf func(str
 			return nil, err
 		}
 		end := now
-		if j.StartedAt != nil {
+		if !j.StartedAt.IsZero() {
 			end = j.StartedAt.Add(d)
 		}
 		*h = append(*h, later(end, now))

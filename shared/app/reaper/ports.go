@@ -14,15 +14,17 @@ type Store interface {
 	GetJob(ctx context.Context, id string) (*farm.Job, error)
 	ListJobs(ctx context.Context, f store.JobFilter) (*store.JobPage, error)
 	QueuedJobs(ctx context.Context, pool string, limit int) ([]*farm.Job, error)
-	// ExpiredLeases lists running jobs whose lease expired before now.
-	ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]string, error)
-	// OverdueJobs lists running jobs whose own timeout passed before now.
-	OverdueJobs(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// DueJobs lists running jobs whose reap_at passed before now (the
+	// reap index: reap_at is at the latest their lease's end or deadline).
+	DueJobs(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// ActiveJobs lists running jobs (limit 1: is any running?).
+	ActiveJobs(ctx context.Context, builder string, limit int) ([]store.ActiveJob, error)
 }
 
-// Builders keeps the builders' slots and health (app/builders.Service).
+// Builders keeps the builders' health (app/builders.Service).
 type Builders interface {
-	ReleaseSlot(ctx context.Context, builder, jobID string, change func(*farm.Builder))
+	// Amend applies change to the builder (blame for a lost lease).
+	Amend(ctx context.Context, builder string, change func(*farm.Builder))
 	// MarkLost marks builders silent for a lease as lost.
 	MarkLost(ctx context.Context) (int, error)
 }
@@ -42,10 +44,4 @@ type Resources interface {
 // Doorbell wakes the builders of a pool (adapter/sqsdoorbell.Bell).
 type Doorbell interface {
 	Ring(ctx context.Context, pool, jobID string, delay time.Duration) error
-}
-
-// LeaseTimer wakes the reaper for one job when its lease is due
-// (adapter/sqsdoorbell.LeaseTimer).
-type LeaseTimer interface {
-	Arm(ctx context.Context, jobID string, at time.Time) error
 }

@@ -2,8 +2,9 @@
 // lost: requeue the job or end it, blame the side that fails more), jobs
 // past their own timeout, builders that stopped heartbeating, waiting jobs
 // whose dependencies ended, queues whose doorbells were lost, and resource
-// leases that ran out. A pass runs on a schedule; one job is checked when
-// its lease timer fires.
+// leases that ran out. A pass runs on a schedule; between passes, while
+// jobs run, Sweep looks at the reap index alone every few seconds
+// (runtime/reaperfn), so a lost builder is noticed soon after its lease.
 package reaper
 
 import (
@@ -23,7 +24,6 @@ type Service struct {
 	follow    FollowUp
 	resources Resources
 	bell      Doorbell
-	timer     LeaseTimer
 	pools     farm.Pools
 	policy    farm.Policy
 	jobs      store.JobWriter
@@ -37,8 +37,6 @@ type Options struct {
 	FollowUp  FollowUp
 	Resources Resources
 	Doorbell  Doorbell // nil rings nothing (tests)
-	// LeaseTimer, when set, is armed again for a job whose lease was renewed.
-	LeaseTimer LeaseTimer
 	// Pools are the builder pools the farm serves (their queues are checked).
 	Pools  farm.Pools
 	Policy farm.Policy
@@ -48,7 +46,7 @@ type Options struct {
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, builders: o.Builders, follow: o.FollowUp, resources: o.Resources, bell: o.Doorbell, timer: o.LeaseTimer,
+	s := &Service{store: o.Store, builders: o.Builders, follow: o.FollowUp, resources: o.Resources, bell: o.Doorbell,
 		pools: o.Pools, policy: o.Policy.WithDefaults(), log: o.Logger}
 	if s.bell == nil {
 		s.bell = silentBell{}
@@ -81,6 +79,9 @@ type Report struct {
 	PoolsRung        []string
 	ResourcesExpired int
 	Pools            []PoolStat
+	// Running: a job was still running at the end of the pass (the reaper
+	// Lambda then keeps sweeping; see runtime/reaperfn).
+	Running bool
 }
 
 // PoolStat is a pool's queue as the reaper saw it (for metrics and alarms).
@@ -101,27 +102,9 @@ func (s *Service) Reap(ctx context.Context) (*Report, error) {
 	var errs []error
 	now := s.jobs.Now()
 
-	expired, err := s.store.ExpiredLeases(ctx, now, Batch)
+	due, err := s.sweep(ctx, now, rep)
+	errs = append(errs, due...)
 	errs = append(errs, err)
-	for _, id := range expired {
-		ok, disabled, err := s.reapLease(ctx, id)
-		errs = append(errs, err)
-		if ok {
-			rep.LeasesExpired++
-		}
-		if disabled {
-			rep.BuildersDisabled++
-		}
-	}
-	overdue, err := s.store.OverdueJobs(ctx, now, Batch)
-	errs = append(errs, err)
-	for _, id := range overdue {
-		ok, err := s.timeOut(ctx, id)
-		errs = append(errs, err)
-		if ok {
-			rep.TimedOut++
-		}
-	}
 	lost, err := s.builders.MarkLost(ctx)
 	errs = append(errs, err)
 	rep.BuildersLost = lost
@@ -145,31 +128,52 @@ func (s *Service) Reap(ctx context.Context) (*Report, error) {
 	n, err := s.resources.ExpireLeases(ctx, Batch)
 	errs = append(errs, err)
 	rep.ResourcesExpired = n
+	active, err := s.store.ActiveJobs(ctx, "", 1)
+	errs = append(errs, err)
+	rep.Running = len(active) > 0
 	return rep, errors.Join(errs...)
 }
 
-// ReapJob checks one job's lease and timeout now (its lease timer fired),
-// and arms the timer again for a job whose lease was renewed meanwhile.
-func (s *Service) ReapJob(ctx context.Context, id string) error {
-	if _, _, err := s.reapLease(ctx, id); err != nil {
-		return err
-	}
-	if _, err := s.timeOut(ctx, id); err != nil {
-		return err
-	}
-	job, err := s.store.GetJob(ctx, id)
-	if farm.IsCode(err, farm.ENotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if job.Status.Active() && s.timer != nil && job.LeaseExpiresAt != nil {
-		if err := s.timer.Arm(ctx, job.ID, job.LeaseExpiresAt.Add(time.Second)); err != nil {
-			s.log.WarnContext(ctx, "lease timer not armed; the sweep will find the lease", "job_id", job.ID, "err", err)
+// sweep handles the jobs due on the reap index at now: an expired lease,
+// a passed deadline, or neither yet (reap_at trails the lease: the job is
+// left alone until its lease runs out). It returns the errors of the jobs
+// it handled, and the index read's.
+func (s *Service) sweep(ctx context.Context, now time.Time, rep *Report) ([]error, error) {
+	due, err := s.store.DueJobs(ctx, now, Batch)
+	var errs []error
+	for _, id := range due {
+		ok, disabled, err := s.reapLease(ctx, id)
+		errs = append(errs, err)
+		if ok {
+			rep.LeasesExpired++
+		}
+		if disabled {
+			rep.BuildersDisabled++
+		}
+		if ok {
+			continue
+		}
+		timedOut, err := s.timeOut(ctx, id)
+		errs = append(errs, err)
+		if timedOut {
+			rep.TimedOut++
 		}
 	}
-	return nil
+	return errs, err
+}
+
+// Sweep handles the jobs due on the reap index now, and reports whether
+// any job is still running (the reaper Lambda keeps sweeping every few
+// seconds while one is, until its next scheduled pass): two index reads
+// when nothing is due.
+func (s *Service) Sweep(ctx context.Context) (rep *Report, running bool, err error) {
+	rep = &Report{}
+	errs, err := s.sweep(ctx, s.jobs.Now(), rep)
+	errs = append(errs, err)
+	active, err := s.store.ActiveJobs(ctx, "", 1)
+	errs = append(errs, err)
+	rep.Running = len(active) > 0
+	return rep, rep.Running, errors.Join(errs...)
 }
 
 // reapLease handles a job whose lease expired: the builder is lost. The job
@@ -205,7 +209,7 @@ func (s *Service) reapLease(ctx context.Context, id string) (reaped, disabled bo
 	if err != nil || after == nil {
 		return false, false, err
 	}
-	s.builders.ReleaseSlot(ctx, job.Builder, job.ID, func(b *farm.Builder) {
+	s.builders.Amend(ctx, job.Builder, func(b *farm.Builder) {
 		now := s.jobs.Now()
 		if b.LastHeartbeat == nil || now.Sub(*b.LastHeartbeat) >= s.policy.Lease {
 			b.State = farm.BuilderLost
@@ -245,7 +249,6 @@ func (s *Service) timeOut(ctx context.Context, id string) (bool, error) {
 	if err != nil || after == nil {
 		return false, err
 	}
-	s.builders.ReleaseSlot(ctx, after.Builder, id, nil)
 	s.log.WarnContext(ctx, "job timed out", "job_id", id, "builder", after.Builder)
 	s.follow.After(ctx, after)
 	return true, nil

@@ -37,13 +37,6 @@ func (b *bell) Ring(_ context.Context, pool, _ string, _ time.Duration) error {
 	return nil
 }
 
-type timers struct{ armed map[string]time.Time }
-
-func (tm *timers) Arm(_ context.Context, id string, at time.Time) error {
-	tm.armed[id] = at
-	return nil
-}
-
 type fixture struct {
 	*reaper.Service
 	mem       *memstore.Store
@@ -53,7 +46,6 @@ type fixture struct {
 	builders  *builders.Service
 	resources *resources.Service
 	bell      *bell
-	timers    *timers
 }
 
 // policy: 10 s heartbeats, 30 s leases, requeues after 1 s, a builder
@@ -62,7 +54,7 @@ var policy = farm.Policy{Heartbeat: 10 * time.Second, RequeueBackoff: time.Secon
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{mem: memstore.New(), now: t0, bell: &bell{}, timers: &timers{armed: map[string]time.Time{}}}
+	f := &fixture{mem: memstore.New(), now: t0, bell: &bell{}}
 	clock := func() time.Time { return f.now }
 	quiet := slog.New(slog.DiscardHandler)
 	pools := farm.NewPools([]string{"default"})
@@ -73,7 +65,7 @@ func newFixture(t *testing.T) *fixture {
 	f.claims = claims.New(claims.Options{Store: f.mem, Builders: f.builders, FollowUp: follow, Pools: pools, Policy: policy, Clock: clock, Logger: quiet})
 	f.resources = resources.New(resources.Options{Store: f.mem, Jobs: f.jobs, FollowUp: follow, Admission: admit, Clock: clock, Logger: quiet})
 	f.Service = reaper.New(reaper.Options{Store: f.mem, Builders: f.builders, FollowUp: follow, Resources: f.resources, Doorbell: f.bell,
-		LeaseTimer: f.timers, Pools: pools, Policy: policy, Clock: clock, Logger: quiet})
+		Pools: pools, Policy: policy, Clock: clock, Logger: quiet})
 	return f
 }
 
@@ -227,24 +219,86 @@ func TestTimeoutsLostBuildersAndStaleQueues(t *testing.T) {
 	_ = waiting
 }
 
-// A lease timer that fires while the lease is still alive re-arms itself.
-func TestReapJobRearms(t *testing.T) {
+// Sweeps between passes: a job's reap_at trails its lease, moved by
+// heartbeats only once it is within half a lease; a sweep before the lease
+// ends leaves the job alone, the first after it requeues the job; a sweep
+// says whether jobs still run (the reaper Lambda loops while they do).
+func TestSweepFollowsTheReapIndex(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.register(t, "b1")
 	j := f.submit(t, `{"script":"true"}`)
 	claimed := f.claim(t, "b1")
-	if err := f.ReapJob(ctx, j.ID); err != nil {
+	lease := policy.Heartbeat * 3
+	if claimed.ReapAt == nil || !claimed.ReapAt.Equal(*claimed.LeaseExpiresAt) {
+		t.Fatalf("claimed: reap_at %v, lease to %v", claimed.ReapAt, claimed.LeaseExpiresAt)
+	}
+	beat := func() *farm.Job {
+		t.Helper()
+		if _, err := f.claims.Heartbeat(ctx, "b1", []claims.HeartbeatJob{{ID: j.ID, ClaimToken: claimed.ClaimToken}}, false); err != nil {
+			t.Fatal(err)
+		}
+		return f.job(t, j.ID)
+	}
+	// Heartbeats every 10 s: the lease is renewed by each, reap_at only
+	// when it is within half a lease (every other beat).
+	moved := 0
+	reapAt := *claimed.ReapAt
+	for range 6 {
+		f.now = f.now.Add(policy.Heartbeat)
+		got := beat()
+		if !got.LeaseExpiresAt.Equal(f.now.Add(lease)) || got.ReapAt.After(*got.LeaseExpiresAt) || got.ReapAt.Sub(f.now) < lease/2-policy.Heartbeat {
+			t.Fatalf("after a beat at %v: lease to %v, reap_at %v", f.now, got.LeaseExpiresAt, got.ReapAt)
+		}
+		if !got.ReapAt.Equal(reapAt) {
+			moved++
+			reapAt = *got.ReapAt
+		}
+	}
+	if moved != 3 {
+		t.Fatalf("reap_at moved by %d of 6 heartbeats, want 3", moved)
+	}
+	// The builder goes silent. Sweeps before its lease ends change nothing
+	// (reap_at may pass first: the job is looked at and left).
+	last := *f.job(t, j.ID).LeaseExpiresAt
+	for f.now.Before(last.Add(-time.Second)) {
+		f.now = f.now.Add(5 * time.Second)
+		if f.now.After(last) {
+			break
+		}
+		rep, running, err := f.Sweep(ctx)
+		if err != nil || !running || rep.LeasesExpired != 0 {
+			t.Fatalf("sweep at %v (lease to %v): %+v running=%v %v", f.now, last, rep, running, err)
+		}
+	}
+	f.now = last.Add(time.Millisecond)
+	rep, running, err := f.Sweep(ctx)
+	if err != nil || running || rep.LeasesExpired != 1 {
+		t.Fatalf("sweep after the lease: %+v running=%v %v", rep, running, err)
+	}
+	if got := f.job(t, j.ID); got.Status != farm.StatusQueued || got.ReapAt != nil {
+		t.Fatalf("job %s (reap_at %v) after its lease", got.Status, got.ReapAt)
+	}
+}
+
+// A job's deadline caps its reap_at: the sweep that finds it times it out.
+func TestSweepTimesOutAtTheDeadline(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.register(t, "b1")
+	slow := f.submit(t, `{"script":"sleep 1000"}`)
+	cur := f.job(t, slow.ID)
+	next := cur.Touched()
+	next.TimeoutSeconds = 5
+	if err := f.mem.Commit(ctx, storeTx(cur, next)); err != nil {
 		t.Fatal(err)
 	}
-	if at, ok := f.timers.armed[j.ID]; !ok || !at.After(*claimed.LeaseExpiresAt) {
-		t.Fatalf("timer %v for a lease to %v", at, claimed.LeaseExpiresAt)
+	claimed := f.claim(t, "b1")
+	if d, _ := claimed.Deadline(); !claimed.ReapAt.Equal(d) {
+		t.Fatalf("reap_at %v, deadline %v", claimed.ReapAt, d)
 	}
-	f.now = f.now.Add(policy.Heartbeat*3 + time.Second) // past the lease
-	if err := f.ReapJob(ctx, j.ID); err != nil {
-		t.Fatal(err)
-	}
-	if got := f.job(t, j.ID); got.Status != farm.StatusQueued {
-		t.Fatalf("job %s after its timer", got.Status)
+	f.now = f.now.Add(6 * time.Second)
+	if rep, _, err := f.Sweep(ctx); err != nil || rep.TimedOut != 1 {
+		t.Fatalf("sweep past the deadline: %+v %v", rep, err)
 	}
 }

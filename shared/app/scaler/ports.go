@@ -12,6 +12,7 @@ import (
 	"context"
 
 	"github.com/buildfarm/buildfarm/shared/app/builders"
+	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/farm/fleet"
 )
@@ -23,6 +24,8 @@ type Store interface {
 	// jobs, each count stopping at upTo (<= 0: no bound).
 	CountPoolJobs(ctx context.Context, pool string, upTo int) (fleet.Demand, error)
 	ListBuilders(ctx context.Context) ([]*farm.Builder, error)
+	// ActiveJobs lists the jobs builders hold (the reap index).
+	ActiveJobs(ctx context.Context, builder string, limit int) ([]store.ActiveJob, error)
 	GetBuilder(ctx context.Context, name string) (*farm.Builder, error)
 	// GetScalerRecord returns the pool's record (Version 0 when none).
 	GetScalerRecord(ctx context.Context, pool string) (*fleet.Record, error)

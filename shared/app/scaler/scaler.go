@@ -179,6 +179,11 @@ func (s *Scaler) Plan(ctx context.Context, cfg fleet.PoolConfig, marks map[strin
 	if err != nil {
 		return nil, err
 	}
+	// The jobs each builder holds come from the reap index (claims write
+	// no builder item): a builder that just claimed is busy, not idle.
+	if err := store.FillCurrentJobs(ctx, s.Store, all...); err != nil {
+		return nil, err
+	}
 	obs := fleet.Observation{Demand: demand, Group: group, Builders: map[string]fleet.Builder{}, Marks: marks}
 	alive := map[string]bool{}
 	for _, in := range group.Instances {

@@ -36,13 +36,16 @@ type Store interface {
 	// QueuedJobs lists up to limit queued jobs of pool in dispatch order:
 	// highest score first, then oldest (smallest id) first.
 	QueuedJobs(ctx context.Context, pool string, limit int) ([]*farm.Job, error)
-	// ExpiredLeases lists the ids of running or cancelling jobs whose lease
-	// expired before now, soonest expiry first. (Ids: the reaper re-reads
-	// each job anyway, and the index behind this holds only keys.)
-	ExpiredLeases(ctx context.Context, now time.Time, limit int) ([]string, error)
-	// OverdueJobs lists the ids of running or cancelling jobs whose own
-	// timeout passed before now.
-	OverdueJobs(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// DueJobs lists the ids of running or cancelling jobs whose ReapAt
+	// passed before now, soonest first: the reaper's sparse reap index
+	// (ReapAt is at the latest the job's lease expiry or its deadline; see
+	// farm.Job.ReapAt). The reaper re-reads each and decides.
+	DueJobs(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// ActiveJobs lists the running and cancelling jobs of builder ("":
+	// every builder's), up to limit (<= 0: all), from the same index: what
+	// a builder holds, what a pool runs. On DynamoDB the index is
+	// eventually consistent: a claim or an ending can show a moment late.
+	ActiveJobs(ctx context.Context, builder string, limit int) ([]ActiveJob, error)
 	// JobEvents lists a job's history, oldest first (read from the job's
 	// own item, where every transition's event is written with it).
 	JobEvents(ctx context.Context, id string) ([]farm.JobEvent, error)
@@ -86,6 +89,18 @@ type Store interface {
 	ListResources(ctx context.Context, pool string) ([]*farm.Resource, error)
 	// ExpiredResourceLeases lists used resources whose holder's lease expired before now.
 	ExpiredResourceLeases(ctx context.Context, now time.Time, limit int) ([]*farm.Resource, error)
+}
+
+// ActiveJob is a running or cancelling job as the reap index keeps it.
+// (Only what never changes while a job is active, and reap_at: the index
+// entry is written at a claim, at the ending, and when reap_at moves.)
+type ActiveJob struct {
+	ID        string
+	Builder   string
+	Pool      string
+	Type      string
+	StartedAt time.Time
+	ReapAt    time.Time
 }
 
 // Tx is a set of writes applied all or nothing. A nil Prev creates the item

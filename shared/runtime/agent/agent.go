@@ -39,15 +39,19 @@ type Agent struct {
 	beatCh    chan struct{} // a request to heartbeat now
 	jobsWG    sync.WaitGroup
 
-	mu         sync.Mutex
-	changed    chan struct{} // closed and replaced whenever claimability changes
-	free       int           // free slots
-	draining   bool          // local drain: claim no more, then exit
-	farmDrain  bool          // the farm asked us to claim nothing for now
-	queueURLs  map[string]string
-	heartbeat  time.Duration
-	lease      time.Duration
-	jobs       map[string]*runningJob
+	mu        sync.Mutex
+	changed   chan struct{} // closed and replaced whenever claimability changes
+	free      int           // free slots
+	draining  bool          // local drain: claim no more, then exit
+	farmDrain bool          // the farm asked us to claim nothing for now
+	queueURLs map[string]string
+	heartbeat time.Duration
+	lease     time.Duration
+	jobs      map[string]*runningJob
+	// completed counts the jobs reported done since the last answered
+	// heartbeat, which carries the count (the farm writes no builder item
+	// per completion).
+	completed  int
 	registered int // registrations so far
 
 	// reregisterMu lets one re-registration run at a time (see reregister).

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
 	"github.com/buildfarm/buildfarm/shared/adapter/client"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
@@ -17,7 +18,8 @@ func (a *Agent) claimWithSlot(pool string) (claimed bool, err error) {
 	ctx, cancel := context.WithTimeout(a.hardCtx, time.Minute)
 	defer cancel()
 	seen := a.registrations()
-	resp, err := a.api.Claim(ctx, a.cfg.Name, pool)
+	held := a.jobsHeld()
+	resp, err := a.api.Claim(ctx, a.cfg.Name, apiv1.ClaimRequest{Pool: pool, JobsHeld: &held})
 	if err != nil || resp == nil || resp.Job == nil {
 		a.releaseSlot()
 		if farm.IsCode(err, farm.ENotFound) {
@@ -28,6 +30,15 @@ func (a *Agent) claimWithSlot(pool string) (claimed bool, err error) {
 	}
 	a.startJob(pool, resp)
 	return true, nil
+}
+
+// jobsHeld is how many jobs the agent holds besides the claim under way
+// (its slot is taken already): the claim says so, and the farm trusts it
+// for the builder's slots.
+func (a *Agent) jobsHeld() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return max(a.cfg.Spec.Slots-a.free-1, 0)
 }
 
 // sweepLoop claims until every pool is empty whenever asked: at start, after

@@ -20,7 +20,7 @@ import (
 // API is the part of the farm's HTTP API a builder uses (*client.Client).
 type API interface {
 	RegisterBuilder(ctx context.Context, name string, spec farm.BuilderSpec) (*apiv1.BuilderRegistration, error)
-	Claim(ctx context.Context, name, pool string) (*apiv1.ClaimResponse, error)
+	Claim(ctx context.Context, name string, req apiv1.ClaimRequest) (*apiv1.ClaimResponse, error)
 	Heartbeat(ctx context.Context, name string, req apiv1.HeartbeatRequest) (*apiv1.HeartbeatResponse, error)
 	CompleteJob(ctx context.Context, id string, req apiv1.CompleteRequest) (*farm.Job, error)
 	ArtifactURL(ctx context.Context, id string, req apiv1.ArtifactURLRequest) (*apiv1.ArtifactURL, error)

@@ -45,9 +45,10 @@ func (a *Agent) beat(ctx context.Context) {
 	}
 	draining := a.draining
 	interval := a.heartbeat
+	completed := a.completed
 	a.mu.Unlock()
 
-	req := apiv1.HeartbeatRequest{Jobs: make([]apiv1.HeartbeatJob, 0, len(running)), Draining: draining}
+	req := apiv1.HeartbeatRequest{Jobs: make([]apiv1.HeartbeatJob, 0, len(running)), Draining: draining, JobsCompleted: completed}
 	sent := make([]sentChunk, 0, len(running))
 	perJob := a.cfg.MaxLogChunk
 	if len(running) > 0 {
@@ -76,6 +77,11 @@ func (a *Agent) beat(ctx context.Context) {
 	seen := a.registrations()
 	resp, err := a.api.Heartbeat(bctx, a.cfg.Name, req)
 	a.heartbeatAnswered(err == nil || resp != nil || !temporary(err))
+	if err == nil || resp != nil {
+		a.mu.Lock()
+		a.completed -= completed
+		a.mu.Unlock()
+	}
 	switch {
 	case err == nil:
 		a.applyHeartbeat(resp)

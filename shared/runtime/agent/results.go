@@ -70,6 +70,7 @@ func (a *Agent) complete(j *runningJob, req apiv1.CompleteRequest) {
 	bo := a.newBackoff()
 	for {
 		_, err := a.api.CompleteJob(ctx, j.id, req)
+		a.countCompleted(err)
 		switch settle(j.logger, err, &req) {
 		case verdictSettled:
 			a.forgetResult(entry)
@@ -130,6 +131,7 @@ func (a *Agent) replaySpool(ctx context.Context) error {
 		log.Info("sending a spooled result", "result", e.Request.Result)
 		for {
 			_, err := a.api.CompleteJob(ctx, e.JobID, e.Request)
+			a.countCompleted(err)
 			v := settle(log, err, &e.Request)
 			if v == verdictRetryNow {
 				continue
@@ -188,4 +190,16 @@ func (a *Agent) sleepUnlessRecovered(ctx context.Context, d time.Duration) bool 
 	case <-a.recoveredCh():
 	}
 	return true
+}
+
+// countCompleted counts a completion the farm accepted: the next heartbeat
+// tells the farm how many jobs this builder finished since its last one
+// (the builder's item is not written per completion).
+func (a *Agent) countCompleted(err error) {
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	a.completed++
+	a.mu.Unlock()
 }

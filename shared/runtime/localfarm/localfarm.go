@@ -1,6 +1,6 @@
 // Package localfarm runs, in one process, what AWS runs around the farm's
 // handlers: it serves the HTTP API, feeds the jobs table's stream to the
-// dispatcher, polls the ingest and lease-timer queues into their handlers
+// dispatcher, polls the ingest queue into its handler
 // as SQS event source mappings would, and ticks the reaper as its
 // EventBridge schedule would. wiring.StartLocal assembles a whole local
 // farm (emulator, provisioning, the handlers, builder agents) around it.
@@ -40,14 +40,10 @@ type Config struct {
 	// StreamInterval is how often the jobs stream is read (default 200 ms).
 	StreamInterval time.Duration
 
-	// SQS polls IngestQueueURL into Ingest (runtime/ingest.Handler) and,
-	// when set, LeaseTimerQueueURL into LeaseChecks
-	// (runtime/reaperfn.Reaper.HandleLeaseChecks).
-	SQS                *sqs.Client
-	IngestQueueURL     string
-	Ingest             func(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse
-	LeaseTimerQueueURL string
-	LeaseChecks        func(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse
+	// SQS polls IngestQueueURL into Ingest (runtime/ingest.Handler).
+	SQS            *sqs.Client
+	IngestQueueURL string
+	Ingest         func(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse
 
 	// Reap runs a reaper pass (runtime/reaperfn.Reaper.Tick) every ReaperInterval.
 	Reap           func(ctx context.Context) (*reaper.Report, error)
@@ -95,10 +91,6 @@ func Start(cfg Config) (*Runner, error) {
 	r.goRun(func() { streams.run(ctx) })
 	ingest := &sqsPoller{api: cfg.SQS, url: cfg.IngestQueueURL, handler: cfg.Ingest, log: log.With("component", "ingest")}
 	r.goRun(func() { ingest.run(ctx) })
-	if cfg.LeaseTimerQueueURL != "" && cfg.LeaseChecks != nil {
-		timers := &sqsPoller{api: cfg.SQS, url: cfg.LeaseTimerQueueURL, handler: cfg.LeaseChecks, log: log.With("component", "lease-timers")}
-		r.goRun(func() { timers.run(ctx) })
-	}
 	r.goRun(func() {
 		t := time.NewTicker(cfg.ReaperInterval)
 		defer t.Stop()

@@ -1,7 +1,10 @@
-// Package reaper runs the scheduler's reaper on a schedule and on lease
-// timers, and publishes the queue metrics the alarms watch. The reaper Lambda
-// is invoked by an EventBridge schedule and by the lease-timer SQS queue; the
-// local runtime calls Tick on a ticker.
+// Package reaperfn runs the farm's reaper on a schedule and publishes the
+// queue metrics the alarms watch. The reaper Lambda is invoked by an
+// EventBridge schedule (at most once a minute): it runs a full pass, and
+// then, while jobs run, sweeps the reap index every SweepEvery until
+// shortly before its next invocation, so a lost builder's job is requeued
+// soon after its lease ends (docs/reliability.md: the bound). The local
+// runtime calls Tick on its own ticker.
 package reaperfn
 
 import (
@@ -11,18 +14,33 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/buildfarm/buildfarm/shared/adapter/emf"
-	"github.com/buildfarm/buildfarm/shared/adapter/sqsdoorbell"
 	"github.com/buildfarm/buildfarm/shared/app/reaper"
 )
 
 // Reaping is the reaper's rules (app/reaper.Service).
 type Reaping interface {
 	Reap(ctx context.Context) (*reaper.Report, error)
-	ReapJob(ctx context.Context, id string) error
+	// Sweep handles the jobs due on the reap index and reports whether
+	// any job still runs.
+	Sweep(ctx context.Context) (rep *reaper.Report, running bool, err error)
 }
+
+// Timings of the reaper Lambda.
+const (
+	// SchedulePeriod is how often EventBridge invokes the reaper (its
+	// shortest rate).
+	SchedulePeriod = time.Minute
+	// SweepEvery is how often the invocation sweeps the reap index while
+	// jobs run.
+	SweepEvery = 5 * time.Second
+	// SweepWindow is how long after its start an invocation keeps
+	// sweeping: it ends one sweep short of the next invocation, so two
+	// rarely overlap (when they do, every write is conditional).
+	SweepWindow = SchedulePeriod - SweepEvery
+	// Timeout is the reaper Lambda's timeout: the window and a full pass.
+	Timeout = SchedulePeriod + 30*time.Second
+)
 
 // Reaper runs reaper passes.
 type Reaper struct {
@@ -31,6 +49,10 @@ type Reaper struct {
 	Metrics io.Writer
 	Logger  *slog.Logger
 	Clock   func() time.Time
+	// Window is how long HandleLambda keeps sweeping after its pass while
+	// jobs run (0: it does not; wiring sets SweepWindow for the Lambda),
+	// every Every (default SweepEvery).
+	Window, Every time.Duration
 }
 
 // Tick runs one pass and publishes per-pool queue metrics.
@@ -47,10 +69,7 @@ func (r *Reaper) Tick(ctx context.Context) (*reaper.Report, error) {
 			"builders_disabled", rep.BuildersDisabled, "pools_rung", rep.PoolsRung, "resources_expired", rep.ResourcesExpired)
 	}
 	if r.Metrics != nil {
-		now := time.Now()
-		if r.Clock != nil {
-			now = r.Clock()
-		}
+		now := r.now()
 		for _, p := range rep.Pools {
 			if werr := emf.Write(r.Metrics, now, map[string]string{"Pool": p.Pool},
 				emf.Metric{Name: "OldestQueuedJobAgeSeconds", Unit: "Seconds", Value: p.OldestAgeSeconds},
@@ -62,38 +81,47 @@ func (r *Reaper) Tick(ctx context.Context) (*reaper.Report, error) {
 	return rep, err
 }
 
-// HandleLeaseChecks handles a batch of lease timer messages.
-func (r *Reaper) HandleLeaseChecks(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse {
-	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	for _, m := range ev.Records {
-		check, err := sqsdoorbell.ParseLeaseCheck(m.Body)
-		if err != nil {
-			r.Logger.WarnContext(ctx, "lease timer message ignored", "message_id", m.MessageId, "err", err)
-			continue
+// HandleLambda serves the reaper Lambda's schedule: a full pass, then
+// sweeps of the reap index every Every while jobs run, until Window after
+// the start (or shortly before the invocation's deadline). An idle farm
+// costs one pass a minute; a busy one a few index reads a minute.
+func (r *Reaper) HandleLambda(ctx context.Context, _ json.RawMessage) (any, error) {
+	start := r.now()
+	rep, err := r.Tick(ctx)
+	if rep == nil || r.Window <= 0 {
+		return rep, err
+	}
+	every := r.Every
+	if every <= 0 {
+		every = SweepEvery
+	}
+	end := start.Add(r.Window)
+	if d, ok := ctx.Deadline(); ok && d.Add(-every).Before(end) {
+		end = d.Add(-every)
+	}
+	// A sweep's errors are logged and the sweeps go on (the next one
+	// retries); the invocation answers with its pass's error.
+	for running := rep.Running; running && r.now().Add(every).Before(end); {
+		select {
+		case <-ctx.Done():
+			return rep, err
+		case <-time.After(every):
 		}
-		if err := r.Rules.ReapJob(ctx, check.JobID); err != nil {
-			r.Logger.ErrorContext(ctx, "lease check failed; it will be retried", "job_id", check.JobID, "err", err)
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
+		srep, still, serr := r.Rules.Sweep(ctx)
+		running = still || serr != nil
+		if serr != nil && ctx.Err() == nil {
+			r.Logger.ErrorContext(ctx, "reaper sweep had errors; the next sweep retries", "err", serr)
+		}
+		if srep != nil && srep.LeasesExpired+srep.TimedOut > 0 {
+			r.Logger.InfoContext(ctx, "reaper sweep", "leases_expired", srep.LeasesExpired, "timed_out", srep.TimedOut, "builders_disabled", srep.BuildersDisabled)
 		}
 	}
-	return resp
+	return rep, err
 }
 
-// HandleLambda serves both triggers of the reaper Lambda: an SQS batch of
-// lease timers, or anything else (the EventBridge schedule) as a full pass.
-func (r *Reaper) HandleLambda(ctx context.Context, raw json.RawMessage) (any, error) {
-	var probe struct {
-		Records []struct {
-			EventSource string `json:"eventSource"`
-		} `json:"Records"`
+func (r *Reaper) now() time.Time {
+	if r.Clock != nil {
+		return r.Clock()
 	}
-	if json.Unmarshal(raw, &probe) == nil && len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs" {
-		var ev events.SQSEvent
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, err
-		}
-		return r.HandleLeaseChecks(ctx, ev), nil
-	}
-	rep, err := r.Tick(ctx)
-	return rep, err
+	return time.Now()
 }

@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/memstore"
-	"github.com/buildfarm/buildfarm/shared/app/claims"
 	"github.com/buildfarm/buildfarm/shared/app/reaper"
 	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
@@ -19,13 +19,6 @@ import (
 	"github.com/buildfarm/buildfarm/shared/testkit/storetest"
 	"github.com/buildfarm/buildfarm/shared/wiring"
 )
-
-type timers struct{ armed map[string]time.Time }
-
-func (t *timers) Arm(_ context.Context, id string, at time.Time) error {
-	t.armed[id] = at
-	return nil
-}
 
 func fixture(t *testing.T, name string) json.RawMessage {
 	t.Helper()
@@ -36,20 +29,52 @@ func fixture(t *testing.T, name string) json.RawMessage {
 	return raw
 }
 
-func TestLeaseTimersAndScheduledPasses(t *testing.T) {
+// sweeps counts the sweeps of the rules it wraps.
+type sweeps struct {
+	reaperfn.Reaping
+	n atomic.Int32
+}
+
+func (s *sweeps) Sweep(ctx context.Context) (*reaper.Report, bool, error) {
+	s.n.Add(1)
+	return s.Reaping.Sweep(ctx)
+}
+
+// A scheduled invocation on an idle farm is one pass; with a job running
+// it keeps sweeping the reap index until the job's lease is reaped (the
+// builder went silent), then stops well before its window ends.
+func TestScheduledPassesAndSweeps(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clock := storetest.NewClock()
 	mem := memstore.New()
-	tm := &timers{armed: map[string]time.Time{}}
 	quiet := slog.New(slog.DiscardHandler)
-	svc := wiring.NewServices(wiring.Deps{Store: mem, Pools: storetest.Pools, Clock: clock.Now, LeaseTimer: tm, Logger: quiet})
+	policy := farm.Policy{Heartbeat: 100 * time.Millisecond, RequeueBackoff: time.Millisecond}
+	svc := wiring.NewServices(wiring.Deps{Store: mem, Pools: storetest.Pools, Policy: policy, Logger: quiet})
 	if _, err := svc.Builders.Register(ctx, storetest.Admin, "b", farm.BuilderSpec{Kind: farm.KindEC2, Arch: "amd64", Pools: []string{"default"}}); err != nil {
 		t.Fatal(err)
 	}
-	// The fixture's job id.
-	const id = "01KAWZ6F0000000000000000R2"
-	job := &farm.Job{ID: id, Type: farm.TypeScript, Status: farm.StatusQueued, Pool: "default", Payload: json.RawMessage(`{"script":"true"}`), MaxAttempts: 3, TimeoutSeconds: 600, CreatedAt: clock.Now(), Version: 1}
+	var metrics bytes.Buffer
+	rules := &sweeps{Reaping: svc.Reaper}
+	const window = 10 * time.Second
+	r := &reaperfn.Reaper{Rules: rules, Metrics: &metrics, Logger: quiet, Window: window, Every: 20 * time.Millisecond}
+
+	// Idle: one pass, no sweep; it publishes queue metrics for every pool.
+	out, err := r.HandleLambda(ctx, fixture(t, "eventbridge-schedule.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := out.(*reaper.Report); len(rep.Pools) != len(storetest.Pools) || rep.Running || rules.n.Load() != 0 {
+		t.Fatalf("idle pass %+v, %d sweeps", rep, rules.n.Load())
+	}
+	lines := strings.Split(strings.TrimSpace(metrics.String()), "\n")
+	if len(lines) != len(storetest.Pools) || !strings.Contains(metrics.String(), `"OldestQueuedJobAgeSeconds"`) || !strings.Contains(metrics.String(), `"Pool":"default","QueuedJobs":0`) {
+		t.Fatalf("metrics:\n%s", metrics.String())
+	}
+
+	// A claimed job whose builder never beats: the invocation sweeps until
+	// its lease is reaped, then returns.
+	job := &farm.Job{ID: "01KAWZ6F0000000000000000R2", Type: farm.TypeScript, Status: farm.StatusQueued, Pool: "default", Payload: json.RawMessage(`{"script":"true"}`),
+		MaxAttempts: 3, TimeoutSeconds: 600, CreatedAt: time.Now(), Version: 1}
 	if err := mem.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Next: job}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -57,69 +82,18 @@ func TestLeaseTimersAndScheduledPasses(t *testing.T) {
 	if err != nil || c == nil {
 		t.Fatalf("claim: %v %v", c, err)
 	}
-	claimed := c.Job
-	if at, ok := tm.armed[id]; !ok || !at.After(*claimed.LeaseExpiresAt) {
-		t.Fatalf("lease timer armed at %v for a lease ending %v", at, claimed.LeaseExpiresAt)
-	}
-	var metrics bytes.Buffer
-	r := &reaperfn.Reaper{Rules: svc.Reaper, Metrics: &metrics, Logger: quiet, Clock: clock.Now}
-
-	// The timer fires early (a heartbeat renewed the lease): nothing happens, the timer is re-armed.
-	clock.Advance(20 * time.Second)
-	if _, err := svc.Claims.Heartbeat(ctx, "b", []claims.HeartbeatJob{{ID: id, ClaimToken: claimed.ClaimToken}}, false); err != nil {
-		t.Fatal(err)
-	}
-	delete(tm.armed, id)
-	out, err := r.HandleLambda(ctx, fixture(t, "sqs-lease-timer.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp := mustSQSResponse(t, out); len(resp) != 0 {
-		t.Fatalf("failures %v", resp)
-	}
-	if got, _ := mem.GetJob(ctx, id); got.Status != farm.StatusRunning {
-		t.Fatalf("job %s after an early timer", got.Status)
-	}
-	if _, ok := tm.armed[id]; !ok {
-		t.Fatal("timer not re-armed for the renewed lease")
-	}
-	// The builder goes silent; the next timer finds the lease expired.
-	clock.Advance(31 * time.Second)
-	if _, err := r.HandleLambda(ctx, fixture(t, "sqs-lease-timer.json")); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := mem.GetJob(ctx, id); got.Status != farm.StatusQueued || got.BuilderFailures != 1 {
-		t.Fatalf("job %s (builder failures %d) after its lease expired", got.Status, got.BuilderFailures)
-	}
-
-	// A scheduled pass publishes queue metrics for every pool.
-	clock.Advance(time.Minute)
+	start := time.Now()
 	out, err = r.HandleLambda(ctx, fixture(t, "eventbridge-schedule.json"))
-	if err != nil {
-		t.Fatal(err)
+	took := time.Since(start)
+	if err != nil || !out.(*reaper.Report).Running {
+		t.Fatalf("pass with a running job: %+v %v", out, err)
 	}
-	rep := out.(*reaper.Report)
-	if len(rep.Pools) != len(storetest.Pools) {
-		t.Fatalf("report %+v", rep)
+	got, _ := mem.GetJob(ctx, job.ID)
+	if got.Status != farm.StatusQueued || got.BuilderFailures != 1 || rules.n.Load() == 0 {
+		t.Fatalf("job %s (builder failures %d) after %d sweeps", got.Status, got.BuilderFailures, rules.n.Load())
 	}
-	lines := strings.Split(strings.TrimSpace(metrics.String()), "\n")
-	if len(lines) != len(storetest.Pools) || !strings.Contains(metrics.String(), `"OldestQueuedJobAgeSeconds"`) || !strings.Contains(metrics.String(), `"Pool":"default","QueuedJobs":1`) {
-		t.Fatalf("metrics:\n%s", metrics.String())
+	if took >= window {
+		t.Fatalf("the invocation swept its whole window (%v) after the last job was reaped", took)
 	}
-}
-
-func mustSQSResponse(t *testing.T, out any) []string {
-	t.Helper()
-	b, _ := json.Marshal(out)
-	var resp struct {
-		BatchItemFailures []struct{ ItemIdentifier string } `json:"batchItemFailures"`
-	}
-	if err := json.Unmarshal(b, &resp); err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, f := range resp.BatchItemFailures {
-		ids = append(ids, f.ItemIdentifier)
-	}
-	return ids
+	t.Logf("lease %v: requeued and returned after %v, %d sweeps", svc.Reaper.Lease(), took, rules.n.Load())
 }

@@ -122,8 +122,8 @@ func (f *SimFarm) busy(id string) string {
 	if a := f.Agents[id]; a != nil && len(a.jobs) > 0 {
 		return fmt.Sprintf("runs %d jobs", len(a.jobs))
 	}
-	if b, err := f.Store.GetBuilder(f.Ctx, id); err == nil && len(b.CurrentJobs) > 0 {
-		return fmt.Sprintf("holds %v on the farm", b.CurrentJobs)
+	if held, err := f.Store.ActiveJobs(f.Ctx, id, 0); err == nil && len(held) > 0 {
+		return fmt.Sprintf("holds %d jobs on the farm", len(held))
 	}
 	return ""
 }
@@ -187,7 +187,8 @@ func (f *SimFarm) Live() []*simAgent {
 func (f *SimFarm) Claim() {
 	for _, a := range f.Live() {
 		for len(a.jobs) < f.Cfg.Slots {
-			c, err := f.Svc.Claims.Claim(f.Ctx, storetest.Admin, a.name, f.Cfg.Pool)
+			// As the agent does: it says how many jobs it holds.
+			c, err := f.Svc.Claims.ClaimFor(f.Ctx, storetest.Admin, a.name, f.Cfg.Pool, len(a.jobs))
 			if err != nil || c == nil {
 				break
 			}

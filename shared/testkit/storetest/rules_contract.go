@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -156,31 +158,49 @@ func RunRulesContract(t *testing.T, newStore NewStore) {
 		mustCode(t, err, farm.ENotFound)
 	})
 
-	t.Run("SlotsAreNeverOverbooked", func(t *testing.T) {
+	// A builder's slots: a claim whose caller says how many jobs the
+	// builder holds (its agent's own count) is refused when they fill its
+	// slots and otherwise trusted — the farm writes no builder item per
+	// claim to count them; a claim that does not say is counted on the
+	// reap index. The builder's current jobs are the ones it holds there.
+	t.Run("SlotsFollowTheAgentsCount", func(t *testing.T) {
 		t.Parallel()
 		e := NewEnv(t, newStore, cfg)
 		e.Builder(t, "b1", 2)
 		for range 5 {
 			e.ScriptJob(t, "default", 0)
 		}
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		won := 0
-		for range 6 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if j, err := e.Claim(ctx, "b1", "default"); err == nil && j != nil {
-					mu.Lock()
-					won++
-					mu.Unlock()
-				}
-			}()
+		by := farm.Principal{Role: farm.RoleBuilder, Builder: "b1"}
+		if _, err := e.Claims.ClaimFor(ctx, by, "b1", "default", 2); !farm.IsCode(err, farm.EConflict) {
+			t.Fatalf("claim with both slots held: %v, want a conflict", err)
 		}
-		wg.Wait()
-		b, _ := e.Store.GetBuilder(ctx, "b1")
-		if won != 2 || len(b.CurrentJobs) != 2 || b.State != farm.BuilderBusy {
-			t.Fatalf("won %d claims, builder holds %v (%s); want 2", won, b.CurrentJobs, b.State)
+		var held []string
+		for range 2 {
+			j, err := e.Claim(ctx, "b1", "default")
+			must(t, err)
+			if j == nil {
+				t.Fatal("no job for a builder with a free slot")
+			}
+			held = append(held, j.ID)
+		}
+		// Counted on the reap index: both slots are held.
+		if j, err := e.Claim(ctx, "b1", "default"); j != nil || !farm.IsCode(err, farm.EConflict) {
+			t.Fatalf("third claim on two slots: %v %v, want a conflict", j, err)
+		}
+		b, err := e.Builders.Get(ctx, "b1")
+		must(t, err)
+		slices.Sort(held)
+		if !reflect.DeepEqual(b.CurrentJobs, held) || b.State != farm.BuilderBusy {
+			t.Fatalf("builder holds %v (%s); want %v busy", b.CurrentJobs, b.State, held)
+		}
+		// The agent's count is trusted: it overbooks only itself.
+		c, err := e.Claims.ClaimFor(ctx, by, "b1", "default", 1)
+		must(t, err)
+		if c == nil {
+			t.Fatal("a claim whose agent says a slot is free got nothing")
+		}
+		if _, err := e.Claims.ClaimFor(ctx, by, "b1", "default", -2); !farm.IsCode(err, farm.EInvalid) {
+			t.Fatalf("a negative count: %v, want invalid", err)
 		}
 	})
 

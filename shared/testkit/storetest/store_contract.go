@@ -62,6 +62,7 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		j := rawJob(id, farm.StatusRunning, "arm64", 4242)
 		j.ScorePinned, j.Priority = true, -7
 		j.QueuedAt, j.StartedAt, j.LeaseExpiresAt = farm.TimePtr(t0), farm.TimePtr(t0.Add(time.Second)), farm.TimePtr(t0.Add(30*time.Second))
+		j.ReapAt = farm.TimePtr(t0.Add(20 * time.Second))
 		j.NotBefore = farm.TimePtr(t0.Add(-time.Minute))
 		j.Attempts, j.Builder, j.ClaimToken = 2, "b1", "secret-token"
 		j.LogTail, j.Progress, j.BuilderFailures = "line 1\nline 2 ✓\n", "50%", 1
@@ -94,7 +95,7 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		done.Status, done.Version, done.FinishedAt = farm.StatusSucceeded, 2, farm.TimePtr(t0.Add(time.Minute))
 		d := 59.5
 		done.DurationSeconds = &d
-		done.ClaimToken, done.LeaseExpiresAt = "", nil
+		done.ClaimToken, done.LeaseExpiresAt, done.ReapAt = "", nil, nil
 		must(t, s.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Prev: j, Next: done}}}))
 		got, err = s.GetJob(ctx, id)
 		must(t, err)
@@ -314,34 +315,63 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		}
 	})
 
-	t.Run("ExpiredLeasesAndOverdueJobs", func(t *testing.T) {
+	t.Run("ReapIndexHoldsActiveJobsByReapAt", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
-		ids := newIDs(4)
-		mk := func(id string, status farm.JobStatus, lease time.Duration, started time.Duration) *farm.Job {
+		ids := newIDs(5)
+		mk := func(id string, status farm.JobStatus, builder string, reap time.Duration) *farm.Job {
 			j := rawJob(id, status, "default", 1)
 			if status.Active() {
-				j.LeaseExpiresAt = farm.TimePtr(t0.Add(lease))
-				j.StartedAt = farm.TimePtr(t0.Add(started))
-				j.ClaimToken = "tok"
+				j.Builder, j.ClaimToken = builder, "tok"
+				j.StartedAt = farm.TimePtr(t0.Add(-time.Minute))
+				j.LeaseExpiresAt = farm.TimePtr(t0.Add(reap + 10*time.Second)) // reap_at trails the lease
+				j.ReapAt = farm.TimePtr(t0.Add(reap))
 			}
 			return j
 		}
 		create(t, s,
-			mk(ids[0], farm.StatusRunning, -10*time.Second, -30*time.Second), // expired
-			mk(ids[1], farm.StatusRunning, 20*time.Second, -2*time.Minute),   // live lease, past its 60 s timeout
-			mk(ids[2], farm.StatusCancelling, -time.Second, -5*time.Second),  // expired
-			mk(ids[3], farm.StatusQueued, 0, 0),
+			mk(ids[0], farm.StatusRunning, "b1", -10*time.Second), // due
+			mk(ids[1], farm.StatusRunning, "b2", 20*time.Second),  // not yet
+			mk(ids[2], farm.StatusCancelling, "b1", -time.Second), // due
+			mk(ids[3], farm.StatusQueued, "", 0),                  // not on the index
 		)
-		exp, err := s.ExpiredLeases(ctx, t0, 10)
+		due, err := s.DueJobs(ctx, t0, 10)
 		must(t, err)
-		if !reflect.DeepEqual(exp, []string{ids[0], ids[2]}) {
-			t.Fatalf("expired leases %v, want %v", exp, []string{ids[0], ids[2]})
+		if !reflect.DeepEqual(due, []string{ids[0], ids[2]}) {
+			t.Fatalf("due %v, want %v", due, []string{ids[0], ids[2]})
 		}
-		over, err := s.OverdueJobs(ctx, t0, 10)
+		all, err := s.ActiveJobs(ctx, "", 0)
 		must(t, err)
-		if !reflect.DeepEqual(over, []string{ids[1]}) {
-			t.Fatalf("overdue %v, want [%s]", over, ids[1])
+		started := t0.Add(-time.Minute)
+		want := []store.ActiveJob{
+			{ID: ids[0], Builder: "b1", Pool: "default", Type: farm.TypeScript, StartedAt: started, ReapAt: t0.Add(-10 * time.Second)},
+			{ID: ids[2], Builder: "b1", Pool: "default", Type: farm.TypeScript, StartedAt: started, ReapAt: t0.Add(-time.Second)},
+			{ID: ids[1], Builder: "b2", Pool: "default", Type: farm.TypeScript, StartedAt: started, ReapAt: t0.Add(20 * time.Second)},
+		}
+		if !reflect.DeepEqual(all, want) {
+			t.Fatalf("active %+v, want %+v", all, want)
+		}
+		b1, err := s.ActiveJobs(ctx, "b1", 0)
+		must(t, err)
+		if len(b1) != 2 || b1[0].ID != ids[0] || b1[1].ID != ids[2] {
+			t.Fatalf("b1's %+v", b1)
+		}
+		if one, _ := s.ActiveJobs(ctx, "", 1); len(one) != 1 {
+			t.Fatalf("limit 1: %+v", one)
+		}
+		// A job that ends leaves the index; a job written without a
+		// reap_at (before it existed) is on it by its lease's end.
+		j, _ := s.GetJob(ctx, ids[0])
+		next := j.Touched()
+		next.Status, next.ClaimToken, next.LeaseExpiresAt, next.ReapAt = farm.StatusSucceeded, "", nil, nil
+		must(t, s.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Prev: j, Next: next}}}))
+		old := mk(ids[4], farm.StatusRunning, "b3", -time.Hour)
+		old.ReapAt = nil
+		create(t, s, old)
+		due, err = s.DueJobs(ctx, t0, 10)
+		must(t, err)
+		if !reflect.DeepEqual(due, []string{ids[4], ids[2]}) {
+			t.Fatalf("due after an ending %v, want %v", due, []string{ids[4], ids[2]})
 		}
 	})
 
