@@ -211,9 +211,13 @@ func (s *Service) reapLease(ctx context.Context, id string) (reaped, disabled bo
 	}
 	s.builders.Amend(ctx, job.Builder, func(b *farm.Builder) {
 		now := s.jobs.Now()
-		if b.LastHeartbeat == nil || now.Sub(*b.LastHeartbeat) >= s.policy.Lease {
-			b.State = farm.BuilderLost
+		if b.LastHeartbeat != nil && now.Sub(*b.LastHeartbeat) < s.policy.Lease {
+			// Alive and beating, yet it never renewed this job: it never
+			// heard of the claim (the API died before answering, or the
+			// answer was lost). Not the builder's failure.
+			return
 		}
+		b.State = farm.BuilderLost
 		disabled = b.BlameLostJob(after, "lost the lease of", now, s.policy.BuilderMaxFailures)
 	})
 	s.log.WarnContext(ctx, "lease expired", "job_id", job.ID, "builder", job.Builder, "now", after.Status, "attempts", job.Attempts, "builder_disabled", disabled)
