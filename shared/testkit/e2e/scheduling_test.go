@@ -86,7 +86,10 @@ func TestDependencyChainRunsInOrderAndFailuresCascade(t *testing.T) {
 		t.Fatalf("chain ran as %q, want a, b, c in order", got)
 	}
 
-	x := submit("echo x")
+	// x takes a second so that the rest of the chain is submitted (and
+	// waiting) before y can fail: a job submitted after its dependency
+	// failed fails at once, which is right but not what this checks.
+	x := submit("sleep 1; echo x")
 	y := submit("exit 3", x.ID)
 	z := submit("echo z", y.ID)
 	zz := submit("echo zz", z.ID)
