@@ -1,6 +1,9 @@
 package farm
 
-import "time"
+import (
+	"time"
+	"unicode/utf8"
+)
 
 // MaxInlineLog is the largest log a completion carries whole: it is stored
 // in the job's own item by the completion's write (no object storage call).
@@ -27,4 +30,19 @@ type LogChunk struct {
 	Text   string
 	// ExpiresAt is when the store may drop the chunk.
 	ExpiresAt time.Time
+}
+
+// LogEnd returns at most max bytes of the end of log text s, starting on
+// a rune (a cut never splits a character).
+func LogEnd(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	s = s[len(s)-max:]
+	for i := 0; i < len(s) && i < utf8.UTFMax; i++ {
+		if utf8.RuneStart(s[i]) {
+			return s[i:]
+		}
+	}
+	return s
 }

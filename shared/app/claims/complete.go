@@ -76,7 +76,7 @@ func (s *Service) Complete(ctx context.Context, by farm.Principal, id string, r 
 		Error:       truncate(r.Error, MaxErrorText),
 		ExitCode:    r.ExitCode,
 		Artifacts:   declaredArtifacts(s.bucket(), job, r.Artifacts),
-		LogInline:   tail(r.Log, farm.MaxInlineLog),
+		LogInline:   farm.LogEnd(r.Log, farm.MaxInlineLog),
 		LogComplete: r.LogComplete,
 	}
 	if r.LogUploaded {
@@ -247,20 +247,6 @@ func (s *Service) bucket() string {
 		return ""
 	}
 	return s.blobs.Bucket()
-}
-
-// tail returns at most max bytes of the end of s, starting on a rune.
-func tail(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	s = s[len(s)-max:]
-	for i := 0; i < len(s) && i < utf8.UTFMax; i++ {
-		if utf8.RuneStart(s[i]) {
-			return s[i:]
-		}
-	}
-	return s
 }
 
 // truncate cuts s to at most max bytes, on a rune boundary.

@@ -27,7 +27,7 @@ func (s *Service) appendLog(ctx context.Context, hj HeartbeatJob, run int, now t
 		offset = *hj.LogOffset
 	}
 	if cut := len(text) - MaxLogChunkText; cut > 0 {
-		text = fmt.Sprintf("[farm] ... %d bytes of this heartbeat's log skipped ...\n", cut) + tail(text, MaxLogChunkText)
+		text = fmt.Sprintf("[farm] ... %d bytes of this heartbeat's log skipped ...\n", cut) + farm.LogEnd(text, MaxLogChunkText)
 	}
 	c := farm.LogChunk{JobID: hj.ID, Run: run, Offset: offset, Text: text, ExpiresAt: now.Add(farm.LogChunkRetention)}
 	if err := s.store.AppendLogChunk(ctx, c); err != nil {

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/buildfarm/buildfarm/shared/app/blobs"
 	"github.com/buildfarm/buildfarm/shared/app/store"
@@ -146,21 +145,7 @@ func (s *Service) Log(ctx context.Context, id string) (*Log, error) {
 		}
 		text = b.String()
 	}
-	return &Log{Tail: lastBytes(text+job.LogInline, farm.MaxLogTail)}, nil
-}
-
-// lastBytes returns at most max bytes of the end of s, starting on a rune.
-func lastBytes(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	s = s[len(s)-max:]
-	for i := 0; i < len(s) && i < utf8.UTFMax; i++ {
-		if utf8.RuneStart(s[i]) {
-			return s[i:]
-		}
-	}
-	return s
+	return &Log{Tail: farm.LogEnd(text+job.LogInline, farm.MaxLogTail)}, nil
 }
 
 // storedLog opens the stored log of a finished job; nil when there is none
