@@ -146,28 +146,17 @@ func (f *floor) handle(ctx context.Context, worker, id string, receipt *string) 
 		Set(expression.Name("claim_token"), expression.Value(token))
 	err := f.update(ctx, id, claim, expression.Name("status").Equal(expression.Value("queued")))
 	if err == nil {
-		f.mu.Lock()
-		ch := f.claimed[id]
-		f.mu.Unlock()
-		if ch != nil {
-			ch <- time.Now()
-		}
+		f.claimedNow(id)
 	}
-	if _, derr := f.sq.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &f.queueURL, ReceiptHandle: receipt}); derr != nil && ctx.Err() == nil {
-		f.failed.Add(1)
-	}
+	f.ack(ctx, f.sq, receipt)
 	if err != nil {
-		if ctx.Err() == nil {
-			f.failed.Add(1)
-		}
+		f.fail(ctx)
 		return
 	}
 	if f.complete {
 		done := expression.Set(expression.Name("status"), expression.Value("succeeded"))
 		if err := f.update(ctx, id, done, expression.Name("claim_token").Equal(expression.Value(token))); err != nil {
-			if ctx.Err() == nil {
-				f.failed.Add(1)
-			}
+			f.fail(ctx)
 			return
 		}
 		f.done <- time.Now()
@@ -307,5 +296,30 @@ func (f *floor) stop() {
 	_, _ = dynamodb.NewFromConfig(f.admin).DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: &f.table})
 	if f.queueURL != "" {
 		_, _ = sqs.NewFromConfig(f.admin).DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: &f.queueURL})
+	}
+}
+
+// claimedNow tells the latency sample waiting for job id, if any, that it
+// was claimed.
+func (f *floor) claimedNow(id string) {
+	f.mu.Lock()
+	ch := f.claimed[id]
+	f.mu.Unlock()
+	if ch != nil {
+		ch <- time.Now()
+	}
+}
+
+// ack deletes the doorbell a worker received through sq.
+func (f *floor) ack(ctx context.Context, sq *sqs.Client, receipt *string) {
+	if _, err := sq.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &f.queueURL, ReceiptHandle: receipt}); err != nil {
+		f.fail(ctx)
+	}
+}
+
+// fail counts a failed call, unless the run is ending (its context done).
+func (f *floor) fail(ctx context.Context) {
+	if ctx.Err() == nil {
+		f.failed.Add(1)
 	}
 }

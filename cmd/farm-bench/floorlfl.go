@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
@@ -81,20 +80,11 @@ func (f *floor) tableInput() *dynamodb.CreateTableInput {
 func (f *floor) handleLikeForLike(ctx context.Context, worker string, receipt *string) {
 	id, token, err := f.claimBest(ctx, worker)
 	if err == nil && id != "" {
-		f.mu.Lock()
-		ch := f.claimed[id]
-		f.mu.Unlock()
-		if ch != nil {
-			ch <- time.Now()
-		}
+		f.claimedNow(id)
 	}
-	if _, derr := f.workerSQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &f.queueURL, ReceiptHandle: receipt}); derr != nil && ctx.Err() == nil {
-		f.failed.Add(1)
-	}
+	f.ack(ctx, f.workerSQS, receipt)
 	if err != nil {
-		if ctx.Err() == nil {
-			f.failed.Add(1)
-		}
+		f.fail(ctx)
 		return
 	}
 	if id == "" {
@@ -103,9 +93,7 @@ func (f *floor) handleLikeForLike(ctx context.Context, worker string, receipt *s
 	done := expression.Set(expression.Name("status"), expression.Value("succeeded"))
 	fence := expression.Name("claim_token").Equal(expression.Value(token)).And(expression.Name("status").Equal(expression.Value("running")))
 	if err := f.update(ctx, id, done, fence); err != nil {
-		if ctx.Err() == nil {
-			f.failed.Add(1)
-		}
+		f.fail(ctx)
 		return
 	}
 	f.done <- time.Now()
