@@ -76,7 +76,7 @@ func (r *rig) startFarm(ctx context.Context, name string, policy farm.Policy) (*
 	counter.Classify = classify
 	est := ddbunits.New(tablesOf(top)...)
 	est.Short = func(s string) string { return strings.TrimPrefix(s, prefix+"-") }
-	counter.Inspect = est.Inspect
+	counter.Inspect = filteredStreamReads(est.Inspect)
 	cfg := r.aws
 	cfg.APIOptions = slices.Clone(r.aws.APIOptions)
 	counter.Attach(&cfg)

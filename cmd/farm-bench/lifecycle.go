@@ -158,8 +158,9 @@ func apiRequestUsage(route string, n, billedMillis int64) JobUsage {
 
 // lambdaUsage is the Lambda and API Gateway use of a window: every API
 // request an api invocation billed for its handler time (and an API
-// Gateway request unless it takes the function URL); every non-empty
-// stream batch a dispatch invocation and every delivered lease-timer batch
+// Gateway request unless it takes the function URL); every stream batch
+// with a record the dispatch filter passes a dispatch invocation
+// (filteredStreamReads) and every delivered lease-timer batch
 // a reaper invocation, billed (at least 1 ms) for their AWS calls' time;
 // every invocation's platform log lines; and what the functions logged in
 // the phases.
