@@ -140,7 +140,9 @@ func (a *Agent) runJob(ctx context.Context, j *runningJob) {
 	}()
 
 	j.logger.Info("job claimed", "timeout_seconds", j.job.TimeoutSeconds)
-	note(l, "builder %s runs job %s (%s), attempt %d", a.cfg.Name, j.id, j.job.Type, j.job.Attempts)
+	// The log is the job's own: its id is not repeated there (a small log
+	// is stored inline in the job's item, where every byte is paid for).
+	note(l, "builder %s, %s job, attempt %d", a.cfg.Name, j.job.Type, j.job.Attempts)
 	out, ws := a.execute(ctx, j)
 	if ws != nil && !a.cfg.KeepWorkDirs {
 		defer func() {
