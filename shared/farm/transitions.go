@@ -58,7 +58,7 @@ func (j *Job) Claim(builder, token string, now time.Time, lease time.Duration) (
 		}
 		return nil, nil, Errorf(EConflict, "job %s is %s, not queued", j.ID, j.Status)
 	}
-	n, ev, err := j.next(StatusRunning, "builder:"+builder, fmt.Sprintf("attempt %d on %s", j.Attempts+1, builder), now)
+	n, ev, err := j.next(StatusRunning, "builder:"+builder, fmt.Sprintf("attempt %d", j.Attempts+1), now)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -84,7 +84,8 @@ func (j *Job) waitedSince(start time.Time) *float64 {
 	if j.QueuedAt != nil {
 		since = *j.QueuedAt
 	}
-	s := max(start.Sub(since).Seconds(), 0)
+	// Whole milliseconds, as every time the farm keeps.
+	s := max(float64(start.Sub(since).Milliseconds())/1000, 0)
 	return &s
 }
 
@@ -180,10 +181,8 @@ func (j *Job) Complete(builder string, c Completion, now time.Time) (*Job, *JobE
 	default:
 		return nil, nil, FieldError("result", "must be succeeded or failed, not %q", c.Result)
 	}
-	detail := string(c.Result)
-	if c.Error != "" {
-		detail += ": " + c.Error
-	}
+	// The event's To is the result already; its detail is the error, if any.
+	detail := c.Error
 	n, ev, err := j.next(c.Result, "builder:"+builder, detail, now)
 	if err != nil {
 		return nil, nil, err

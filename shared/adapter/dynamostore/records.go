@@ -66,22 +66,24 @@ func queueRank(score int64, id string) string {
 }
 
 type jobRecord struct {
-	ID               string           `dynamodbav:"id"`
-	Type             string           `dynamodbav:"type"`
-	Status           string           `dynamodbav:"status"`
-	Pool             string           `dynamodbav:"pool"`
-	Score            int64            `dynamodbav:"score"`
-	ScorePinned      bool             `dynamodbav:"score_pinned,omitempty"`
-	Priority         int64            `dynamodbav:"priority"`
-	Payload          string           `dynamodbav:"payload"`
-	RequestedBy      string           `dynamodbav:"requested_by,omitempty"`
-	CreatedAt        string           `dynamodbav:"created_at"`
-	QueuedAt         string           `dynamodbav:"queued_at,omitempty"`
-	StartedAt        string           `dynamodbav:"started_at,omitempty"`
-	FinishedAt       string           `dynamodbav:"finished_at,omitempty"`
-	DurationSeconds  *float64         `dynamodbav:"duration_seconds,omitempty"`
-	Attempts         int              `dynamodbav:"attempts"`
-	Run              int              `dynamodbav:"run,omitempty"`
+	ID              string   `dynamodbav:"id"`
+	Type            string   `dynamodbav:"type"`
+	Status          string   `dynamodbav:"status"`
+	Pool            string   `dynamodbav:"pool"`
+	Score           int64    `dynamodbav:"score"`
+	ScorePinned     bool     `dynamodbav:"score_pinned,omitempty"`
+	Priority        int64    `dynamodbav:"priority"`
+	Payload         string   `dynamodbav:"payload"`
+	RequestedBy     string   `dynamodbav:"requested_by,omitempty"`
+	CreatedAt       string   `dynamodbav:"created_at"`
+	QueuedAt        string   `dynamodbav:"queued_at,omitempty"`
+	StartedAt       string   `dynamodbav:"started_at,omitempty"`
+	FinishedAt      string   `dynamodbav:"finished_at,omitempty"`
+	DurationSeconds *float64 `dynamodbav:"duration_seconds,omitempty"`
+	Attempts        int      `dynamodbav:"attempts"`
+	Run             int      `dynamodbav:"run,omitempty"`
+	// TimeToStart is read from items written before the start key carried
+	// it (see job); it is no longer written.
 	TimeToStart      *float64         `dynamodbav:"time_to_start_seconds,omitempty"`
 	MaxAttempts      int              `dynamodbav:"max_attempts"`
 	TimeoutSeconds   int              `dynamodbav:"timeout_seconds"`
@@ -157,7 +159,7 @@ func toJobRecord(j *farm.Job) jobRecord {
 		ID: j.ID, Type: j.Type, Status: string(j.Status), Pool: j.Pool, Score: j.Score, ScorePinned: j.ScorePinned,
 		Priority: j.Priority, Payload: string(j.Payload), RequestedBy: j.RequestedBy, CreatedAt: fmtTime(j.CreatedAt),
 		QueuedAt: fmtTimePtr(j.QueuedAt), StartedAt: fmtTimePtr(j.StartedAt), FinishedAt: fmtTimePtr(j.FinishedAt),
-		DurationSeconds: j.DurationSeconds, Attempts: j.Attempts, Run: j.Run, TimeToStart: j.TimeToStartSeconds,
+		DurationSeconds: j.DurationSeconds, Attempts: j.Attempts, Run: j.Run,
 		MaxAttempts: j.MaxAttempts, TimeoutSeconds: j.TimeoutSeconds, NotBefore: fmtTimePtr(j.NotBefore), Builder: j.Builder, ClaimToken: j.ClaimToken, LeaseExpiresAt: fmtTimePtr(j.LeaseExpiresAt),
 		Result: j.Result, ExitCode: j.ExitCode, Error: j.Error, LogKey: j.LogKey, LogTail: j.LogTail, LogInline: j.LogInline, LogComplete: j.LogComplete, Progress: j.Progress,
 		BuilderFailures: j.BuilderFailures, ParentID: j.ParentID, DependsOn: j.DependsOn,
@@ -180,7 +182,10 @@ func toJobRecord(j *farm.Job) jobRecord {
 		r.WaitingShard = waitShard
 	}
 	if j.StartedAt != nil && j.TimeToStartSeconds != nil {
+		// The start key carries the time to start: no attribute of its own.
 		r.StartKey = startKey(*j.StartedAt, *j.TimeToStartSeconds)
+	} else if j.TimeToStartSeconds != nil {
+		r.TimeToStart = j.TimeToStartSeconds
 	}
 	if j.Status.Active() {
 		r.ActiveShard, r.ReapAt = activeShard, reapAtOf(j)
@@ -211,6 +216,13 @@ func (r jobRecord) job() (*farm.Job, error) {
 	}
 	if r.ExpiresAt != 0 {
 		j.ExpiresAt = farm.TimePtr(time.Unix(r.ExpiresAt, 0))
+	}
+	if r.StartKey != "" && j.TimeToStartSeconds == nil {
+		tts, err := timeToStartOf(r.StartKey)
+		if err != nil {
+			return nil, fmt.Errorf("job %s: %w", r.ID, err)
+		}
+		j.TimeToStartSeconds = &tts
 	}
 	var err error
 	for _, f := range []struct {

@@ -183,7 +183,10 @@ func (a *Agent) runJob(ctx context.Context, j *runningJob) {
 			}
 		}
 	}
-	note(l, "result: %s%s", req.Result, errSuffix(req.Error))
+	if req.Result != string(farm.StatusSucceeded) {
+		// A success needs no line of its own: the job's status says it.
+		note(l, "result: %s%s", req.Result, errSuffix(req.Error))
+	}
 	j.setProgress("completing")
 	a.storeLog(j, &req)
 	j.mu.Lock()

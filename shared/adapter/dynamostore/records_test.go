@@ -1,0 +1,48 @@
+package dynamostore
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+
+	"github.com/buildfarm/buildfarm/shared/farm"
+)
+
+// A started job's time to start lives in its start key only (one attribute
+// less in every started job's item) and reads back exactly; items written
+// before, with the attribute of its own, still read.
+func TestTimeToStartIsKeptInTheStartKey(t *testing.T) {
+	t.Parallel()
+	queued := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	j := &farm.Job{ID: "01KAWZ6F0000000000000000S3", Type: farm.TypeScript, Status: farm.StatusQueued, Pool: "default", Payload: json.RawMessage(`{"script":"true"}`),
+		CreatedAt: queued, QueuedAt: &queued, MaxAttempts: 3, TimeoutSeconds: 60, Version: 1}
+	started, _, err := j.Claim("b1", "tok", queued.Add(2193*time.Millisecond), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item, err := attributevalue.MarshalMap(toJobRecord(started))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := item["time_to_start_seconds"]; ok {
+		t.Error("the time to start is stored twice: in the start key and an attribute of its own")
+	}
+	var r jobRecord
+	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+		t.Fatal(err)
+	}
+	back, err := r.job()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.TimeToStartSeconds == nil || *back.TimeToStartSeconds != *started.TimeToStartSeconds || *back.TimeToStartSeconds != 2.193 {
+		t.Fatalf("time to start read back as %v, want %v", back.TimeToStartSeconds, *started.TimeToStartSeconds)
+	}
+	old := r
+	old.StartKey, old.TimeToStart = "", new(1.5)
+	if back, err := old.job(); err != nil || back.TimeToStartSeconds == nil || *back.TimeToStartSeconds != 1.5 {
+		t.Fatalf("an item of the old shape reads back as %v (%v)", back, err)
+	}
+}
