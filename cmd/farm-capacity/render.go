@@ -134,10 +134,10 @@ func (m *Model) render(w io.Writer) {
 	p("- Sharding a pool's dispatch index spreads its **writes** (S partition keys share the")
 	p("  queue's puts and deletes), but every claim reads the head of **every** shard to keep")
 	p("  the exact order, so each shard still serves every claim's query: a pool's read")
-	p("  ceiling does not move with S. A smaller claim scan (`farm.Policy.ClaimScan`, %d)", m.ClaimScan)
-	p("  makes each query cheaper (%d entries: %s RU a query, %s jobs/s), and fewer empty claims", smallScan,
+	p("  ceiling does not move with S. The claim scan (`farm.Policy.ClaimScan`, %d entries:", m.ClaimScan)
+	p("  %s RU a query) bounds each query's read; %d entries, the like-for-like floor's, would", num(readUnitsPerQuery(m.ClaimScan, m.DispatchEntryBytes)), smallScan)
+	p("  read %s RU (%s jobs/s). Fewer empty claims make fewer queries.",
 		num(readUnitsPerQuery(smallScan, m.DispatchEntryBytes)), num(partitionBound(PartitionReadUnits.Value, me.DispatchQueriesPerJob*readUnitsPerQuery(smallScan, m.DispatchEntryBytes))))
-	p("  make fewer queries.")
 	p("- Keys a pool or the whole stack share in the other indexes (listed above) are not")
 	p("  sharded: they bound the pool and the stack at any S until they are sharded or dropped.")
 	p("- DynamoDB may split a hot key's partition by sort key (split for heat) when its sort")
@@ -193,8 +193,9 @@ func (m *Model) render(w io.Writer) {
 	p("- DynamoDB provisioned capacity and API Gateway HTTP API prices: the AWS pricing pages, us-east-1, as of %s.", quotasAsOf)
 }
 
-// smallScan is the smaller claim scan the document prices for comparison.
-const smallScan = 8
+// smallScan is the smaller claim scan the document prices for comparison:
+// the bench's like-for-like floor reads 4 candidates a claim.
+const smallScan = 4
 
 // firstLimits names the limits tied for the lowest ceiling.
 func firstLimits(ls []Limit) string {

@@ -115,6 +115,11 @@ type ClaimResponse struct {
 	// LogUpload is a presigned PUT of this run's whole log, for a log over
 	// farm.MaxInlineLog bytes (a smaller one travels in the completion).
 	LogUpload *ArtifactURL `json:"log_upload,omitempty"`
+	// MoreQueued says whether the pool held another job this builder could
+	// claim when the claim looked (or more than it read): true, claim
+	// again when a slot is free; false, wait for a doorbell. The farm
+	// always sends it; nil (a farm that predates it) is taken as true.
+	MoreQueued *bool `json:"more_queued,omitempty"`
 }
 
 // HeartbeatRequest is POST /v1/builders/{name}/heartbeat.

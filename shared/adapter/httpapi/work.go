@@ -31,7 +31,7 @@ func (s *Server) claim(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	resp := apiv1.ClaimResponse{Job: c.Job, ClaimToken: c.Job.ClaimToken, SourceURL: c.SourceURL}
+	resp := apiv1.ClaimResponse{Job: c.Job, ClaimToken: c.Job.ClaimToken, SourceURL: c.SourceURL, MoreQueued: &c.MoreQueued}
 	if p := c.LogUpload; p != nil {
 		resp.LogUpload = &apiv1.ArtifactURL{Name: p.Name, Key: p.Key, URL: p.URL, Method: p.Method, Headers: p.Headers, ExpiresAt: p.ExpiresAt}
 	}

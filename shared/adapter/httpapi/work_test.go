@@ -28,6 +28,16 @@ func TestClaim(t *testing.T) {
 	if c.LeaseExpiresAt.Before(time.Now()) || c.Job.LeaseExpiresAt == nil || !c.Job.LeaseExpiresAt.Equal(c.LeaseExpiresAt) {
 		t.Fatalf("lease %s / %v", c.LeaseExpiresAt, c.Job.LeaseExpiresAt)
 	}
+	// The answer says whether more was queued, false included (on the wire).
+	e.submit(submitterA, "echo two")
+	e.submit(submitterA, "echo three")
+	for _, want := range []string{`"more_queued":true`, `"more_queued":false`} {
+		// jobs_held 0: the agent's count (b1 has 2 slots and holds more here).
+		w := e.do(builder1, "POST", "/v1/builders/b1/claim", map[string]any{"pool": "default", "jobs_held": 0})
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), want) {
+			t.Fatalf("claim of one of two queued jobs: %d, want %s in %s", w.Code, want, w.Body)
+		}
+	}
 	// The claim token is the builder's secret: never in the job's JSON.
 	if strings.Contains(e.do(admin, "GET", "/v1/jobs/"+job.ID, nil).Body.String(), c.ClaimToken) {
 		t.Fatal("the job's JSON shows its claim token")

@@ -20,6 +20,12 @@ type Claim struct {
 	Job       *farm.Job
 	SourceURL string
 	LogUpload *Upload
+	// MoreQueued is a hint for the builder: true when the candidates the
+	// claim read held another job it could claim now, or filled the page
+	// (more may be queued beyond it), so claiming again soon is worth a
+	// request; false when nothing else claimable was queued when it looked.
+	// A job queued after that rings its own doorbell.
+	MoreQueued bool
 }
 
 // Claim gives builder the best claimable job of pool: highest score, then
@@ -79,7 +85,7 @@ func (s *Service) ClaimFor(ctx context.Context, by farm.Principal, builder, pool
 			return nil, err
 		}
 		lost := false
-		for _, cand := range candidates {
+		for i, cand := range candidates {
 			job, err := s.claimCandidate(ctx, b, cand)
 			if errors.Is(err, store.ErrLostRace) {
 				lost = true
@@ -89,7 +95,8 @@ func (s *Service) ClaimFor(ctx context.Context, by farm.Principal, builder, pool
 				return nil, err
 			}
 			if job != nil {
-				return &Claim{Job: job, SourceURL: s.sourceURL(ctx, job), LogUpload: s.logUpload(ctx, job)}, nil
+				more := len(candidates) >= s.policy.ClaimScan || s.anyClaimable(b, candidates[i+1:])
+				return &Claim{Job: job, SourceURL: s.sourceURL(ctx, job), LogUpload: s.logUpload(ctx, job), MoreQueued: more}, nil
 			}
 		}
 		if !lost {
@@ -139,10 +146,7 @@ func (s *Service) checkSlots(ctx context.Context, b *farm.Builder, held int) err
 // when another claimer took it first.
 func (s *Service) claimCandidate(ctx context.Context, b *farm.Builder, cand *farm.Job) (*farm.Job, error) {
 	now := s.jobs.Now()
-	if !cand.Claimable(now) {
-		return nil, nil
-	}
-	if typ, err := s.registry.Lookup(cand.Type); err == nil && typ.RequiresCleanBuilder() && b.CleanStatus != farm.CleanClean {
+	if !s.claimableBy(b, cand, now) {
 		return nil, nil
 	}
 	next, ev, err := cand.Claim(b.Name, farm.NewSecret(16), now, s.policy.Lease)
@@ -156,6 +160,29 @@ func (s *Service) claimCandidate(ctx context.Context, b *farm.Builder, cand *far
 	s.log.DebugContext(ctx, "job claimed", "job_id", next.ID, "builder", b.Name, "pool", next.Pool, "score", next.Score, "attempt", next.Attempts)
 	s.follow.After(ctx, next)
 	return next, nil
+}
+
+// claimableBy reports whether builder b may claim cand now: it is queued
+// and not held back, and a job that needs a clean builder finds one.
+func (s *Service) claimableBy(b *farm.Builder, cand *farm.Job, now time.Time) bool {
+	if !cand.Claimable(now) {
+		return false
+	}
+	typ, err := s.registry.Lookup(cand.Type)
+	return err != nil || !typ.RequiresCleanBuilder() || b.CleanStatus == farm.CleanClean
+}
+
+// anyClaimable reports whether b could claim one of rest now (read with
+// the claim's page, so only as fresh as that). A held-back job is not
+// counted: its requeue rang a doorbell delayed until it may be claimed.
+func (s *Service) anyClaimable(b *farm.Builder, rest []*farm.Job) bool {
+	now := s.jobs.Now()
+	for _, j := range rest {
+		if s.claimableBy(b, j, now) {
+			return true
+		}
+	}
+	return false
 }
 
 // MetricTimeToStart is the metric of each claim: how long the job waited

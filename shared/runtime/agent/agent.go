@@ -35,7 +35,8 @@ type Agent struct {
 
 	drainOnce sync.Once
 	drainCh   chan struct{}
-	sweepCh   chan struct{} // a request to claim until the pools are empty
+	sweepCh   chan struct{} // a request to claim from the pools hints wants
+	hints     *claimHints   // which pools are worth a claim when a slot is free
 	beatCh    chan struct{} // a request to heartbeat now
 	jobsWG    sync.WaitGroup
 
@@ -83,6 +84,7 @@ func New(cfg Config, api API, bells Doorbells) (*Agent, error) {
 		log:       c.Logger.With("builder", c.Name),
 		drainCh:   make(chan struct{}),
 		sweepCh:   make(chan struct{}, 1),
+		hints:     newClaimHints(c.Spec.Pools),
 		beatCh:    make(chan struct{}, 1),
 		changed:   make(chan struct{}),
 		free:      c.Spec.Slots,
@@ -156,7 +158,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	for _, pool := range a.cfg.Spec.Pools {
 		claimers.Go(func() { a.pollLoop(claimCtx, pool) })
 	}
-	// Jobs may have queued while no doorbell could reach us.
+	// Jobs may have queued while no doorbell could reach us (register
+	// asked for a claim from every pool).
 	a.requestSweep()
 
 	select {
@@ -240,6 +243,9 @@ func (a *Agent) register(ctx context.Context) error {
 	n, hb, lease := a.registered, a.heartbeat, a.lease
 	a.broadcastLocked()
 	a.mu.Unlock()
+	// Whatever queued while the farm did not know us (or that a clean
+	// builder may take now) rang no doorbell of ours: claim from each pool.
+	a.hints.ask(a.cfg.Spec.Pools...)
 	for _, pool := range a.cfg.Spec.Pools {
 		if reg.QueueURLs[pool] == "" {
 			a.log.Warn("the farm has no doorbell queue for this pool; claiming from it now and then only", "pool", pool)
@@ -277,11 +283,15 @@ func (a *Agent) acquireSlot() bool {
 	return true
 }
 
+// releaseSlot frees a slot, and has the sweep claim with it from the pools
+// worth a claim (the last answer said more was queued, or a doorbell found
+// no free slot): only then does a job's end cost a claim.
 func (a *Agent) releaseSlot() {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.free++
 	a.broadcastLocked()
+	a.mu.Unlock()
+	a.requestSweep()
 }
 
 // waitClaimable blocks until a slot is free and nothing forbids claiming.
@@ -342,6 +352,12 @@ func (a *Agent) runningCount() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return len(a.jobs)
+}
+
+// claimSoon asks for a claim from pools with the next free slot.
+func (a *Agent) claimSoon(pools ...string) {
+	a.hints.ask(pools...)
+	a.requestSweep()
 }
 
 func (a *Agent) requestSweep() {

@@ -39,7 +39,11 @@ type fakeFarm struct {
 	queued           map[string][]*farm.Job // pool -> jobs
 	jobs             map[string]*fakeJob
 	claims           int
-	claimFailures    int // the next claims answer 500
+	claimLog         []string      // each claim's answer: a job id, "204", "404" or "500"
+	claimFailures    int           // the next claims answer 500
+	hint             *bool         // more_queued in every claim answer (nil: whether jobs stay queued)
+	omitHint         bool          // claim answers carry no more_queued (a farm older than it)
+	claimHold        chan struct{} // when set, claims wait for it after deciding their answer
 	drain            bool
 	reregister       bool // the next heartbeat asks to register again
 	heartbeats       []apiv1.HeartbeatRequest
@@ -174,38 +178,68 @@ func (f *fakeFarm) claim(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
+	// The answer is decided first (the queue as read), then held while
+	// the test says (claimHold), then sent.
+	status, resp, hold := f.answerClaim(r.PathValue("name"), req.Pool)
+	if hold != nil {
+		<-hold
+	}
+	switch status {
+	case 200:
+		reply(w, 200, resp)
+	case 204:
+		w.WriteHeader(http.StatusNoContent)
+	case 404:
+		fail(w, 404, farm.ENotFound, "no builder "+r.PathValue("name"))
+	default:
+		fail(w, 500, farm.EInternal, "internal error")
+	}
+}
+
+// answerClaim claims the first queued job of pool for builder, and says
+// whether more stay queued (or what hint forces).
+func (f *fakeFarm) answerClaim(builder, pool string) (int, *apiv1.ClaimResponse, chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.claims++
+	hold := f.claimHold
 	if f.claimFailures > 0 {
 		f.claimFailures--
-		fail(w, 500, farm.EInternal, "internal error")
-		return
+		f.claimLog = append(f.claimLog, "500")
+		return 500, nil, hold
 	}
 	if !f.known {
-		fail(w, 404, farm.ENotFound, "no builder "+r.PathValue("name"))
-		return
+		f.claimLog = append(f.claimLog, "404")
+		return 404, nil, hold
 	}
-	q := f.queued[req.Pool]
+	q := f.queued[pool]
 	if len(q) == 0 {
-		w.WriteHeader(http.StatusNoContent)
-		return
+		f.claimLog = append(f.claimLog, "204")
+		return 204, nil, hold
 	}
 	job := q[0]
-	f.queued[req.Pool] = q[1:]
+	f.queued[pool] = q[1:]
+	f.claimLog = append(f.claimLog, job.ID)
 	job.Attempts++
 	job.Status = farm.StatusRunning
-	job.Builder = r.PathValue("name")
+	job.Builder = builder
 	fj := &fakeJob{job: job, token: farm.NewSecret(8), status: farm.StatusRunning}
 	f.jobs[job.ID] = fj
-	resp := apiv1.ClaimResponse{Job: job, ClaimToken: fj.token, LeaseExpiresAt: time.Now().Add(time.Duration(f.leaseSeconds) * time.Second)}
+	more := len(f.queued[pool]) > 0
+	if f.hint != nil {
+		more = *f.hint
+	}
+	resp := &apiv1.ClaimResponse{Job: job, ClaimToken: fj.token, LeaseExpiresAt: time.Now().Add(time.Duration(f.leaseSeconds) * time.Second), MoreQueued: &more}
+	if f.omitHint {
+		resp.MoreQueued = nil
+	}
 	if _, ok := f.sources[job.ID]; ok {
 		resp.SourceURL = f.srv.URL + "/src/" + job.ID + "?X-Amz-Signature=fake"
 	}
 	logKey := fmt.Sprintf("logs/%s/%d.log", job.ID, job.Attempts)
 	resp.LogUpload = &apiv1.ArtifactURL{Name: job.ID + ".log", Key: logKey, URL: f.srv.URL + "/s3/" + logKey + "?X-Amz-Signature=fake", Method: "PUT",
 		Headers: map[string]string{"X-Fake-Presigned": "yes"}, ExpiresAt: time.Now().Add(time.Hour)}
-	reply(w, 200, resp)
+	return 200, resp, hold
 }
 
 func (f *fakeFarm) heartbeat(w http.ResponseWriter, r *http.Request) {

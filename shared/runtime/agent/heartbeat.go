@@ -132,7 +132,7 @@ func (a *Agent) applyHeartbeat(resp *apiv1.HeartbeatResponse) {
 	}
 	if lifted {
 		a.log.Info("the farm lifted its drain: claiming again")
-		a.requestSweep()
+		a.claimSoon(a.cfg.Spec.Pools...)
 	}
 	for _, d := range resp.Directives {
 		switch d.Action {

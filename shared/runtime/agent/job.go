@@ -102,10 +102,9 @@ func (a *Agent) startJob(pool string, claim *apiv1.ClaimResponse) {
 		defer stop(nil)
 		a.runJob(jobCtx, j)
 		a.afterJob()
-		if !a.isDraining() && a.hardCtx.Err() == nil {
-			// Drain the backlog before waiting for doorbells again.
-			a.requestSweep()
-		}
+		// Releasing the slot claims again only from the pools whose last
+		// claim said more was queued: a job queued meanwhile rang a
+		// doorbell, which the pool's poller receives now that a slot is free.
 	}()
 }
 

@@ -22,7 +22,7 @@ func (a *Agent) pollLoop(ctx context.Context, pool string) {
 		}
 		if time.Now().After(nextIdleClaim) {
 			nextIdleClaim = time.Now().Add(spread(a.cfg.IdleClaimInterval))
-			a.requestSweep()
+			a.claimSoon(pool)
 		}
 		url := a.queueURL(pool)
 		if url == "" {
@@ -78,15 +78,14 @@ func (a *Agent) answerDoorbell(ctx context.Context, pool string, m sqsdoorbell.M
 			log.Debug("doorbell released: draining")
 			return nil
 		}
-		// A sweep took the slot meanwhile: this builder claims again as soon
-		// as its job ends, which serves the doorbell's job; idle builders
-		// get doorbells of their own. Left to its visibility timeout, the
-		// doorbell would come back 30 s late and count towards the
-		// dead-letter queue on a healthy farm. The sweep may also have
-		// found the queue empty just before this doorbell's job arrived:
-		// one more sweep after it (a no-op when a job holds the slot)
-		// serves the job then.
-		a.requestSweep()
+		// A sweep took the slot meanwhile: this builder claims from the
+		// pool with its next free slot, which serves the doorbell's job;
+		// idle builders get doorbells of their own. Left to its visibility
+		// timeout, the doorbell would come back 30 s late and count towards
+		// the dead-letter queue on a healthy farm. A claim under way may
+		// have read the queue just before this doorbell's job arrived: its
+		// answer does not clear what is asked here (claimHints).
+		a.claimSoon(pool)
 		if err := a.bells.Delete(dctx, m); err != nil {
 			log.Warn("doorbell delete failed", "err", err)
 		}
