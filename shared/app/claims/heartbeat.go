@@ -52,8 +52,11 @@ type HeartbeatResult struct {
 
 // Heartbeat limits.
 const (
-	// MaxHeartbeatJobs bounds the jobs one heartbeat reports.
-	MaxHeartbeatJobs = farm.MaxSlots
+	// MaxHeartbeatJobs bounds the jobs one heartbeat reports: a builder's
+	// running jobs and those it ran whose completion is on its way (its
+	// slot takes the next job before the completion is answered; the
+	// agent holds at most one such job per slot).
+	MaxHeartbeatJobs = 2 * farm.MaxSlots
 	// MaxProgress bounds a job's progress note.
 	MaxProgress = 1000
 	// MaxCompletedPerBeat bounds the jobs one heartbeat reports finished.

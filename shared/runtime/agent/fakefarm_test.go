@@ -44,6 +44,8 @@ type fakeFarm struct {
 	hint             *bool         // more_queued in every claim answer (nil: whether jobs stay queued)
 	omitHint         bool          // claim answers carry no more_queued (a farm older than it)
 	claimHold        chan struct{} // when set, claims wait for it after deciding their answer
+	completeHold     chan struct{} // when set, completions wait for it before they are decided
+	completing       int           // completions received so far (held ones included)
 	drain            bool
 	reregister       bool // the next heartbeat asks to register again
 	heartbeats       []apiv1.HeartbeatRequest
@@ -332,6 +334,13 @@ func (f *fakeFarm) complete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
+	f.mu.Lock()
+	f.completing++
+	hold := f.completeHold
+	f.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
 	f.mu.Lock()
 	c := completion{JobID: id, Req: req}
 	fj := f.jobs[id]
