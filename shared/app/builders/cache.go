@@ -27,9 +27,8 @@ const WatchedCacheTTL = time.Minute
 // maxCachedBuilders bounds the claimant cache.
 const maxCachedBuilders = 4096
 
-// commit writes through the store and drops the builders it wrote from the
-// cache (whether or not the write succeeded: either way the cached record
-// may be stale). A write that changes a builder as claims check it
+// commit writes through the store and drops from the cache the builders it
+// changed as claims check them (all it wrote, when the write failed). A write that changes a builder as claims check it
 // (farm.Builder.SameForClaims) bumps the auth generation in the same
 // transaction, so other API instances drop their cached record within
 // seconds.
@@ -41,16 +40,24 @@ func (s *Service) commit(ctx context.Context, tx store.Tx) error {
 		next.CurrentJobs = []string{}
 		tx.Builders[i].Next = next
 	}
-	gen, err := store.AuthBump(ctx, s.store, store.ClaimantChanges(tx.Builders)...)
+	changes := store.ClaimantChanges(tx.Builders)
+	gen, err := store.AuthBump(ctx, s.store, changes...)
 	if err == nil {
 		tx.AuthGen = gen
 		err = s.store.Commit(ctx, tx)
 	}
-	names := make([]string, 0, len(tx.Builders))
+	var names []string
 	for _, w := range tx.Builders {
-		names = append(names, w.Next.Name)
+		// A write claims decide alike on (a heartbeat, most of them)
+		// leaves the cached record as good as it was; a failed one may
+		// have lost to a write this process did not see.
+		if err != nil || !w.Prev.SameForClaims(w.Next) {
+			names = append(names, w.Next.Name)
+		}
 	}
-	s.cache.Drop(names...)
+	if len(names) > 0 {
+		s.cache.Drop(names...)
+	}
 	return err
 }
 
