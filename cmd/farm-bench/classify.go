@@ -21,6 +21,12 @@ var callers = []struct{ prefix, phase string }{
 	{"shared/runtime/localfarm.(*sqsPoller)", phaseSQSPoller},
 }
 
+// phaseAuthRefresh marks the reads of the auth generation (app/authgen):
+// time-based (at most one per API instance per 2 s, by its background
+// refresher or by a request after a freeze), so background even when a
+// request's goroutine makes them.
+const phaseAuthRefresh = "auth_refresh"
+
 // phaseSQSPoller marks an SQS poller's own receives and deletes; the queue
 // they name tells lease timers from ingest (see farmPhases).
 const phaseSQSPoller = "sqs_poller"
@@ -30,6 +36,9 @@ const phaseSQSPoller = "sqs_poller"
 // the calling goroutine's stack (the SDK runs middleware on the caller's
 // goroutine).
 func classify(ctx context.Context) string {
+	if stackHas("shared/app/authgen.") {
+		return phaseAuthRefresh
+	}
 	if p := awscalls.PhaseOf(ctx); p != "" {
 		return p
 	}

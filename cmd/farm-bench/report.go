@@ -77,6 +77,7 @@ var reportNotes = []string{
 	"DynamoDB request units are estimated from the recorded item sizes with DynamoDB's rules, GSI entries included (shared/testkit/awscalls/ddbunits); DynamoDB Streams reads are free when a Lambda trigger makes them, as in AWS, and a stream batch invokes (and is priced as) a dispatch Lambda only when one of its records passes the mapping's filter (dynamostore.DispatchFilter), as the event source mapping's FilterCriteria do.",
 	"Lambda compute is the API handler time measured here (api: 512 MB) and the dispatcher's/reaper's AWS call time (256 MB), against moto: real DynamoDB is usually faster, so these are rough.",
 	"Per-job counts leave out time-based calls (empty long polls, stream reads, reaper passes, heartbeats); those are under background_calls_per_second and heartbeats_and_lease_timers.",
+	"auth_refresh (under background_calls_per_second) is each API instance's read of the auth generation record (shared/app/authgen), at most one per 2 s, whether its background refresher or a request after a pause makes it: the API trusts its cached tokens and builder records between these reads, so no token or builder read is made per job.",
 }
 
 func writeJSON(path string, rep *Report) error {

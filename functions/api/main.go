@@ -37,5 +37,9 @@ func main() {
 	if err != nil {
 		wiring.Exit(logger, "api", err)
 	}
+	// The refresher reads the auth generation every 2 s while the
+	// instance serves; a frozen instance's first request after a thaw
+	// reads it itself (authgen.Watcher).
+	go f.RunAuthRefresh(ctx)
 	lambda.Start(httpapi.LambdaHandler(srv))
 }

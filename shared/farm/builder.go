@@ -177,3 +177,17 @@ func (b *Builder) CanClaim() error {
 	}
 	return nil
 }
+
+// SameForClaims reports whether a claim would decide alike on b and other:
+// same pools, slots, disabled and drain state, clean status and failure
+// count (app/claims and AfterRun read these from a cached record). A
+// builder write that changes one of them bumps the auth generation, so the
+// API instances' cached records follow within seconds.
+func (b *Builder) SameForClaims(other *Builder) bool {
+	if b == nil || other == nil {
+		return b == other
+	}
+	return b.Name == other.Name && slices.Equal(b.Pools, other.Pools) && b.Slots == other.Slots &&
+		b.Disabled == other.Disabled && b.Draining == other.Draining && b.DrainRequested == other.DrainRequested &&
+		b.CleanStatus == other.CleanStatus && b.ConsecutiveFailures == other.ConsecutiveFailures
+}

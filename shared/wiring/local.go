@@ -69,6 +69,8 @@ type Local struct {
 	runner   *localfarm.Runner
 	builders *agent.LocalBuilders
 	stop     context.CancelFunc
+	stopAuth context.CancelFunc // the auth generation refresher
+	authDone chan struct{}
 	workDir  string // removed at Stop
 }
 
@@ -98,7 +100,14 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 		l.emu.Stop()
 		return nil, err
 	}
+	authCtx, stopAuth := context.WithCancel(context.Background())
+	l.stopAuth, l.authDone = stopAuth, make(chan struct{})
+	go func() {
+		defer close(l.authDone)
+		l.RunAuthRefresh(authCtx)
+	}()
 	if l.runner, err = l.startRuntime(cfg, res, log); err != nil {
+		l.stopAuthRefresh()
 		l.emu.Stop()
 		return nil, err
 	}
@@ -188,9 +197,17 @@ func (l *Local) startBuilders(cfg LocalConfig, log *slog.Logger) error {
 	return l.builders.Start(ctx, l.URL, l.AdminToken, cfg.Builders)
 }
 
+// stopAuthRefresh ends the auth generation refresher and waits for it.
+func (l *Local) stopAuthRefresh() {
+	if l.stopAuth != nil {
+		l.stopAuth()
+		<-l.authDone
+	}
+}
+
 // Stop shuts the farm down: the local builders (hard: their jobs die with
-// them), the API (in-flight requests finish), the handlers, then a
-// moto_server this process started.
+// them), the API (in-flight requests finish), the handlers, the auth
+// generation refresher, then a moto_server this process started.
 func (l *Local) Stop() {
 	if l.stop != nil {
 		l.stop()
@@ -199,6 +216,7 @@ func (l *Local) Stop() {
 	if l.runner != nil {
 		l.runner.Stop()
 	}
+	l.stopAuthRefresh()
 	if l.workDir != "" {
 		if err := os.RemoveAll(l.workDir); err != nil && !errors.Is(err, os.ErrNotExist) {
 			l.Logger.Warn("local builders' work directory not removed", "dir", l.workDir, "err", err)

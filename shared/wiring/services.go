@@ -1,6 +1,7 @@
 package wiring
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/buildfarm/buildfarm/shared/adapter/emf"
 	"github.com/buildfarm/buildfarm/shared/adapter/httpapi"
 	"github.com/buildfarm/buildfarm/shared/app/admission"
+	"github.com/buildfarm/buildfarm/shared/app/authgen"
 	"github.com/buildfarm/buildfarm/shared/app/blobs"
 	"github.com/buildfarm/buildfarm/shared/app/builders"
 	"github.com/buildfarm/buildfarm/shared/app/claims"
@@ -56,6 +58,11 @@ type Services struct {
 	Resources *resources.Service
 	Reaper    *reaper.Service
 	Queue     *queue.Service
+	// AuthWatch validates the token and claimant caches against the auth
+	// generation: a request reads it when the last read is older than its
+	// bound; a process serving requests also runs its refresher
+	// (RunAuthRefresh), which moves those reads off the requests.
+	AuthWatch *authgen.Watcher
 	// Policy is the effective policy (defaults filled in).
 	Policy farm.Policy
 	// Logger is what the services log to.
@@ -75,6 +82,7 @@ func NewServices(d Deps) *Services {
 	policy := d.Policy.WithDefaults()
 	pools := farm.NewPools(d.Pools)
 	s := &Services{Policy: policy, Logger: d.Logger, deps: d}
+	s.AuthWatch = authgen.New(authgen.Options{Store: d.Store, Clock: d.Clock, Logger: d.Logger})
 	s.Admission = admission.New(d.Registry, pools, d.Sources)
 	s.FollowUp = followup.New(followup.Options{Store: d.Store, Doorbell: d.Doorbell, Admission: s.Admission, Policy: policy, Clock: d.Clock, Logger: d.Logger})
 	s.Queue = queue.New(queue.Options{Store: d.Store, Pools: pools, Clock: d.Clock, Logger: d.Logger})
@@ -83,7 +91,7 @@ func NewServices(d Deps) *Services {
 		jo.Blobs = d.Blobs
 	}
 	s.Jobs = jobs.New(jo)
-	bo := builders.Options{Store: d.Store, FollowUp: s.FollowUp, Queues: d.Queues, Pools: pools, Policy: policy, Clock: d.Clock, Logger: d.Logger}
+	bo := builders.Options{Store: d.Store, FollowUp: s.FollowUp, Queues: d.Queues, Pools: pools, Policy: policy, Clock: d.Clock, Logger: d.Logger, Watcher: s.AuthWatch}
 	s.Builders = builders.New(bo)
 	co := claims.Options{Store: d.Store, Builders: s.Builders, FollowUp: s.FollowUp, Registry: s.Admission.Registry(),
 		Pools: pools, Policy: policy, Clock: d.Clock, Logger: d.Logger}
@@ -108,8 +116,14 @@ func NewServices(d Deps) *Services {
 // bootstrap admin token ("" for none: only stored tokens work).
 func (s *Services) Tokens(adminToken string) *tokens.Service {
 	s.warnAdminToken(adminToken)
-	return tokens.New(s.deps.Store, adminToken, tokens.WithClock(s.deps.Clock), tokens.WithPools(farm.NewPools(s.deps.Pools)), tokens.WithLogger(s.Logger))
+	return tokens.New(s.deps.Store, adminToken, tokens.WithClock(s.deps.Clock), tokens.WithPools(farm.NewPools(s.deps.Pools)), tokens.WithLogger(s.Logger),
+		tokens.WithWatcher(s.AuthWatch))
 }
+
+// RunAuthRefresh reads the auth generation every bound until ctx ends, in
+// the background (the API function and the local farm): requests then
+// find the caches validated and read nothing themselves.
+func (s *Services) RunAuthRefresh(ctx context.Context) { s.AuthWatch.Run(ctx) }
 
 // MinAdminTokenLength is the shortest bootstrap admin token accepted
 // without a warning.

@@ -304,6 +304,11 @@ func (s *Store) puts(tx store.Tx) ([]put, error) {
 			return nil, err
 		}
 	}
+	if w := tx.AuthGen; w != nil {
+		if err := add(t.Tokens.Name, toAuthGenRecord(w.Next), authGenCondition(w), false); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

@@ -30,6 +30,7 @@ type Store struct {
 	fleet       fleetState                // scaler.go
 	shards      store.DispatchShards      // shards.go
 	logs        logChunks                 // logchunks.go
+	authGen     *farm.AuthGeneration      // authgen.go
 }
 
 var _ store.Store = (*Store)(nil)
@@ -101,6 +102,9 @@ func (s *Store) Commit(_ context.Context, tx store.Tx) error {
 	if tx.Idempotency != nil {
 		c := *tx.Idempotency.Next
 		s.idempotency[c.Key] = &c
+	}
+	if tx.AuthGen != nil {
+		s.authGen = cloneAuthGen(tx.AuthGen.Next)
 	}
 	return nil
 }
@@ -179,7 +183,7 @@ func (s *Store) check(tx store.Tx) error {
 			return conflict("idempotency record %q changed since it was read", w.Next.Key)
 		}
 	}
-	return nil
+	return s.checkAuthGen(tx.AuthGen)
 }
 
 func versionCheck[T any](what string, cur, prev *T, version func(*T) int64) error {

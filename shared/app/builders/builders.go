@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/app/authgen"
 	"github.com/buildfarm/buildfarm/shared/app/store"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
@@ -28,7 +29,11 @@ type Service struct {
 	policy farm.Policy
 	clock  func() time.Time
 	log    *slog.Logger
-	cache  *cache
+	// cache keeps builder records for claims (cache.go), for cacheTTL
+	// (<= 0: not at all), validated by watch when set.
+	cache    *authgen.Cache[*farm.Builder]
+	cacheTTL time.Duration
+	watch    *authgen.Watcher
 }
 
 // Options configure a Service.
@@ -45,16 +50,26 @@ type Options struct {
 	Clock  func() time.Time // default time.Now
 	Logger *slog.Logger     // default slog.Default()
 	// CacheTTL is how long claims trust a builder record (default
-	// DefaultCacheTTL; negative: never cached).
+	// DefaultCacheTTL, or WatchedCacheTTL with a Watcher; negative: never
+	// cached).
 	CacheTTL time.Duration
+	// Watcher, when set, validates the cached records against the auth
+	// generation (authgen.Watcher).
+	Watcher *authgen.Watcher
 }
 
 // New returns a Service.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, follow: o.FollowUp, queues: o.Queues, pools: o.Pools, policy: o.Policy.WithDefaults(), clock: o.Clock, log: o.Logger,
-		cache: &cache{ttl: o.CacheTTL, m: map[string]cached{}}}
-	if s.cache.ttl == 0 {
-		s.cache.ttl = DefaultCacheTTL
+		cache: newClaimantCache(), cacheTTL: o.CacheTTL, watch: o.Watcher}
+	switch {
+	case s.cacheTTL == 0 && s.watch != nil:
+		s.cacheTTL = WatchedCacheTTL
+	case s.cacheTTL == 0:
+		s.cacheTTL = DefaultCacheTTL
+	}
+	if s.watch != nil {
+		s.watch.Watch(s.cache)
 	}
 	if s.clock == nil {
 		s.clock = time.Now

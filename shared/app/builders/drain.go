@@ -24,8 +24,9 @@ type DrainRequest struct {
 // RequestDrain asks a builder to claim nothing more (the scaler retiring an
 // idle instance): from this write on its heartbeats answer drain and its
 // claims are refused — by this process at once, by other API processes
-// once their cached builder record is older than DefaultCacheTTL (a claim
-// writes no builder item to be fenced by). OnlyIdle checks the jobs the
+// within the auth generation's bound (commit bumps it; without a watcher,
+// once their cached record is older than DefaultCacheTTL): a claim writes
+// no builder item to be fenced by. OnlyIdle checks the jobs the
 // reap index shows the builder holding, so a claim that slipped in during
 // those seconds shows at the scaler's next look and keeps the instance. Asking again changes nothing, but OnlyIdle
 // is checked again on the builder as read now. It returns the builder as

@@ -11,6 +11,9 @@ import (
 type Store interface {
 	Commit(ctx context.Context, tx store.Tx) error
 	GetBuilder(ctx context.Context, name string) (*farm.Builder, error)
+	// GetAuthGeneration reads the record a builder write that changes
+	// what claims check bumps (commit).
+	GetAuthGeneration(ctx context.Context) (*farm.AuthGeneration, error)
 	ListBuilders(ctx context.Context) ([]*farm.Builder, error)
 	// GetJob tells which of a builder's jobs it still holds.
 	GetJob(ctx context.Context, id string) (*farm.Job, error)

@@ -74,6 +74,9 @@ type Store interface {
 	ListTokens(ctx context.Context) ([]*farm.Token, error)
 	// DeleteToken deletes the token with id and returns it, or ENotFound.
 	DeleteToken(ctx context.Context, id string) (*farm.Token, error)
+	// GetAuthGeneration reads the auth generation record (authgen.go), a
+	// zero one (Gen 0) when none was ever written.
+	GetAuthGeneration(ctx context.Context) (*farm.AuthGeneration, error)
 
 	// Dependents lists up to limit (<= 0: all) ids of the jobs registered
 	// as waiting for job id, in id order.
@@ -130,6 +133,8 @@ type Tx struct {
 	Tallies []TallyWrite
 	// Idempotency creates or replaces an idempotency record.
 	Idempotency *IdempotencyWrite
+	// AuthGen replaces the auth generation record (authgen.go).
+	AuthGen *AuthGenWrite
 }
 
 // IdempotencyWrite creates an idempotency record (Prev nil: unless a live
@@ -141,6 +146,9 @@ type IdempotencyWrite struct{ Prev, Next *farm.Idempotency }
 func (tx Tx) Size() int {
 	n := len(tx.Jobs) + len(tx.Builders) + len(tx.Pools) + len(tx.Resources) + len(tx.Tokens) + len(tx.Dependents) + len(tx.Tallies)
 	if tx.Idempotency != nil {
+		n++
+	}
+	if tx.AuthGen != nil {
 		n++
 	}
 	return n

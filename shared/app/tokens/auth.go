@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/buildfarm/buildfarm/shared/app/authgen"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
@@ -21,15 +22,24 @@ type Service struct {
 	pools     farm.Pools
 	now       func() time.Time
 	log       *slog.Logger
-	known     tokenCache
+	known     *authgen.Cache[farm.Principal]
+	// watch validates known against the auth generation (nil: entries
+	// live TokenCacheTTL).
+	watch *authgen.Watcher
 }
 
 // TokenCacheTTL is how long a looked-up token is trusted without reading the
-// store again. A revoked token stops working at once on the API instance
-// that revoked it (Revoke evicts it) and within this time on every other
-// instance (each Lambda instance has its own cache). It only saves the
-// store read of bursts of requests with the same token.
+// store again by a Service without an auth generation watcher: a revoked
+// token stops working at once on the API instance that revoked it (Revoke
+// evicts it) and within this time on every other instance.
 const TokenCacheTTL = 2 * time.Second
+
+// WatchedTokenTTL is how long a Service with an auth generation watcher
+// (WithWatcher) trusts a looked-up token: its revocation reaches every
+// instance within the watcher's bound through the auth generation, so the
+// entry lives until the token expires, at most this long (the backstop if
+// a revocation's generation write failed).
+const WatchedTokenTTL = 10 * time.Minute
 
 // Option configures a Service.
 type Option func(*Service)
@@ -41,18 +51,26 @@ func WithClock(now func() time.Time) Option { return func(a *Service) { a.now = 
 // builder token may be bound to.
 func WithPools(pools farm.Pools) Option { return func(a *Service) { a.pools = pools } }
 
+// WithWatcher validates the token cache against the auth generation: the
+// cache then keeps tokens for WatchedTokenTTL, and a request trusts it only
+// when the watcher read the generation within its bound.
+func WithWatcher(w *authgen.Watcher) Option { return func(a *Service) { a.watch = w } }
+
 // WithLogger sends the service's log lines (tokens issued and revoked) to log.
 func WithLogger(log *slog.Logger) Option { return func(a *Service) { a.log = log } }
 
 // New returns a Service over store. A non-empty adminToken is the
 // bootstrap admin token.
 func New(store Store, adminToken string, opts ...Option) *Service {
-	a := &Service{store: store, now: time.Now, log: slog.Default()}
+	a := &Service{store: store, now: time.Now, log: slog.Default(), known: authgen.NewCache[farm.Principal](maxCachedTokens, authgen.TokenKey)}
 	if adminToken != "" {
 		a.adminHash = []byte(farm.HashToken(adminToken))
 	}
 	for _, o := range opts {
 		o(a)
+	}
+	if a.watch != nil {
+		a.watch.Watch(a.known)
 	}
 	return a
 }
@@ -73,9 +91,12 @@ func (a *Service) Authenticate(ctx context.Context, secret string) (farm.Princip
 	if a.adminHash != nil && subtle.ConstantTimeCompare([]byte(hash), a.adminHash) == 1 {
 		return farm.Principal{Role: farm.RoleAdmin}, nil
 	}
-	if p, ok := a.known.get(hash, a.now()); ok {
-		return p, nil
+	if a.trustCache(ctx) {
+		if p, ok := a.known.Get(hash, a.now()); ok {
+			return p, nil
+		}
 	}
+	epoch := a.known.Epoch()
 	tok, err := a.store.GetToken(ctx, hash)
 	if farm.IsCode(err, farm.ENotFound) {
 		return farm.Principal{}, errUnknownToken
@@ -93,12 +114,27 @@ func (a *Service) Authenticate(ctx context.Context, secret string) (farm.Princip
 		return farm.Principal{}, errExpiredToken
 	}
 	p := farm.Principal{TokenID: tok.ID, Role: tok.Role, Builder: tok.Builder, Pools: tok.Pools}
-	until := now.Add(TokenCacheTTL)
+	until := now.Add(a.cacheTTL())
 	if tok.ExpiresAt != nil && tok.ExpiresAt.Before(until) {
 		until = *tok.ExpiresAt
 	}
-	a.known.put(hash, p, now, until)
+	a.known.Put(hash, p, now, until, epoch)
 	return p, nil
+}
+
+// trustCache reports whether the token cache may answer: always without a
+// watcher (its entries live seconds), else once the auth generation was
+// read within the watcher's bound (read now if not: a Lambda instance
+// thawed after minutes must not trust what it cached before).
+func (a *Service) trustCache(ctx context.Context) bool {
+	return a.watch == nil || a.watch.Fresh(ctx) == nil
+}
+
+func (a *Service) cacheTTL() time.Duration {
+	if a.watch == nil {
+		return TokenCacheTTL
+	}
+	return WatchedTokenTTL
 }
 
 // MaxTokenLength bounds the bearer tokens worth hashing.

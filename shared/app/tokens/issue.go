@@ -162,9 +162,13 @@ func (a *Service) List(ctx context.Context) ([]*farm.Token, error) {
 	return slices.DeleteFunc(toks, func(t *farm.Token) bool { return t.Expired(now) }), nil
 }
 
-// Revoke deletes the token with id: it answers 401 from now on here, and on
-// every other API instance once its cache entry ends (TokenCacheTTL). An
-// unknown id is ENotFound. by is the admin revoking it.
+// Revoke deletes the token with id and bumps the auth generation naming
+// it: it answers 401 from now on here, and on every other API instance
+// within its watcher's bound (authgen.DefaultBound). An unknown id is
+// ENotFound. by is the admin revoking it. If the generation write fails
+// after the delete, the error is returned: the token is gone from the
+// store, and instances that cached it drop it at the latest when their
+// entry ends (WatchedTokenTTL).
 func (a *Service) Revoke(ctx context.Context, by farm.Principal, id string) (*farm.Token, error) {
 	if !farm.ValidID(id) {
 		return nil, farm.Errorf(farm.ENotFound, "token %.40q not found", id)
@@ -173,7 +177,12 @@ func (a *Service) Revoke(ctx context.Context, by farm.Principal, id string) (*fa
 	if err != nil {
 		return nil, err
 	}
-	a.known.evict(tok.Hash)
+	a.known.Drop(tok.Hash)
+	if err := store.BumpAuth(ctx, a.store, farm.AuthChange{TokenHash: tok.Hash}); err != nil {
+		a.log.ErrorContext(ctx, "token revoked, but the auth generation was not bumped: other API instances may accept it until their cache entry ends",
+			"token_id", tok.ID, "max_delay", WatchedTokenTTL, "err", err)
+		return nil, err
+	}
 	a.log.InfoContext(ctx, "token revoked", "token_id", tok.ID, "role", tok.Role, "builder", tok.Builder, "by", by.Actor())
 	return tok, nil
 }

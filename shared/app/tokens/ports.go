@@ -13,4 +13,6 @@ type Store interface {
 	ListTokens(ctx context.Context) ([]*farm.Token, error)
 	DeleteToken(ctx context.Context, id string) (*farm.Token, error)
 	Commit(ctx context.Context, tx store.Tx) error
+	// GetAuthGeneration reads the record a revocation bumps (store.BumpAuth).
+	GetAuthGeneration(ctx context.Context) (*farm.AuthGeneration, error)
 }

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("Limits", func(t *testing.T) { RunLimitsContract(t, newStore) })
 	t.Run("Scaler", func(t *testing.T) { RunScalerContract(t, newStore) })
 	t.Run("Faults", func(t *testing.T) { RunFaultsContract(t, newStore) })
+	t.Run("AuthGen", func(t *testing.T) { RunAuthGenContract(t, newStore) })
 }
 
 // Pools served by the farms the suite builds.
