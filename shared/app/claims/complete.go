@@ -159,6 +159,12 @@ func checkReport(r Report) error {
 	if r.LogSize < 0 {
 		return farm.FieldError("log_size", "must not be negative")
 	}
+	if r.Version < 0 {
+		return farm.FieldError("version", "must not be negative")
+	}
+	if r.Run < 0 {
+		return farm.FieldError("run", "must not be negative")
+	}
 	return checkArtifactRefs(r.Artifacts)
 }
 
