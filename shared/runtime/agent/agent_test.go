@@ -381,6 +381,9 @@ func TestLogStreamsInBoundedHeartbeats(t *testing.T) {
 	job := f.script("default", `i=0; while [ $i -lt 100 ]; do printf '%03d%097d\n' $i 0; i=$((i+1)); done; while [ ! -f "$PROCEED" ]; do sleep 0.05; done; echo the-end`, map[string]string{"PROCEED": proceed})
 	b.ring(f, "default", job.ID)
 	f.waitFor("the tail in a heartbeat", func() bool { return f.jobs[job.ID] != nil && strings.Contains(f.jobs[job.ID].log.String(), "099000") })
+	// A second renewal: the agent sends a heartbeat once it has taken the
+	// answer to the one before, so it has learnt a renewed version.
+	f.waitFor("two renewals", func() bool { return f.jobs[job.ID].version >= f.jobs[job.ID].claimed+2 })
 	os.WriteFile(proceed, nil, 0o644)
 	c := f.awaitCompletion(job.ID)
 	// Over 8 KiB: the whole log is PUT once through the claim's URL, and
