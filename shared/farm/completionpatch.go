@@ -1,9 +1,6 @@
 package farm
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // Presumed is what a builder knows of a job it runs without reading it:
 // its claim token, and the version and run its claim answer (or its last
@@ -136,8 +133,4 @@ func cloneInt(i *int) *int {
 	}
 	c := *i
 	return &c
-}
-
-func (p *CompletionPatch) String() string {
-	return fmt.Sprintf("job %s: running v%d → %s v%d", p.ID, p.Presumed.Version, p.Status, p.Version)
 }
