@@ -167,7 +167,7 @@ func (s *processStore) DeleteToken(ctx context.Context, id string) (*farm.Token,
 // described as the job transition it makes.
 func (s *processStore) CompleteJob(ctx context.Context, p *farm.CompletionPatch) (*farm.Job, error) {
 	var out *farm.Job
-	w := Write{Kind: "commit", What: fmt.Sprintf("job %s:%s→%s", p.ID, farm.StatusRunning, p.Status)}
+	w := Write{Kind: "commit", What: fmt.Sprintf("job %s:%s→%s (one-call patch)", p.ID, farm.StatusRunning, p.Status)}
 	err := s.p.write(w, func() error {
 		var err error
 		out, err = s.Store.CompleteJob(ctx, p)
