@@ -87,8 +87,9 @@ func (s *Store) completionUpdate(p *farm.CompletionPatch) (*dynamodb.UpdateItemI
 	for _, attr := range unkeptAttrs {
 		up = up.Remove(expression.Name(attr))
 	}
-	// A job's history always holds its creation's event: the list exists.
-	up = up.Set(expression.Name("history"), expression.ListAppend(expression.Name("history"), expression.Value(item["history"])))
+	// if_not_exists: an item written before histories were kept in the
+	// job's item has none (list_append of a missing list is an error).
+	up = up.Set(expression.Name("history"), expression.ListAppend(orEmptyList("history"), expression.Value(item["history"])))
 	cond := expression.And(
 		expression.Name("claim_token").Equal(expression.Value(p.Presumed.ClaimToken)),
 		expression.Name("status").Equal(expression.Value(string(farm.StatusRunning))),
@@ -97,9 +98,7 @@ func (s *Store) completionUpdate(p *farm.CompletionPatch) (*dynamodb.UpdateItemI
 		expression.Name("builder").Equal(expression.Value(p.Builder)),
 	)
 	if n := len(p.Artifacts); n > 0 {
-		up = up.Set(expression.Name("artifacts"), expression.ListAppend(
-			expression.IfNotExists(expression.Name("artifacts"), expression.Value(&types.AttributeValueMemberL{Value: []types.AttributeValue{}})),
-			expression.Value(item["artifacts"])))
+		up = up.Set(expression.Name("artifacts"), expression.ListAppend(orEmptyList("artifacts"), expression.Value(item["artifacts"])))
 		// Room for them: beyond MaxKeptArtifacts Job.Complete drops the
 		// oldest, which needs the item (the caller's fallback).
 		cond = cond.And(expression.Or(expression.AttributeNotExists(expression.Name("artifacts")),
@@ -116,4 +115,10 @@ func (s *Store) completionUpdate(p *farm.CompletionPatch) (*dynamodb.UpdateItemI
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}, nil
+}
+
+// orEmptyList is the list attribute name, or an empty list where the item
+// has none: what list_append may append to.
+func orEmptyList(name string) expression.SetValueBuilder {
+	return expression.IfNotExists(expression.Name(name), expression.Value(&types.AttributeValueMemberL{Value: []types.AttributeValue{}}))
 }

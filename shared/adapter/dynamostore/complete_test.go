@@ -93,3 +93,32 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A running job whose item has no history attribute (written before
+// histories were kept in the job's item) is completed all the same: the
+// patch starts the list.
+func TestACompletionPatchOfAnItemWithoutHistory(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	top, cfg, _ := emulatortest.Topology(t)
+	db := dynamodb.NewFromConfig(cfg)
+	s := dynamostore.New(db, top)
+	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	j := &farm.Job{ID: farm.NewID(at), Type: farm.TypeScript, Status: farm.StatusQueued, Pool: "default", Payload: []byte(`{"script":"true"}`),
+		CreatedAt: at, MaxAttempts: 3, TimeoutSeconds: 600, Version: 1}
+	must(t, s.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Next: j, Event: &farm.JobEvent{JobID: j.ID, Seq: farm.SeqFor(1), At: at, To: farm.StatusQueued, Actor: "a"}}}}))
+	claimed, ev, err := j.Claim("b1", "tok", at.Add(time.Second), time.Minute)
+	must(t, err)
+	must(t, s.Commit(ctx, store.Tx{Jobs: []store.JobWrite{{Prev: j, Next: claimed, Event: ev}}}))
+	_, err = db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(top.Jobs.Name),
+		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: j.ID}}, UpdateExpression: aws.String("REMOVE history")})
+	must(t, err)
+	p, err := farm.CompleteAsPresumed(j.ID, "b1", farm.Presumed{ClaimToken: "tok", Version: claimed.Version, Run: claimed.Run},
+		farm.Completion{ClaimToken: "tok", Result: farm.StatusSucceeded}, at.Add(2*time.Second))
+	must(t, err)
+	done, err := s.CompleteJob(ctx, p)
+	must(t, err)
+	if done.Status != farm.StatusSucceeded || len(done.History) != 1 || done.History[0].To != farm.StatusSucceeded {
+		t.Fatalf("completed %s with history %+v", done.Status, done.History)
+	}
+}
