@@ -25,8 +25,7 @@ func (j *Job) next(to JobStatus, actor, detail string, now time.Time) (*Job, *Jo
 	if to.Terminal() {
 		n.FinishedAt = TimePtr(now)
 		if n.StartedAt != nil {
-			d := n.FinishedAt.Sub(*n.StartedAt).Seconds()
-			n.DurationSeconds = &d
+			n.DurationSeconds = Duration(n.StartedAt, n.FinishedAt)
 		}
 		n.ClaimToken, n.LeaseExpiresAt, n.ReapAt = "", nil, nil
 	}
@@ -181,9 +180,7 @@ func (j *Job) Complete(builder string, c Completion, now time.Time) (*Job, *JobE
 	default:
 		return nil, nil, FieldError("result", "must be succeeded or failed, not %q", c.Result)
 	}
-	// The event's To is the result already; its detail is the error, if any.
-	detail := c.Error
-	n, ev, err := j.next(c.Result, "builder:"+builder, detail, now)
+	n, ev, err := j.next(c.Result, "builder:"+builder, completionDetail(c), now)
 	if err != nil {
 		return nil, nil, err
 	}

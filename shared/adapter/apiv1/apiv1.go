@@ -172,6 +172,16 @@ type HeartbeatResponse struct {
 	Drain            bool        `json:"drain"`
 	HeartbeatSeconds int         `json:"heartbeat_seconds"`
 	LeaseSeconds     int         `json:"lease_seconds"`
+	// Renewed lists the jobs whose lease the heartbeat renewed, with the
+	// version each renewal gave the job: what a completion presumes
+	// (CompleteRequest.Version).
+	Renewed []RenewedJob `json:"renewed,omitempty"`
+}
+
+// RenewedJob is a job whose lease a heartbeat renewed, at its new version.
+type RenewedJob struct {
+	JobID   string `json:"job_id"`
+	Version int64  `json:"version"`
 }
 
 // CompleteRequest is POST /v1/jobs/{id}/complete.
@@ -193,6 +203,13 @@ type CompleteRequest struct {
 	// claim's log_upload URL.
 	LogUploaded bool  `json:"log_uploaded,omitempty"`
 	LogSize     int64 `json:"log_size,omitempty"`
+	// Version and Run are the job's version and run as the builder last
+	// learnt them (the claim answer's job; a heartbeat answer's Renewed).
+	// Optional: with them the farm records the completion in one write
+	// conditional on them and no read; where they no longer hold (a cancel
+	// or a heartbeat came between) it decides from the job as stored.
+	Version int64 `json:"version,omitempty"`
+	Run     int   `json:"run,omitempty"`
 }
 
 // ArtifactRef names an uploaded artifact in a completion, with the SHA-256

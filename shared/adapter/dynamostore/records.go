@@ -66,22 +66,21 @@ func queueRank(score int64, id string) string {
 }
 
 type jobRecord struct {
-	ID              string   `dynamodbav:"id"`
-	Type            string   `dynamodbav:"type"`
-	Status          string   `dynamodbav:"status"`
-	Pool            string   `dynamodbav:"pool"`
-	Score           int64    `dynamodbav:"score"`
-	ScorePinned     bool     `dynamodbav:"score_pinned,omitempty"`
-	Priority        int64    `dynamodbav:"priority"`
-	Payload         string   `dynamodbav:"payload"`
-	RequestedBy     string   `dynamodbav:"requested_by,omitempty"`
-	CreatedAt       string   `dynamodbav:"created_at"`
-	QueuedAt        string   `dynamodbav:"queued_at,omitempty"`
-	StartedAt       string   `dynamodbav:"started_at,omitempty"`
-	FinishedAt      string   `dynamodbav:"finished_at,omitempty"`
-	DurationSeconds *float64 `dynamodbav:"duration_seconds,omitempty"`
-	Attempts        int      `dynamodbav:"attempts"`
-	Run             int      `dynamodbav:"run,omitempty"`
+	ID          string `dynamodbav:"id"`
+	Type        string `dynamodbav:"type"`
+	Status      string `dynamodbav:"status"`
+	Pool        string `dynamodbav:"pool"`
+	Score       int64  `dynamodbav:"score"`
+	ScorePinned bool   `dynamodbav:"score_pinned,omitempty"`
+	Priority    int64  `dynamodbav:"priority"`
+	Payload     string `dynamodbav:"payload"`
+	RequestedBy string `dynamodbav:"requested_by,omitempty"`
+	CreatedAt   string `dynamodbav:"created_at"`
+	QueuedAt    string `dynamodbav:"queued_at,omitempty"`
+	StartedAt   string `dynamodbav:"started_at,omitempty"`
+	FinishedAt  string `dynamodbav:"finished_at,omitempty"`
+	Attempts    int    `dynamodbav:"attempts"`
+	Run         int    `dynamodbav:"run,omitempty"`
 	// TimeToStart is read from items written before the start key carried
 	// it (see job); it is no longer written.
 	TimeToStart      *float64         `dynamodbav:"time_to_start_seconds,omitempty"`
@@ -159,7 +158,7 @@ func toJobRecord(j *farm.Job) jobRecord {
 		ID: j.ID, Type: j.Type, Status: string(j.Status), Pool: j.Pool, Score: j.Score, ScorePinned: j.ScorePinned,
 		Priority: j.Priority, Payload: string(j.Payload), RequestedBy: j.RequestedBy, CreatedAt: fmtTime(j.CreatedAt),
 		QueuedAt: fmtTimePtr(j.QueuedAt), StartedAt: fmtTimePtr(j.StartedAt), FinishedAt: fmtTimePtr(j.FinishedAt),
-		DurationSeconds: j.DurationSeconds, Attempts: j.Attempts, Run: j.Run,
+		Attempts: j.Attempts, Run: j.Run,
 		MaxAttempts: j.MaxAttempts, TimeoutSeconds: j.TimeoutSeconds, NotBefore: fmtTimePtr(j.NotBefore), Builder: j.Builder, ClaimToken: j.ClaimToken, LeaseExpiresAt: fmtTimePtr(j.LeaseExpiresAt),
 		Result: j.Result, ExitCode: j.ExitCode, Error: j.Error, LogKey: j.LogKey, LogTail: j.LogTail, LogInline: j.LogInline, LogComplete: j.LogComplete, Progress: j.Progress,
 		BuilderFailures: j.BuilderFailures, ParentID: j.ParentID, DependsOn: j.DependsOn,
@@ -197,7 +196,7 @@ func (r jobRecord) job() (*farm.Job, error) {
 	j := &farm.Job{
 		ID: r.ID, Type: r.Type, Status: farm.JobStatus(r.Status), Pool: r.Pool, Score: r.Score, ScorePinned: r.ScorePinned,
 		Priority: r.Priority, Payload: json.RawMessage(r.Payload), RequestedBy: r.RequestedBy,
-		DurationSeconds: r.DurationSeconds, Attempts: r.Attempts, Run: r.Run, TimeToStartSeconds: r.TimeToStart,
+		Attempts: r.Attempts, Run: r.Run, TimeToStartSeconds: r.TimeToStart,
 		MaxAttempts: r.MaxAttempts, TimeoutSeconds: r.TimeoutSeconds, Builder: r.Builder, ClaimToken: r.ClaimToken, Result: r.Result, ExitCode: r.ExitCode, Error: r.Error,
 		LogKey: r.LogKey, LogTail: r.LogTail, LogInline: r.LogInline, LogComplete: r.LogComplete, Progress: r.Progress, BuilderFailures: r.BuilderFailures, ParentID: r.ParentID,
 		DependsOn: nilIfEmpty(r.DependsOn), IdempotencyKey: r.IdempotencyKey,
@@ -241,6 +240,9 @@ func (r jobRecord) job() (*farm.Job, error) {
 			return nil, fmt.Errorf("job %s: %w", r.ID, err)
 		}
 	}
+	// Not stored: it follows from the run's start and end (items written
+	// before keep a duration_seconds attribute that says the same).
+	j.DurationSeconds = farm.Duration(j.StartedAt, j.FinishedAt)
 	return j, nil
 }
 

@@ -96,6 +96,7 @@ func TestJobChangesCarryTheJob(t *testing.T) {
 		History: []farm.JobEvent{{JobID: "01KAWZ6F0000000000000000S3", Seq: farm.SeqFor(1), At: at, To: farm.StatusQueued, Actor: "submitter:a"}}}
 	next := old.Clone()
 	next.Status, next.Result, next.FinishedAt, next.Version = farm.StatusSucceeded, "succeeded", &at, 4
+	next.DurationSeconds = farm.Duration(next.StartedAt, next.FinishedAt) // as every ending sets it
 	rec, err := dynamostore.JobStreamRecord("9", old, next)
 	if err != nil {
 		t.Fatal(err)

@@ -69,6 +69,9 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	for _, d := range res.Directives {
 		resp.Directives = append(resp.Directives, apiv1.Directive{JobID: d.JobID, Action: d.Action, Reason: d.Reason, ClaimLost: d.ClaimLost})
 	}
+	for _, rj := range res.Renewed {
+		resp.Renewed = append(resp.Renewed, apiv1.RenewedJob{JobID: rj.JobID, Version: rj.Version})
+	}
 	if res.Stale {
 		writeJSON(w, http.StatusConflict, apiv1.HeartbeatConflict{
 			ErrorBody: apiv1.ErrorBody{Error: apiv1.ErrorDetail{
@@ -127,6 +130,8 @@ func (s *Server) completeJob(w http.ResponseWriter, r *http.Request) error {
 		LogComplete: req.LogComplete,
 		LogUploaded: req.LogUploaded,
 		LogSize:     req.LogSize,
+		Version:     req.Version,
+		Run:         req.Run,
 	})
 	if err != nil {
 		return err

@@ -14,6 +14,11 @@ import (
 // Report is a builder's result for a job it ran, as it reports it.
 type Report struct {
 	ClaimToken string
+	// Version and Run are the job's as the builder last learnt them (its
+	// claim answer, or a later heartbeat's answer; 0: not given): the
+	// completion is then one write, conditional on them, and no read.
+	Version int64
+	Run     int
 	// Result is succeeded or failed (cancelled for a job being cancelled).
 	Result   string
 	Error    string
@@ -48,20 +53,31 @@ const (
 	MaxArtifacts = 100
 )
 
-// Complete records the result of the run by holds the claim of, with one
-// read of the job and one conditional write (fenced by the claim token and
-// the job's state as read) in the common case, and no object storage call:
-// the log is stored inline by that write (small) or was uploaded by the
-// builder through its claim's presigned URL (large), and the artifacts are
-// the ones the builder declares (see declaredArtifacts for what holds
-// against a hostile builder). The job comes back as by may see it.
+// Complete records the result of the run by holds the claim of, and no
+// object storage call: the log is stored inline by the write (small) or
+// was uploaded by the builder through its claim's presigned URL (large),
+// and the artifacts are the ones the builder declares (see
+// declaredArtifacts for what holds against a hostile builder). A report
+// that carries the job's version and run as the builder knows them is one
+// conditional write and no read (completeAsPresumed); one that does not,
+// or whose presumption no longer holds, is decided from the job as read
+// (or as the failed write found it): one read and one conditional write.
+// The job comes back as by may see it.
 func (s *Service) Complete(ctx context.Context, by farm.Principal, id string, r Report) (*farm.Job, error) {
 	if err := checkReport(r); err != nil {
 		return nil, err
 	}
-	job, err := s.store.GetJob(ctx, id)
+	job, done, err := s.completeAsPresumed(ctx, by, id, r)
 	if err != nil {
 		return nil, err
+	}
+	if done != nil {
+		return s.registry.AsSeenBy(by, done), nil
+	}
+	if job == nil {
+		if job, err = s.store.GetJob(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	if done, ok := s.recorded(by, job, r); ok {
 		return s.registry.AsSeenBy(by, done), nil
@@ -70,25 +86,59 @@ func (s *Service) Complete(ctx context.Context, by farm.Principal, id string, r 
 	if err != nil {
 		return nil, err
 	}
+	done, err = s.record(ctx, builder, job, s.completion(job.ID, job.Run, r))
+	if err != nil {
+		return nil, err
+	}
+	return s.registry.AsSeenBy(by, done), nil
+}
+
+// completeAsPresumed records r with one conditional write and no read
+// when r says what its builder knows of the job (the version and run its
+// claim or heartbeat answer gave): the completion as a patch of that job
+// (farm.CompleteAsPresumed). done is the job as written (or as its own
+// earlier write left it: a retry whose answer was lost); job, when done
+// is nil, is the job as the write found it not as presumed (a heartbeat or
+// a cancel came between), for the caller to decide from; both nil: r
+// presumes nothing, or nothing this path writes (an admin acting for a
+// builder, a cancelled result: only a job being cancelled takes one).
+func (s *Service) completeAsPresumed(ctx context.Context, by farm.Principal, id string, r Report) (job, done *farm.Job, err error) {
+	p := farm.Presumed{ClaimToken: r.ClaimToken, Version: r.Version, Run: r.Run}
+	if by.Role != farm.RoleBuilder || by.Builder == "" || !p.Known() || farm.JobStatus(r.Result) == farm.StatusCancelled {
+		return nil, nil, nil
+	}
+	patch, err := farm.CompleteAsPresumed(id, by.Builder, p, s.completion(id, p.Run, r), s.jobs.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	done, err = s.jobs.Complete(ctx, s.store, patch)
+	if err == nil {
+		s.after(ctx, by.Builder, done)
+		return nil, done, nil
+	}
+	if cur := store.CurrentJob(err); cur != nil {
+		return cur, nil, nil
+	}
+	return nil, nil, err
+}
+
+// completion is what report r records of run of job id.
+func (s *Service) completion(id string, run int, r Report) farm.Completion {
 	c := farm.Completion{
 		ClaimToken:  r.ClaimToken,
 		Result:      farm.JobStatus(r.Result),
 		Error:       truncate(r.Error, MaxErrorText),
 		ExitCode:    r.ExitCode,
-		Artifacts:   declaredArtifacts(s.bucket(), job, r.Artifacts),
+		Artifacts:   declaredArtifacts(s.bucket(), id, run, r.Artifacts),
 		LogInline:   farm.LogEnd(r.Log, farm.MaxInlineLog),
 		LogComplete: r.LogComplete,
 	}
 	if r.LogUploaded {
 		// Whatever text comes with it stays too: the log read falls back
 		// to it should the upload be missing after all.
-		c.LogKey = blobs.LogKey(job.ID, job.Run)
+		c.LogKey = blobs.LogKey(id, run)
 	}
-	done, err := s.record(ctx, builder, job, c)
-	if err != nil {
-		return nil, err
-	}
-	return s.registry.AsSeenBy(by, done), nil
+	return c
 }
 
 // checkReport validates what a completion reports before anything is read.
@@ -108,6 +158,12 @@ func checkReport(r Report) error {
 	}
 	if r.LogSize < 0 {
 		return farm.FieldError("log_size", "must not be negative")
+	}
+	if r.Version < 0 {
+		return farm.FieldError("version", "must not be negative")
+	}
+	if r.Run < 0 {
+		return farm.FieldError("run", "must not be negative")
 	}
 	return checkArtifactRefs(r.Artifacts)
 }
@@ -175,6 +231,12 @@ func (s *Service) record(ctx context.Context, builder string, job *farm.Job, c f
 	if err != nil {
 		return nil, err
 	}
+	s.after(ctx, builder, done)
+	return done, nil
+}
+
+// after is what follows a job's completion by builder, however written.
+func (s *Service) after(ctx context.Context, builder string, done *farm.Job) {
 	id := done.ID
 	dirties := false
 	if typ, err := s.registry.Lookup(done.Type); err == nil {
@@ -187,7 +249,6 @@ func (s *Service) record(ctx context.Context, builder string, job *farm.Job, c f
 	s.builders.AfterRun(ctx, builder, done, dirties)
 	s.log.InfoContext(ctx, "job completed", "job_id", id, "builder", builder, "status", done.Status)
 	s.follow.After(ctx, done)
-	return done, nil
 }
 
 // checkArtifactRefs validates the artifacts a completion names.
@@ -230,14 +291,14 @@ var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // then a 404 from storage) or misstate a size or hash of content it made
 // itself anyway. It can neither reach another job's objects nor make the
 // farm read anything.
-func declaredArtifacts(bucket string, job *farm.Job, refs []ArtifactRef) []farm.Artifact {
+func declaredArtifacts(bucket, id string, run int, refs []ArtifactRef) []farm.Artifact {
 	if refs == nil {
 		return nil
 	}
 	out := make([]farm.Artifact, len(refs))
 	for i, ref := range refs {
-		out[i] = farm.Artifact{Name: ref.Name, Bucket: bucket, Key: blobs.ArtifactKey(job.ID, job.Run, ref.Name),
-			Size: ref.Size, SHA256: ref.SHA256, Attempt: job.Run, VersionID: ref.VersionID}
+		out[i] = farm.Artifact{Name: ref.Name, Bucket: bucket, Key: blobs.ArtifactKey(id, run, ref.Name),
+			Size: ref.Size, SHA256: ref.SHA256, Attempt: run, VersionID: ref.VersionID}
 	}
 	return out
 }

@@ -19,6 +19,8 @@ import (
 type countingStore struct {
 	*memstore.Store
 	gets, commits, chunks atomic.Int64
+	// patches counts completion patches (CompleteJob), written or not.
+	patches atomic.Int64
 	// beforeCommit, when set, runs once before the next commit.
 	beforeCommit func()
 }
@@ -37,12 +39,31 @@ func (c *countingStore) Commit(ctx context.Context, tx store.Tx) error {
 	return c.Store.Commit(ctx, tx)
 }
 
+func (c *countingStore) CompleteJob(ctx context.Context, p *farm.CompletionPatch) (*farm.Job, error) {
+	c.patches.Add(1)
+	if hook := c.beforeCommit; hook != nil {
+		c.beforeCommit = nil
+		hook()
+	}
+	return c.Store.CompleteJob(ctx, p)
+}
+
 func (c *countingStore) AppendLogChunk(ctx context.Context, ch farm.LogChunk) error {
 	c.chunks.Add(1)
 	return c.Store.AppendLogChunk(ctx, ch)
 }
 
-func (c *countingStore) reset() { c.gets.Store(0); c.commits.Store(0); c.chunks.Store(0) }
+func (c *countingStore) reset() {
+	c.gets.Store(0)
+	c.commits.Store(0)
+	c.chunks.Store(0)
+	c.patches.Store(0)
+}
+
+// calls is every store call of a completion: reads, writes and patches.
+func (c *countingStore) calls() (reads, writes, patches int64) {
+	return c.gets.Load(), c.commits.Load(), c.patches.Load()
+}
 
 // countingBlobs counts every object storage call (presigning included).
 type countingBlobs struct {

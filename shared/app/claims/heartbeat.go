@@ -48,6 +48,15 @@ type HeartbeatResult struct {
 	Stale bool
 	// Heartbeat and Lease are the farm's timings, for the builder to follow.
 	Heartbeat, Lease time.Duration
+	// Renewed are the jobs whose lease was renewed, at their new version
+	// (what the builder's completion presumes: Report.Version).
+	Renewed []Renewed
+}
+
+// Renewed is a job whose lease a heartbeat renewed, at its new version.
+type Renewed struct {
+	JobID   string
+	Version int64
 }
 
 // Heartbeat limits.
@@ -96,9 +105,12 @@ func (s *Service) Beat(ctx context.Context, builder string, hb Beat) (*Heartbeat
 		return nil, err
 	}
 	for _, hj := range jobs {
-		d, err := s.renew(ctx, builder, hj, now)
+		d, version, err := s.renew(ctx, builder, hj, now)
 		if err != nil {
 			return nil, err
+		}
+		if version > 0 {
+			res.Renewed = append(res.Renewed, Renewed{JobID: hj.ID, Version: version})
 		}
 		if d != nil {
 			res.Directives = append(res.Directives, *d)
@@ -140,13 +152,15 @@ const (
 	reasonTimedOut        = "the job exceeded its timeout"
 )
 
-// renew extends one job's lease; a directive comes back when the builder
-// must stop the job.
-func (s *Service) renew(ctx context.Context, builder string, hj HeartbeatJob, now time.Time) (*Directive, error) {
+// renew extends one job's lease and returns the job's version after it
+// (0: not renewed); a directive comes back when the builder must stop the
+// job.
+func (s *Service) renew(ctx context.Context, builder string, hj HeartbeatJob, now time.Time) (*Directive, int64, error) {
 	var directive *Directive
 	run := 0 // the run whose lease was renewed
+	var version int64
 	err := store.RetryOnConflict(ctx, func() error {
-		directive, run = nil, 0
+		directive, run, version = nil, 0, 0
 		job, err := s.store.GetJob(ctx, hj.ID)
 		if farm.IsCode(err, farm.ENotFound) {
 			directive = &Directive{JobID: hj.ID, Action: DirectiveCancel, Reason: "no such job", ClaimLost: true}
@@ -171,10 +185,14 @@ func (s *Service) renew(ctx context.Context, builder string, hj HeartbeatJob, no
 			directive = &Directive{JobID: hj.ID, Action: DirectiveCancel, Reason: reasonCancelRequested}
 		}
 		run = job.Run
-		return s.jobs.Write(ctx, job, next, nil)
+		if err := s.jobs.Write(ctx, job, next, nil); err != nil {
+			return err
+		}
+		version = next.Version
+		return nil
 	})
 	if err == nil && run > 0 {
 		s.appendLog(ctx, hj, run, now)
 	}
-	return directive, err
+	return directive, version, err
 }

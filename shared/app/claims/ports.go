@@ -14,6 +14,8 @@ import (
 type Store interface {
 	Commit(ctx context.Context, tx store.Tx) error
 	GetJob(ctx context.Context, id string) (*farm.Job, error)
+	// CompleteJob writes a completion as a patch of the job as presumed.
+	CompleteJob(ctx context.Context, p *farm.CompletionPatch) (*farm.Job, error)
 	// QueuedJobs lists a pool's queued jobs in dispatch order.
 	QueuedJobs(ctx context.Context, pool string, limit int) ([]*farm.Job, error)
 	GetBuilder(ctx context.Context, name string) (*farm.Builder, error)

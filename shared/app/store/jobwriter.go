@@ -39,6 +39,18 @@ func (w JobWriter) Write(ctx context.Context, prev, next *farm.Job, ev *farm.Job
 	return w.Store.Commit(ctx, Tx{Jobs: []JobWrite{{Prev: prev, Next: next, Event: ev}}})
 }
 
+// CompletionStore is what writing a completion patch needs of a Store.
+type CompletionStore interface {
+	CompleteJob(ctx context.Context, p *farm.CompletionPatch) (*farm.Job, error)
+}
+
+// Complete writes completion patch p to s, with the expiry the policy
+// gives the job it finishes (as Write gives a finished job's image).
+func (w JobWriter) Complete(ctx context.Context, s CompletionStore, p *farm.CompletionPatch) (*farm.Job, error) {
+	p.ExpiresAt = w.Policy.JobExpiry(&farm.Job{Status: p.Status, FinishedAt: &p.FinishedAt})
+	return s.CompleteJob(ctx, p)
+}
+
 // Transition applies one domain transition to job id with a conditional
 // write, re-reading and re-deciding while it loses races. apply returns the
 // next job and its event, or a nil job when there is nothing to change (the

@@ -47,3 +47,11 @@ func IsOwnWrite(cur *farm.Job, w JobWrite) bool {
 	}
 	return false
 }
+
+// IsOwnCompletion reports whether cur, the job as stored when completion
+// patch p's condition failed, already holds p itself (IsOwnWrite of the
+// write p stands for).
+func IsOwnCompletion(cur *farm.Job, p *farm.CompletionPatch) bool {
+	next := &farm.Job{ID: p.ID, Version: p.Version, Run: p.Presumed.Run, ClaimToken: p.Presumed.ClaimToken}
+	return IsOwnWrite(cur, JobWrite{Next: next, Event: &p.Event})
+}

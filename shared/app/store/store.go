@@ -32,6 +32,16 @@ type Store interface {
 	Commit(ctx context.Context, tx Tx) error
 
 	GetJob(ctx context.Context, id string) (*farm.Job, error)
+	// CompleteJob records a completion written as a patch of the job as
+	// its builder presumes it, in one conditional write and no read: it
+	// applies p (farm.CompletionPatch.Apply) only to the job p presumes
+	// (Applies) and returns the job as written. Otherwise it changes
+	// nothing: the job already holding this very patch (its answer was
+	// lost and it was sent again: IsOwnCompletion) is returned as it is;
+	// any other job is an EConflict lost race carrying the job as stored
+	// (CurrentJob), so that the caller decides from it without a read; no
+	// job is ENotFound.
+	CompleteJob(ctx context.Context, p *farm.CompletionPatch) (*farm.Job, error)
 	ListJobs(ctx context.Context, f JobFilter) (*JobPage, error)
 	// QueuedJobs lists up to limit queued jobs of pool in dispatch order:
 	// highest score first, then oldest (smallest id) first.

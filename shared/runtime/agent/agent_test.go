@@ -52,6 +52,11 @@ func TestClaimRunUploadComplete(t *testing.T) {
 		if n := f.puts["logs/"+job.ID+"/1.log"]; n != 0 {
 			t.Errorf("a small log was uploaded %d times", n)
 		}
+		// The completion presumes the job as the farm last showed it: its
+		// run, and its version from the claim or a later renewal.
+		if fj := f.jobs[job.ID]; c.Req.Run != 1 || c.Req.Version < fj.claimed || c.Req.Version > fj.version {
+			t.Errorf("the completion presumes run %d version %d; claimed at %d, now %d", c.Req.Run, c.Req.Version, fj.claimed, fj.version)
+		}
 		// The log reached the farm through heartbeats and the completion.
 		if got := f.jobs[job.ID].log.String(); !strings.Contains(got, "hello from "+job.ID) {
 			t.Errorf("log at the farm:\n%s", got)
@@ -376,11 +381,19 @@ func TestLogStreamsInBoundedHeartbeats(t *testing.T) {
 	job := f.script("default", `i=0; while [ $i -lt 100 ]; do printf '%03d%097d\n' $i 0; i=$((i+1)); done; while [ ! -f "$PROCEED" ]; do sleep 0.05; done; echo the-end`, map[string]string{"PROCEED": proceed})
 	b.ring(f, "default", job.ID)
 	f.waitFor("the tail in a heartbeat", func() bool { return f.jobs[job.ID] != nil && strings.Contains(f.jobs[job.ID].log.String(), "099000") })
+	// A second renewal: the agent sends a heartbeat once it has taken the
+	// answer to the one before, so it has learnt a renewed version.
+	f.waitFor("two renewals", func() bool { return f.jobs[job.ID].version >= f.jobs[job.ID].claimed+2 })
 	os.WriteFile(proceed, nil, 0o644)
 	c := f.awaitCompletion(job.ID)
 	// Over 8 KiB: the whole log is PUT once through the claim's URL, and
 	// the completion says so, without asking the farm for a URL.
 	f.locked(func() {
+		// Many heartbeats renewed the job: the completion presumes a
+		// version one of their answers gave.
+		if fj := f.jobs[job.ID]; c.Req.Version <= fj.claimed || c.Req.Version > fj.version {
+			t.Errorf("the completion presumes version %d; claimed at %d, renewed up to %d", c.Req.Version, fj.claimed, fj.version)
+		}
 		key := "logs/" + job.ID + "/1.log"
 		if !c.Req.LogUploaded || c.Req.LogComplete || c.Req.LogSize != int64(len(f.uploads[key])) || f.puts[key] != 1 || f.urlRequests != 0 {
 			t.Errorf("log uploaded %v (%d bytes, %d PUTs of %d bytes), %d URL requests", c.Req.LogUploaded, c.Req.LogSize, f.puts[key], len(f.uploads[key]), f.urlRequests)

@@ -65,6 +65,9 @@ type fakeJob struct {
 	log        strings.Builder
 	done       bool
 	lastResult string
+	// claimed and version are the job's version at its claim and now
+	// (each renewal moves it on, as the farm's does).
+	claimed, version int64
 }
 
 // completion is one complete call and the fake's answer.
@@ -225,7 +228,9 @@ func (f *fakeFarm) answerClaim(builder, pool string) (int, *apiv1.ClaimResponse,
 	job.Attempts++
 	job.Status = farm.StatusRunning
 	job.Builder = builder
-	fj := &fakeJob{job: job, token: farm.NewSecret(8), status: farm.StatusRunning}
+	job.Version++
+	job.Run++
+	fj := &fakeJob{job: job, token: farm.NewSecret(8), status: farm.StatusRunning, claimed: job.Version, version: job.Version}
 	f.jobs[job.ID] = fj
 	more := len(f.queued[pool]) > 0
 	if f.hint != nil {
@@ -268,6 +273,8 @@ func (f *fakeFarm) heartbeat(w http.ResponseWriter, r *http.Request) {
 			stale = true
 			resp.Directives = append(resp.Directives, apiv1.Directive{JobID: hj.ID, Action: apiv1.ActionCancel, Reason: "stale claim", ClaimLost: true})
 		default:
+			fj.version++
+			resp.Renewed = append(resp.Renewed, apiv1.RenewedJob{JobID: hj.ID, Version: fj.version})
 			fj.log.WriteString(hj.Log)
 			if fj.status == farm.StatusCancelling {
 				resp.Directives = append(resp.Directives, apiv1.Directive{JobID: hj.ID, Action: apiv1.ActionCancel, Reason: fj.cancelWhy})

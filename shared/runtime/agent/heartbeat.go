@@ -134,6 +134,14 @@ func (a *Agent) applyHeartbeat(resp *apiv1.HeartbeatResponse) {
 		a.log.Info("the farm lifted its drain: claiming again")
 		a.claimSoon(a.cfg.Spec.Pools...)
 	}
+	for _, r := range resp.Renewed {
+		a.mu.Lock()
+		j := a.jobs[r.JobID]
+		a.mu.Unlock()
+		if j != nil {
+			j.renewed(r.Version)
+		}
+	}
 	for _, d := range resp.Directives {
 		switch d.Action {
 		case apiv1.ActionCancel:

@@ -29,6 +29,7 @@ type runningJob struct {
 
 	mu       sync.Mutex
 	progress string
+	version  int64 // the job's version as the farm's answers last gave it
 	finished bool  // the executor returned: directives no longer stop it
 	fenced   error // set when the claim is gone: never complete
 	cancel   error // set when the farm cancelled the job
@@ -39,6 +40,20 @@ var (
 	errCancelledByFarm = errors.New("cancelled by the farm")
 	errClaimLost       = errors.New("claim lost: the farm gave this job to another builder")
 )
+
+// renewed takes the version a heartbeat's renewal gave the job (answers
+// may arrive out of order: the highest is the latest).
+func (j *runningJob) renewed(version int64) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.version = max(j.version, version)
+}
+
+func (j *runningJob) presumedVersion() int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.version
+}
 
 func (j *runningJob) Progress() string {
 	j.mu.Lock()
@@ -94,7 +109,7 @@ func (a *Agent) startJob(pool string, claim *apiv1.ClaimResponse) {
 		id: job.ID, token: claim.ClaimToken, pool: pool, job: job, sourceURL: claim.SourceURL, logUpload: claim.LogUpload,
 		logger:   a.log.With("job_id", job.ID, "job_type", job.Type, "attempt", job.Attempts, "pool", pool),
 		stop:     stop,
-		progress: "starting",
+		progress: "starting", version: job.Version,
 	}
 	j.freeSlot = sync.OnceFunc(a.releaseSlot)
 	a.jobsWG.Add(1)
@@ -171,7 +186,10 @@ func (a *Agent) runJob(ctx context.Context, j *runningJob) {
 	}
 	j.logger.Info("job ended", "result", out.Result, "exit_code", out.ExitCode, "error", out.Error)
 
-	req := apiv1.CompleteRequest{ClaimToken: j.token, Result: string(out.Result), Error: out.Error, ExitCode: out.ExitCode}
+	// The job as the farm last showed it: the completion is then one
+	// write conditional on it, and no read.
+	req := apiv1.CompleteRequest{ClaimToken: j.token, Result: string(out.Result), Error: out.Error, ExitCode: out.ExitCode,
+		Version: j.presumedVersion(), Run: j.job.Run}
 	if ws != nil && out.Result != farm.StatusCancelled {
 		j.setProgress("uploading artifacts")
 		refs, err := a.uploadArtifacts(ctx, j, ws)

@@ -24,10 +24,23 @@ type Clients struct {
 	Names map[string]string
 	// Gone are the builders whose agents vanished: they send nothing more.
 	Gone map[string]bool
+	// Presumed is, per job, what its builder's agent last learnt of it
+	// (its claim answer, its heartbeat answers): its completion presumes it.
+	Presumed map[string]farm.Presumed
+}
+
+// Report is the completion an agent sends for job id it runs under token:
+// presuming the job as the farm's answers last showed it.
+func (cs *Clients) Report(id, token string, result farm.JobStatus) claims.Report {
+	r := claims.Report{ClaimToken: token, Result: string(result)}
+	if p := cs.Presumed[id]; p.ClaimToken == token {
+		r.Version, r.Run = p.Version, p.Run
+	}
+	return r
 }
 
 func newClients() *Clients {
-	return &Clients{Claims: map[string][]Grant{}, Held: map[string]map[string]string{}, Leases: map[string]string{}, Keys: map[string]string{}, Names: map[string]string{}, Gone: map[string]bool{}}
+	return &Clients{Claims: map[string][]Grant{}, Held: map[string]map[string]string{}, Leases: map[string]string{}, Keys: map[string]string{}, Names: map[string]string{}, Gone: map[string]bool{}, Presumed: map[string]farm.Presumed{}}
 }
 
 // Grant is a claim a builder was answered with.
@@ -54,7 +67,9 @@ func (c *Call) Claimed(builder string, cl *claims.Claim) {
 		return
 	}
 	id, token := cl.Job.ID, cl.Job.ClaimToken
+	presumed := farm.Presumed{ClaimToken: token, Version: cl.Job.Version, Run: cl.Job.Run}
 	c.Answer(func(cs *Clients) {
+		cs.Presumed[id] = presumed
 		cs.Claims[id] = append(cs.Claims[id], Grant{Builder: builder, Token: token})
 		if cs.Held[builder] == nil {
 			cs.Held[builder] = map[string]string{}
@@ -107,6 +122,14 @@ func (f *Farm) heartbeats(ctx context.Context, cs *Clients) error {
 			if err != nil {
 				return err
 			}
+			c.Answer(func(cs *Clients) {
+				for _, r := range res.Renewed {
+					if p, ok := cs.Presumed[r.JobID]; ok {
+						p.Version = r.Version
+						cs.Presumed[r.JobID] = p
+					}
+				}
+			})
 			for _, d := range res.Directives {
 				if d.Action != claims.DirectiveCancel {
 					continue
@@ -116,7 +139,7 @@ func (f *Farm) heartbeats(ctx context.Context, cs *Clients) error {
 					continue
 				}
 				token := cs.Held[name][d.JobID]
-				if _, err := c.Services.Claims.Complete(ctx, Builder(name), d.JobID, claims.Report{ClaimToken: token, Result: string(farm.StatusCancelled)}); err != nil {
+				if _, err := c.Services.Claims.Complete(ctx, Builder(name), d.JobID, cs.Report(d.JobID, token, farm.StatusCancelled)); err != nil {
 					return err
 				}
 				c.Done(name, d.JobID)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/app/admission"
-	"github.com/buildfarm/buildfarm/shared/app/claims"
 	"github.com/buildfarm/buildfarm/shared/app/resources"
 	"github.com/buildfarm/buildfarm/shared/farm"
 	"github.com/buildfarm/buildfarm/shared/testkit/crashpoint"
@@ -192,7 +191,9 @@ func complete(ctx context.Context, f *crashpoint.Farm, cs *crashpoint.Clients, p
 		if token == "" {
 			return nil // the agent no longer runs it
 		}
-		_, err := c.Services.Claims.Complete(ctx, crashpoint.Builder("b1"), id, claims.Report{ClaimToken: token, Result: string(result), Log: "the run's log\n"})
+		r := cs.Report(id, token, result)
+		r.Log = "the run's log\n"
+		_, err := c.Services.Claims.Complete(ctx, crashpoint.Builder("b1"), id, r)
 		if err == nil {
 			c.Done("b1", id)
 		}

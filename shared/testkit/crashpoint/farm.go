@@ -2,6 +2,7 @@ package crashpoint
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -162,6 +163,19 @@ func (s *processStore) DeleteToken(ctx context.Context, id string) (*farm.Token,
 	return out, err
 }
 
+// CompleteJob is a completion's one write: counted like a commit, and
+// described as the job transition it makes.
+func (s *processStore) CompleteJob(ctx context.Context, p *farm.CompletionPatch) (*farm.Job, error) {
+	var out *farm.Job
+	w := Write{Kind: "commit", What: fmt.Sprintf("job %s:%s→%s (one-call patch)", p.ID, farm.StatusRunning, p.Status)}
+	err := s.p.write(w, func() error {
+		var err error
+		out, err = s.Store.CompleteJob(ctx, p)
+		return err
+	})
+	return out, err
+}
+
 // streamStore is the durable store with its change feed: each job write
 // committed is one change, as the jobs table's stream reports it (old and
 // new status, pool; the new image is w.Next).
@@ -170,10 +184,30 @@ type streamStore struct {
 	farm *Farm
 }
 
+// CompleteJob writes a completion patch; a patch that changed the job is
+// one change of the feed, as the stream reports the UpdateItem (its images
+// are the job before and after: dynamostore keeps them the PutItem's).
+func (s *streamStore) CompleteJob(ctx context.Context, p *farm.CompletionPatch) (*farm.Job, error) {
+	before, err := s.Store.GetJob(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	done, err := s.Store.CompleteJob(ctx, p)
+	if err != nil || done.Version == before.Version {
+		return done, err // nothing written (its own earlier write found)
+	}
+	return done, s.changed(store.Tx{Jobs: []store.JobWrite{{Prev: before, Next: done}}})
+}
+
 func (s *streamStore) Commit(ctx context.Context, tx store.Tx) error {
 	if err := s.Store.Commit(ctx, tx); err != nil {
 		return err
 	}
+	return s.changed(tx)
+}
+
+// changed feeds the job writes of tx, committed, to the stream.
+func (s *streamStore) changed(tx store.Tx) error {
 	s.farm.mu.Lock()
 	defer s.farm.mu.Unlock()
 	for _, w := range tx.Jobs {

@@ -136,7 +136,7 @@ func (f *Farm) runAll(ctx context.Context, cs *Clients, name string) error {
 // finish reports a job builder name ran as succeeded.
 func (f *Farm) finish(ctx context.Context, cs *Clients, name, id, token string) error {
 	err := f.Serve(ctx, cs, Live(), func(ctx context.Context, c *Call) error {
-		_, err := c.Services.Claims.Complete(ctx, Builder(name), id, claims.Report{ClaimToken: token, Result: string(farm.StatusSucceeded)})
+		_, err := c.Services.Claims.Complete(ctx, Builder(name), id, cs.Report(id, token, farm.StatusSucceeded))
 		if farm.IsCode(err, farm.EConflict) {
 			err = nil // the claim went stale (reaped, timed out): the agent drops the result
 		}

@@ -27,6 +27,7 @@ type NewStore func(t *testing.T) store.Store
 func Run(t *testing.T, newStore NewStore) {
 	t.Run("Store", func(t *testing.T) { RunStoreContract(t, newStore) })
 	t.Run("OwnWrite", func(t *testing.T) { RunOwnWriteContract(t, newStore) })
+	t.Run("Completion", func(t *testing.T) { RunCompletionContract(t, newStore) })
 	t.Run("LogChunks", func(t *testing.T) { RunLogChunkContract(t, newStore) })
 	t.Run("Listing", func(t *testing.T) { RunListingContract(t, newStore) })
 	t.Run("TimeToStart", func(t *testing.T) { RunTimeToStartContract(t, newStore) })
