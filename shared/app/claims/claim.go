@@ -84,22 +84,22 @@ func (s *Service) ClaimFor(ctx context.Context, by farm.Principal, builder, pool
 		if err != nil {
 			return nil, err
 		}
-		lost := false
-		for i, cand := range candidates {
-			job, err := s.claimCandidate(ctx, b, cand)
+		order := newClaimOrder(candidates)
+		for i := order.next(); i >= 0; i = order.next() {
+			job, err := s.claimCandidate(ctx, b, candidates[i])
 			if errors.Is(err, store.ErrLostRace) {
-				lost = true
+				order.lost = true
 				continue
 			}
 			if err != nil {
 				return nil, err
 			}
 			if job != nil {
-				more := len(candidates) >= s.policy.ClaimScan || s.anyClaimable(b, candidates[i+1:])
+				more := len(candidates) >= s.policy.ClaimScan || s.anyClaimable(b, order.untried())
 				return &Claim{Job: job, SourceURL: s.sourceURL(ctx, job), LogUpload: s.logUpload(ctx, job), MoreQueued: more}, nil
 			}
 		}
-		if !lost {
+		if !order.lost {
 			return nil, nil
 		}
 	}
