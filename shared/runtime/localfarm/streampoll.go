@@ -52,9 +52,16 @@ func (p *streamPoller) passed(records []types.Record) ([]events.DynamoDBEventRec
 
 func (p *streamPoller) run(ctx context.Context) {
 	iterators := map[string]*string{} // shard id -> next iterator
+	var described time.Time
 	for ctx.Err() == nil {
-		if err := p.discoverShards(ctx, iterators); err != nil && ctx.Err() == nil {
-			p.log.WarnContext(ctx, "stream: describe failed", "err", err)
+		// Shards change seldom (in AWS a shard closes every few hours and
+		// a new one follows): look for new ones now and then, or at once
+		// when a read failed, not before every read.
+		if time.Since(described) >= shardDiscoveryInterval || len(iterators) == 0 {
+			described = time.Now()
+			if err := p.discoverShards(ctx, iterators); err != nil && ctx.Err() == nil {
+				p.log.WarnContext(ctx, "stream: describe failed", "err", err)
+			}
 		}
 		for shard, it := range iterators {
 			if it == nil {
@@ -66,6 +73,7 @@ func (p *streamPoller) run(ctx context.Context) {
 					p.log.WarnContext(ctx, "stream: read failed; re-reading the shard", "shard", shard, "err", err)
 				}
 				delete(iterators, shard)
+				described = time.Time{}
 				continue
 			}
 			kept, err := p.passed(out.Records)
@@ -89,6 +97,9 @@ func (p *streamPoller) run(ctx context.Context) {
 		}
 	}
 }
+
+// shardDiscoveryInterval is how often the poller looks for new shards.
+const shardDiscoveryInterval = 5 * time.Second
 
 // discoverShards adds iterators for shards not yet followed.
 func (p *streamPoller) discoverShards(ctx context.Context, iterators map[string]*string) error {
