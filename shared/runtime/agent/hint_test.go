@@ -215,3 +215,25 @@ func waitDeleted(t *testing.T, b *fakeBells, receipt string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Doorbells that keep ringing put the idle claim off: it is for doorbells
+// that went silent, and a busy pool's claims take every queued job anyway.
+func TestRingingDoorbellsPutTheIdleClaimOff(t *testing.T) {
+	t.Parallel()
+	f := newFakeFarm(t, "default")
+	b := newFakeBells(f)
+	cfg := testConfig(t, "default")
+	cfg.IdleClaimInterval = 2 * time.Second // each idle claim comes 1 to 3 s after the last
+	h := start(t, f, b, cfg)
+	f.waitFor("the start claim", func() bool { return f.claims == 1 })
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		j := f.script("default", `true`, nil)
+		b.ring(f, "default", j.ID)
+		f.awaitCompletion(j.ID)
+	}
+	h.waitIdle()
+	claims := f.claimLogNow()
+	if empty := slices.Index(claims[1:], "204"); empty >= 0 {
+		t.Fatalf("an idle claim (answered 204) while the doorbells rang: claim %d of %d", empty+2, len(claims))
+	}
+}

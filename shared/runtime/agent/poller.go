@@ -9,8 +9,8 @@ import (
 )
 
 // pollLoop waits for one pool's doorbells while a slot is free, and answers
-// each with a claim for that pool. A long poll that ends empty now and then
-// claims anyway, since doorbells are hints that can be lost.
+// each with a claim for that pool. While the doorbells stay silent it now
+// and then claims anyway, since doorbells are hints that can be lost.
 func (a *Agent) pollLoop(ctx context.Context, pool string) {
 	log := a.log.With("pool", pool)
 	bo := a.newBackoff()
@@ -43,6 +43,11 @@ func (a *Agent) pollLoop(ctx context.Context, pool string) {
 				return
 			}
 			continue
+		}
+		if len(msgs) > 0 {
+			// The doorbells are not silent: each claim they bring takes the
+			// best queued job, one whose doorbell was lost included.
+			nextIdleClaim = time.Now().Add(spread(a.cfg.IdleClaimInterval))
 		}
 		for _, m := range msgs {
 			if err := a.answerDoorbell(ctx, pool, m); err != nil {
