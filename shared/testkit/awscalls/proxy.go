@@ -42,6 +42,12 @@ func NewProxy(upstream string, c *Counter) (*Proxy, error) {
 	}
 	p := &Proxy{URL: "http://" + ln.Addr().String(), c: c}
 	rp := httputil.NewSingleHostReverseProxy(target)
+	// Keep a connection per concurrent caller (every agent's long poll
+	// holds one): the default keeps 2 idle, so a busy proxy would open a
+	// new connection, and the emulator a new thread, for most requests.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256
+	rp.Transport = tr
 	// A client that gives up (an agent's long poll cut short by its drain)
 	// is no error of the proxy's: it answers 502 without logging.
 	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) }
