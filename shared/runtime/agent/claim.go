@@ -103,7 +103,7 @@ func (a *Agent) sweep(ctx context.Context, start int) error {
 		claimed := false
 		for i := range pools {
 			pool := pools[(start+i)%len(pools)]
-			if !a.hints.wanted(pool) {
+			if !a.hints.sweepable(pool, a.queueURL(pool) != "") {
 				continue
 			}
 			if ctx.Err() != nil || !a.acquireSlot() {

@@ -458,6 +458,9 @@ type fakeBells struct {
 	seq         int
 	receiveErrs int
 	inReceive   int
+	// receiveTime is how long a receive takes to deliver a doorbell (an
+	// SQS round trip); none by default.
+	receiveTime time.Duration
 }
 
 func newFakeBells(f *fakeFarm) *fakeBells {
@@ -498,6 +501,10 @@ func (b *fakeBells) Receive(ctx context.Context, queueURL string, wait time.Dura
 	defer t.Stop()
 	select {
 	case m := <-q:
+		b.mu.Lock()
+		took := b.receiveTime
+		b.mu.Unlock()
+		time.Sleep(took)
 		return []sqsdoorbell.Message{m}, nil
 	case <-t.C:
 		return nil, nil

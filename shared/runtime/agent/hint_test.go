@@ -237,3 +237,42 @@ func TestRingingDoorbellsPutTheIdleClaimOff(t *testing.T) {
 		t.Fatalf("an idle claim (answered 204) while the doorbells rang: claim %d of %d", empty+2, len(claims))
 	}
 }
+
+// When more was queued and every queued job rang, the agent's next claims
+// answer those doorbells instead of claiming without one: no doorbell is
+// left to find its job taken by then (an empty claim each).
+func TestMoreQueuedAnswersWaitingDoorbellsFirst(t *testing.T) {
+	t.Parallel()
+	f := newFakeFarm(t, "default")
+	b := newFakeBells(f)
+	b.receiveTime = 50 * time.Millisecond // a claim without a doorbell would come first
+	cfg := testConfig(t, "default")
+	cfg.IdleClaimInterval = time.Hour
+	h := start(t, f, b, cfg)
+	f.waitFor("the start claim", func() bool { return f.claims == 1 })
+	g := newGate(t)
+	var ids []string
+	for range 4 {
+		j := f.script("default", g.script(), g.env())
+		ids = append(ids, j.ID)
+	}
+	var receipts []string
+	for _, id := range ids {
+		receipts = append(receipts, b.ring(f, "default", id))
+	}
+	g.open(t)
+	for _, id := range ids {
+		f.awaitCompletion(id)
+	}
+	h.waitIdle()
+	time.Sleep(settle)
+	claims := f.claimLogNow()
+	if empty := slices.Index(claims[1:], "204"); empty >= 0 {
+		t.Fatalf("an empty claim: every job had its doorbell (claims %v)", claims)
+	}
+	for i, r := range receipts {
+		if !b.wasDeleted(r) {
+			t.Errorf("doorbell %d never answered", i)
+		}
+	}
+}

@@ -16,8 +16,17 @@ type claimHints struct {
 }
 
 type poolHint struct {
-	want  bool
-	asked uint64 // how many times a claim was asked for
+	want bool
+	// hinted: wanted only because the last claim said more was queued.
+	// Every queued job rang a doorbell of its own, so such a pool's next
+	// claim answers a doorbell when one is waiting (a claim without one
+	// would leave that doorbell to find its job taken: an empty claim);
+	// only when none is does it claim without (doorbellFirst).
+	hinted bool
+	// longPoll: the pool's poller is in a long poll, so no doorbell of
+	// the pool is waiting (the poll would have returned it).
+	longPoll bool
+	asked    uint64 // how many times a claim was asked for
 }
 
 func newClaimHints(pools []string) *claimHints {
@@ -34,7 +43,7 @@ func (h *claimHints) ask(pools ...string) {
 	defer h.mu.Unlock()
 	for _, p := range pools {
 		if ph := h.pools[p]; ph != nil {
-			ph.want = true
+			ph.want, ph.hinted = true, false
 			ph.asked++
 		}
 	}
@@ -46,6 +55,34 @@ func (h *claimHints) wanted(pool string) bool {
 	defer h.mu.Unlock()
 	ph := h.pools[pool]
 	return ph != nil && ph.want
+}
+
+// sweepable reports whether a sweep claims from pool now: it is wanted,
+// and not only by a hint while a doorbell of the pool may be waiting for
+// its poller to answer it first.
+func (h *claimHints) sweepable(pool string, hasDoorbells bool) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ph := h.pools[pool]
+	return ph != nil && ph.want && !(ph.hinted && hasDoorbells && !ph.longPoll)
+}
+
+// polling records whether pool's poller is in a long poll.
+func (h *claimHints) polling(pool string, long bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ph := h.pools[pool]; ph != nil {
+		ph.longPoll = long
+	}
+}
+
+// doorbellFirst reports whether pool is wanted only by a hint: its poller
+// answers a waiting doorbell, or finding none asks for a claim without.
+func (h *claimHints) doorbellFirst(pool string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ph := h.pools[pool]
+	return ph != nil && ph.want && ph.hinted
 }
 
 // claiming is called as a claim from pool is sent; it returns the ticket
@@ -69,8 +106,10 @@ func (h *claimHints) answered(pool string, ticket uint64, more bool) {
 	switch {
 	case ph == nil:
 	case more:
-		ph.want = true
+		// Wanted by the hint alone, unless a claim was asked for
+		// meanwhile: that one stands.
+		ph.want, ph.hinted = true, ph.asked == ticket
 	case ph.asked == ticket:
-		ph.want = false
+		ph.want, ph.hinted = false, false
 	}
 }

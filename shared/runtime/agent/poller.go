@@ -32,7 +32,16 @@ func (a *Agent) pollLoop(ctx context.Context, pool string) {
 			}
 			continue
 		}
-		msgs, err := a.bells.Receive(ctx, url, a.cfg.PollWait, 1)
+		wait := a.cfg.PollWait
+		first := a.hints.doorbellFirst(pool)
+		if first {
+			// More was queued: answer a waiting doorbell rather than claim
+			// without one (which would leave it to find its job taken).
+			wait = min(wait, doorbellFirstWait)
+		}
+		a.hints.polling(pool, !first)
+		msgs, err := a.bells.Receive(ctx, url, wait, 1)
+		a.hints.polling(pool, false)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -48,6 +57,10 @@ func (a *Agent) pollLoop(ctx context.Context, pool string) {
 			// The doorbells are not silent: each claim they bring takes the
 			// best queued job, one whose doorbell was lost included.
 			nextIdleClaim = time.Now().Add(spread(a.cfg.IdleClaimInterval))
+		} else if first {
+			// More was queued, yet no doorbell waits (lost, or answered by
+			// another builder whose claim took another job): claim without.
+			a.claimSoon(pool)
 		}
 		for _, m := range msgs {
 			if err := a.answerDoorbell(ctx, pool, m); err != nil {
@@ -62,6 +75,11 @@ func (a *Agent) pollLoop(ctx context.Context, pool string) {
 		}
 	}
 }
+
+// doorbellFirstWait is how long a poller waits for a doorbell of a pool
+// whose last claim said more was queued before claiming without one: a
+// short long poll (a zero-second one may miss a message SQS holds).
+const doorbellFirstWait = time.Second
 
 // answerDoorbell claims from pool for a doorbell and deletes the doorbell
 // when the farm answered (a job or none: either way it did its job). On an
