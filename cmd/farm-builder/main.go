@@ -19,7 +19,7 @@ import (
 	"syscall"
 
 	"github.com/buildfarm/buildfarm/shared/runtime/executor"
-	"github.com/buildfarm/buildfarm/shared/wiring"
+	"github.com/buildfarm/buildfarm/shared/wiring/builder"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -69,14 +69,14 @@ func serve(opts *options, logger *slog.Logger) error {
 	}
 	credsCtx, stopCreds := context.WithCancel(context.Background())
 	defer stopCreds()
-	bc := wiring.BuilderConfig{
+	bc := builder.Config{
 		Agent: opts.agent, API: opts.api, Token: opts.token, Identity: opts.identity, NonceFile: opts.nonceFile,
 		Executors: execCfg, KillGrace: opts.killGrace, JobEnv: opts.jobEnv, Isolation: opts.isolation, Logger: logger,
 	}
 	if opts.ec2 != nil {
 		bc.Region, bc.SpotNotices = opts.ec2.Region, true
 	}
-	a, err := wiring.NewBuilder(credsCtx, bc)
+	a, err := builder.New(credsCtx, bc)
 	if err != nil {
 		return err
 	}

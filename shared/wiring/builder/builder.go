@@ -1,4 +1,10 @@
-package wiring
+// Package builder builds a builder agent (cmd/farm-builder) from its
+// configuration: the agent, its farm client and its doorbells. It is apart
+// from the farm's composition root (package wiring) so that the builder's
+// binary links no part of the farm — it is also what every job's namespace
+// init starts from (/proc/self/exe), where each linked package's
+// initialisation is paid per job.
+package builder
 
 import (
 	"context"
@@ -17,9 +23,9 @@ import (
 	"github.com/buildfarm/buildfarm/shared/runtime/executor"
 )
 
-// BuilderConfig is what a builder agent is built from (cmd/farm-builder
+// Config is what a builder agent is built from (cmd/farm-builder
 // reads it from its flags and FARM_* variables).
-type BuilderConfig struct {
+type Config struct {
 	// Agent is the agent's own configuration: name, registration, work
 	// directory, timings, fleet behaviour.
 	Agent agent.Config
@@ -43,11 +49,11 @@ type BuilderConfig struct {
 	Logger    *slog.Logger
 }
 
-// NewBuilder builds a builder agent: its API client, its doorbells on SQS
+// New builds a builder agent: its API client, its doorbells on SQS
 // (the SDK's standard configuration: AWS_ENDPOINT_URL points it at an
 // emulator locally; on EC2 the instance role signs the calls) and its
 // executors. ctx bounds the background renewal of an identity token.
-func NewBuilder(ctx context.Context, c BuilderConfig) (*agent.Agent, error) {
+func New(ctx context.Context, c Config) (*agent.Agent, error) {
 	logger := c.Logger
 	if logger == nil {
 		logger = slog.Default()
@@ -83,7 +89,7 @@ func NewBuilder(ctx context.Context, c BuilderConfig) (*agent.Agent, error) {
 // builderClient is the farm's client: with a fixed token, or (Identity)
 // with the instance's own token, fetched now and renewed in the background
 // until ctx ends.
-func builderClient(ctx context.Context, c BuilderConfig, logger *slog.Logger) (*client.Client, error) {
+func builderClient(ctx context.Context, c Config, logger *slog.Logger) (*client.Client, error) {
 	opts := []client.Option{client.WithUserAgent("farm-builder/" + c.Agent.Name)}
 	if !c.Identity {
 		return client.New(c.API, c.Token, opts...)
