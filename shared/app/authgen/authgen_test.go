@@ -193,7 +193,7 @@ func TestWarmInstanceReadsNoTokenOrBuilderPerRequest(t *testing.T) {
 	if st.tokenReads.Load() != 1 {
 		t.Errorf("%d token reads for %d requests, want 1", st.tokenReads.Load(), requests)
 	}
-	// The builder record lives a minute (WatchedCacheTTL).
+	// The builder record lives WatchedCacheTTL.
 	// Each heartbeat reads the builder once to write it (beats); claims
 	// read it again only when its cache entry ends.
 	if max := beats + int64(seconds/int(builders.WatchedCacheTTL/time.Second)) + 1; st.builderReads.Load() > max {

@@ -21,8 +21,10 @@ const DefaultCacheTTL = 5 * time.Second
 // generation watcher (Options.Watcher): every write that changes the
 // record as a claim checks it bumps the generation (commit), which every
 // instance reads within the watcher's bound; this TTL only bounds what a
-// write that bypassed this service could leave stale.
-const WatchedCacheTTL = time.Minute
+// write that bypassed this service could leave stale — as long as a
+// looked-up token is trusted (tokens.WatchedTokenTTL), so that a busy
+// instance reads neither again on its own.
+const WatchedCacheTTL = 10 * time.Minute
 
 // maxCachedBuilders bounds the claimant cache.
 const maxCachedBuilders = 4096
