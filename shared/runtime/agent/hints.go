@@ -49,14 +49,6 @@ func (h *claimHints) ask(pools ...string) {
 	}
 }
 
-// wanted reports whether pool is worth a claim now.
-func (h *claimHints) wanted(pool string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	ph := h.pools[pool]
-	return ph != nil && ph.want
-}
-
 // sweepable reports whether a sweep claims from pool now: it is wanted,
 // and not only by a hint while a doorbell of the pool may be waiting for
 // its poller to answer it first.
