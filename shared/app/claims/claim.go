@@ -84,22 +84,22 @@ func (s *Service) ClaimFor(ctx context.Context, by farm.Principal, builder, pool
 		if err != nil {
 			return nil, err
 		}
-		order := newClaimOrder(candidates)
-		for i := order.next(); i >= 0; i = order.next() {
-			job, err := s.claimCandidate(ctx, b, candidates[i])
+		lost := false
+		for i, cand := range candidates {
+			job, err := s.claimCandidate(ctx, b, cand)
 			if errors.Is(err, store.ErrLostRace) {
-				order.lost = true
+				lost = true
 				continue
 			}
 			if err != nil {
 				return nil, err
 			}
 			if job != nil {
-				more := len(candidates) >= s.policy.ClaimScan || s.anyClaimable(b, order.untried())
+				more := len(candidates) >= s.policy.ClaimScan || s.anyClaimable(b, candidates[i+1:])
 				return &Claim{Job: job, SourceURL: s.sourceURL(ctx, job), LogUpload: s.logUpload(ctx, job), MoreQueued: more}, nil
 			}
 		}
-		if !order.lost {
+		if !lost {
 			return nil, nil
 		}
 	}
