@@ -45,6 +45,7 @@ type fakeFarm struct {
 	omitHint         bool          // claim answers carry no more_queued (a farm older than it)
 	claimHold        chan struct{} // when set, claims wait for it after deciding their answer
 	completeHold     chan struct{} // when set, completions wait for it before they are decided
+	beatHold         chan struct{} // when set, heartbeats wait for it after deciding their answer
 	completing       int           // completions received so far (held ones included)
 	drain            bool
 	reregister       bool // the next heartbeat asks to register again
@@ -255,7 +256,13 @@ func (f *fakeFarm) heartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	hold := f.beatHold
+	defer func() {
+		f.mu.Unlock()
+		if hold != nil {
+			<-hold // the answer is decided; it is written only after
+		}
+	}()
 	if !f.known {
 		fail(w, 404, farm.ENotFound, "no builder "+r.PathValue("name"))
 		return

@@ -55,6 +55,8 @@ func (a *Agent) beat(ctx context.Context) {
 		perJob = min(perJob, a.cfg.MaxHeartbeatLog/len(running))
 	}
 	for _, j := range running {
+		j.beating.RLock()
+		defer j.beating.RUnlock()
 		c := j.log.Take(perJob)
 		sent = append(sent, sentChunk{j, c})
 		hj := apiv1.HeartbeatJob{ID: j.id, ClaimToken: j.token, Log: c.Text(), Progress: j.Progress()}

@@ -30,6 +30,10 @@ type runningJob struct {
 	mu       sync.Mutex
 	progress string
 	version  int64 // the job's version as the farm's answers last gave it
+	// beating is held (read) by each heartbeat that carries the job, from
+	// its sending to its answer: a renewal writes the job, so its answer's
+	// version is the one a completion must presume.
+	beating sync.RWMutex
 	finished bool  // the executor returned: directives no longer stop it
 	fenced   error // set when the claim is gone: never complete
 	cancel   error // set when the farm cancelled the job
@@ -49,7 +53,13 @@ func (j *runningJob) renewed(version int64) {
 	j.version = max(j.version, version)
 }
 
+// presumedVersion is the job's version as the farm's answers last gave
+// it, once no heartbeat carrying the job is on its way (one would renew
+// the job, moving its version past what the completion would presume).
 func (j *runningJob) presumedVersion() int64 {
+	j.beating.Lock()
+	//lint:ignore SA2001 an empty critical section: it waits for the heartbeats in flight
+	j.beating.Unlock()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.version
@@ -188,8 +198,7 @@ func (a *Agent) runJob(ctx context.Context, j *runningJob) {
 
 	// The job as the farm last showed it: the completion is then one
 	// write conditional on it, and no read.
-	req := apiv1.CompleteRequest{ClaimToken: j.token, Result: string(out.Result), Error: out.Error, ExitCode: out.ExitCode,
-		Version: j.presumedVersion(), Run: j.job.Run}
+	req := apiv1.CompleteRequest{ClaimToken: j.token, Result: string(out.Result), Error: out.Error, ExitCode: out.ExitCode, Run: j.job.Run}
 	if ws != nil && out.Result != farm.StatusCancelled {
 		j.setProgress("uploading artifacts")
 		refs, err := a.uploadArtifacts(ctx, j, ws)
@@ -217,6 +226,7 @@ func (a *Agent) runJob(ctx context.Context, j *runningJob) {
 		j.logger.Warn("claim lost before completing: result dropped", "err", fenced, "result", req.Result)
 		return
 	}
+	req.Version = j.presumedVersion()
 	if a.freesSlotBeforeCompleting(j) {
 		// The job has run: its slot may take the next job while the
 		// completion is on its way (one API round trip less per job on a

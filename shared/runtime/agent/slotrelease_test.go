@@ -62,3 +62,50 @@ func TestADirtyingJobKeepsItsSlotUntilItsCompletionIsAnswered(t *testing.T) {
 	f.awaitCompletion(next.ID)
 	h.waitIdle()
 }
+
+// A completion presumes the version a heartbeat in flight gives the job
+// (the renewal writes the job): it waits for that answer rather than send
+// a version the renewal has already moved past (a second write at the farm).
+func TestACompletionWaitsForTheHeartbeatInFlight(t *testing.T) {
+	t.Parallel()
+	f := newFakeFarm(t, "default")
+	b := newFakeBells(f)
+	cfg := testConfig(t, "default")
+	cfg.IdleClaimInterval = time.Hour
+	h := start(t, f, b, cfg)
+	f.waitFor("the start claim", func() bool { return f.claims == 1 })
+	g := newGate(t)
+	job := f.script("default", g.script(), g.env())
+	b.ring(f, "default", job.ID)
+	f.waitFor("the job claimed", func() bool { return slices.Contains(f.claimLog, job.ID) })
+	hold := make(chan struct{})
+	release := sync.OnceFunc(func() { close(hold) })
+	t.Cleanup(release)
+	f.locked(func() { f.beatHold = hold })
+	before := len(f.heartbeats)
+	f.waitFor("a heartbeat carrying the job, held", func() bool {
+		for _, hb := range f.heartbeats[before:] {
+			for _, hj := range hb.Jobs {
+				if hj.ID == job.ID {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	var renewedTo int64
+	f.locked(func() { renewedTo = f.jobs[job.ID].version })
+	g.open(t)
+	time.Sleep(settle)
+	f.locked(func() {
+		if len(f.completions) > 0 {
+			t.Errorf("completed (presuming version %d) while a heartbeat renewing the job to %d was in flight", f.completions[0].Req.Version, renewedTo)
+		}
+		f.beatHold = nil
+	})
+	release()
+	if c := f.awaitCompletion(job.ID); c.Req.Version < renewedTo {
+		t.Fatalf("the completion presumed version %d, the held renewal gave %d", c.Req.Version, renewedTo)
+	}
+	h.waitIdle()
+}
