@@ -33,7 +33,7 @@ type runningJob struct {
 	// beating is held (read) by each heartbeat that carries the job, from
 	// its sending to its answer: a renewal writes the job, so its answer's
 	// version is the one a completion must presume.
-	beating sync.RWMutex
+	beating  sync.RWMutex
 	finished bool  // the executor returned: directives no longer stop it
 	fenced   error // set when the claim is gone: never complete
 	cancel   error // set when the farm cancelled the job
