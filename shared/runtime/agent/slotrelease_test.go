@@ -9,10 +9,11 @@ import (
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
-// A slot takes its next job as soon as its job has run: the next claim
-// does not wait for the completion's answer.
-func TestASlotClaimsItsNextJobWhileTheCompletionIsOnItsWay(t *testing.T) {
-	t.Parallel()
+// startHoldingCompletions starts an agent claiming on doorbells only,
+// against a fake farm that holds every completion's answer until release
+// (called by the test's cleanup at the latest: a held completion would
+// keep the agent from stopping).
+func startHoldingCompletions(t *testing.T) (*fakeFarm, *fakeBells, *harness, func()) {
 	f := newFakeFarm(t, "default")
 	b := newFakeBells(f)
 	cfg := testConfig(t, "default")
@@ -21,8 +22,16 @@ func TestASlotClaimsItsNextJobWhileTheCompletionIsOnItsWay(t *testing.T) {
 	f.locked(func() { f.completeHold = hold })
 	h := start(t, f, b, cfg)
 	release := sync.OnceFunc(func() { close(hold) })
-	t.Cleanup(release) // before the agent stops: a held completion would keep it
+	t.Cleanup(release)
 	f.waitFor("the start claim", func() bool { return f.claims == 1 })
+	return f, b, h, release
+}
+
+// A slot takes its next job as soon as its job has run: the next claim
+// does not wait for the completion's answer.
+func TestASlotClaimsItsNextJobWhileTheCompletionIsOnItsWay(t *testing.T) {
+	t.Parallel()
+	f, b, h, release := startHoldingCompletions(t)
 	first := f.script("default", `true`, nil)
 	second := f.script("default", `true`, nil)
 	b.ring(f, "default", first.ID)
@@ -39,16 +48,7 @@ func TestASlotClaimsItsNextJobWhileTheCompletionIsOnItsWay(t *testing.T) {
 // completion's answer (the farm marks the builder there) before it claims.
 func TestADirtyingJobKeepsItsSlotUntilItsCompletionIsAnswered(t *testing.T) {
 	t.Parallel()
-	f := newFakeFarm(t, "default")
-	b := newFakeBells(f)
-	cfg := testConfig(t, "default")
-	cfg.IdleClaimInterval = time.Hour
-	hold := make(chan struct{})
-	f.locked(func() { f.completeHold = hold })
-	h := start(t, f, b, cfg)
-	release := sync.OnceFunc(func() { close(hold) })
-	t.Cleanup(release) // before the agent stops: a held completion would keep it
-	f.waitFor("the start claim", func() bool { return f.claims == 1 })
+	f, b, h, release := startHoldingCompletions(t)
 	image := f.push("default", farm.TypeLiveImageBuild, map[string]any{"arch": "amd64"}, 60)
 	next := f.script("default", `true`, nil)
 	b.ring(f, "default", image.ID)
