@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/buildfarm/buildfarm/shared/adapter/apiv1"
@@ -56,7 +57,6 @@ func (a *Agent) beat(ctx context.Context) {
 	}
 	for _, j := range running {
 		j.beating.RLock()
-		defer j.beating.RUnlock()
 		c := j.log.Take(perJob)
 		sent = append(sent, sentChunk{j, c})
 		hj := apiv1.HeartbeatJob{ID: j.id, ClaimToken: j.token, Log: c.Text(), Progress: j.Progress()}
@@ -66,6 +66,13 @@ func (a *Agent) beat(ctx context.Context) {
 		}
 		req.Jobs = append(req.Jobs, hj)
 	}
+	// The jobs' completions wait until this beat's renewals are applied.
+	doneBeating := sync.OnceFunc(func() {
+		for _, j := range running {
+			j.beating.RUnlock()
+		}
+	})
+	defer doneBeating()
 	restore := func() {
 		for _, s := range sent {
 			if !s.chunk.empty() {
@@ -101,6 +108,7 @@ func (a *Agent) beat(ctx context.Context) {
 		a.log.Warn("heartbeat too large for the farm: its log text was dropped (the full log is uploaded at the end)", "err", err)
 	case farm.IsCode(err, farm.ENotFound):
 		restore()
+		doneBeating() // it renewed nothing: no completion waits for the registration
 		a.log.Warn("the farm does not know this builder; registering again", "err", err)
 		a.reregister(seen)
 	default:
