@@ -87,16 +87,17 @@ func (c Policy) WithDefaults() Policy {
 // DefaultClaimScan is how many queued candidates a claim reads by default.
 // Each is a whole job (the dispatch index projects all of it: 0.3 to 0.8
 // KB for the bench's jobs), so the page is what a claim's query costs, per
-// 4 KB read: 8 such jobs take 1 to 2 of them where 25 took 2 to 5, and the
-// bench's like-for-like floor reads 4. Fewer is
-// not better: claimers of one pool read the same head of the queue, and
-// one that loses the conditional write of a candidate moves on to the next
-// one on its page; with 8, up to 7 claimers racing for the head each still
-// find a job on the page they read (past that a claim reads again, 3 times
-// at most, and builders claim on their next doorbell). A claim whose page
-// is full says more may be queued (Claim.MoreQueued), so a longer queue
-// behind the page is never hidden from the builder.
-const DefaultClaimScan = 8
+// 4 KB read, and what an emulator spends most of a query on: 4 such jobs
+// take one read (the bench's like-for-like floor reads 4 too). Claims of
+// one API process never race each other for a candidate (one moves past
+// what another is writing, claims.inFlight); claimers in different
+// processes that lose the head move on to the next candidate on their
+// page, so up to 3 racing for it still find a job on the page they read
+// (past that a claim reads again, 3 times at most, and builders claim on
+// their next doorbell). A claim whose page is full says more may be
+// queued (Claim.MoreQueued), so a longer queue behind the page is never
+// hidden from the builder.
+const DefaultClaimScan = 4
 
 // DefaultJobRetention is how long finished jobs are kept unless the
 // policy says otherwise.

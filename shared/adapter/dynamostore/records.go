@@ -260,25 +260,6 @@ func emptyIfNil(s []string) []string {
 	return s
 }
 
-// historyRecord is one event of a job's history as its item keeps it.
-type historyRecord struct {
-	Seq    string `dynamodbav:"s"`
-	At     string `dynamodbav:"t"`
-	From   string `dynamodbav:"f,omitempty"`
-	To     string `dynamodbav:"o"`
-	Actor  string `dynamodbav:"a"`
-	Detail string `dynamodbav:"d,omitempty"`
-}
-
-func toHistoryRecord(e farm.JobEvent) historyRecord {
-	return historyRecord{Seq: e.Seq, At: fmtTime(e.At), From: string(e.From), To: string(e.To), Actor: e.Actor, Detail: e.Detail}
-}
-
-func (r historyRecord) event(jobID string) (farm.JobEvent, error) {
-	at, err := parseTime(r.At)
-	return farm.JobEvent{JobID: jobID, Seq: r.Seq, At: at, From: farm.JobStatus(r.From), To: farm.JobStatus(r.To), Actor: r.Actor, Detail: r.Detail}, err
-}
-
 type idempotencyRecord struct {
 	Key         string `dynamodbav:"key"`
 	Status      string `dynamodbav:"status"`

@@ -79,31 +79,65 @@ func (s *Service) ClaimFor(ctx context.Context, by farm.Principal, builder, pool
 	if err := s.checkSlots(ctx, b, held); err != nil {
 		return nil, err
 	}
-	for round := 0; round < 3; round++ {
-		candidates, err := s.store.QueuedJobs(ctx, pool, s.policy.ClaimScan)
-		if err != nil {
-			return nil, err
+	for races, reads := 0, 0; races < maxClaimRaces && reads < maxClaimReads; reads++ {
+		c, raced, others, err := s.claimFromPage(ctx, b, pool)
+		if err != nil || c != nil {
+			return c, err
 		}
-		lost := false
-		for i, cand := range candidates {
-			job, err := s.claimCandidate(ctx, b, cand)
-			if errors.Is(err, store.ErrLostRace) {
-				lost = true
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			if job != nil {
-				more := len(candidates) >= s.policy.ClaimScan || s.anyClaimable(b, candidates[i+1:])
-				return &Claim{Job: job, SourceURL: s.sourceURL(ctx, job), LogUpload: s.logUpload(ctx, job), MoreQueued: more}, nil
-			}
-		}
-		if !lost {
+		if !raced && len(others) == 0 {
 			return nil, nil
 		}
+		if raced {
+			races++
+		}
+		awaitAll(ctx, others)
 	}
 	return nil, nil
+}
+
+// A claim reads the queue again after losing a race for every candidate
+// it tried, up to maxClaimRaces times (the builder claims again on its
+// next doorbell), and after waiting for its own process's claims of the
+// candidates it skipped, up to maxClaimReads reads in all: those waits
+// end in writes that took jobs or left them, so they make progress.
+const (
+	maxClaimRaces = 3
+	maxClaimReads = 32
+)
+
+// claimFromPage reads one page of pool's queue and claims the first
+// candidate b may take: raced says a write lost to another claimer;
+// others are the writes of this process's claims of the candidates it
+// moved past.
+func (s *Service) claimFromPage(ctx context.Context, b *farm.Builder, pool string) (c *Claim, raced bool, others []<-chan struct{}, err error) {
+	candidates, err := s.store.QueuedJobs(ctx, pool, s.policy.ClaimScan)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	for i, cand := range candidates {
+		if !s.claimableBy(b, cand, s.jobs.Now()) {
+			continue // not a candidate for b: not one to hold for it either
+		}
+		release, busy := s.claiming.take(cand.ID)
+		if release == nil {
+			others = append(others, busy)
+			continue
+		}
+		job, err := s.claimCandidate(ctx, b, cand)
+		release()
+		if errors.Is(err, store.ErrLostRace) {
+			raced = true
+			continue
+		}
+		if err != nil {
+			return nil, false, nil, err
+		}
+		if job != nil {
+			more := len(candidates) >= s.policy.ClaimScan || s.anyClaimable(b, candidates[i+1:])
+			return &Claim{Job: job, SourceURL: s.sourceURL(ctx, job), LogUpload: s.logUpload(ctx, job), MoreQueued: more}, false, nil, nil
+		}
+	}
+	return nil, raced, others, nil
 }
 
 // claimant reads the builder (a record at most seconds old) and checks it

@@ -25,6 +25,8 @@ type Service struct {
 	policy   farm.Policy
 	jobs     store.JobWriter
 	log      *slog.Logger
+	// claiming is the candidates this process's claims are writing.
+	claiming inFlight
 }
 
 // Options configure a Service.

@@ -66,6 +66,7 @@ type fixture struct {
 	admit    *admission.Admission
 	clock    *clock
 	metrics  *metrics
+	opts     claims.Options
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -77,9 +78,17 @@ func newFixture(t *testing.T) *fixture {
 	f.admit = admission.New(nil, pools, farm.SourcePolicy{Bucket: "farm", Prefix: "incoming/"})
 	f.builders = builders.New(builders.Options{Store: f.mem, Pools: pools, Policy: policy, Clock: f.clock.Now, Logger: quiet})
 	follow := followup.New(followup.Options{Store: f.mem, Admission: f.admit, Policy: policy, Clock: f.clock.Now, Logger: quiet})
-	f.Service = claims.New(claims.Options{Store: f.mem, Builders: f.builders, FollowUp: follow, Blobs: f.blobs,
-		Metrics: f.metrics, Pools: pools, Policy: policy, Clock: f.clock.Now, Logger: quiet})
+	f.opts = claims.Options{Store: f.mem, Builders: f.builders, FollowUp: follow, Blobs: f.blobs,
+		Metrics: f.metrics, Pools: pools, Policy: policy, Clock: f.clock.Now, Logger: quiet}
+	f.Service = claims.New(f.opts)
 	return f
+}
+
+// withStore is the fixture's service over s instead of its store.
+func (f *fixture) withStore(s claims.Store) *claims.Service {
+	o := f.opts
+	o.Store = s
+	return claims.New(o)
 }
 
 // register registers a builder of slots slots for pools.

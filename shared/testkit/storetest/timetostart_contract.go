@@ -90,6 +90,8 @@ func RunTimeToStartContract(t *testing.T, newStore NewStore) {
 		e := NewEnv(t, newStore, cfg)
 		low := e.ScriptJob(t, "default", 1)
 		high := e.ScriptJob(t, "default", 5)
+		// Ids made in one millisecond need not sort as made: low2 comes later.
+		e.Clock.Advance(time.Millisecond)
 		low2 := e.ScriptJob(t, "default", 1)
 		other := e.ScriptJob(t, "arm64", 0)
 		jobs := []*farm.Job{low, high, low2, other}
