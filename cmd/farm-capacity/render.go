@@ -135,9 +135,14 @@ func (m *Model) render(w io.Writer) {
 	p("  queue's puts and deletes), but every claim reads the head of **every** shard to keep")
 	p("  the exact order, so each shard still serves every claim's query: a pool's read")
 	p("  ceiling does not move with S. The claim scan (`farm.Policy.ClaimScan`, %d entries:", m.ClaimScan)
-	p("  %s RU a query) bounds each query's read; %d entries, the like-for-like floor's, would", num(readUnitsPerQuery(m.ClaimScan, m.DispatchEntryBytes)), smallScan)
-	p("  read %s RU (%s jobs/s). Fewer empty claims make fewer queries.",
-		num(readUnitsPerQuery(smallScan, m.DispatchEntryBytes)), num(partitionBound(PartitionReadUnits.Value, me.DispatchQueriesPerJob*readUnitsPerQuery(smallScan, m.DispatchEntryBytes))))
+	if m.ClaimScan > smallScan {
+		p("  %s RU a query) bounds each query's read; %d entries, the like-for-like floor's, would", num(readUnitsPerQuery(m.ClaimScan, m.DispatchEntryBytes)), smallScan)
+		p("  read %s RU (%s jobs/s). Fewer empty claims make fewer queries.",
+			num(readUnitsPerQuery(smallScan, m.DispatchEntryBytes)), num(partitionBound(PartitionReadUnits.Value, me.DispatchQueriesPerJob*readUnitsPerQuery(smallScan, m.DispatchEntryBytes))))
+	} else {
+		p("  %s RU a query, as the like-for-like floor's %d) bounds each query's read. Fewer empty", num(readUnitsPerQuery(m.ClaimScan, m.DispatchEntryBytes)), smallScan)
+		p("  claims make fewer queries.")
+	}
 	p("- Keys a pool or the whole stack share in the other indexes (listed above) are not")
 	p("  sharded: they bound the pool and the stack at any S until they are sharded or dropped.")
 	p("- DynamoDB may split a hot key's partition by sort key (split for heat) when its sort")
