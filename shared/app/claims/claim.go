@@ -190,6 +190,7 @@ func (s *Service) claimCandidate(ctx context.Context, b *farm.Builder, cand *far
 	if err := s.jobs.Write(ctx, cand, next, ev); err != nil {
 		return nil, err
 	}
+	s.written.remember(next)
 	s.publishTimeToStart(ctx, next)
 	s.log.DebugContext(ctx, "job claimed", "job_id", next.ID, "builder", b.Name, "pool", next.Pool, "score", next.Score, "attempt", next.Attempts)
 	s.follow.After(ctx, next)

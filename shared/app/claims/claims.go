@@ -27,6 +27,8 @@ type Service struct {
 	log      *slog.Logger
 	// claiming is the candidates this process's claims are writing.
 	claiming inFlight
+	// written is the running jobs this process last wrote.
+	written writtenJobs
 }
 
 // Options configure a Service.

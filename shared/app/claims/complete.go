@@ -67,6 +67,13 @@ func (s *Service) Complete(ctx context.Context, by farm.Principal, id string, r 
 	if err := checkReport(r); err != nil {
 		return nil, err
 	}
+	if written := s.writtenPresumed(by, id, r); written != nil {
+		done, err := s.record(ctx, by.Builder, written, s.completion(id, written.Run, r))
+		if err != nil {
+			return nil, err
+		}
+		return s.registry.AsSeenBy(by, done), nil
+	}
 	job, done, err := s.completeAsPresumed(ctx, by, id, r)
 	if err != nil {
 		return nil, err
@@ -120,6 +127,17 @@ func (s *Service) completeAsPresumed(ctx context.Context, by farm.Principal, id 
 		return cur, nil, nil
 	}
 	return nil, nil, err
+}
+
+// writtenPresumed is the job report r presumes, as this process wrote it
+// (writtenJobs), when r presumes one as completeAsPresumed would take it;
+// nil otherwise.
+func (s *Service) writtenPresumed(by farm.Principal, id string, r Report) *farm.Job {
+	p := farm.Presumed{ClaimToken: r.ClaimToken, Version: r.Version, Run: r.Run}
+	if by.Role != farm.RoleBuilder || by.Builder == "" || !p.Known() || farm.JobStatus(r.Result) == farm.StatusCancelled {
+		return nil
+	}
+	return s.written.take(id, by.Builder, p)
 }
 
 // completion is what report r records of run of job id.

@@ -86,10 +86,15 @@ func countingFixture(t *testing.T) (*fixture, *countingStore, *countingBlobs) {
 	f := newFixture(t)
 	st := &countingStore{Store: f.mem}
 	bl := &countingBlobs{Store: f.blobs}
-	f.Service = claims.New(claims.Options{Store: st, Builders: f.builders, FollowUp: nopFollowUp{}, Blobs: bl,
-		Pools: farm.NewPools([]string{"default", "amd64"}), Policy: farm.Policy{Heartbeat: 10 * time.Second}, Clock: f.clock.Now})
+	f.opts = claims.Options{Store: st, Builders: f.builders, FollowUp: nopFollowUp{}, Blobs: bl,
+		Pools: farm.NewPools([]string{"default", "amd64"}), Policy: farm.Policy{Heartbeat: 10 * time.Second}, Clock: f.clock.Now}
+	f.Service = claims.New(f.opts)
 	return f, st, bl
 }
+
+// elsewhere is another process serving the same farm (another Lambda
+// instance): it wrote none of the jobs the fixture's service wrote.
+func (f *fixture) elsewhere() *claims.Service { return claims.New(f.opts) }
 
 type nopFollowUp struct{}
 

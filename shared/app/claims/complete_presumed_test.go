@@ -16,7 +16,7 @@ func presumed(c *claims.Claim, result string) claims.Report {
 }
 
 // A completion that carries the job's version and run as its claim answer
-// gave them is one store call — the conditional patch — and no read; the
+// gave them, served by another process than the claim's, is one store call — the conditional patch — and no read; the
 // job it leaves is the one the read-then-write path leaves (log, artifacts
 // under the run's keys, expiry, history). Sent again (its answer lost), it
 // is the same success from that one call, nothing written.
@@ -31,7 +31,8 @@ func TestAPresumedCompletionIsOneCall(t *testing.T) {
 	r := presumed(c, "succeeded")
 	r.Log, r.LogComplete = "all done\n", true
 	r.Artifacts = []claims.ArtifactRef{{Name: "out.tar", Size: 10, SHA256: strings.Repeat("b", 64)}}
-	done, err := f.Complete(ctx, builder("b1"), j.ID, r)
+	away := f.elsewhere()
+	done, err := away.Complete(ctx, builder("b1"), j.ID, r)
 	must(t, err)
 	if g, w, p := st.calls(); g != 0 || w != 0 || p != 1 || bl.calls.Load() != 0 {
 		t.Fatalf("a presumed completion made %d reads, %d writes, %d patches, %d blob calls; want 0, 0, 1, 0", g, w, p, bl.calls.Load())
@@ -50,7 +51,7 @@ func TestAPresumedCompletionIsOneCall(t *testing.T) {
 		t.Fatalf("answered %+v", done)
 	}
 	st.reset()
-	again, err := f.Complete(ctx, builder("b1"), j.ID, r)
+	again, err := away.Complete(ctx, builder("b1"), j.ID, r)
 	if err != nil || again.Version != done.Version || again.Status != farm.StatusSucceeded {
 		t.Fatalf("the completion sent again: %+v %v", again, err)
 	}
@@ -82,7 +83,8 @@ func TestAHeartbeatMovesWhatACompletionPresumes(t *testing.T) {
 		t.Fatalf("the heartbeat answered renewed %+v; the claims were at versions %d and %d", res.Renewed, cs.Job.Version, cf.Job.Version)
 	}
 	st.reset()
-	done, err := f.Complete(ctx, builder("b1"), cs.Job.ID, presumed(cs, "failed"))
+	away := f.elsewhere()
+	done, err := away.Complete(ctx, builder("b1"), cs.Job.ID, presumed(cs, "failed"))
 	must(t, err)
 	if g, w, p := st.calls(); g != 0 || w != 1 || p != 1 || done.Status != farm.StatusFailed {
 		t.Fatalf("a stale presumption: %s after %d reads, %d writes, %d patches; want failed after 0, 1, 1", done.Status, g, w, p)
@@ -90,7 +92,7 @@ func TestAHeartbeatMovesWhatACompletionPresumes(t *testing.T) {
 	st.reset()
 	r := presumed(cf, "succeeded")
 	r.Version = versions[cf.Job.ID]
-	done, err = f.Complete(ctx, builder("b1"), cf.Job.ID, r)
+	done, err = away.Complete(ctx, builder("b1"), cf.Job.ID, r)
 	must(t, err)
 	if g, w, p := st.calls(); g != 0 || w != 0 || p != 1 || done.Status != farm.StatusSucceeded {
 		t.Fatalf("the heartbeat's presumption: %s after %d reads, %d writes, %d patches; want succeeded after 0, 0, 1", done.Status, g, w, p)
@@ -109,7 +111,7 @@ func TestAPresumedCompletionThatLosesToACancel(t *testing.T) {
 	c := f.claim(t, "b1")
 	st.reset()
 	st.beforeCommit = func() { must(t, f.mem.Commit(ctx, cancelling(t, f, j.ID))) }
-	done, err := f.Complete(ctx, builder("b1"), j.ID, presumed(c, "succeeded"))
+	done, err := f.elsewhere().Complete(ctx, builder("b1"), j.ID, presumed(c, "succeeded"))
 	must(t, err)
 	if g, w, p := st.calls(); g != 0 || w != 1 || p != 1 || done.Status != farm.StatusSucceeded {
 		t.Fatalf("ended %s after %d reads, %d writes, %d patches; want succeeded after 0, 1, 1", done.Status, g, w, p)

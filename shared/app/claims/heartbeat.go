@@ -188,6 +188,7 @@ func (s *Service) renew(ctx context.Context, builder string, hj HeartbeatJob, no
 		if err := s.jobs.Write(ctx, job, next, nil); err != nil {
 			return err
 		}
+		s.written.remember(next)
 		version = next.Version
 		return nil
 	})

@@ -55,11 +55,12 @@ func TestALostClaimAnswer(t *testing.T) {
 // The answer to a completion write is lost: the job is succeeded, the
 // SDK's retry fails the completion's condition on its own write, which the
 // store recognises by its event. (The agent's completion presumes the job
-// as its claim answer showed it: one UpdateItem, the only one on the jobs
-// table that sets a finished status.)
+// as its claim answer showed it: one write — the whole finished job where
+// the API process wrote that job, else a patch — the only write on the
+// jobs table that sets a finished status on a running job.)
 func TestALostCompletionAnswer(t *testing.T) {
 	f := startFarm(t)
-	res := run(t, f, loseOnce(f, `"UpdateExpression"`, `{"S":"succeeded"}`), faultfarm.Workload{Jobs: 3, Sleep: 200 * time.Millisecond})
+	res := run(t, f, loseOnce(f, `{"S":"succeeded"}`, `{"S":"running"}`), faultfarm.Workload{Jobs: 3, Sleep: 200 * time.Millisecond})
 	lostOnce(t, res)
 	checkPromises(t, res, nil)
 }
