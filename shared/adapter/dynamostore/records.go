@@ -65,21 +65,25 @@ func queueRank(score int64, id string) string {
 	return fmt.Sprintf("%020d#%s", ^(uint64(score) ^ (1 << 63)), id)
 }
 
+// jobRecord is a job's item. Zero numbers are left out (most jobs have
+// priority and score 0, and a queued job no attempts): every value of an
+// item is carried and decoded one by one by each write, query page and
+// stream record, and read back as 0.
 type jobRecord struct {
 	ID          string `dynamodbav:"id"`
 	Type        string `dynamodbav:"type"`
 	Status      string `dynamodbav:"status"`
 	Pool        string `dynamodbav:"pool"`
-	Score       int64  `dynamodbav:"score"`
+	Score       int64  `dynamodbav:"score,omitempty"`
 	ScorePinned bool   `dynamodbav:"score_pinned,omitempty"`
-	Priority    int64  `dynamodbav:"priority"`
+	Priority    int64  `dynamodbav:"priority,omitempty"`
 	Payload     string `dynamodbav:"payload"`
 	RequestedBy string `dynamodbav:"requested_by,omitempty"`
 	CreatedAt   string `dynamodbav:"created_at"`
 	QueuedAt    string `dynamodbav:"queued_at,omitempty"`
 	StartedAt   string `dynamodbav:"started_at,omitempty"`
 	FinishedAt  string `dynamodbav:"finished_at,omitempty"`
-	Attempts    int    `dynamodbav:"attempts"`
+	Attempts    int    `dynamodbav:"attempts,omitempty"`
 	Run         int    `dynamodbav:"run,omitempty"`
 	// TimeToStart is read from items written before the start key carried
 	// it (see job); it is no longer written.
