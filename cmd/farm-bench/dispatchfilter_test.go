@@ -23,7 +23,11 @@ func TestStreamReadsCountAsInvocationsOnlyWhenTheFilterPasses(t *testing.T) {
 			}
 			return m
 		}
-		return streamtypes.Record{Dynamodb: &streamtypes.StreamRecord{SequenceNumber: new("1"), Keys: map[string]streamtypes.AttributeValue{"id": s("01KAWZ6F0000000000000000S3")}, OldImage: img(from), NewImage: img(to)}}
+		next := img(to)
+		if to == "succeeded" || to == "failed" {
+			next["just_ended"] = &streamtypes.AttributeValueMemberBOOL{Value: true} // the write that ended it
+		}
+		return streamtypes.Record{Dynamodb: &streamtypes.StreamRecord{SequenceNumber: new("1"), Keys: map[string]streamtypes.AttributeValue{"id": s("01KAWZ6F0000000000000000S3")}, NewImage: next}}
 	}
 	raw := func(string, string, any, any, error) awscalls.Usage { return awscalls.Usage{NonEmpty: 1} }
 	inspect := filteredStreamReads(raw)

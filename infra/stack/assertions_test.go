@@ -45,7 +45,7 @@ func TestTemplateAssertions(t *testing.T) {
 		tpl.ResourcePropertiesCountIs(jsii.String("AWS::DynamoDB::Table"), &map[string]any{
 			"TableName":              top.Jobs.Name,
 			"GlobalSecondaryIndexes": assertions.Match_AnyValue(),
-			"StreamSpecification":    map[string]any{"StreamViewType": "NEW_AND_OLD_IMAGES"},
+			"StreamSpecification":    map[string]any{"StreamViewType": "NEW_IMAGE"},
 		}, jsii.Number(1))
 	})
 	check(t, "every table PITR + SSE", func() {

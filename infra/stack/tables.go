@@ -31,7 +31,7 @@ func (f *Farm) tables() {
 			props.TimeToLiveAttribute = jsii.String(t.TTLAttribute)
 		}
 		if t.Stream {
-			props.Stream = awsdynamodb.StreamViewType_NEW_AND_OLD_IMAGES
+			props.Stream = awsdynamodb.StreamViewType_NEW_IMAGE
 		}
 		table := awsdynamodb.NewTable(f.Stack, jsii.String(t.ID), props)
 		for _, ix := range t.Indexes {

@@ -46,7 +46,7 @@ func TestTablesComeFromTopology(t *testing.T) {
 					t.Errorf("%s TTL = %v, want %s", want.Name, ttl, want.TTLAttribute)
 				}
 				stream, _ := p["StreamSpecification"].(map[string]any)
-				if got := stream["StreamViewType"]; (want.Stream && got != "NEW_AND_OLD_IMAGES") || (!want.Stream && stream != nil) {
+				if got := stream["StreamViewType"]; (want.Stream && got != "NEW_IMAGE") || (!want.Stream && stream != nil) {
 					t.Errorf("%s stream = %v, topology stream=%v", want.Name, stream, want.Stream)
 				}
 				var gsis []string

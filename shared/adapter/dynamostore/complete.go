@@ -87,6 +87,8 @@ func (s *Store) completionUpdate(p *farm.CompletionPatch) (*dynamodb.UpdateItemI
 	for _, attr := range unkeptAttrs {
 		up = up.Remove(expression.Name(attr))
 	}
+	// A patch always ends a running job (endsJob).
+	up = up.Set(expression.Name(attrJustEnded), expression.Value(true))
 	// if_not_exists: an item written before histories were kept in the
 	// job's item has none (list_append of a missing list is an error).
 	up = up.Set(expression.Name("history"), expression.ListAppend(orEmptyList("history"), expression.Value(item["history"])))

@@ -110,6 +110,10 @@ type jobRecord struct {
 	FollowOnsCreated bool             `dynamodbav:"follow_ons_created,omitempty"`
 	FollowOns        bool             `dynamodbav:"follow_ons,omitempty"`
 	HasDependents    bool             `dynamodbav:"has_dependents,omitempty"`
+	// JustEnded marks the write that ended the job (see endsJob): the
+	// stream carries new images only, and the dispatcher's filter passes
+	// the end of a job with dependents, not a later rewrite of an ended job.
+	JustEnded bool `dynamodbav:"just_ended,omitempty"`
 	CancelRequested  bool             `dynamodbav:"cancel_requested,omitempty"`
 	Version          int64            `dynamodbav:"version"`
 	// History is the job's history in the job's own item (one write with

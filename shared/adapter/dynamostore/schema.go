@@ -56,7 +56,8 @@ type Table struct {
 	Sort         *Key
 	Indexes      []Index
 	TTLAttribute string
-	// Stream: the table streams new and old images (the dispatcher reads them).
+	// Stream: the table streams new images (the dispatcher reads them; see
+	// DispatchFilter).
 	Stream bool
 }
 

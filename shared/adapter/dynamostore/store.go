@@ -242,7 +242,9 @@ func (s *Store) puts(tx store.Tx) ([]put, error) {
 		}
 		next := w.Next.Clone()
 		next.History = w.History()
-		if err := add(t.Jobs.Name, s.jobRecord(next), cond, false); err != nil {
+		rec := s.jobRecord(next)
+		rec.JustEnded = endsJob(w.Prev, w.Next)
+		if err := add(t.Jobs.Name, rec, cond, false); err != nil {
 			return nil, err
 		}
 		if tx.Size() == 1 {

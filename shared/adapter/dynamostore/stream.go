@@ -7,10 +7,11 @@ import (
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
 
-// The jobs table's stream (new and old images), decoded into the store's
-// job changes: the dispatcher learns which job moved from which state to
-// which, and the job as the change left it, without knowing an attribute
-// name or reading the job back.
+// The jobs table's stream (new images: the filter tells an ended job by
+// its just_ended mark), decoded into the store's job changes: the
+// dispatcher learns the job as the change left it, without knowing an
+// attribute name or reading the job back. A record that carries an old
+// image too (a stream of old and new images) says the state it left.
 
 // Attributes of a job item the stream's readers and filters name.
 const (

@@ -86,7 +86,8 @@ func TestLambdaRecordsFromStream(t *testing.T) {
 }
 
 // A change's job is the job its new image holds, every field the store
-// keeps (the dispatcher reads nothing back).
+// keeps (the dispatcher reads nothing back). The table streams new images
+// only: the state left is not told, the end of a job is marked.
 func TestJobChangesCarryTheJob(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
@@ -101,9 +102,12 @@ func TestJobChangesCarryTheJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rec.Change.OldImage != nil || !rec.Change.NewImage["just_ended"].Boolean() {
+		t.Fatalf("record %+v: want a new image marked just_ended and no old image", rec.Change)
+	}
 	changes := dynamostore.JobChangesFromRecords([]events.DynamoDBEventRecord{rec})
 	c := changes[0]
-	if c.Err != nil || c.ID != "9" || c.JobID != next.ID || c.OldStatus != farm.StatusRunning || c.NewStatus != farm.StatusSucceeded || c.Pool != "default" {
+	if c.Err != nil || c.ID != "9" || c.JobID != next.ID || c.OldStatus != "" || c.NewStatus != farm.StatusSucceeded || c.Pool != "default" || !c.Relevant() {
 		t.Fatalf("change %+v", c)
 	}
 	if !reflect.DeepEqual(c.Job, next) {

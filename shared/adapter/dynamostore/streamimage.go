@@ -163,20 +163,17 @@ func LambdaRecordsFromStream(records []streamtypes.Record) ([]events.DynamoDBEve
 // dispatcher does with it.
 func JobStreamRecord(seq string, old, next *farm.Job) (events.DynamoDBEventRecord, error) {
 	rec := events.DynamoDBEventRecord{EventSource: "aws:dynamodb", EventName: "MODIFY",
-		Change: events.DynamoDBStreamRecord{SequenceNumber: seq, StreamViewType: "NEW_AND_OLD_IMAGES"}}
+		Change: events.DynamoDBStreamRecord{SequenceNumber: seq, StreamViewType: "NEW_IMAGE"}}
 	var err error
 	var id string
 	if old != nil {
 		id = old.ID
-		if rec.Change.OldImage, err = jobImage(old); err != nil {
-			return rec, err
-		}
 	} else {
 		rec.EventName = "INSERT"
 	}
 	if next != nil {
 		id = next.ID
-		if rec.Change.NewImage, err = jobImage(next); err != nil {
+		if rec.Change.NewImage, err = jobImage(old, next); err != nil {
 			return rec, err
 		}
 	} else {
@@ -186,8 +183,10 @@ func JobStreamRecord(seq string, old, next *farm.Job) (events.DynamoDBEventRecor
 	return rec, nil
 }
 
-func jobImage(j *farm.Job) (map[string]events.DynamoDBAttributeValue, error) {
-	item, err := attributevalue.MarshalMap(toJobRecord(j))
+func jobImage(old, j *farm.Job) (map[string]events.DynamoDBAttributeValue, error) {
+	rec := toJobRecord(j)
+	rec.JustEnded = endsJob(old, j)
+	item, err := attributevalue.MarshalMap(rec)
 	if err != nil {
 		return nil, err
 	}

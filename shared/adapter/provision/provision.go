@@ -92,7 +92,7 @@ func ensureTable(ctx context.Context, ddb *dynamodb.Client, t dynamostore.Table)
 		in.AttributeDefinitions = append(in.AttributeDefinitions, ddbtypes.AttributeDefinition{AttributeName: aws.String(name), AttributeType: typ})
 	}
 	if t.Stream {
-		in.StreamSpecification = &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeNewAndOldImages}
+		in.StreamSpecification = &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeNewImage}
 	}
 	created, err := ddb.CreateTable(ctx, in)
 	if err != nil {

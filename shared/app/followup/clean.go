@@ -34,6 +34,9 @@ func (s *Service) SettleClean(ctx context.Context, job *farm.Job) error {
 		if err != nil || r.CleanJobID != job.ID || job.Version <= r.CleanJobVersion {
 			return err // a stale clean job, or a change already followed
 		}
+		if job.Status.Active() && r.State == farm.ResourceCleaning {
+			return nil // a change of no state (a heartbeat): the resource is being cleaned already
+		}
 		next := r.Clone()
 		next.CleanJobVersion = job.Version
 		switch {

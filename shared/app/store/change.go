@@ -10,7 +10,7 @@ type JobChange struct {
 	// ID identifies the record for partial batch failures (the stream sequence number).
 	ID        string
 	JobID     string
-	OldStatus farm.JobStatus // "" for an insert
+	OldStatus farm.JobStatus // "" for an insert, or a record without its old image
 	NewStatus farm.JobStatus // "" for a removal
 	// Pool is the job's builder pool, as the new image shows it ("" for a removal).
 	Pool string
@@ -21,9 +21,12 @@ type JobChange struct {
 	Err error
 }
 
-// Relevant reports whether the change moved the job to another state.
-// Heartbeats and log appends modify jobs without changing their state; they
-// are skipped without a read.
+// Relevant reports whether the change may have moved the job to another
+// state: heartbeats and log appends modify jobs without changing their
+// state and, where the record says the state it left, are skipped without
+// a read. (The jobs table streams new images only: its filter passes no
+// change of no state but a clean-resource job's, whose handler finds
+// nothing to do.)
 func (c JobChange) Relevant() bool {
 	return c.NewStatus != "" && c.NewStatus != c.OldStatus
 }
