@@ -113,9 +113,9 @@ type jobRecord struct {
 	// JustEnded marks the write that ended the job (see endsJob): the
 	// stream carries new images only, and the dispatcher's filter passes
 	// the end of a job with dependents, not a later rewrite of an ended job.
-	JustEnded bool `dynamodbav:"just_ended,omitempty"`
-	CancelRequested  bool             `dynamodbav:"cancel_requested,omitempty"`
-	Version          int64            `dynamodbav:"version"`
+	JustEnded       bool  `dynamodbav:"just_ended,omitempty"`
+	CancelRequested bool  `dynamodbav:"cancel_requested,omitempty"`
+	Version         int64 `dynamodbav:"version"`
 	// History is the job's history in the job's own item (one write with
 	// the state it records), in short attribute names: it is most of what
 	// a job's item grows by.
