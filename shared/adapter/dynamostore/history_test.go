@@ -1,12 +1,10 @@
 package dynamostore
 
 import (
-	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/buildfarm/buildfarm/shared/farm"
@@ -19,17 +17,13 @@ import (
 func TestHistoryIsOneStringPerEventAndOldMapsStillRead(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
-	j := &farm.Job{ID: "01KAWZ6F0000000000000000H1", Type: farm.TypeScript, Status: farm.StatusQueued, Pool: "default", Payload: json.RawMessage(`{"script":"true"}`),
-		CreatedAt: at, QueuedAt: &at, MaxAttempts: 3, TimeoutSeconds: 60, Version: 1}
+	j := queuedJob("01KAWZ6F0000000000000000H1", at)
 	j.Record(&farm.JobEvent{Seq: "000000000001", At: at, To: farm.StatusQueued, Actor: "submitter:x", Detail: `said "hi", then [left]`})
 	started, _, err := j.Claim("b1", "tok", at.Add(time.Second), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	item, err := attributevalue.MarshalMap(toJobRecord(started))
-	if err != nil {
-		t.Fatal(err)
-	}
+	item := itemOf(t, started)
 	list, ok := item["history"].(*types.AttributeValueMemberL)
 	if !ok || len(list.Value) != len(started.History) {
 		t.Fatalf("history stored as %#v", item["history"])
@@ -44,14 +38,7 @@ func TestHistoryIsOneStringPerEventAndOldMapsStillRead(t *testing.T) {
 		"s": &types.AttributeValueMemberS{Value: "000000000001"}, "t": &types.AttributeValueMemberS{Value: fmtTime(at)},
 		"o": &types.AttributeValueMemberS{Value: "queued"}, "a": &types.AttributeValueMemberS{Value: "submitter:x"},
 		"d": &types.AttributeValueMemberS{Value: `said "hi", then [left]`}}}
-	var r jobRecord
-	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
-		t.Fatal(err)
-	}
-	back, err := r.job()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, back := recordOf(t, item)
 	if !reflect.DeepEqual(back.History, started.History) {
 		t.Fatalf("history read back as\n%+v\nwant\n%+v", back.History, started.History)
 	}

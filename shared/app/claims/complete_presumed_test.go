@@ -15,6 +15,34 @@ func presumed(c *claims.Claim, result string) claims.Report {
 	return claims.Report{ClaimToken: c.Job.ClaimToken, Result: result, Version: c.Job.Version, Run: c.Job.Run}
 }
 
+// loggedResult is a presumed success of c's job with a small log and one
+// artifact.
+func loggedResult(c *claims.Claim) claims.Report {
+	r := presumed(c, "succeeded")
+	r.Log, r.LogComplete = "all done\n", true
+	r.Artifacts = []claims.ArtifactRef{{Name: "out.tar", Size: 10, SHA256: strings.Repeat("b", 64)}}
+	return r
+}
+
+// checkLoggedResult checks c's job as stored, and done as answered, after
+// loggedResult(c) was recorded: what a completion of either path leaves.
+func checkLoggedResult(t *testing.T, f *fixture, c *claims.Claim, done *farm.Job) {
+	t.Helper()
+	stored := f.job(t, c.Job.ID)
+	wantKey := blobs.ArtifactKey(c.Job.ID, c.Job.Run, "out.tar")
+	if stored.Status != farm.StatusSucceeded || stored.LogInline != "all done\n" || !stored.LogComplete || len(stored.Artifacts) != 1 ||
+		stored.Artifacts[0].Key != wantKey || stored.Artifacts[0].Attempt != c.Job.Run || stored.ExpiresAt == nil ||
+		stored.ReapAt != nil || stored.LeaseExpiresAt != nil || stored.DurationSeconds == nil || stored.Version != c.Job.Version+1 {
+		t.Fatalf("stored %+v", stored)
+	}
+	if n := len(stored.History); stored.History[n-1].To != farm.StatusSucceeded || stored.History[n-1].Actor != "builder:b1" {
+		t.Fatalf("history %+v", stored.History)
+	}
+	if done.Version != stored.Version || done.Status != farm.StatusSucceeded {
+		t.Fatalf("answered %+v", done)
+	}
+}
+
 // A completion that carries the job's version and run as its claim answer
 // gave them, served by another process than the claim's, is one store call — the conditional patch — and no read; the
 // job it leaves is the one the read-then-write path leaves (log, artifacts
@@ -28,28 +56,14 @@ func TestAPresumedCompletionIsOneCall(t *testing.T) {
 	c := f.claim(t, "b1")
 	st.reset()
 	bl.calls.Store(0)
-	r := presumed(c, "succeeded")
-	r.Log, r.LogComplete = "all done\n", true
-	r.Artifacts = []claims.ArtifactRef{{Name: "out.tar", Size: 10, SHA256: strings.Repeat("b", 64)}}
+	r := loggedResult(c)
 	away := f.elsewhere()
 	done, err := away.Complete(ctx, builder("b1"), j.ID, r)
 	must(t, err)
 	if g, w, p := st.calls(); g != 0 || w != 0 || p != 1 || bl.calls.Load() != 0 {
 		t.Fatalf("a presumed completion made %d reads, %d writes, %d patches, %d blob calls; want 0, 0, 1, 0", g, w, p, bl.calls.Load())
 	}
-	stored := f.job(t, j.ID)
-	wantKey := blobs.ArtifactKey(j.ID, c.Job.Run, "out.tar")
-	if stored.Status != farm.StatusSucceeded || stored.LogInline != "all done\n" || !stored.LogComplete || len(stored.Artifacts) != 1 ||
-		stored.Artifacts[0].Key != wantKey || stored.Artifacts[0].Attempt != c.Job.Run || stored.ExpiresAt == nil ||
-		stored.ReapAt != nil || stored.LeaseExpiresAt != nil || stored.DurationSeconds == nil || stored.Version != c.Job.Version+1 {
-		t.Fatalf("stored %+v", stored)
-	}
-	if n := len(stored.History); stored.History[n-1].To != farm.StatusSucceeded || stored.History[n-1].Actor != "builder:b1" {
-		t.Fatalf("history %+v", stored.History)
-	}
-	if done.Version != stored.Version || done.Status != farm.StatusSucceeded {
-		t.Fatalf("answered %+v", done)
-	}
+	checkLoggedResult(t, f, c, done)
 	st.reset()
 	again, err := away.Complete(ctx, builder("b1"), j.ID, r)
 	if err != nil || again.Version != done.Version || again.Status != farm.StatusSucceeded {

@@ -1,11 +1,9 @@
 package claims_test
 
 import (
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/buildfarm/buildfarm/shared/app/blobs"
 	"github.com/buildfarm/buildfarm/shared/app/claims"
 	"github.com/buildfarm/buildfarm/shared/farm"
 )
@@ -22,27 +20,13 @@ func TestACompletionOfAJobThisProcessWroteIsOneWrite(t *testing.T) {
 	c := f.claim(t, "b1")
 	st.reset()
 	bl.calls.Store(0)
-	r := presumed(c, "succeeded")
-	r.Log, r.LogComplete = "all done\n", true
-	r.Artifacts = []claims.ArtifactRef{{Name: "out.tar", Size: 10, SHA256: strings.Repeat("b", 64)}}
+	r := loggedResult(c)
 	done, err := f.Complete(ctx, builder("b1"), j.ID, r)
 	must(t, err)
 	if g, w, p := st.calls(); g != 0 || w != 1 || p != 0 || bl.calls.Load() != 0 {
 		t.Fatalf("made %d reads, %d writes, %d patches, %d blob calls; want 0, 1, 0, 0", g, w, p, bl.calls.Load())
 	}
-	stored := f.job(t, j.ID)
-	wantKey := blobs.ArtifactKey(j.ID, c.Job.Run, "out.tar")
-	if stored.Status != farm.StatusSucceeded || stored.LogInline != "all done\n" || !stored.LogComplete || len(stored.Artifacts) != 1 ||
-		stored.Artifacts[0].Key != wantKey || stored.Artifacts[0].Attempt != c.Job.Run || stored.ExpiresAt == nil ||
-		stored.ReapAt != nil || stored.LeaseExpiresAt != nil || stored.DurationSeconds == nil || stored.Version != c.Job.Version+1 {
-		t.Fatalf("stored %+v", stored)
-	}
-	if n := len(stored.History); n != 3 || stored.History[n-1].To != farm.StatusSucceeded || stored.History[n-1].Actor != "builder:b1" {
-		t.Fatalf("history %+v", stored.History)
-	}
-	if done.Version != stored.Version || done.Status != farm.StatusSucceeded {
-		t.Fatalf("answered %+v", done)
-	}
+	checkLoggedResult(t, f, c, done)
 	st.reset()
 	again, err := f.Complete(ctx, builder("b1"), j.ID, r)
 	if err != nil || again.Version != done.Version || again.Status != farm.StatusSucceeded {
