@@ -48,10 +48,15 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// metrics records published values.
-type metrics struct{ values []string }
+// metrics records published values (claims made at once publish at once).
+type metrics struct {
+	mu     sync.Mutex
+	values []string
+}
 
 func (m *metrics) Publish(_ time.Time, dims map[string]string, ms ...appmetrics.Metric) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, v := range ms {
 		m.values = append(m.values, fmt.Sprintf("%s %s=%v%s", dims["Pool"], v.Name, v.Value, v.Unit))
 	}
