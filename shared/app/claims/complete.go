@@ -110,8 +110,8 @@ func (s *Service) Complete(ctx context.Context, by farm.Principal, id string, r 
 // presumes nothing, or nothing this path writes (an admin acting for a
 // builder, a cancelled result: only a job being cancelled takes one).
 func (s *Service) completeAsPresumed(ctx context.Context, by farm.Principal, id string, r Report) (job, done *farm.Job, err error) {
-	p := farm.Presumed{ClaimToken: r.ClaimToken, Version: r.Version, Run: r.Run}
-	if by.Role != farm.RoleBuilder || by.Builder == "" || !p.Known() || farm.JobStatus(r.Result) == farm.StatusCancelled {
+	p, ok := presumption(by, r)
+	if !ok {
 		return nil, nil, nil
 	}
 	patch, err := farm.CompleteAsPresumed(id, by.Builder, p, s.completion(id, p.Run, r), s.jobs.Now())
@@ -129,12 +129,21 @@ func (s *Service) completeAsPresumed(ctx context.Context, by farm.Principal, id 
 	return nil, nil, err
 }
 
-// writtenPresumed is the job report r presumes, as this process wrote it
-// (writtenJobs), when r presumes one as completeAsPresumed would take it;
-// nil otherwise.
-func (s *Service) writtenPresumed(by farm.Principal, id string, r Report) *farm.Job {
+// presumption is what report r presumes of its job, when it presumes
+// something a completion without a read may take: a builder's own report
+// with its claim's version and run, of a result other than cancelled
+// (only a job being cancelled takes one).
+func presumption(by farm.Principal, r Report) (farm.Presumed, bool) {
 	p := farm.Presumed{ClaimToken: r.ClaimToken, Version: r.Version, Run: r.Run}
-	if by.Role != farm.RoleBuilder || by.Builder == "" || !p.Known() || farm.JobStatus(r.Result) == farm.StatusCancelled {
+	ok := by.Role == farm.RoleBuilder && by.Builder != "" && p.Known() && farm.JobStatus(r.Result) != farm.StatusCancelled
+	return p, ok
+}
+
+// writtenPresumed is the job report r presumes, as this process wrote it
+// (writtenJobs); nil when r presumes nothing or another version.
+func (s *Service) writtenPresumed(by farm.Principal, id string, r Report) *farm.Job {
+	p, ok := presumption(by, r)
+	if !ok {
 		return nil
 	}
 	return s.written.take(id, by.Builder, p)

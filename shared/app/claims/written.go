@@ -17,9 +17,8 @@ import (
 // any other path. A completion served by another process (another Lambda
 // instance) takes the patch (completeAsPresumed).
 type writtenJobs struct {
-	mu    sync.Mutex
-	byID  map[string]*farm.Job
-	order []string // oldest first, for the bound
+	mu   sync.Mutex
+	byID map[string]*farm.Job
 }
 
 // maxWrittenJobs bounds what a process keeps: far more jobs than it runs
@@ -33,28 +32,15 @@ func (w *writtenJobs) remember(j *farm.Job) {
 	if w.byID == nil {
 		w.byID = map[string]*farm.Job{}
 	}
-	if _, known := w.byID[j.ID]; !known {
-		w.order = append(w.order, j.ID)
-	}
-	w.byID[j.ID] = j.Clone()
-	for len(w.byID) > maxWrittenJobs && len(w.order) > 0 {
-		delete(w.byID, w.order[0])
-		w.order = w.order[1:]
-	}
-	if len(w.order) > 2*maxWrittenJobs {
-		w.compact()
-	}
-}
-
-// compact drops the ids of jobs no longer kept from the order.
-func (w *writtenJobs) compact() {
-	kept := w.order[:0]
-	for _, id := range w.order {
-		if _, ok := w.byID[id]; ok {
-			kept = append(kept, id)
+	if _, known := w.byID[j.ID]; !known && len(w.byID) >= maxWrittenJobs {
+		// Full (jobs another process completed, or abandoned): forget
+		// any one; its completion then takes the patch.
+		for id := range w.byID {
+			delete(w.byID, id)
+			break
 		}
 	}
-	w.order = kept
+	w.byID[j.ID] = j.Clone()
 }
 
 // take returns (and forgets) job id as written, when that is the job p
